@@ -1,0 +1,133 @@
+//! The typed view of `config.json`. Key names follow the BIAR prototype; everything but
+//! `baseConfig` and `userConfig` has a default, so a prototype's file is valid as it is.
+//!
+//! Rewrites never go through this type (it would drop unknown keys and reorder): they edit the
+//! JSON document itself, see `project.rs`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    /// The base configuration file, relative to the project folder.
+    pub base_config: String,
+    /// The user configuration files, in order, relative to the project folder.
+    pub user_config: Vec<String>,
+    /// Where the host pushes and pulls images (BIAR: `localhost:5000`).
+    #[serde(
+        rename = "DOCKER_REGISTRY_HOST",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub docker_registry_host: Option<String>,
+    /// The same registry as seen from inside the builder container (BIAR compatibility).
+    #[serde(
+        rename = "DOCKER_REGISTRY_CONTAINER",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub docker_registry_container: Option<String>,
+    /// The nested form of the registry settings; wins over the BIAR keys when both are given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistrySettings>,
+    /// The pinned Nix package set.
+    #[serde(default)]
+    pub nixpkgs: PackageSetPin,
+    #[serde(default)]
+    pub builder: BuilderSettings,
+    #[serde(default)]
+    pub image: ImageSettings,
+    #[serde(default)]
+    pub index: IndexSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrySettings {
+    /// `host[:port]` of the OCI registry.
+    pub host: String,
+    /// A path under the host the repositories go in (`team/envs`), empty for none.
+    #[serde(default)]
+    pub namespace: String,
+    /// Use plain HTTP. Loopback hosts always may.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// Where the Nix package set comes from. Exactly one form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PackageSetPin {
+    /// A tarball (e.g. a nixpkgs commit archive) with its sha256 (Nix base32 or SRI).
+    Tarball { url: String, sha256: String },
+    /// A channel name such as `nixos-24.11` (not reproducible over time; hashed by name).
+    Channel { channel: String },
+    /// A folder holding a package set's `default.nix`, relative to the project (tests use this).
+    Path { path: String },
+}
+
+impl Default for PackageSetPin {
+    fn default() -> Self {
+        PackageSetPin::Channel {
+            channel: "nixos-24.11".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BuilderSettings {
+    /// The builder image (made by `biar-tui builder create`).
+    pub image: String,
+    /// The named volume holding `/nix`, shared by every build.
+    pub store_volume: String,
+    /// Nix substituters; empty for offline builds.
+    pub substituters: Vec<String>,
+    /// Public keys trusted for the substituters.
+    pub trusted_public_keys: Vec<String>,
+}
+
+impl Default for BuilderSettings {
+    fn default() -> Self {
+        BuilderSettings {
+            image: "biar-builder:latest".to_string(),
+            store_volume: "biar-nix-store".to_string(),
+            substituters: vec!["https://cache.nixos.org".to_string()],
+            trusted_public_keys: vec![
+                "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=".to_string(),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImageSettings {
+    /// Prefix of the image name; the base configuration's hash follows it.
+    pub name_prefix: String,
+    /// Most layers in an image, the root layer included (Docker refuses more than 125).
+    pub max_layers: usize,
+    /// The non-root user the environment runs as.
+    pub user: String,
+    /// Where `workdir/` is mounted and the shell starts.
+    pub workdir: String,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        ImageSettings {
+            name_prefix: "biar-".to_string(),
+            max_layers: 100,
+            user: "user".to_string(),
+            workdir: "/home/user/workdir".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IndexSettings {
+    /// URL of a channel's `packages.json.br` (or `.xz`, or plain); none means no HTTP source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages_url: Option<String>,
+}

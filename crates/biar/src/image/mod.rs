@@ -1,0 +1,5 @@
+//! Closure to image: layer plan (popularity), deterministic tar streams, OCI config and manifest, layer cache, load into Docker.
+
+mod error;
+
+pub use error::ImageError;

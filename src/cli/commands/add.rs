@@ -1,0 +1,20 @@
+use std::process::ExitCode;
+
+use crate::cli::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Attribute paths, e.g. `ripgrep python312Packages.numpy`.
+    #[arg(required = true, value_name = "ATTR")]
+    pub attrs: Vec<String>,
+    /// The userConfig file to edit (default: user.nix).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<String>,
+    /// Add even when the index does not know the attribute.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
+    super::not_yet("add")
+}

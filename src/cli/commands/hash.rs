@@ -1,0 +1,14 @@
+use std::process::ExitCode;
+
+use crate::cli::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print {"name", "tag", "reference"} as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
+    super::not_yet("hash")
+}

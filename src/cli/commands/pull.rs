@@ -1,0 +1,10 @@
+use std::process::ExitCode;
+
+use crate::cli::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
+    super::not_yet("pull")
+}

@@ -1,0 +1,84 @@
+//! Shared helpers for the end-to-end tests: the real binary, temp copies of projects, and the
+//! rule that under `CI=true` a missing Docker Engine or registry is a failure, never a skip.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The real `biar-tui` binary, with a private cache and config folder so tests never touch the
+/// user's.
+pub fn biar(home: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("biar-tui").expect("biar-tui binary");
+    cmd.env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("BIAR_PROJECT");
+    cmd
+}
+
+/// Copies a folder (e.g. `example/`) into a fresh temp dir; returns the dir and the copy's path.
+pub fn copy_project(src: &Path) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dst = tmp.path().join("project");
+    copy_dir(src, &dst);
+    (tmp, dst)
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        let ty = entry.file_type().unwrap();
+        if ty.is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+/// True under CI, where a missing service fails the test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+}
+
+/// Returns false (and says so) when Docker is unreachable outside CI; panics under CI.
+pub fn docker_available() -> bool {
+    let ok = std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+        || Path::new("/var/run/docker.sock").exists();
+    if !ok {
+        if in_ci() {
+            panic!("CI=true and the Docker Engine is unreachable: this test needs it");
+        }
+        eprintln!("skipped: the Docker Engine is unreachable (set CI=true to make this a failure)");
+    }
+    ok
+}
+
+/// Every file under `dir` with its bytes, to check a failed command changed nothing.
+pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), out);
+            } else {
+                out.push((e.path(), std::fs::read(e.path()).unwrap_or_default()));
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out
+}
