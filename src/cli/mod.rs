@@ -70,6 +70,7 @@ pub enum Command {
 }
 
 /// Options every command sees.
+#[allow(dead_code)] // read by the commands as they land
 #[derive(Debug, Clone)]
 pub struct Global {
     pub project: PathBuf,
