@@ -56,7 +56,7 @@ mod tests {
         assert_eq!(Location::from_offset("x", text, 0).to_string(), "x:1:1");
         assert_eq!(Location::from_offset("x", text, 4).to_string(), "x:2:2");
         // After the two-byte é: column counts characters.
-        assert_eq!(Location::from_offset("x", text, 8).to_string(), "x:2:4");
-        assert_eq!(Location::from_offset("x", text, 9).to_string(), "x:3:1");
+        assert_eq!(Location::from_offset("x", text, 7).to_string(), "x:2:4");
+        assert_eq!(Location::from_offset("x", text, 8).to_string(), "x:3:1");
     }
 }
