@@ -17,4 +17,14 @@ command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
 cargo build --workspace --all-targets
 
+# The offline builder (image from this host's Debian packages + the store volume) for the
+# end-to-end tests; idempotent, fast when it exists. Under CI=true no engine is a failure.
+if ! cargo run -q --bin biar-tui -- builder create --offline; then
+  if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; then
+    echo "test.sh: CI=true and the builder could not be made (is the Docker Engine running?)" >&2
+    exit 1
+  fi
+  echo "test.sh: no builder (Docker unreachable?); tests needing it will skip" >&2
+fi
+
 cargo nextest run --workspace --no-fail-fast "$@"

@@ -1,6 +1,10 @@
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use anyhow::Context;
+use biar::config::BuilderSettings;
+
+use crate::cli::{BadInput, Global};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,9 +21,104 @@ pub enum BuilderCommand {
         offline: bool,
     },
     /// Say whether the builder image and store volume exist.
-    Status,
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("builder")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let settings = builder_settings(&global.project)?;
+    let engine = biar::docker::connect().await?;
+    match args.command {
+        BuilderCommand::Create { offline } => {
+            let report = biar::docker::builder::create(&engine, &settings, offline, &|step| {
+                eprintln!("{step}…")
+            })
+            .await?;
+            let said = |existed: bool| {
+                if existed {
+                    "already existed"
+                } else {
+                    "created"
+                }
+            };
+            println!(
+                "builder image {}: {}",
+                report.image,
+                said(report.image_existed)
+            );
+            println!(
+                "store volume {}: {}",
+                report.volume,
+                said(report.volume_existed)
+            );
+        }
+        BuilderCommand::Status { json } => {
+            let status = biar::docker::builder::status(&engine, &settings).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                println!("engine:  {}", status.engine);
+                match &status.image_info {
+                    Some(info) => println!(
+                        "image:   {} ({}, {:.1} MB, created {})",
+                        status.image,
+                        info.id
+                            .trim_start_matches("sha256:")
+                            .get(..12)
+                            .unwrap_or(&info.id),
+                        info.size as f64 / 1e6,
+                        info.created
+                    ),
+                    None => println!(
+                        "image:   {} missing (run `biar-tui builder create --offline`)",
+                        status.image
+                    ),
+                }
+                println!(
+                    "volume:  {} {}",
+                    status.volume,
+                    if status.volume_exists {
+                        "exists"
+                    } else {
+                        "missing (run `biar-tui builder create`)"
+                    }
+                );
+                println!("running builder containers: {}", status.containers.len());
+                for c in &status.containers {
+                    println!("  {c}");
+                }
+            }
+            if status.image_info.is_none() || !status.volume_exists {
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `builder` settings of `DIR/config.json`, or the defaults when there is no project: the
+/// builder is shared by all projects, so these commands work anywhere.
+pub fn builder_settings(project: &Path) -> anyhow::Result<BuilderSettings> {
+    let path = project.join("config.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BuilderSettings::default()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        BadInput(format!(
+            "{}:{}:{}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    match doc.get("builder") {
+        None => Ok(BuilderSettings::default()),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| BadInput(format!("{}: \"builder\": {e}", path.display())).into()),
+    }
 }

@@ -6,12 +6,70 @@ use crate::error::Category;
 pub enum DockerError {
     #[error("cannot reach the Docker Engine at {address}: {reason}\n  is Docker running? set DOCKER_HOST to use another engine")]
     Unreachable { address: String, reason: String },
+    #[error("the builder image {image} does not exist on the Docker Engine at {address}\n  run `biar-tui builder create` (or `biar-tui builder create --offline` with no network)")]
+    BuilderImageMissing { image: String, address: String },
+    #[error("the Nix store volume {volume} does not exist on the Docker Engine at {address}\n  run `biar-tui builder create`")]
+    StoreVolumeMissing { volume: String, address: String },
+    #[error("cannot pull {image}: {reason}\n  with no network, make the builder from this host's Debian packages: `biar-tui builder create --offline`")]
+    Pull { image: String, reason: String },
+    /// A call to the engine failed; `what` says which call on what.
+    #[error("Docker Engine: {what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A command run in a builder container exited non-zero.
+    #[error("`{command}` exited with code {code} in builder container {container}{}", tail_block(.stderr_tail))]
+    ExecFailed {
+        command: String,
+        container: String,
+        code: i64,
+        stderr_tail: String,
+    },
+    /// A host tool the offline builder needs (apt-get, apt-cache, dpkg) failed.
+    #[error(
+        "{tool} failed: {detail}\n  the offline builder needs Debian's apt and dpkg on this host"
+    )]
+    HostTool { tool: String, detail: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
+}
+
+fn tail_block(tail: &str) -> String {
+    let tail = tail.trim_end();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{tail}")
+    }
 }
 
 impl DockerError {
     pub fn category(&self) -> Category {
         Category::Failure
+    }
+
+    /// Wraps an engine error with the call it came from.
+    pub fn api(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+        let what = what.into();
+        move |source| DockerError::Api { what, source }
+    }
+
+    /// True when the engine answered 404 (no such image, container, volume).
+    pub fn is_not_found(err: &bollard::errors::Error) -> bool {
+        matches!(
+            err,
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            }
+        )
     }
 }

@@ -1,8 +1,28 @@
 //! The Docker Engine through bollard: connection, builder image, store volume, exec with
 //! streamed output, cleanup. Knows nothing of the TUI.
+//!
+//! # API for the other modules
+//! - [`connect`] → [`Engine`] (clear [`DockerError::Unreachable`] naming the socket or `DOCKER_HOST`).
+//! - [`builder::create`] / [`builder::status`] / [`builder::ensure_exists`]: the builder image and
+//!   the store volume (`builder create [--offline]`, `builder status`).
+//! - [`BuilderContainer::start`]: a running container of the builder image with the store volume
+//!   at `/nix`; removed when dropped (or [`BuilderContainer::remove`]), and by the engine even if
+//!   this process dies. In it: [`BuilderContainer::upload_tar`], [`BuilderContainer::exec`]
+//!   (stdout/stderr chunks, then the exit code), [`BuilderContainer::exec_checked`], and
+//!   [`BuilderContainer::exec_stream_stdout`] / [`exec_stream_stdout`] — a binary-safe stream of a
+//!   command's stdout, e.g. `nix-store --dump /nix/store/…` for the image layers.
 
+pub mod builder;
 mod connection;
+mod container;
 mod error;
+mod offline;
 
-pub use connection::{connect, Engine};
+pub use builder::{BuilderStatus, CreateReport};
+pub use connection::{address, connect, Engine};
+pub use container::{
+    exec, exec_stream_stdout, remove_container, tail, BuilderContainer, Exec, ExecOutput,
+    ExecResult, BUILDER_LABEL,
+};
 pub use error::DockerError;
+pub use offline::debs_cache_dir;

@@ -1,0 +1,360 @@
+//! The builder image with no pull: this host's Debian packages (`nix-bin`, `busybox-static`,
+//! `ca-certificates` and their dependency closure), fetched with apt's own configured sources,
+//! unpacked with `dpkg -x` into a root filesystem, completed with what Nix needs in a container,
+//! and streamed as a tar into the engine's image import (`POST /images/create?fromSrc=-`).
+//!
+//! Debian's `nix-bin` (Nix 2.8) lives in `/usr`, so the store volume at `/nix` may start empty.
+//! The `.deb` files are cached under `$XDG_CACHE_HOME/biar/debs`, so a second run downloads
+//! nothing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::process::Command;
+
+use super::builder::split_reference;
+use super::{DockerError, Engine};
+use crate::config::BuilderSettings;
+
+/// The packages whose dependency closure makes the builder.
+pub const ROOT_PACKAGES: [&str; 3] = ["nix-bin", "busybox-static", "ca-certificates"];
+
+/// Busybox applets linked into `/bin` when no Debian package provides the command.
+const APPLETS: [&str; 40] = [
+    "sh", "ash", "cat", "cp", "mv", "rm", "ln", "ls", "mkdir", "rmdir", "chmod", "chown", "touch",
+    "echo", "printf", "env", "sleep", "true", "false", "test", "[", "head", "tail", "sed", "grep",
+    "awk", "find", "xargs", "sort", "uniq", "wc", "tr", "cut", "gzip", "gunzip", "zcat", "id",
+    "ps", "kill", "tee",
+];
+
+pub async fn create_image(
+    engine: &Engine,
+    settings: &BuilderSettings,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<(), DockerError> {
+    let cache = debs_cache_dir();
+    std::fs::create_dir_all(&cache).map_err(|source| DockerError::Io {
+        path: cache.clone(),
+        source,
+    })?;
+    progress("resolving the Debian packages of the offline builder");
+    let packages = dependency_closure(&ROOT_PACKAGES).await?;
+    let missing: Vec<&String> = packages
+        .iter()
+        .filter(|p| cached_deb(&cache, p).is_none())
+        .collect();
+    if missing.is_empty() {
+        progress(&format!(
+            "{} packages, all cached in {}",
+            packages.len(),
+            cache.display()
+        ));
+    } else {
+        progress(&format!(
+            "downloading {} of {} packages into {}",
+            missing.len(),
+            packages.len(),
+            cache.display()
+        ));
+        run(Command::new("apt-get")
+            .arg("download")
+            .arg("-q")
+            .args(&missing)
+            .current_dir(&cache))
+        .await?;
+    }
+    let rootfs_parent = tempfile::Builder::new()
+        .prefix("biar-builder-rootfs-")
+        .tempdir_in(&cache)
+        .map_err(|source| DockerError::Io {
+            path: cache.clone(),
+            source,
+        })?;
+    let rootfs = rootfs_parent.path().join("rootfs");
+    progress(&format!("unpacking {} packages", packages.len()));
+    for pkg in &packages {
+        let deb = cached_deb(&cache, pkg).ok_or_else(|| DockerError::HostTool {
+            tool: "apt-get download".into(),
+            detail: format!("no .deb of {pkg} in {} after downloading", cache.display()),
+        })?;
+        run(Command::new("dpkg").arg("-x").arg(&deb).arg(&rootfs)).await?;
+    }
+    let fs_root = rootfs.clone();
+    let settings_copy = settings.clone();
+    tokio::task::spawn_blocking(move || finish_rootfs(&fs_root, &settings_copy))
+        .await
+        .map_err(|e| DockerError::Other(format!("preparing the root filesystem: {e}")))?
+        .map_err(|source| DockerError::Io {
+            path: rootfs.clone(),
+            source,
+        })?;
+    progress(&format!("importing the image {}", settings.image));
+    import_rootfs(engine, &rootfs, &settings.image).await?;
+    Ok(())
+}
+
+/// `$XDG_CACHE_HOME/biar/debs` (or `~/.cache/biar/debs`).
+pub fn debs_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("biar")
+        .join("debs")
+}
+
+/// The real packages (virtual ones, `<…>`, dropped) `apt-cache depends --recurse` reaches.
+async fn dependency_closure(roots: &[&str]) -> Result<Vec<String>, DockerError> {
+    let out = run(Command::new("apt-cache")
+        .args([
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+        ])
+        .args(roots))
+    .await?;
+    Ok(parse_depends(&out))
+}
+
+fn parse_depends(out: &str) -> Vec<String> {
+    let mut pkgs: Vec<String> = out
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('<') && !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .collect();
+    pkgs.sort();
+    pkgs.dedup();
+    pkgs
+}
+
+/// The cached `.deb` of `pkg` (`pkg_VERSION_ARCH.deb`), if any.
+fn cached_deb(cache: &Path, pkg: &str) -> Option<PathBuf> {
+    let prefix = format!("{pkg}_");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+async fn run(cmd: &mut Command) -> Result<String, DockerError> {
+    let tool = format!("{:?}", cmd.as_std().get_program());
+    let out = cmd.output().await.map_err(|e| DockerError::HostTool {
+        tool: tool.clone(),
+        detail: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(DockerError::HostTool {
+            tool,
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Adds `/etc/nix/nix.conf`, users, `/tmp`, `/bin/sh` and applets, certificates.
+fn finish_rootfs(root: &Path, settings: &BuilderSettings) -> std::io::Result<()> {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let etc = root.join("etc");
+    std::fs::create_dir_all(etc.join("nix"))?;
+    // Substituters here are only the default: every build passes the project's own.
+    std::fs::write(
+        etc.join("nix/nix.conf"),
+        format!(
+            "# written by biar-tui builder create --offline\n\
+             sandbox = false\n\
+             build-users-group =\n\
+             substituters = {}\n\
+             trusted-public-keys = {}\n\
+             experimental-features = nix-command\n",
+            settings.substituters.join(" "),
+            settings.trusted_public_keys.join(" ")
+        ),
+    )?;
+    std::fs::write(
+        etc.join("passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
+    )?;
+    std::fs::write(
+        etc.join("group"),
+        "root:x:0:\nnixbld:x:30000:\nnogroup:x:65534:\n",
+    )?;
+    std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n")?;
+    for dir in ["tmp", "root", "bin", "usr/bin", "var/tmp"] {
+        std::fs::create_dir_all(root.join(dir))?;
+    }
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
+    std::fs::set_permissions(
+        root.join("var/tmp"),
+        std::fs::Permissions::from_mode(0o1777),
+    )?;
+    for applet in APPLETS {
+        let exists = ["bin", "usr/bin", "sbin", "usr/sbin"]
+            .iter()
+            .any(|d| root.join(d).join(applet).symlink_metadata().is_ok());
+        if !exists {
+            symlink("busybox", root.join("bin").join(applet))?;
+        }
+    }
+    // ca-certificates' postinst would build this bundle; dpkg -x runs no scripts.
+    let certs = etc.join("ssl/certs");
+    std::fs::create_dir_all(&certs)?;
+    let mut bundle = std::fs::File::create(certs.join("ca-certificates.crt"))?;
+    let mut crts = Vec::new();
+    collect_crts(&root.join("usr/share/ca-certificates"), &mut crts)?;
+    crts.sort();
+    for crt in crts {
+        bundle.write_all(&std::fs::read(&crt)?)?;
+        bundle.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn collect_crts(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_crts(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "crt") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Streams `rootfs` as a tar into `POST /images/create?fromSrc=-` (never whole in memory).
+async fn import_rootfs(engine: &Engine, rootfs: &Path, image: &str) -> Result<(), DockerError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let root = rootfs.to_path_buf();
+    let writer_task = tokio::task::spawn_blocking(move || {
+        let writer =
+            std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
+        let mut tar = tar::Builder::new(writer);
+        let result = append_tree(&mut tar, &root, Path::new(""))
+            .and_then(|_| tar.into_inner())
+            .and_then(|mut w| w.flush());
+        if let Err(e) = &result {
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+        result
+    });
+    let body = tokio_stream_from(rx);
+    let (repo, tag) = split_reference(image);
+    let options = CreateImageOptionsBuilder::default()
+        .from_src("-")
+        .repo(repo)
+        .tag(tag)
+        .changes(vec![
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            "ENV NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string(),
+            "ENV USER=root".to_string(),
+            "ENV HOME=/root".to_string(),
+            "LABEL biar.builder=offline".to_string(),
+            "CMD [\"/bin/sh\"]".to_string(),
+        ])
+        .build();
+    let mut import =
+        engine
+            .docker
+            .create_image(Some(options), Some(bollard::body_try_stream(body)), None);
+    while let Some(item) = import.next().await {
+        item.map_err(DockerError::api(format!(
+            "importing the builder image {image}"
+        )))?;
+    }
+    writer_task
+        .await
+        .map_err(|e| DockerError::Other(format!("writing the root filesystem tar: {e}")))?
+        .map_err(|source| DockerError::Io {
+            path: rootfs.to_path_buf(),
+            source,
+        })?;
+    Ok(())
+}
+
+/// Appends `root/rel` recursively, sorted, keeping modes (`/tmp` 1777) but owned by root, even
+/// when `dpkg -x` ran as another user.
+fn append_tree<W: Write>(
+    tar: &mut tar::Builder<W>,
+    root: &Path,
+    rel: &Path,
+) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = rel.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&path)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        header.set_uid(0);
+        header.set_gid(0);
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path)?;
+            tar.append_link(&mut header, &name, &target)?;
+        } else if meta.is_dir() {
+            header.set_size(0);
+            tar.append_data(&mut header, &name, std::io::empty())?;
+            append_tree(tar, root, &name)?;
+        } else if meta.is_file() {
+            tar.append_data(&mut header, &name, std::fs::File::open(&path)?)?;
+        }
+    }
+    Ok(())
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    async_stream::stream! {
+        while let Some(item) = rx.recv().await {
+            yield item;
+        }
+    }
+}
+
+/// A blocking `Write` that hands 64 KiB chunks to an async receiver.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(64 * 1024);
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+            .map_err(|_| std::io::Error::other("the engine stopped reading the image"))?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depends_output_keeps_real_packages_only() {
+        let out = "nix-bin\n  Depends: libc6\n |Depends: <perlapi-5.36.0>\nlibc6\n<debconf-2.0>\n  Depends: x\nlibc6\n";
+        assert_eq!(parse_depends(out), vec!["libc6", "nix-bin"]);
+    }
+}

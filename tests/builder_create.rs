@@ -1,0 +1,114 @@
+//! `builder create --offline` and `builder status` against the real engine.
+
+mod common;
+
+use common::{biar, docker_available};
+
+#[test]
+fn create_offline_is_idempotent_and_status_reports_it() {
+    if !docker_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    // scripts/test.sh made the shared builder already; running it again must be safe.
+    for _ in 0..2 {
+        let out = biar(home.path())
+            .args(["builder", "create", "--offline"])
+            .current_dir(home.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = biar(home.path())
+        .args(["builder", "create", "--offline"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("biar-builder:latest: already existed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("biar-nix-store: already existed"),
+        "{stdout}"
+    );
+
+    let out = biar(home.path())
+        .args(["builder", "status", "--json"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["image"], "biar-builder:latest");
+    assert!(status["image_info"]["size"].as_u64().unwrap() > 10_000_000);
+    assert_eq!(status["volume_exists"], true);
+}
+
+#[test]
+fn docker_unreachable_names_the_address() {
+    let home = tempfile::tempdir().unwrap();
+    let out = biar(home.path())
+        .args(["builder", "status"])
+        .current_dir(home.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unix:///nonexistent/docker.sock"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn status_says_a_missing_image_and_volume_need_builder_create() {
+    if !docker_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let unique = format!("{}-{}", std::process::id(), rand_suffix());
+    std::fs::write(
+        home.path().join("config.json"),
+        serde_json::json!({
+            "baseConfig": "base.nix",
+            "userConfig": [],
+            "builder": {
+                "image": format!("biar-test-no-such-builder-{unique}:latest"),
+                "storeVolume": format!("biar-test-no-such-volume-{unique}"),
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = biar(home.path())
+        .args(["builder", "status"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("missing (run `biar-tui builder create"),
+        "{stdout}"
+    );
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
