@@ -1,4 +1,14 @@
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use biar::build::{BuildEvent, BuildOptions, BuildOutput};
+use biar::config::Project;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::Global;
 
@@ -18,6 +28,293 @@ pub struct Args {
     pub verbose: bool,
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("build")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let built = build_environment(global, &args).await?;
+    if let Some(file) = &args.closure_json {
+        write_closure_json(file, &built)?;
+    }
+    let size: u64 = built.closure.total_nar_size();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "built",
+                "env_path": built.env_path,
+                "roots": built.roots,
+                "packages": built.packages,
+                "paths": built.closure.paths.len(),
+                "nar_size": size,
+            })
+        );
+    } else {
+        println!(
+            "environment: {} ({} store paths, {:.1} MB)",
+            built.env_path,
+            built.closure.paths.len(),
+            size as f64 / 1e6
+        );
+    }
+    built.container.remove().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Nix part of `build`: loads the project, builds it in the builder with live progress on
+/// stderr (a bar on a terminal, plain lines otherwise, JSON lines on stdout with `--json`), and
+/// stops cleanly on Ctrl-C or SIGTERM. The image step continues from the returned output.
+pub async fn build_environment(global: &Global, args: &Args) -> anyhow::Result<BuildOutput> {
+    let project = load_project(&global.project)?;
+    let engine = biar::docker::connect().await?;
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(cancel_on_signals(cancel.clone()));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<BuildEvent>(1024);
+    let mut reporter = Reporter::new(args);
+    let report_task = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            reporter.on(&event);
+        }
+        reporter.finish();
+    });
+    let result = biar::build::run(&engine, &project, &BuildOptions::default(), tx, cancel).await;
+    let _ = report_task.await;
+    signals.abort();
+    Ok(result?)
+}
+
+/// Cancels on the first Ctrl-C or SIGTERM.
+async fn cancel_on_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("cancelling the build…");
+    cancel.cancel();
+}
+
+/// Reads the project. Until the config module's loader lands, reads config.json directly.
+fn load_project(dir: &Path) -> anyhow::Result<Project> {
+    match Project::load(dir) {
+        Ok(p) => Ok(p),
+        Err(biar::config::ConfigError::Io { source, .. })
+            if source.to_string() == "not implemented yet" =>
+        {
+            let path = dir.join("config.json");
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!("{}: no config.json here (try --project DIR)", dir.display())
+            })?;
+            let config = serde_json::from_str(&text).map_err(|e| {
+                crate::cli::BadInput(format!(
+                    "{}:{}:{}: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            Ok(Project {
+                root: dir.to_path_buf(),
+                config,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn write_closure_json(file: &Path, built: &BuildOutput) -> anyhow::Result<()> {
+    let json = serde_json::to_vec_pretty(&built.closure.paths)?;
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
+
+enum Mode {
+    Bar(ProgressBar),
+    Plain,
+    Json,
+}
+
+/// Shows build events: counts, what builds now and its phase, elapsed time, logs under -v.
+struct Reporter {
+    mode: Mode,
+    verbose: bool,
+    started: Instant,
+    done: u64,
+    expected: u64,
+    building: BTreeMap<String, (String, Option<String>)>,
+}
+
+impl Reporter {
+    fn new(args: &Args) -> Reporter {
+        let mode = if args.json {
+            Mode::Json
+        } else if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Mode::Bar(bar)
+        } else {
+            Mode::Plain
+        };
+        Reporter {
+            mode,
+            verbose: args.verbose,
+            started: Instant::now(),
+            done: 0,
+            expected: 0,
+            building: BTreeMap::new(),
+        }
+    }
+
+    fn on(&mut self, event: &BuildEvent) {
+        if let Mode::Json = self.mode {
+            if self.verbose || !matches!(event, BuildEvent::Log { .. }) {
+                if let Ok(line) = serde_json::to_string(event) {
+                    println!("{line}");
+                }
+            }
+            return;
+        }
+        let line: Option<String> = match event {
+            BuildEvent::Stage { name } => Some(format!("{name}…")),
+            BuildEvent::Progress { done, expected, .. } => {
+                // Nix reports an empty count when it gives up; keep the last real one.
+                if *expected == 0 && self.expected > 0 {
+                    return;
+                }
+                // `expected` moves while Nix walks the graph: a line only when one is done.
+                let finished_one = *done != self.done;
+                self.done = *done;
+                self.expected = *expected;
+                (finished_one && matches!(self.mode, Mode::Plain))
+                    .then(|| format!("{done}/{expected} derivations built"))
+            }
+            BuildEvent::DerivationStarted { drv, name } => {
+                self.building.insert(drv.clone(), (name.clone(), None));
+                Some(format!("building {name}"))
+            }
+            BuildEvent::DerivationFinished { drv } => self
+                .building
+                .remove(drv)
+                .map(|(name, _)| format!("finished {name}")),
+            BuildEvent::Phase { drv, phase } => {
+                if let Some(entry) = self.building.get_mut(drv) {
+                    entry.1 = Some(phase.clone());
+                }
+                self.verbose
+                    .then(|| format!("{}: {phase}", self.name_of(drv)))
+            }
+            BuildEvent::Log { drv, line } => self.verbose.then(|| match drv {
+                Some(drv) => format!("{}> {}", self.name_of(drv), neutralise(line)),
+                None => neutralise(line),
+            }),
+            BuildEvent::Message { level, text } => {
+                (*level <= 1 || (self.verbose && *level <= 3)).then(|| neutralise(text))
+            }
+            BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
+        };
+        match &self.mode {
+            Mode::Bar(bar) => {
+                if let Some(line) = line {
+                    bar.println(line);
+                }
+                bar.set_message(self.status());
+            }
+            Mode::Plain => {
+                if let Some(line) = line {
+                    eprintln!("[{:>5.1}s] {line}", self.started.elapsed().as_secs_f64());
+                }
+            }
+            Mode::Json => {}
+        }
+    }
+
+    fn name_of(&self, drv: &str) -> String {
+        self.building
+            .get(drv)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_else(|| biar::build::internal_json::drv_name(drv))
+    }
+
+    fn status(&self) -> String {
+        let now: Vec<String> = self
+            .building
+            .values()
+            .map(|(name, phase)| match phase {
+                Some(p) => format!("{name} ({p})"),
+                None => name.clone(),
+            })
+            .collect();
+        if now.is_empty() {
+            format!("{}/{} built", self.done, self.expected)
+        } else {
+            format!(
+                "{}/{} built, building {}",
+                self.done,
+                self.expected,
+                now.join(", ")
+            )
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Mode::Bar(bar) = &self.mode {
+            bar.finish_and_clear();
+        }
+        if !matches!(self.mode, Mode::Json) {
+            eprintln!(
+                "built {}/{} derivations in {:.1}s",
+                self.done,
+                self.expected,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Build logs may hold terminal control sequences: keep colours (SGR), drop the rest.
+fn neutralise(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            let mut seq = String::from(c);
+            if chars.peek() == Some(&'[') {
+                seq.push(chars.next().unwrap_or('['));
+                for c in chars.by_ref() {
+                    seq.push(c);
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+                if seq.ends_with('m') {
+                    out.push_str(&seq);
+                }
+            }
+        } else if c.is_control() && c != '\t' {
+            continue;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn logs_keep_colours_but_lose_other_control_sequences() {
+        assert_eq!(
+            neutralise("\u{1b}[31mred\u{1b}[0m\u{1b}[2J\rx\u{7}"),
+            "\u{1b}[31mred\u{1b}[0mx"
+        );
+    }
 }

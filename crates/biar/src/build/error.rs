@@ -1,17 +1,51 @@
+use std::path::PathBuf;
+
 use thiserror::Error;
 
 use crate::error::Category;
 
 #[derive(Debug, Error)]
 pub enum BuildError {
+    #[error(transparent)]
+    Docker(#[from] crate::docker::DockerError),
+    /// A file the configuration names is missing or outside the project.
+    #[error("{config}: {message}")]
+    BadProject { config: PathBuf, message: String },
+    /// A derivation's builder failed.
+    #[error("building {name} failed ({drv})\n  {nix_error}{}", log_block(.log_tail))]
+    Derivation {
+        name: String,
+        drv: String,
+        nix_error: String,
+        log_tail: Vec<String>,
+    },
+    /// Nix failed before or outside a derivation's build (evaluation, a missing attribute…).
+    #[error("nix-build failed (exit code {code}):\n{message}")]
+    Nix { code: i64, message: String },
+    #[error("the build was cancelled")]
+    Cancelled,
     #[error("{0}")]
     Other(String),
+}
+
+fn log_block(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n  last lines of its log:");
+    for line in lines {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
 }
 
 impl BuildError {
     pub fn category(&self) -> Category {
         match self {
-            BuildError::Other(_) => Category::Failure,
+            BuildError::BadProject { .. } => Category::BadInput,
+            BuildError::Docker(e) => e.category(),
+            _ => Category::Failure,
         }
     }
 }

@@ -1,10 +1,31 @@
 //! The build pipeline: generated expression, `nix-build` in the builder with
 //! `--log-format internal-json`, the [`BuildEvent`] stream, the [`ClosureGraph`], cancellation.
+//!
+//! # API
+//! ```ignore
+//! let engine = biar::docker::connect().await?;
+//! let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! let out: BuildOutput = biar::build::run(&engine, &project, &BuildOptions::default(), tx, cancel).await?;
+//! // out.env_path: the symlink farm; out.closure: every path with NAR size and references;
+//! // out.container: the running builder container with the store, to stream paths out:
+//! let nar = out.container.exec_stream_stdout(&["nix-store", "--dump", &out.env_path]);
+//! ```
+//! Events arrive on `rx` while it runs: `Stage` (evaluate, build, closure), `Progress`
+//! (derivations done / expected / running / failed), `DerivationStarted`/`Finished`, `Phase`,
+//! `Log` (the builds' own lines), `Message` (Nix's). Cancelling the token kills and removes the
+//! build's container (within a second or two) and returns [`BuildError::Cancelled`].
+//!
+//! Each build runs in its own container (see `docker::BuilderContainer` for why); every build
+//! shares the Nix store volume, whose locks make concurrent builds safe.
 
 mod closure;
 mod error;
 mod event;
+pub mod internal_json;
+mod pipeline;
 
 pub use closure::{ClosureGraph, StorePathInfo};
 pub use error::BuildError;
 pub use event::BuildEvent;
+pub use pipeline::{closure_from_path_info, run, BuildOptions, BuildOutput, ENV_NAME};

@@ -17,6 +17,7 @@ mod connection;
 mod container;
 mod error;
 mod offline;
+pub mod tar_stream;
 
 pub use builder::{BuilderStatus, CreateReport};
 pub use connection::{address, connect, Engine};

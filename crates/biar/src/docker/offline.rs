@@ -11,11 +11,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::CreateImageOptionsBuilder;
-use bytes::Bytes;
 use futures::StreamExt;
 use tokio::process::Command;
 
 use super::builder::split_reference;
+use super::tar_stream::{tar_stream, TarEntry};
 use super::{DockerError, Engine};
 use crate::config::BuilderSettings;
 
@@ -240,21 +240,12 @@ fn collect_crts(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Streams `rootfs` as a tar into `POST /images/create?fromSrc=-` (never whole in memory).
 async fn import_rootfs(engine: &Engine, rootfs: &Path, image: &str) -> Result<(), DockerError> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    let root = rootfs.to_path_buf();
-    let writer_task = tokio::task::spawn_blocking(move || {
-        let writer =
-            std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
-        let mut tar = tar::Builder::new(writer);
-        let result = append_tree(&mut tar, &root, Path::new(""))
-            .and_then(|_| tar.into_inner())
-            .and_then(|mut w| w.flush());
-        if let Err(e) = &result {
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-        }
-        result
-    });
-    let body = tokio_stream_from(rx);
+    // The root filesystem's own modes stay (/tmp 1777, setuid bits); every file is root's.
+    let body = tar_stream(vec![TarEntry::Dir {
+        src: rootfs.to_path_buf(),
+        dest: PathBuf::new(),
+        filter: None,
+    }]);
     let (repo, tag) = split_reference(image);
     let options = CreateImageOptionsBuilder::default()
         .from_src("-")
@@ -278,74 +269,7 @@ async fn import_rootfs(engine: &Engine, rootfs: &Path, image: &str) -> Result<()
             "importing the builder image {image}"
         )))?;
     }
-    writer_task
-        .await
-        .map_err(|e| DockerError::Other(format!("writing the root filesystem tar: {e}")))?
-        .map_err(|source| DockerError::Io {
-            path: rootfs.to_path_buf(),
-            source,
-        })?;
     Ok(())
-}
-
-/// Appends `root/rel` recursively, sorted, keeping modes (`/tmp` 1777) but owned by root, even
-/// when `dpkg -x` ran as another user.
-fn append_tree<W: Write>(
-    tar: &mut tar::Builder<W>,
-    root: &Path,
-    rel: &Path,
-) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = rel.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(&path)?;
-        let mut header = tar::Header::new_gnu();
-        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        header.set_uid(0);
-        header.set_gid(0);
-        if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&path)?;
-            tar.append_link(&mut header, &name, &target)?;
-        } else if meta.is_dir() {
-            header.set_size(0);
-            tar.append_data(&mut header, &name, std::io::empty())?;
-            append_tree(tar, root, &name)?;
-        } else if meta.is_file() {
-            tar.append_data(&mut header, &name, std::fs::File::open(&path)?)?;
-        }
-    }
-    Ok(())
-}
-
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    async_stream::stream! {
-        while let Some(item) = rx.recv().await {
-            yield item;
-        }
-    }
-}
-
-/// A blocking `Write` that hands 64 KiB chunks to an async receiver.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(64 * 1024);
-        self.tx
-            .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
-            .map_err(|_| std::io::Error::other("the engine stopped reading the image"))?;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,430 @@
+//! One build: a fresh builder container, the project's Nix files and path-pinned package set
+//! uploaded as a tar, the generated expression realised by `nix-build --log-format
+//! internal-json`, then the closure of the result.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+use super::internal_json::{drv_name, LineBuffer, LogParser};
+use super::{BuildError, BuildEvent, ClosureGraph, StorePathInfo};
+use crate::config::{PackageSetPin, Project};
+use crate::docker::tar_stream::{tar_stream, TarEntry};
+use crate::docker::{BuilderContainer, Engine, ExecOutput};
+use crate::nixexpr::{build_expression, BuildExpr, PackageSetSource};
+
+/// Where a build's files go in its container.
+const BUILD_DIR: &str = "/build";
+/// The name of the environment derivation (the symlink farm).
+pub const ENV_NAME: &str = "biar-env";
+
+/// Knobs of one build; the defaults suit everyone.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Nix's `--max-jobs` (derivations built at once); `None` is Nix's default.
+    pub max_jobs: Option<u32>,
+}
+
+/// What a successful build produced.
+#[derive(Debug)]
+pub struct BuildOutput {
+    /// The environment: a symlink farm (`bin/`, `etc/`, …) of every package.
+    pub env_path: String,
+    /// The build's outputs (the closure graph's roots): `[env_path]`.
+    pub roots: Vec<String>,
+    /// The packages the configuration lists (store paths the environment links to).
+    pub packages: Vec<String>,
+    /// Every path of the environment's closure with NAR size, hash and references.
+    pub closure: ClosureGraph,
+    /// The builder container the build ran in, still running with the store mounted: stream paths
+    /// out of it (`container.exec_stream_stdout(&["nix-store", "--dump", path])`). Dropping it
+    /// removes the container.
+    pub container: BuilderContainer,
+}
+
+/// Runs the whole build, sending progress to `events` (a closed receiver is fine) and stopping
+/// promptly (container killed and removed) when `cancel` fires.
+pub async fn run(
+    engine: &Engine,
+    project: &Project,
+    options: &BuildOptions,
+    events: Sender<BuildEvent>,
+    cancel: CancellationToken,
+) -> Result<BuildOutput, BuildError> {
+    let plan = plan(project)?;
+    let settings = &project.config.builder;
+    stage(&events, "evaluate").await;
+    let container = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Err(BuildError::Cancelled),
+        c = BuilderContainer::start(engine, settings, "build") => c?,
+    };
+    let result = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(BuildError::Cancelled),
+        r = build_in(&container, project, &plan, options, &events) => r,
+    };
+    match result {
+        Ok((env_path, closure)) => {
+            let packages = closure
+                .paths
+                .iter()
+                .find(|p| p.path == env_path)
+                .map(|p| {
+                    p.references
+                        .iter()
+                        .filter(|r| **r != env_path)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(BuildOutput {
+                roots: vec![env_path.clone()],
+                env_path,
+                packages,
+                closure,
+                container,
+            })
+        }
+        Err(e) => {
+            // Killing the container kills nix-build with it; waiting for the removal makes the
+            // next build start clean.
+            container.remove().await;
+            Err(e)
+        }
+    }
+}
+
+/// The files to upload and the expression, decided before any container starts (so bad input
+/// fails fast and changes nothing).
+#[derive(Debug)]
+struct Plan {
+    expression: String,
+    package_set_dir: Option<PathBuf>,
+    channel: Option<String>,
+}
+
+fn plan(project: &Project) -> Result<Plan, BuildError> {
+    let config_path = project.config_path();
+    let bad = |message: String| BuildError::BadProject {
+        config: config_path.clone(),
+        message,
+    };
+    let mut files = Vec::new();
+    let mut named = vec![("baseConfig", project.config.base_config.clone())];
+    named.extend(
+        project
+            .config
+            .user_config
+            .iter()
+            .map(|f| ("userConfig", f.clone())),
+    );
+    for (key, file) in named {
+        let rel = inside_project(&file).ok_or_else(|| {
+            bad(format!(
+                "{key} entry {file:?} must be a path inside the project"
+            ))
+        })?;
+        if !project.root.join(&rel).is_file() {
+            return Err(bad(format!(
+                "{key} entry {file:?}: {} does not exist",
+                project.root.join(&rel).display()
+            )));
+        }
+        files.push(container_path(&rel));
+    }
+    if project.root.join("workdir/local.nix").is_file() {
+        files.push(container_path(Path::new("workdir/local.nix")));
+    }
+    let (package_set, package_set_dir, channel) = match &project.config.nixpkgs {
+        PackageSetPin::Path { path } => {
+            let dir = project.root.join(path);
+            if !dir.join("default.nix").is_file() {
+                return Err(bad(format!(
+                    "nixpkgs.path {path:?}: {} has no default.nix (a package set folder is needed)",
+                    dir.display()
+                )));
+            }
+            (
+                PackageSetSource::Path(format!("{BUILD_DIR}/pkgs")),
+                Some(dir),
+                None,
+            )
+        }
+        PackageSetPin::Tarball { url, sha256 } => (
+            PackageSetSource::Tarball {
+                url: url.clone(),
+                sha256: sha256.clone(),
+            },
+            None,
+            None,
+        ),
+        PackageSetPin::Channel { channel } => {
+            (PackageSetSource::SearchPath, None, Some(channel.clone()))
+        }
+    };
+    let expression = build_expression(&BuildExpr {
+        package_set,
+        files,
+        env_name: ENV_NAME.to_string(),
+    });
+    Ok(Plan {
+        expression,
+        package_set_dir,
+        channel,
+    })
+}
+
+/// `file` relative to the project with no `..`, or `None`.
+fn inside_project(file: &str) -> Option<PathBuf> {
+    let path = Path::new(file);
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+fn container_path(rel: &Path) -> String {
+    format!("{BUILD_DIR}/project/{}", rel.display())
+}
+
+/// Which project files travel: everything but hidden entries and `workdir/` (the user's work,
+/// possibly large), except `workdir/local.nix`.
+fn project_filter(rel: &Path, is_dir: bool) -> bool {
+    let first = rel.components().next();
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with('.') {
+        return false;
+    }
+    match first {
+        Some(Component::Normal(f)) if f == "workdir" => {
+            rel == Path::new("workdir") || (!is_dir && rel == Path::new("workdir/local.nix"))
+        }
+        _ => true,
+    }
+}
+
+async fn stage(events: &Sender<BuildEvent>, name: &str) {
+    let _ = events
+        .send(BuildEvent::Stage {
+            name: name.to_string(),
+        })
+        .await;
+}
+
+async fn build_in(
+    container: &BuilderContainer,
+    project: &Project,
+    plan: &Plan,
+    options: &BuildOptions,
+    events: &Sender<BuildEvent>,
+) -> Result<(String, ClosureGraph), BuildError> {
+    let mut entries = vec![
+        TarEntry::Dir {
+            src: project.root.clone(),
+            dest: PathBuf::from("build/project"),
+            filter: Some(Box::new(project_filter)),
+        },
+        TarEntry::File {
+            dest: PathBuf::from("build/default.nix"),
+            bytes: plan.expression.clone().into_bytes(),
+            mode: 0o644,
+        },
+    ];
+    if let Some(dir) = &plan.package_set_dir {
+        entries.push(TarEntry::Dir {
+            src: dir.clone(),
+            dest: PathBuf::from("build/pkgs"),
+            filter: Some(Box::new(|rel: &Path, _| {
+                !rel.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+            })),
+        });
+    }
+    container.upload_tar("/", tar_stream(entries)).await?;
+
+    let settings = &project.config.builder;
+    let substituters = settings.substituters.join(" ");
+    let keys = settings.trusted_public_keys.join(" ");
+    let default_nix = format!("{BUILD_DIR}/default.nix");
+    let mut cmd: Vec<String> = [
+        "nix-build",
+        default_nix.as_str(),
+        "-A",
+        "env",
+        "--no-out-link",
+        "--log-format",
+        "internal-json",
+        "-v",
+        "--option",
+        "substituters",
+        substituters.as_str(),
+        "--option",
+        "trusted-public-keys",
+        keys.as_str(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(channel) = &plan.channel {
+        cmd.push("-I".into());
+        cmd.push(format!("nixpkgs=channel:{channel}"));
+    }
+    if let Some(jobs) = options.max_jobs {
+        cmd.push("--max-jobs".into());
+        cmd.push(jobs.to_string());
+    }
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+
+    stage(events, "build").await;
+    let mut exec = container.exec(&args, &[]).await?;
+    let mut parser = LogParser::new();
+    let mut lines = LineBuffer::default();
+    let mut stdout = Vec::new();
+    while let Some(chunk) = exec.next().await {
+        match chunk? {
+            ExecOutput::Stdout(b) => stdout.extend_from_slice(&b),
+            ExecOutput::Stderr(b) => {
+                for line in lines.push(&b) {
+                    for event in parser.feed(&line) {
+                        let _ = events.send(event).await;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(line) = lines.finish() {
+        for event in parser.feed(&line) {
+            let _ = events.send(event).await;
+        }
+    }
+    let code = exec.exit_code().await?;
+    if code != 0 {
+        return Err(match parser.failed_build() {
+            Some(failed) => BuildError::Derivation {
+                name: drv_name(&failed.drv),
+                nix_error: parser
+                    .errors
+                    .iter()
+                    .find(|e| e.contains(&failed.drv))
+                    .cloned()
+                    .unwrap_or_default(),
+                drv: failed.drv,
+                log_tail: failed.log_tail,
+            },
+            None => {
+                let mut message = parser.errors.join("\n");
+                if message.is_empty() {
+                    message = parser.plain_tail().join("\n");
+                }
+                BuildError::Nix { code, message }
+            }
+        });
+    }
+    let out = String::from_utf8_lossy(&stdout);
+    let env_path = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("/nix/store/"))
+        .ok_or_else(|| BuildError::Other(format!("nix-build printed no store path: {out:?}")))?
+        .trim()
+        .to_string();
+
+    stage(events, "closure").await;
+    let json = container
+        .exec_checked(&[
+            "nix",
+            "--extra-experimental-features",
+            "nix-command",
+            "path-info",
+            "--json",
+            "--recursive",
+            &env_path,
+        ])
+        .await?;
+    let closure = closure_from_path_info(&json, vec![env_path.clone()])?;
+    Ok((env_path, closure))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PathInfo {
+    path: String,
+    nar_size: u64,
+    #[serde(default)]
+    nar_hash: String,
+    #[serde(default)]
+    references: Vec<String>,
+}
+
+/// `nix path-info --json --recursive` (Nix 2.8's array form) → [`ClosureGraph`], paths sorted.
+pub fn closure_from_path_info(json: &[u8], roots: Vec<String>) -> Result<ClosureGraph, BuildError> {
+    let infos: Vec<PathInfo> = serde_json::from_slice(json)
+        .map_err(|e| BuildError::Other(format!("reading `nix path-info --json`: {e}")))?;
+    let mut paths: Vec<StorePathInfo> = infos
+        .into_iter()
+        .map(|i| StorePathInfo {
+            path: i.path,
+            nar_size: i.nar_size,
+            nar_hash: i.nar_hash,
+            closure_size: None,
+            references: i.references,
+        })
+        .collect();
+    paths.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(ClosureGraph { roots, paths })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_info_json_from_nix_2_8_becomes_a_graph() {
+        // Recorded from the builder: the closure of the test package set's hello.
+        let json = br#"[{"path":"/nix/store/nwkjn8lczkvfk8a7v90yj4xjr29wnmg0-hello-2.12.1","narHash":"sha256-IbnYq6cogn5A5b/+Sx2Qe2AlCI/4UqdgTAsmf/XhI1I=","narSize":568,"references":["/nix/store/smc6m7p2qzm4171l0hc99prqpck5yj2i-shell-1.0"],"deriver":"/nix/store/mpjzy432ga90f085ll5r9bz382xdv3jf-hello-2.12.1.drv","registrationTime":1795428382,"ultimate":true},{"path":"/nix/store/qc4y3qpn44grjajar9scvd7179kldwqy-busybox-1.35.0","narHash":"sha256-gnrG9qZ4EoLkK7Lw/6/COHG55s9O1M/bMPRnS2iH9jY=","narSize":2034368,"references":[],"deriver":"/nix/store/4wg2vbvgmfn4z1vlpnysaszjva5ss6d7-busybox-1.35.0.drv","registrationTime":1795428382,"ultimate":true},{"path":"/nix/store/smc6m7p2qzm4171l0hc99prqpck5yj2i-shell-1.0","narHash":"sha256-qSU3dGVWymmKkiaApksBRCcGf9pNQLKxCHPJINBV084=","narSize":10504,"references":["/nix/store/qc4y3qpn44grjajar9scvd7179kldwqy-busybox-1.35.0"],"deriver":"/nix/store/6caspmiizbdp5zsmai429awmxlk8q04m-shell-1.0.drv","registrationTime":1795428382,"ultimate":true}]"#;
+        let root = "/nix/store/nwkjn8lczkvfk8a7v90yj4xjr29wnmg0-hello-2.12.1".to_string();
+        let graph = closure_from_path_info(json, vec![root.clone()]).unwrap();
+        assert_eq!(graph.roots, vec![root]);
+        assert_eq!(graph.paths.len(), 3);
+        assert_eq!(graph.total_nar_size(), 568 + 2034368 + 10504);
+        assert!(graph.paths[0].path.ends_with("hello-2.12.1"));
+        assert_eq!(
+            graph.paths[2].references,
+            ["/nix/store/qc4y3qpn44grjajar9scvd7179kldwqy-busybox-1.35.0"]
+        );
+    }
+
+    #[test]
+    fn only_paths_inside_the_project_are_accepted() {
+        assert_eq!(
+            inside_project("./user.nix"),
+            Some(PathBuf::from("user.nix"))
+        );
+        assert_eq!(
+            inside_project("presets/python.nix"),
+            Some(PathBuf::from("presets/python.nix"))
+        );
+        assert_eq!(inside_project("../x.nix"), None);
+        assert_eq!(inside_project("/etc/x.nix"), None);
+    }
+
+    #[test]
+    fn the_upload_skips_the_workdir_but_local_nix_and_hidden_files() {
+        assert!(project_filter(Path::new("base.nix"), false));
+        assert!(project_filter(Path::new("presets"), true));
+        assert!(project_filter(Path::new("workdir"), true));
+        assert!(project_filter(Path::new("workdir/local.nix"), false));
+        assert!(!project_filter(Path::new("workdir/src"), true));
+        assert!(!project_filter(Path::new("workdir/big.bin"), false));
+        assert!(!project_filter(Path::new(".git"), true));
+    }
+}

@@ -1,0 +1,7 @@
+# The base of every environment: a shell, core utilities and certificates.
+{ pkgs }:
+with pkgs; [
+  bashInteractive
+  coreutils
+  cacert
+]

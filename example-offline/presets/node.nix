@@ -1,0 +1,5 @@
+# Node.js
+{ pkgs }:
+with pkgs; [
+  nodejs
+]

@@ -1,0 +1,6 @@
+# Rust: rustc and cargo
+{ pkgs }:
+with pkgs; [
+  rustc
+  cargo
+]

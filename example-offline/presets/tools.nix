@@ -1,0 +1,7 @@
+# Everyday tools: git, ripgrep, jq
+{ pkgs }:
+with pkgs; [
+  git
+  ripgrep
+  jq
+]

@@ -1,0 +1,5 @@
+# Your own packages (`biar-tui add ATTR` adds here).
+{ pkgs }:
+with pkgs; [
+  hello
+]
