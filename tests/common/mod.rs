@@ -87,3 +87,6 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     walk(dir, &mut out);
     out
 }
+
+pub mod registry;
+pub mod testimage;

@@ -1,5 +1,23 @@
-//! OCI distribution client: auth from ~/.docker/config.json, blob HEAD/mount/upload, manifest PUT/HEAD.
+//! OCI distribution client: auth from `~/.docker/config.json` (basic and bearer token), blob
+//! HEAD / cross-repository mount / streamed upload, manifest HEAD / GET / PUT, and the push and
+//! pull built on them. See `docs/registry.md`.
 
+pub mod auth;
+mod client;
 mod error;
+mod pull;
+mod push;
+mod reference;
 
+pub use auth::Credentials;
+pub use client::{
+    ByteStream, Client, ClientOptions, FetchedManifest, Mount, Scope, DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST,
+};
 pub use error::RegistryError;
+pub use pull::{pull_into_docker, PullProgress};
+pub use push::{
+    push_image, sha256_digest, verify_digest, Descriptor, ImageManifest, OpenLayer, PushImage,
+    PushOptions, PushSummary, OCI_CONFIG, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP,
+};
+pub use reference::{is_loopback, validate_repository, validate_tag, RegistryRef};

@@ -1,0 +1,111 @@
+//! A tiny valid image made in the test (a busybox-static layer and a small file layer), as plain
+//! files, to push until the image module's real descriptors are used.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use biar::registry::{ByteStream, Descriptor, PushImage, OCI_LAYER_TAR};
+use bytes::Bytes;
+
+/// A unique lower-case name for repositories, images and containers made by this test process.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub struct TestImage {
+    pub dir: tempfile::TempDir,
+    pub image: PushImage,
+    pub files: HashMap<String, PathBuf>,
+    /// The rootfs the layers were made of (busybox + /hello.txt).
+    pub rootfs: PathBuf,
+}
+
+fn tar(dir: &Path, out: &Path) {
+    let status = Command::new("tar")
+        .args([
+            "--sort=name",
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "-cf",
+        ])
+        .arg(out)
+        .arg("-C")
+        .arg(dir)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+}
+
+fn descriptor(path: &Path) -> Descriptor {
+    let bytes = std::fs::read(path).unwrap();
+    Descriptor::of_bytes(OCI_LAYER_TAR, &bytes)
+}
+
+/// Two layers: `/bin/busybox` with `/bin/sh` and `/bin/cat` symlinks, then `/hello.txt` holding
+/// `greeting`. Different greetings give a different second layer and config, the same first.
+pub fn make(greeting: &str) -> TestImage {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    std::fs::create_dir_all(base.join("bin")).unwrap();
+    std::fs::create_dir_all(base.join("tmp")).unwrap();
+    std::fs::copy("/bin/busybox", base.join("bin/busybox")).expect("busybox-static installed");
+    for applet in ["sh", "cat", "echo", "stty", "sleep", "env", "ls"] {
+        std::os::unix::fs::symlink("busybox", base.join("bin").join(applet)).unwrap();
+    }
+    let top = dir.path().join("top");
+    std::fs::create_dir_all(&top).unwrap();
+    std::fs::write(top.join("hello.txt"), format!("{greeting}\n")).unwrap();
+
+    let l1 = dir.path().join("layer1.tar");
+    let l2 = dir.path().join("layer2.tar");
+    tar(&base, &l1);
+    tar(&top, &l2);
+    let d1 = descriptor(&l1);
+    let d2 = descriptor(&l2);
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Cmd": ["/bin/sh"], "Env": ["PATH=/bin"] },
+        "rootfs": { "type": "layers", "diff_ids": [d1.digest, d2.digest] },
+    });
+    let image = PushImage {
+        config: Bytes::from(serde_json::to_vec(&config).unwrap()),
+        layers: vec![d1.clone(), d2.clone()],
+    };
+    let files = HashMap::from([(d1.digest.clone(), l1), (d2.digest.clone(), l2)]);
+    // One rootfs for `docker import`: both layers merged.
+    let rootfs = dir.path().join("rootfs");
+    super::copy_dir(&base, &rootfs);
+    std::fs::write(rootfs.join("hello.txt"), format!("{greeting}\n")).unwrap();
+    TestImage {
+        dir,
+        image,
+        files,
+        rootfs,
+    }
+}
+
+impl TestImage {
+    /// Streams a layer file in 64 KiB chunks.
+    pub fn open(&self, d: &Descriptor) -> std::io::Result<ByteStream> {
+        let path =
+            self.files.get(&d.digest).cloned().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, d.digest.clone())
+            })?;
+        let file = std::fs::File::open(path)?;
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 65536);
+        Ok(Box::pin(stream))
+    }
+}

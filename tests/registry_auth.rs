@@ -1,0 +1,105 @@
+//! Basic auth against a real `docker-registry` with an htpasswd file: credentials from a
+//! `~/.docker/config.json` work; a wrong password or none at all is explained.
+
+mod common;
+
+use biar::registry::{push_image, Client, ClientOptions, Descriptor, PushOptions, RegistryError};
+use common::registry::{write_docker_config, Options, Registry};
+use common::testimage;
+
+fn auth_registry() -> Option<Registry> {
+    Registry::start_with(Options {
+        users: vec![("alice".into(), "correct horse".into())],
+    })
+}
+
+fn client_with(home: &std::path::Path, host: &str) -> Client {
+    Client::new(
+        host,
+        ClientOptions {
+            docker_config: Some(home.join(".docker/config.json")),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn basic_auth_from_docker_config_pushes() {
+    let Some(reg) = auth_registry() else { return };
+    let home = tempfile::tempdir().unwrap();
+    write_docker_config(home.path(), &reg.host(), "alice", "correct horse");
+    let c = client_with(home.path(), &reg.host());
+    let img = testimage::make("authenticated");
+    let repo = testimage::unique("biar-test/auth");
+    let open = |d: &Descriptor| {
+        let r = img.open(d);
+        Box::pin(async move { r }) as _
+    };
+    let s = push_image(
+        &c,
+        &repo,
+        "t",
+        &img.image,
+        &open,
+        &PushOptions::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.blobs_sent, 3);
+    assert!(c.manifest_exists(&repo, "t").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_clearly() {
+    let Some(reg) = auth_registry() else { return };
+    let home = tempfile::tempdir().unwrap();
+    write_docker_config(home.path(), &reg.host(), "alice", "wrong");
+    let c = client_with(home.path(), &reg.host());
+    let err = c.ping().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, RegistryError::AuthRefused { .. }), "{text}");
+    assert!(
+        text.contains("refused the credentials of user alice")
+            && text.contains(&reg.host())
+            && text.contains("config.json")
+            && !text.contains("wrong"),
+        "names user, registry and file, never the password: {text}"
+    );
+}
+
+#[tokio::test]
+async fn missing_credentials_say_docker_login() {
+    let Some(reg) = auth_registry() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let c = client_with(home.path(), &reg.host());
+    let err = c.ping().await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, RegistryError::AuthNeeded { .. }), "{text}");
+    assert!(
+        text.contains(&format!("docker login {}", reg.host())),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn credential_helpers_are_not_run() {
+    let Some(reg) = auth_registry() else { return };
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+    std::fs::write(
+        home.path().join(".docker/config.json"),
+        format!(
+            r#"{{"credHelpers": {{"{}": "secretservice"}}}}"#,
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let c = client_with(home.path(), &reg.host());
+    let text = c.ping().await.unwrap_err().to_string();
+    assert!(
+        text.contains("docker-credential-secretservice") && text.contains("does not run"),
+        "{text}"
+    );
+}

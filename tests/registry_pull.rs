@@ -1,0 +1,110 @@
+//! A pushed image pulled through the Docker Engine's API from the loopback registry (Docker
+//! allows plain HTTP to 127.0.0.0/8), tagged with its local name, and run.
+
+mod common;
+
+use std::process::Command;
+
+use biar::config::ImageRef;
+use biar::registry::{
+    pull_into_docker, push_image, Client, ClientOptions, Descriptor, PushOptions, RegistryError,
+    RegistryRef,
+};
+use common::registry::Registry;
+use common::testimage;
+
+/// Removes the images on drop, even when the test fails.
+struct Images(Vec<String>);
+impl Drop for Images {
+    fn drop(&mut self) {
+        for i in &self.0 {
+            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+        }
+    }
+}
+
+#[tokio::test]
+async fn pushed_image_pulls_into_docker_and_runs() {
+    if !common::docker_available() {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    let c = Client::new(&reg.host(), ClientOptions::default()).unwrap();
+    let img = testimage::make("pulled through docker");
+    let repo = testimage::unique("biar-test/pull");
+    let open = |d: &Descriptor| {
+        let r = img.open(d);
+        Box::pin(async move { r }) as _
+    };
+    push_image(
+        &c,
+        &repo,
+        "t",
+        &img.image,
+        &open,
+        &PushOptions::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+
+    let engine = biar::docker::connect().await.unwrap();
+    let remote = RegistryRef::parse(&format!("{}/{repo}:t", reg.host())).unwrap();
+    let local = ImageRef {
+        name: testimage::unique("biar-test-local"),
+        tag: "t".into(),
+    };
+    let _cleanup = Images(vec![remote.to_string(), local.reference()]);
+    let seen = std::sync::Mutex::new(Vec::new());
+    pull_into_docker(&engine, &c, &remote, &local, &|p| {
+        seen.lock().unwrap().push(p.status)
+    })
+    .await
+    .unwrap();
+    assert!(!seen.lock().unwrap().is_empty(), "progress was reported");
+
+    let out = Command::new("docker")
+        .args(["run", "--rm", &local.reference(), "cat", "/hello.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pulled through docker\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let layers = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}}",
+            &local.reference(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&layers.stdout).trim(), "2");
+}
+
+#[tokio::test]
+async fn pulling_a_missing_image_is_explained() {
+    if !common::docker_available() {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    let c = Client::new(&reg.host(), ClientOptions::default()).unwrap();
+    let engine = biar::docker::connect().await.unwrap();
+    let remote = RegistryRef::parse(&format!("{}/biar-test/none:t", reg.host())).unwrap();
+    let local = ImageRef {
+        name: "biar-test-none".into(),
+        tag: "t".into(),
+    };
+    let err = pull_into_docker(&engine, &c, &remote, &local, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::ManifestUnknown { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("biar-tui build --push"), "{err}");
+}
