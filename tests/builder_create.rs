@@ -112,3 +112,42 @@ fn rand_suffix() -> u32 {
         .unwrap()
         .subsec_nanos()
 }
+
+#[test]
+fn the_default_create_pulls_and_fails_clearly_with_no_network() {
+    if !docker_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let image = format!(
+        "biar-test-online-builder-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    );
+    std::fs::write(
+        home.path().join("config.json"),
+        serde_json::json!({
+            "baseConfig": "base.nix",
+            "userConfig": [],
+            "builder": { "image": format!("{image}:latest") }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = biar(home.path())
+        .args(["builder", "create"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    if out.status.success() {
+        // A machine with network made it: clean up what this test created.
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", &format!("{image}:latest")])
+            .output();
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot pull nixos/nix:"), "{stderr}");
+    assert!(stderr.contains("builder create --offline"), "{stderr}");
+}
