@@ -42,7 +42,6 @@ impl ImageError {
         }
     }
 
-    #[allow(dead_code)] // used by the layer writer, next
     pub(crate) fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImageError {
         let doing = doing.into();
         move |source| ImageError::Io { doing, source }

@@ -1,0 +1,280 @@
+//! Store layers as deterministic tar streams, hashed while they stream.
+//!
+//! A layer's bytes come from a [`NarSource`] (the builder's store through `nix-store --dump` in a
+//! container, or a folder on this host), pass through the NAR → tar converter, and go to any
+//! `AsyncWrite` (a sink when only the digest is wanted, Docker's load stream, a registry upload)
+//! through a [`HashWriter`]. Buffers are bounded: a slow consumer slows the producer down.
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::StreamExt;
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+
+use super::nar::nar_to_tar;
+use super::tar::{self, Kind};
+use super::ImageError;
+use crate::docker::Engine;
+
+/// A blob's digest (`sha256:<hex>`) and size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    pub digest: String,
+    pub size: u64,
+}
+
+/// Passes writes through to `inner`, hashing and counting the bytes it accepted.
+pub struct HashWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W> HashWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    pub fn finish(self) -> (W, Digest) {
+        let digest = format!("sha256:{}", hex::encode(self.hasher.finalize()));
+        (
+            self.inner,
+            Digest {
+                digest,
+                size: self.count,
+            },
+        )
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for HashWriter<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            this.hasher.update(&buf[..n]);
+            this.count += n as u64;
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A readable stream of concatenated NARs.
+pub type NarStream = Pin<Box<dyn AsyncBufRead + Send>>;
+
+/// Where store paths' NARs come from.
+pub trait NarSource: Send + Sync {
+    /// The NARs of `paths`, one after another, in this order. A failure of the source (a path
+    /// missing, the container gone) surfaces as a read error, at the latest at the end.
+    fn open(&self, paths: &[String]) -> Result<NarStream, ImageError>;
+}
+
+/// Read buffer between the source and the converter.
+const READ_BUFFER: usize = 256 * 1024;
+/// Write buffer between the converter and the consumer (batches the 512-byte headers).
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// The builder's store: `nix-store --dump` exec'd in a running container that has the store
+/// volume (a [`crate::docker::BuilderContainer`]), its stdout streamed through the Docker API.
+/// One exec serves every path of a call.
+#[derive(Debug, Clone)]
+pub struct BuilderStore {
+    pub engine: Engine,
+    /// The id or name of a running container with the store at `/nix`.
+    pub container: String,
+}
+
+impl NarSource for BuilderStore {
+    fn open(&self, paths: &[String]) -> Result<NarStream, ImageError> {
+        let mut cmd: Vec<&str> = vec![
+            "sh",
+            "-c",
+            r#"for p do nix-store --dump "$p" || exit 1; done"#,
+            "sh",
+        ];
+        cmd.extend(paths.iter().map(String::as_str));
+        let stream = crate::docker::exec_stream_stdout(&self.engine, &self.container, &cmd)
+            .map(|r| r.map_err(std::io::Error::other));
+        let reader = tokio_util::io::StreamReader::new(stream);
+        Ok(Box::pin(tokio::io::BufReader::with_capacity(
+            READ_BUFFER,
+            reader,
+        )))
+    }
+}
+
+/// A store on this host's file system: `root` holds the store paths' basenames (e.g. `/nix/store`,
+/// or a test folder). NARs are made by [`super::nar::dump_path`] on a blocking thread.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    pub root: PathBuf,
+}
+
+impl NarSource for LocalStore {
+    fn open(&self, paths: &[String]) -> Result<NarStream, ImageError> {
+        let (reader, writer) = tokio::io::duplex(READ_BUFFER);
+        let files: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| self.root.join(p.rsplit('/').next().unwrap_or(p)))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut out = std::io::BufWriter::with_capacity(
+                READ_BUFFER,
+                tokio_util::io::SyncIoBridge::new(writer),
+            );
+            for f in files {
+                // A failure drops the writer: the reader sees a truncated NAR, which names the path.
+                if super::nar::dump_path(&f, &mut out).is_err() {
+                    return;
+                }
+            }
+            let _ = std::io::Write::flush(&mut out);
+        });
+        Ok(Box::pin(tokio::io::BufReader::with_capacity(
+            READ_BUFFER,
+            reader,
+        )))
+    }
+}
+
+/// `nix/store/<basename>` for a store path.
+fn tar_root(path: &str) -> Result<Vec<u8>, ImageError> {
+    let base = path
+        .strip_prefix("/nix/store/")
+        .filter(|b| !b.is_empty() && !b.contains('/'))
+        .ok_or_else(|| ImageError::Nar {
+            path: path.to_string(),
+            reason: "not a path directly under /nix/store".to_string(),
+        })?;
+    Ok(format!("nix/store/{base}").into_bytes())
+}
+
+/// Writes the tar of a store layer (`paths`, sorted) to `out`, returning its digest and size.
+/// Flushes `out` but does not shut it down (it may be part of a larger stream).
+pub async fn write_store_layer<W>(
+    paths: &[String],
+    source: &dyn NarSource,
+    out: W,
+) -> Result<Digest, ImageError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut nar = source.open(paths)?;
+    let mut w = HashWriter::new(BufWriter::with_capacity(WRITE_BUFFER, out));
+    let werr = ImageError::io("writing a layer");
+    let mut head = Vec::with_capacity(2 * tar::BLOCK);
+    tar::header(&mut head, b"nix/", Kind::Dir, 0o755);
+    tar::header(&mut head, b"nix/store/", Kind::Dir, 0o755);
+    w.write_all(&head).await.map_err(werr)?;
+    for path in paths {
+        nar_to_tar(&mut nar, &mut w, &tar_root(path)?, path).await?;
+    }
+    head.clear();
+    tar::end(&mut head);
+    w.write_all(&head)
+        .await
+        .map_err(ImageError::io("writing a layer"))?;
+    // Reading to the end surfaces the source's own failure (e.g. `nix-store` exiting non-zero).
+    let mut rest = [0u8; 1];
+    match nar.read(&mut rest).await {
+        Ok(0) => {}
+        Ok(_) => {
+            return Err(ImageError::Nar {
+                path: paths.last().cloned().unwrap_or_default(),
+                reason: "trailing bytes after the last NAR".to_string(),
+            })
+        }
+        Err(e) => {
+            return Err(ImageError::io(format!(
+                "reading the NARs of {}",
+                paths.join(" ")
+            ))(e))
+        }
+    }
+    w.flush().await.map_err(ImageError::io("writing a layer"))?;
+    let (_, digest) = w.finish();
+    Ok(digest)
+}
+
+/// Digest and size of a store layer, reading it once and sending it nowhere.
+pub async fn measure_store_layer(
+    paths: &[String],
+    source: &dyn NarSource,
+) -> Result<Digest, ImageError> {
+    write_store_layer(paths, source, tokio::io::sink()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("aaa-lib");
+        std::fs::create_dir_all(a.join("lib")).unwrap();
+        std::fs::write(a.join("lib/libx.so"), vec![7u8; 100_000]).unwrap();
+        std::fs::write(d.path().join("bbb-file"), "just a file").unwrap();
+        d
+    }
+
+    #[tokio::test]
+    async fn layers_are_deterministic_and_hash_what_they_write() {
+        let d = store();
+        let src = LocalStore {
+            root: d.path().to_path_buf(),
+        };
+        let paths = vec![
+            "/nix/store/aaa-lib".to_string(),
+            "/nix/store/bbb-file".to_string(),
+        ];
+        let mut bytes = Vec::new();
+        let a = write_store_layer(&paths, &src, &mut bytes).await.unwrap();
+        let b = measure_store_layer(&paths, &src).await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.size, bytes.len() as u64);
+        assert_eq!(
+            a.digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+        );
+        let file = d.path().join("layer.tar");
+        std::fs::write(&file, &bytes).unwrap();
+        let out = std::process::Command::new("tar")
+            .arg("-tf")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "nix/\nnix/store/\nnix/store/aaa-lib/\nnix/store/aaa-lib/lib/\nnix/store/aaa-lib/lib/libx.so\nnix/store/bbb-file\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_path_is_an_error_naming_it() {
+        let d = store();
+        let src = LocalStore {
+            root: d.path().to_path_buf(),
+        };
+        let paths = vec!["/nix/store/zzz-missing".to_string()];
+        let err = measure_store_layer(&paths, &src).await.unwrap_err();
+        assert!(err.to_string().contains("zzz-missing"), "{err}");
+    }
+}
