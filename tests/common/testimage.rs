@@ -109,3 +109,67 @@ impl TestImage {
         Ok(Box::pin(stream))
     }
 }
+
+/// An image imported into Docker from a rootfs folder; removed on drop.
+pub struct Imported {
+    pub reference: String,
+}
+
+impl Drop for Imported {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.reference])
+            .output();
+    }
+}
+
+/// `docker import` of `rootfs` as a unique `biar-test-run-…:t`, with `/bin/sh` as its command.
+pub fn import(rootfs: &Path) -> Imported {
+    let reference = format!("{}:t", unique("biar-test-run"));
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(rootfs)
+        .args(["-c", "."])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tar");
+    let out = Command::new("docker")
+        .args([
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            "-c",
+            "ENV PATH=/bin",
+            "-",
+            &reference,
+        ])
+        .stdin(tar.stdout.take().unwrap())
+        .output()
+        .expect("docker import");
+    assert!(tar.wait().unwrap().success());
+    assert!(
+        out.status.success(),
+        "docker import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Imported { reference }
+}
+
+/// The containers (any state) made from `image`, to check nothing is left behind.
+pub fn containers_of(image: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("ancestor={image}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

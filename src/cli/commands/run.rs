@@ -1,14 +1,54 @@
+//! `biar-tui run [-- CMD ARG…]`: the environment attached to this terminal (a TTY when stdin is
+//! one, plain streams otherwise), `workdir/` mounted; exits with the command's exit code.
+
 use std::process::ExitCode;
+
+use anyhow::Context as _;
+use biar::config::Project;
+use biar::run::{self, RunSpec};
 
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Run this image (NAME:TAG) instead of the project's; the project's workdir/ is still
+    /// mounted when there is a project.
+    #[arg(long, value_name = "NAME:TAG")]
+    pub image: Option<String>,
     /// The command to run instead of a shell (after --).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("run")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let project = match Project::load(&global.project) {
+        Ok(p) => Some(p),
+        // An explicit image needs no project.
+        Err(_) if args.image.is_some() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let image = match (&args.image, &project) {
+        (Some(i), _) => i.clone(),
+        (None, Some(p)) => p.image_ref()?.reference(),
+        (None, None) => unreachable!("no project and no image"),
+    };
+    let engine = biar::docker::connect().await?;
+    if !run::image_exists(&engine, &image).await? {
+        // TODO(issue 4): build it first once the image pipeline (build → layers → load) is on main.
+        return Err(biar::run::RunError::ImageMissing { image }.into());
+    }
+    let spec = RunSpec {
+        image: image.clone(),
+        cmd: (!args.command.is_empty()).then(|| args.command.clone()),
+        workdir_mount: project
+            .as_ref()
+            .map(|p| (p.workdir(), p.config.image.workdir.clone())),
+        tty: run::terminal::is_interactive(),
+        env: Vec::new(),
+        name: None,
+    };
+    let code = run::run_attached(&engine, &spec)
+        .await
+        .with_context(|| format!("running {image}"))?;
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }

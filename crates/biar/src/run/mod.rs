@@ -1,5 +1,11 @@
 //! Run the environment: create, attach, resize, wait; terminal handoff helpers.
+//!
+//! [`run_attached`] is the whole of it for the CLI and the TUI alike: the TUI stops reading the
+//! keyboard, leaves the alternate screen, calls it, then restores itself and redraws.
 
+mod attach;
 mod error;
+pub mod terminal;
 
+pub use attach::{image_exists, run_attached, RunSpec, DETACH_KEYS};
 pub use error::RunError;

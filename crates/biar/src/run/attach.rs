@@ -1,0 +1,340 @@
+//! A container attached to this process's stdin/stdout, in the docker CLI's order: create (with
+//! the console size) → wait stream → attach → start → resize (retried) → resize on SIGWINCH →
+//! finish on exit or end of output. The container is removed at the end, also on error or when
+//! the future is dropped.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    ResizeContainerTTYOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::terminal::{self, RawMode, StdinPump};
+use super::RunError;
+use crate::docker::Engine;
+
+/// Keys that detach from the container (which is then removed). Docker's default, Ctrl-P Ctrl-Q,
+/// would swallow Ctrl-P (shell history) while it waits for the second key.
+pub const DETACH_KEYS: &str = "ctrl-]";
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    /// `name:tag` of a local image.
+    pub image: String,
+    /// The command; `None` runs the image's default (the shell).
+    pub cmd: Option<Vec<String>>,
+    /// A host folder and where it is mounted (also the working directory).
+    pub workdir_mount: Option<(PathBuf, String)>,
+    /// Give the container a TTY and put this terminal in raw mode (see [`terminal::is_interactive`]).
+    pub tty: bool,
+    /// `KEY=value` pairs added to the image's environment.
+    pub env: Vec<String>,
+    /// The container's name; a unique `biar-run-…` one if `None`.
+    pub name: Option<String>,
+}
+
+/// Whether `image` exists in the Engine.
+pub async fn image_exists(engine: &Engine, image: &str) -> Result<bool, RunError> {
+    match engine.docker.inspect_image(image).await {
+        Ok(_) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(RunError::docker("inspect the image")(e)),
+    }
+}
+
+/// Runs `spec` attached to the process's real stdin/stdout/stderr and returns the command's exit
+/// code. Call it after the TUI has stopped reading the keyboard (and left the alternate screen);
+/// when it returns, nothing reads stdin any more and the terminal mode is as it was.
+pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunError> {
+    if !image_exists(engine, &spec.image).await? {
+        return Err(RunError::ImageMissing {
+            image: spec.image.clone(),
+        });
+    }
+    let name = spec.name.clone().unwrap_or_else(unique_name);
+    let mut guard = Removal::new(engine, &name);
+    let id = create(engine, spec, &name).await?;
+    let result = attach_and_wait(engine, spec, &id).await;
+    guard.remove_now().await;
+    result
+}
+
+fn unique_name() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "biar-run-{}-{}-{nanos:x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, RunError> {
+    let mut binds = Vec::new();
+    let mut working_dir = None;
+    if let Some((host, target)) = &spec.workdir_mount {
+        std::fs::create_dir_all(host).map_err(|e| RunError::Workdir {
+            path: host.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let host = host.canonicalize().map_err(|e| RunError::Workdir {
+            path: host.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        binds.push(format!("{}:{target}", host.display()));
+        working_dir = Some(target.clone());
+    }
+    let console_size = if spec.tty {
+        terminal::size().map(|(c, r)| vec![r as usize, c as usize])
+    } else {
+        None
+    };
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+        tty: Some(spec.tty),
+        open_stdin: Some(true),
+        // The container's stdin closes when we close ours (piped input reaching EOF).
+        stdin_once: Some(true),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        working_dir,
+        host_config: Some(HostConfig {
+            binds: (!binds.is_empty()).then_some(binds),
+            console_size,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    let created = engine
+        .docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(RunError::docker("create the container"))?;
+    Ok(created.id)
+}
+
+async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i64, RunError> {
+    // Wait stream first, so the exit is seen however fast the command is.
+    let (exit_tx, exit_rx) = oneshot::channel();
+    {
+        let docker = engine.docker.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let options = WaitContainerOptionsBuilder::default()
+                .condition("next-exit")
+                .build();
+            let mut wait = docker.wait_container(&id, Some(options));
+            let code = match wait.next().await {
+                Some(Ok(r)) => Some(r.status_code),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                    Some(code)
+                }
+                _ => None,
+            };
+            let _ = exit_tx.send(code);
+        });
+    }
+    // Let the wait request reach the Engine before the container can exit.
+    tokio::task::yield_now().await;
+
+    let options = AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .detach_keys(DETACH_KEYS)
+        .build();
+    let attached = engine
+        .docker
+        .attach_container(id, Some(options))
+        .await
+        .map_err(RunError::docker("attach to the container"))?;
+    let mut output = attached.output;
+    let mut input = attached.input;
+
+    let raw = if spec.tty {
+        Some(RawMode::enable()?)
+    } else {
+        None
+    };
+
+    engine
+        .docker
+        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .map_err(RunError::docker("start the container"))?;
+
+    if spec.tty {
+        resize_with_retry(engine, id).await;
+    }
+
+    let (in_tx, mut in_rx) = mpsc::channel::<Option<Bytes>>(16);
+    let pump = StdinPump::start(in_tx);
+    let mut winch = if spec.tty {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok()
+    } else {
+        None
+    };
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut stdin_open = true;
+    let interrupted = loop {
+        tokio::select! {
+            item = output.next() => match item {
+                Some(Ok(LogOutput::StdErr { message })) => {
+                    let _ = stderr.write_all(&message).await;
+                    let _ = stderr.flush().await;
+                }
+                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                    let _ = stdout.write_all(&message).await;
+                    let _ = stdout.flush().await;
+                }
+                Some(Ok(LogOutput::StdIn { .. })) => {}
+                // End of output: the command exited (or we were detached).
+                Some(Err(_)) | None => break false,
+            },
+            chunk = in_rx.recv(), if stdin_open => match chunk {
+                Some(Some(bytes)) => {
+                    if input.write_all(&bytes).await.is_err() {
+                        stdin_open = false;
+                    }
+                    let _ = input.flush().await;
+                }
+                // EOF on our stdin: close the container's (half-close the attach connection).
+                Some(None) | None => {
+                    stdin_open = false;
+                    let _ = input.shutdown().await;
+                }
+            },
+            Some(()) = async { match winch.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
+                resize(engine, id).await;
+            }
+            _ = tokio::signal::ctrl_c(), if !spec.tty => break true,
+        }
+    };
+    pump.stop().await;
+    drop(raw);
+    if interrupted {
+        // SIGINT outside a TTY: stop the container; the shell convention is 128 + 2.
+        let _ = engine
+            .docker
+            .kill_container(id, None::<bollard::query_parameters::KillContainerOptions>)
+            .await;
+        return Ok(130);
+    }
+    match tokio::time::timeout(Duration::from_secs(5), exit_rx).await {
+        Ok(Ok(Some(code))) => Ok(code),
+        // The wait stream missed the exit: ask the container itself.
+        _ => exit_code_from_inspect(engine, id).await,
+    }
+}
+
+async fn exit_code_from_inspect(engine: &Engine, id: &str) -> Result<i64, RunError> {
+    for _ in 0..100 {
+        let info = engine
+            .docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(RunError::docker("inspect the container"))?;
+        if let Some(state) = info.state {
+            if state.running != Some(true) {
+                return Ok(state.exit_code.unwrap_or(0));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(RunError::Other(format!(
+        "the container {id} stopped sending output but is still running"
+    )))
+}
+
+async fn resize(engine: &Engine, id: &str) -> bool {
+    let Some((cols, rows)) = terminal::size() else {
+        return true;
+    };
+    let options = ResizeContainerTTYOptionsBuilder::default()
+        .h(rows as i32)
+        .w(cols as i32)
+        .build();
+    engine
+        .docker
+        .resize_container_tty(id, options)
+        .await
+        .is_ok()
+}
+
+/// Right after start the TTY may not exist yet: the docker CLI retries too.
+async fn resize_with_retry(engine: &Engine, id: &str) {
+    for attempt in 0..10u64 {
+        if resize(engine, id).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10 * (attempt + 1))).await;
+    }
+}
+
+/// Removes the container when the run ends, also when the future is dropped midway.
+struct Removal {
+    engine: Engine,
+    name: String,
+    done: bool,
+}
+
+impl Removal {
+    fn new(engine: &Engine, name: &str) -> Removal {
+        Removal {
+            engine: engine.clone(),
+            name: name.to_string(),
+            done: false,
+        }
+    }
+
+    async fn remove_now(&mut self) {
+        self.done = true;
+        remove(&self.engine, &self.name).await;
+    }
+}
+
+async fn remove(engine: &Engine, name: &str) {
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    let _ = engine.docker.remove_container(name, Some(options)).await;
+}
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Cancelled (or a create error left a container behind): remove it in the background.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let engine = self.engine.clone();
+            let name = self.name.clone();
+            handle.spawn(async move { remove(&engine, &name).await });
+        }
+    }
+}
