@@ -80,15 +80,17 @@ pub async fn create(
                 settings.store_volume
             )))?;
     }
-    // Initialise the store once now, so concurrent first builds do not race to create it.
-    progress("initialising the Nix store");
-    let container = super::BuilderContainer::start(engine, settings, "init").await?;
-    let result = container
-        .exec_checked(&["nix-store", "--init"])
-        .await
-        .map(|_| ());
-    container.remove().await;
-    result?;
+    // Initialise a new store now, so concurrent first builds do not race to create it.
+    if !image_existed || !volume_existed {
+        progress("initialising the Nix store");
+        let container = super::BuilderContainer::start(engine, settings, "init").await?;
+        let result = container
+            .exec_checked(&["nix-store", "--init"])
+            .await
+            .map(|_| ());
+        container.remove().await;
+        result?;
+    }
     Ok(CreateReport {
         image: settings.image.clone(),
         image_existed,

@@ -75,12 +75,22 @@ pub async fn create_image(
         })?;
     let rootfs = rootfs_parent.path().join("rootfs");
     progress(&format!("unpacking {} packages", packages.len()));
+    let mut debs = Vec::new();
     for pkg in &packages {
-        let deb = cached_deb(&cache, pkg).ok_or_else(|| DockerError::HostTool {
+        debs.push(cached_deb(&cache, pkg).ok_or_else(|| DockerError::HostTool {
             tool: "apt-get download".into(),
             detail: format!("no .deb of {pkg} in {} after downloading", cache.display()),
-        })?;
-        run(Command::new("dpkg").arg("-x").arg(&deb).arg(&rootfs)).await?;
+        })?);
+    }
+    // Packages own distinct files, so unpacking several at once into one tree is safe; it is
+    // mostly decompression, so a few at a time use the cores.
+    let mut unpacks = futures::stream::iter(debs.iter().map(|deb| {
+        let rootfs = rootfs.clone();
+        async move { run(Command::new("dpkg").arg("-x").arg(deb).arg(&rootfs)).await }
+    }))
+    .buffer_unordered(4);
+    while let Some(result) = unpacks.next().await {
+        result?;
     }
     let fs_root = rootfs.clone();
     let settings_copy = settings.clone();
