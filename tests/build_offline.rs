@@ -123,7 +123,8 @@ fn two_projects_build_at_the_same_time() {
         .iter()
         .map(|p| {
             project(&format!(
-                "{{ pkgs }}: [ (pkgs.sleeper {{ seconds = 3; salt = \"{salt}-{p}\"; }}) pkgs.hello ]\n"
+                "{{ pkgs }}: [ (pkgs.sleeper {{ seconds = 3; salt = \"{salt}-{p}\"; }}) \
+                 (pkgs.sleeper {{ seconds = 2; salt = \"{salt}-shared\"; }}) pkgs.hello ]\n"
             ))
         })
         .collect();
@@ -272,6 +273,28 @@ fn a_missing_builder_image_says_to_run_builder_create() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("biar-test-no-such-builder-"), "{stderr}");
+    assert!(stderr.contains("run `biar-tui builder create`"), "{stderr}");
+}
+
+#[test]
+fn a_missing_store_volume_says_to_run_builder_create() {
+    if !docker_available() {
+        return;
+    }
+    let (tmp, dir) = project("{ pkgs }: [ pkgs.hello ]\n");
+    let config_path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["builder"]["storeVolume"] = format!("biar-test-no-such-volume-{}", unique()).into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let out = biar(tmp.path())
+        .args(["build", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("biar-test-no-such-volume-"), "{stderr}");
     assert!(stderr.contains("run `biar-tui builder create`"), "{stderr}");
 }
 

@@ -28,4 +28,7 @@ mod pipeline;
 pub use closure::{ClosureGraph, StorePathInfo};
 pub use error::BuildError;
 pub use event::BuildEvent;
-pub use pipeline::{closure_from_path_info, run, BuildOptions, BuildOutput, ENV_NAME};
+pub use pipeline::{
+    closure_from_path_info, run, upload_project, BuildOptions, BuildOutput, UploadedProject,
+    ENV_NAME,
+};

@@ -13,7 +13,7 @@ use super::{BuildError, BuildEvent, ClosureGraph, StorePathInfo};
 use crate::config::{PackageSetPin, Project};
 use crate::docker::tar_stream::{tar_stream, TarEntry};
 use crate::docker::{BuilderContainer, Engine, ExecOutput};
-use crate::nixexpr::{build_expression, BuildExpr, PackageSetSource};
+use crate::nixexpr::{build_expression, package_set_expression, BuildExpr, PackageSetSource};
 
 /// Where a build's files go in its container.
 const BUILD_DIR: &str = "/build";
@@ -102,6 +102,7 @@ pub async fn run(
 #[derive(Debug)]
 struct Plan {
     expression: String,
+    package_set_expr: String,
     package_set_dir: Option<PathBuf>,
     channel: Option<String>,
 }
@@ -165,6 +166,7 @@ fn plan(project: &Project) -> Result<Plan, BuildError> {
             (PackageSetSource::SearchPath, None, Some(channel.clone()))
         }
     };
+    let package_set_expr = package_set_expression(&package_set);
     let expression = build_expression(&BuildExpr {
         package_set,
         files,
@@ -172,6 +174,7 @@ fn plan(project: &Project) -> Result<Plan, BuildError> {
     });
     Ok(Plan {
         expression,
+        package_set_expr,
         package_set_dir,
         channel,
     })
@@ -219,13 +222,34 @@ async fn stage(events: &Sender<BuildEvent>, name: &str) {
         .await;
 }
 
-async fn build_in(
+/// Where [`upload_project`] put things in the container, and the arguments Nix needs for them.
+#[derive(Debug, Clone)]
+pub struct UploadedProject {
+    /// The generated expression (`nix-build FILE -A env`).
+    pub default_nix: String,
+    /// A Nix expression for the package set: `(/. + "/build/pkgs")`, a `fetchTarball`, or
+    /// `<nixpkgs>` (then `nix_args` resolves it), e.g. for `nix-env -qaP --json -f`.
+    pub package_set: String,
+    /// Extra arguments every Nix command on this project needs (`-I nixpkgs=channel:…`).
+    pub nix_args: Vec<String>,
+}
+
+/// Uploads the project's Nix files, its path-pinned package set and the generated expression into
+/// `container` (under `/build`), as one tar through the API (remote engines too). For the index:
+/// `nix-env -qaP --json -f <package_set>` then lists the project's package set.
+pub async fn upload_project(
+    container: &BuilderContainer,
+    project: &Project,
+) -> Result<UploadedProject, BuildError> {
+    let plan = plan(project)?;
+    upload(container, project, &plan).await
+}
+
+async fn upload(
     container: &BuilderContainer,
     project: &Project,
     plan: &Plan,
-    options: &BuildOptions,
-    events: &Sender<BuildEvent>,
-) -> Result<(String, ClosureGraph), BuildError> {
+) -> Result<UploadedProject, BuildError> {
     let mut entries = vec![
         TarEntry::Dir {
             src: project.root.clone(),
@@ -250,17 +274,49 @@ async fn build_in(
         });
     }
     container.upload_tar("/", tar_stream(entries)).await?;
+    Ok(UploadedProject {
+        default_nix: format!("{BUILD_DIR}/default.nix"),
+        package_set: plan.package_set_expr.clone(),
+        nix_args: plan
+            .channel
+            .iter()
+            .flat_map(|c| ["-I".to_string(), format!("nixpkgs=channel:{c}")])
+            .collect(),
+    })
+}
+
+/// A GC root per project in the store volume, so the last build of every project survives a
+/// garbage collection of the shared store.
+fn gc_root(project: &Project) -> String {
+    use sha2::{Digest, Sha256};
+    let root = project
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| project.root.clone());
+    let id = hex::encode(Sha256::digest(root.to_string_lossy().as_bytes()));
+    format!("/nix/var/nix/gcroots/biar-{}", &id[..16])
+}
+
+async fn build_in(
+    container: &BuilderContainer,
+    project: &Project,
+    plan: &Plan,
+    options: &BuildOptions,
+    events: &Sender<BuildEvent>,
+) -> Result<(String, ClosureGraph), BuildError> {
+    let uploaded = upload(container, project, plan).await?;
 
     let settings = &project.config.builder;
     let substituters = settings.substituters.join(" ");
     let keys = settings.trusted_public_keys.join(" ");
-    let default_nix = format!("{BUILD_DIR}/default.nix");
+    let out_link = gc_root(project);
     let mut cmd: Vec<String> = [
         "nix-build",
-        default_nix.as_str(),
+        uploaded.default_nix.as_str(),
         "-A",
         "env",
-        "--no-out-link",
+        "--out-link",
+        out_link.as_str(),
         "--log-format",
         "internal-json",
         "-v",
@@ -274,10 +330,7 @@ async fn build_in(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    if let Some(channel) = &plan.channel {
-        cmd.push("-I".into());
-        cmd.push(format!("nixpkgs=channel:{channel}"));
-    }
+    cmd.extend(uploaded.nix_args.iter().cloned());
     if let Some(jobs) = options.max_jobs {
         cmd.push("--max-jobs".into());
         cmd.push(jobs.to_string());

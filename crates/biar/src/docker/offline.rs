@@ -77,10 +77,12 @@ pub async fn create_image(
     progress(&format!("unpacking {} packages", packages.len()));
     let mut debs = Vec::new();
     for pkg in &packages {
-        debs.push(cached_deb(&cache, pkg).ok_or_else(|| DockerError::HostTool {
-            tool: "apt-get download".into(),
-            detail: format!("no .deb of {pkg} in {} after downloading", cache.display()),
-        })?);
+        debs.push(
+            cached_deb(&cache, pkg).ok_or_else(|| DockerError::HostTool {
+                tool: "apt-get download".into(),
+                detail: format!("no .deb of {pkg} in {} after downloading", cache.display()),
+            })?,
+        );
     }
     // Packages own distinct files, so unpacking several at once into one tree is safe; it is
     // mostly decompression, so a few at a time use the cores.

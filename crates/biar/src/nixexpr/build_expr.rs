@@ -26,9 +26,9 @@ pub struct BuildExpr {
     pub env_name: String,
 }
 
-/// The expression text. `nix-build FILE -A env` builds the environment; `packages` is the list.
-pub fn build_expression(expr: &BuildExpr) -> String {
-    let pkgs = match &expr.package_set {
+/// The package set's source as a Nix expression (import it with `import EXPR { }`).
+pub fn package_set_expression(source: &PackageSetSource) -> String {
+    match source {
         PackageSetSource::Path(p) => format!("(/. + {})", nix_string(p)),
         PackageSetSource::Tarball { url, sha256 } => format!(
             "(builtins.fetchTarball {{ url = {}; sha256 = {}; }})",
@@ -36,7 +36,12 @@ pub fn build_expression(expr: &BuildExpr) -> String {
             nix_string(sha256)
         ),
         PackageSetSource::SearchPath => "<nixpkgs>".to_string(),
-    };
+    }
+}
+
+/// The expression text. `nix-build FILE -A env` builds the environment; `packages` is the list.
+pub fn build_expression(expr: &BuildExpr) -> String {
+    let pkgs = package_set_expression(&expr.package_set);
     let files: String = expr
         .files
         .iter()

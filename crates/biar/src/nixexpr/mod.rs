@@ -3,5 +3,7 @@
 mod build_expr;
 mod error;
 
-pub use build_expr::{build_expression, nix_string, BuildExpr, PackageSetSource};
+pub use build_expr::{
+    build_expression, nix_string, package_set_expression, BuildExpr, PackageSetSource,
+};
 pub use error::NixError;
