@@ -178,6 +178,21 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut nar = source.open(paths)?;
+    let digest = write_layer_from(&mut nar, paths, out).await?;
+    expect_end(&mut nar, paths).await?;
+    Ok(digest)
+}
+
+/// Like [`write_store_layer`], reading the NARs of `paths` from an already open stream (one
+/// source call for many layers saves a round trip each).
+pub async fn write_layer_from<W>(
+    nar: &mut NarStream,
+    paths: &[String],
+    out: W,
+) -> Result<Digest, ImageError>
+where
+    W: AsyncWrite + Unpin,
+{
     let mut w = HashWriter::new(BufWriter::with_capacity(WRITE_BUFFER, out));
     let werr = ImageError::io("writing a layer");
     let mut head = Vec::with_capacity(2 * tar::BLOCK);
@@ -185,33 +200,33 @@ where
     tar::header(&mut head, b"nix/store/", Kind::Dir, 0o755);
     w.write_all(&head).await.map_err(werr)?;
     for path in paths {
-        nar_to_tar(&mut nar, &mut w, &tar_root(path)?, path).await?;
+        nar_to_tar(nar, &mut w, &tar_root(path)?, path).await?;
     }
     head.clear();
     tar::end(&mut head);
     w.write_all(&head)
         .await
         .map_err(ImageError::io("writing a layer"))?;
-    // Reading to the end surfaces the source's own failure (e.g. `nix-store` exiting non-zero).
-    let mut rest = [0u8; 1];
-    match nar.read(&mut rest).await {
-        Ok(0) => {}
-        Ok(_) => {
-            return Err(ImageError::Nar {
-                path: paths.last().cloned().unwrap_or_default(),
-                reason: "trailing bytes after the last NAR".to_string(),
-            })
-        }
-        Err(e) => {
-            return Err(ImageError::io(format!(
-                "reading the NARs of {}",
-                paths.join(" ")
-            ))(e))
-        }
-    }
     w.flush().await.map_err(ImageError::io("writing a layer"))?;
     let (_, digest) = w.finish();
     Ok(digest)
+}
+
+/// Reads a NAR stream to its end: this surfaces the source's own failure (e.g. `nix-store`
+/// exiting non-zero) and refuses trailing bytes.
+pub async fn expect_end(nar: &mut NarStream, paths: &[String]) -> Result<(), ImageError> {
+    let mut rest = [0u8; 1];
+    match nar.read(&mut rest).await {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(ImageError::Nar {
+            path: paths.last().cloned().unwrap_or_default(),
+            reason: "trailing bytes after the last NAR".to_string(),
+        }),
+        Err(e) => Err(ImageError::io(format!(
+            "reading the NARs of {}",
+            paths.join(" ")
+        ))(e)),
+    }
 }
 
 /// Digest and size of a store layer, reading it once and sending it nowhere.

@@ -1,10 +1,32 @@
-//! Closure to image: layer plan (popularity), deterministic tar streams, OCI config and manifest, layer cache, load into Docker.
+//! Closure to image: layer plan (popularity), deterministic tar streams, OCI config and manifest,
+//! layer cache, load into Docker. See `docs/image.md`.
+//!
+//! # API for the other modules
+//! - [`plan::plan_with`] (`&ClosureGraph`, `maxLayers`, [`Strategy`]) → [`LayerPlan`]: pure, fast.
+//! - [`assemble`] ([`ImageInput`], a [`NarSource`], the [`LayerCache`], events) →
+//!   [`ImageDescriptor`]: every layer's `{digest, diff_id, size, media type, store paths}`, the
+//!   root layer, the OCI config and manifest. Layers known to the cache are not read; the others
+//!   are streamed once (hashed, sent nowhere) and recorded.
+//! - [`load_into_docker`]: `POST /images/load` of the layers the Engine lacks (skipped entirely
+//!   when `name:tag` exists; [`image_exists`] asks).
+//! - [`ImageDescriptor::push_image`] and [`ImageDescriptor::open_layer`]: what the registry push
+//!   needs (descriptors, and a layer's bytes as a stream verified against its digest).
+//! - Sources: [`BuilderStore`] (`nix-store --dump` in a running builder container, through the
+//!   Docker API) and [`LocalStore`] (a folder on this host).
 
+mod assemble;
+mod cache;
 mod error;
 pub mod layer;
+mod load;
 pub mod nar;
 pub mod plan;
+pub mod root;
 pub mod tar;
 
+pub use assemble::{assemble, open_layer, ImageDescriptor, ImageInput, CREATED, LABEL_IMAGE};
+pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
-pub use plan::{plan, LayerPlan, PlannedLayer};
+pub use layer::{BuilderStore, Digest, LocalStore, NarSource, NarStream};
+pub use load::{image_exists, layers_in_engine, load_into_docker, LoadSummary};
+pub use plan::{plan, LayerPlan, PlannedLayer, Strategy};
