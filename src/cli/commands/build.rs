@@ -269,7 +269,7 @@ impl Reporter {
         }
         if !matches!(self.mode, Mode::Json) {
             eprintln!(
-                "built {}/{} derivations in {:.1}s",
+                "{}/{} derivations built, {:.1}s",
                 self.done,
                 self.expected,
                 self.started.elapsed().as_secs_f64()

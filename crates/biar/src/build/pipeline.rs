@@ -56,11 +56,13 @@ pub async fn run(
     let plan = plan(project)?;
     let settings = &project.config.builder;
     stage(&events, "evaluate").await;
-    let container = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return Err(BuildError::Cancelled),
-        c = BuilderContainer::start(engine, settings, "build") => c?,
-    };
+    // Starting is not interrupted (a fraction of a second): a container dropped between its
+    // creation and its start would not end by itself, so it is removed properly instead.
+    let container = BuilderContainer::start(engine, settings, "build").await?;
+    if cancel.is_cancelled() {
+        container.remove().await;
+        return Err(BuildError::Cancelled);
+    }
     let result = tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(BuildError::Cancelled),

@@ -44,6 +44,8 @@ pub struct BuilderContainer {
     stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
     /// Keeps the attach connection read side alive.
     _attach_output: Option<tokio::task::JoinHandle<()>>,
+    /// False once [`BuilderContainer::remove`] ran; until then Drop removes the container.
+    alive: bool,
 }
 
 impl std::fmt::Debug for BuilderContainer {
@@ -142,10 +144,23 @@ impl BuilderContainer {
             name,
             stdin: None,
             _attach_output: None,
+            alive: true,
         };
+        match container.attach_and_start().await {
+            Ok(()) => {}
+            Err(e) => {
+                container.remove().await;
+                return Err(e);
+            }
+        }
+        Ok(container)
+    }
+
+    async fn attach_and_start(&mut self) -> Result<(), DockerError> {
+        let docker = &self.engine.docker;
         let attached = docker
             .attach_container(
-                &container.id,
+                &self.id,
                 Some(
                     AttachContainerOptionsBuilder::default()
                         .stream(true)
@@ -156,20 +171,19 @@ impl BuilderContainer {
                 ),
             )
             .await
-            .map_err(DockerError::api(format!("attaching to {}", container.name)))?;
-        container.stdin = Some(attached.input);
+            .map_err(DockerError::api(format!("attaching to {}", self.name)))?;
+        self.stdin = Some(attached.input);
         let mut output = attached.output;
-        container._attach_output = Some(tokio::spawn(async move {
+        self._attach_output = Some(tokio::spawn(async move {
             while let Some(Ok(_)) = output.next().await {}
         }));
         docker
             .start_container(
-                &container.id,
+                &self.id,
                 None::<bollard::query_parameters::StartContainerOptions>,
             )
             .await
-            .map_err(DockerError::api(format!("starting {}", container.name)))?;
-        Ok(container)
+            .map_err(DockerError::api(format!("starting {}", self.name)))
     }
 
     pub fn id(&self) -> &str {
@@ -259,6 +273,7 @@ impl BuilderContainer {
 
     /// Kills and removes the container now, and waits until it is gone (at most a few seconds).
     pub async fn remove(mut self) {
+        self.alive = false;
         self.stdin.take();
         remove_container(&self.engine, &self.id).await;
     }
@@ -266,9 +281,11 @@ impl BuilderContainer {
 
 impl Drop for BuilderContainer {
     fn drop(&mut self) {
-        // Closing stdin already ends the container (see module docs); removing it explicitly
-        // makes that immediate when a runtime is still there to do it.
-        if self.stdin.take().is_some() {
+        // Closing stdin already ends a started container (see module docs); removing it
+        // explicitly makes that immediate, and also covers a container dropped (e.g. a cancelled
+        // build) between its creation and its start.
+        self.stdin.take();
+        if self.alive {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 let engine = self.engine.clone();
                 let id = self.id.clone();
