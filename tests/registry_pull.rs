@@ -108,3 +108,92 @@ async fn pulling_a_missing_image_is_explained() {
     );
     assert!(err.to_string().contains("biar-tui build --push"), "{err}");
 }
+
+#[tokio::test]
+async fn cli_pull_tags_the_local_name_and_then_says_nothing_to_do() {
+    if !common::docker_available() {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    let c = Client::new(&reg.host(), ClientOptions::default()).unwrap();
+    let img = testimage::make("pulled by the cli");
+    let name = testimage::unique("biar-test-clipull");
+    let open = |d: &Descriptor| {
+        let r = img.open(d);
+        Box::pin(async move { r }) as _
+    };
+    push_image(
+        &c,
+        &name,
+        "t",
+        &img.image,
+        &open,
+        &PushOptions::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let local = format!("{name}:t");
+    let _cleanup = Images(vec![format!("{}/{name}:t", reg.host()), local.clone()]);
+    let home = tempfile::tempdir().unwrap();
+    let run = |home: &std::path::Path| {
+        common::biar(home)
+            .current_dir(home)
+            .args(["pull", "--registry", &reg.host(), "--image", &local])
+            .assert()
+    };
+    let out = run(home.path()).success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains(&format!("as {local}")), "{stdout}");
+    let out = Command::new("docker")
+        .args(["run", "--rm", &local, "cat", "/hello.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pulled by the cli\n");
+
+    let out = run(home.path()).success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("nothing to pull"), "{stdout}");
+}
+
+#[test]
+fn cli_pull_faults_are_clear() {
+    if !common::docker_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let out = common::biar(home.path())
+        .current_dir(home.path())
+        .args(["pull", "--registry", &host, "--image", "biar-test-none:t"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("cannot reach the registry") && stderr.contains(&host),
+        "{stderr}"
+    );
+
+    let Some(reg) = Registry::start() else { return };
+    let out = common::biar(home.path())
+        .current_dir(home.path())
+        .args([
+            "pull",
+            "--registry",
+            &reg.host(),
+            "--image",
+            "biar-test-none:t",
+        ])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("biar-test-none:t does not exist in the registry"),
+        "{stderr}"
+    );
+}

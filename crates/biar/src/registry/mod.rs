@@ -8,6 +8,7 @@ mod error;
 mod pull;
 mod push;
 mod reference;
+mod target;
 
 pub use auth::Credentials;
 pub use client::{
@@ -21,3 +22,4 @@ pub use push::{
     PushOptions, PushSummary, OCI_CONFIG, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP,
 };
 pub use reference::{is_loopback, validate_repository, validate_tag, RegistryRef};
+pub use target::{mount_candidates, RegistryTarget};

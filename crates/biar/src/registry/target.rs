@@ -1,0 +1,111 @@
+//! Where a project's images go: `registry.host`/`namespace`/`insecure` in config.json, else the
+//! BIAR prototype's `DOCKER_REGISTRY_HOST`, else the `DOCKER_REGISTRY_HOST` environment variable.
+
+use super::client::{Client, ClientOptions};
+use super::{RegistryError, RegistryRef};
+use crate::config::{Config, ImageRef};
+
+/// The registry a project pushes to and pulls from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryTarget {
+    /// `host[:port]`.
+    pub host: String,
+    /// Path under the host (`team/envs`), empty for none.
+    pub namespace: String,
+    /// Plain HTTP for a non-loopback host.
+    pub insecure: bool,
+}
+
+impl RegistryTarget {
+    /// The configured registry; `None` if the project names none.
+    pub fn from_config(config: &Config) -> Option<RegistryTarget> {
+        if let Some(r) = &config.registry {
+            return Some(Self::parse(&r.host, &r.namespace, r.insecure));
+        }
+        let host = config
+            .docker_registry_host
+            .clone()
+            .or_else(|| std::env::var("DOCKER_REGISTRY_HOST").ok())
+            .filter(|h| !h.trim().is_empty())?;
+        Some(Self::parse(&host, "", false))
+    }
+
+    /// `host[/namespace]` as a user writes it (`--registry 127.0.0.1:5000/team`), with an optional
+    /// `http://` (insecure) or `https://` scheme.
+    pub fn parse(text: &str, namespace: &str, insecure: bool) -> RegistryTarget {
+        let mut insecure = insecure;
+        let mut rest = text.trim();
+        if let Some(r) = rest.strip_prefix("http://") {
+            insecure = true;
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("https://") {
+            rest = r;
+        }
+        let rest = rest.trim_end_matches('/');
+        let (host, extra) = rest.split_once('/').unwrap_or((rest, ""));
+        let namespace = [extra.trim_matches('/'), namespace.trim_matches('/')]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("/");
+        RegistryTarget {
+            host: host.to_string(),
+            namespace,
+            insecure,
+        }
+    }
+
+    /// A client with the Docker config's credentials.
+    pub fn client(&self) -> Result<Client, RegistryError> {
+        Client::new(
+            &self.host,
+            ClientOptions {
+                insecure: self.insecure,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Where `image` lives in this registry.
+    pub fn reference(&self, image: &ImageRef) -> Result<RegistryRef, RegistryError> {
+        RegistryRef::from_image(&self.host, &self.namespace, image)
+    }
+}
+
+/// Repositories to mount blobs from when pushing `repository`: the registry's other repositories
+/// in the same namespace (every base configuration is its own repository, and they share most
+/// layers). Registries that refuse the catalog give none; at most `limit`.
+pub async fn mount_candidates(client: &Client, repository: &str, limit: usize) -> Vec<String> {
+    let parent = repository.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    let Ok(all) = client.catalog().await else {
+        return Vec::new();
+    };
+    all.into_iter()
+        .filter(|r| r != repository)
+        .filter(|r| r.rsplit_once('/').map(|(p, _)| p).unwrap_or("") == parent)
+        .take(limit)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_and_namespace() {
+        let t = RegistryTarget::parse("127.0.0.1:5000/team/", "envs", false);
+        assert_eq!(t.host, "127.0.0.1:5000");
+        assert_eq!(t.namespace, "team/envs");
+        assert!(!t.insecure);
+        assert!(RegistryTarget::parse("http://reg:5000", "", false).insecure);
+        let img = ImageRef {
+            name: "biar-a".into(),
+            tag: "b".into(),
+        };
+        assert_eq!(
+            t.reference(&img).unwrap().to_string(),
+            "127.0.0.1:5000/team/envs/biar-a:b"
+        );
+    }
+}
