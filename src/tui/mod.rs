@@ -1,9 +1,52 @@
-//! The terminal UI (issue 6).
+//! The terminal UI (issue 6): presets, search, configuration, the build view, and `r` to run the
+//! environment in this terminal. See ARCHITECTURE.md's "The TUI shape".
 
+mod action;
+mod ansi;
+mod app;
+mod backend;
+mod components;
+mod event;
+mod keymap;
+mod library;
+mod render;
+mod settings;
+mod terminal;
+mod theme;
+mod view;
+#[cfg(test)]
+mod tests;
+
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
-use crate::cli::Global;
+use crate::cli::{BadInput, Global};
 
-pub async fn run(_global: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the terminal UI is not implemented yet; see `biar-tui --help` for the commands")
+pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(BadInput(
+            "the terminal UI needs a terminal, and stdin or stdout is not one. Use the commands \
+             instead: `biar-tui presets`, `toggle`, `add`, `remove`, `list`, `hash`, `search`, \
+             `build`, `run` (see `biar-tui --help`)"
+                .into(),
+        )
+        .into());
+    }
+    let settings = settings::Settings::load(global.theme.as_deref(), settings::config_dir().as_deref())
+        .map_err(BadInput)?;
+    let engine = Arc::new(library::Library {
+        project_dir: global.project.clone(),
+    });
+    // A project that does not load is bad input: say so before taking over the screen.
+    biar::config::Project::load(&global.project)?;
+
+    terminal::install_panic_hook();
+    let _guard = terminal::Guard;
+    let mut term = terminal::enter()?;
+    let app = app::App::new(settings.theme, settings.keymap);
+    app::run(app, engine, &mut term, started).await?;
+    Ok(ExitCode::SUCCESS)
 }

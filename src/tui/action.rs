@@ -1,0 +1,64 @@
+//! Every state change of the UI is one of these: keys become actions, backend results arrive as
+//! actions, and tests drive the whole app headless by sending them.
+
+use biar::build::BuildEvent;
+
+use super::view::{DockerState, Hit, ImageState, ProjectView};
+
+/// The three panes of the main screen, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Presets,
+    Search,
+    Config,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Only redraw: a component consumed a key and changed its own state (selection, text).
+    Render,
+    Quit,
+    /// The terminal changed size (or came back from an attached container): redraw everything.
+    Resize(u16, u16),
+    Focus(Pane),
+    FocusNext,
+    FocusPrev,
+    ToggleHelp,
+    DismissError,
+
+    // Edits (through the same library calls as the CLI).
+    TogglePreset(String),
+    AddPackage(String),
+    RemovePackage { file: String, attr: String },
+    /// The search box's text changed.
+    Search(String),
+
+    // Build and run.
+    Build,
+    ShowBuild,
+    HideBuild,
+    /// Asks "cancel the build?" once.
+    AskCancelBuild,
+    CancelBuild,
+    KeepBuilding,
+    Run,
+
+    // From the backend.
+    ProjectLoaded(ProjectView),
+    Edited { project: ProjectView, message: String },
+    IndexReady { names: usize },
+    IndexFailed(String),
+    SearchResults { id: u64, hits: Vec<Hit> },
+    Docker(DockerState),
+    Image(ImageState),
+    /// A batch of build events (the backend batches them, so a chatty build costs one redraw).
+    BuildEvents(Vec<BuildEvent>),
+    /// The build ended: the image reference, or why not.
+    BuildFinished(Result<String, String>),
+    /// The attached environment exited with this code (or could not run).
+    RunFinished(Result<i64, String>),
+    /// Something failed: shown in the error banner.
+    Error(String),
+    /// A passing note for the status line.
+    Notice(String),
+}

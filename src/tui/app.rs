@@ -1,0 +1,377 @@
+//! The app: its state (the components), how keys and actions change it, and the loop that ties
+//! terminal input, actions and backend answers together and renders when something changed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyEvent, KeyEventKind};
+use crossterm::{execute, queue, terminal};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use super::action::{Action, Pane};
+use super::backend::{Backend, Engine, Request};
+use super::components::{
+    banner::Banner, build::Build, config::Config, help::Help, presets::Presets, search::Search,
+    status::Status, Component, Key,
+};
+use super::event::Input;
+use super::keymap::{Command, Keymap};
+use super::render;
+use super::terminal::{self as term, Term};
+use super::theme::Theme;
+use super::view::ImageState;
+
+/// At most this many frames a second.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// What the loop must do for the app beyond drawing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Request(Request),
+    /// Hand the terminal to the environment (the loop owns the terminal, so not the backend).
+    Attach,
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub focus: Pane,
+    pub presets: Presets,
+    pub search: Search,
+    pub config: Config,
+    pub build: Build,
+    pub help: Help,
+    pub status: Status,
+    pub banner: Banner,
+    pub should_quit: bool,
+    /// `r` asked for a build first: attach when it succeeds.
+    pub run_after_build: bool,
+    effects: Vec<Effect>,
+}
+
+impl App {
+    pub fn new(theme: Theme, keymap: Keymap) -> App {
+        App {
+            theme,
+            keymap,
+            focus: Pane::Presets,
+            presets: Presets::default(),
+            search: Search::default(),
+            config: Config::default(),
+            build: Build::default(),
+            help: Help::default(),
+            status: Status::default(),
+            banner: Banner::default(),
+            should_quit: false,
+            run_after_build: false,
+            effects: Vec::new(),
+        }
+    }
+
+    /// What the app needs done, in order (requests for the backend, the terminal handoff).
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    fn request(&mut self, request: Request) {
+        self.effects.push(Effect::Request(request));
+    }
+
+    /// A key press: which component gets it depends on what is on screen.
+    pub fn handle_key(&mut self, event: KeyEvent) -> Option<Action> {
+        let command = self.keymap.command(&event);
+        let key = Key { event, command };
+        if self.help.visible {
+            return Some(Action::ToggleHelp).filter(|_| {
+                matches!(command, Some(Command::Help | Command::Back | Command::Quit))
+            });
+        }
+        if self.build.confirming {
+            let yes = matches!(event.code, crossterm::event::KeyCode::Char('y' | 'Y'));
+            return Some(if yes {
+                Action::CancelBuild
+            } else {
+                Action::KeepBuilding
+            });
+        }
+        let taken = if self.build.visible {
+            self.build.handle_key(&key)
+        } else {
+            match self.focus {
+                Pane::Presets => self.presets.handle_key(&key),
+                Pane::Search => self.search.handle_key(&key),
+                Pane::Config => self.config.handle_key(&key),
+            }
+        };
+        if taken.is_some() {
+            return taken;
+        }
+        match command? {
+            Command::Quit => Some(Action::Quit),
+            Command::Help => Some(Action::ToggleHelp),
+            Command::Build => Some(Action::Build),
+            Command::Run => Some(Action::Run),
+            _ if self.build.visible => None,
+            Command::FocusNext => Some(Action::FocusNext),
+            Command::FocusPrev => Some(Action::FocusPrev),
+            Command::FocusSearch => Some(Action::Focus(Pane::Search)),
+            Command::Back if self.banner.message.is_some() => Some(Action::DismissError),
+            _ => None,
+        }
+    }
+
+    /// Applies an action and every action it leads to.
+    pub fn dispatch(&mut self, action: Action) {
+        let mut queue = vec![action];
+        while let Some(action) = queue.pop() {
+            let mut next = self.update(&action);
+            let components: [&mut dyn Component; 7] = [
+                &mut self.presets,
+                &mut self.search,
+                &mut self.config,
+                &mut self.build,
+                &mut self.help,
+                &mut self.status,
+                &mut self.banner,
+            ];
+            for c in components {
+                next.extend(c.update(&action));
+            }
+            // Keep the order actions were produced in.
+            queue.extend(next.into_iter().rev());
+        }
+    }
+
+    /// The app-wide part of an action (components see every action after this).
+    fn update(&mut self, action: &Action) -> Vec<Action> {
+        let mut next = Vec::new();
+        match action {
+            Action::Quit => self.should_quit = true,
+            Action::Focus(pane) => self.focus = *pane,
+            Action::FocusNext | Action::FocusPrev => {
+                const ORDER: [Pane; 3] = [Pane::Presets, Pane::Search, Pane::Config];
+                let i = ORDER.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let step = if *action == Action::FocusNext { 1 } else { 2 };
+                self.focus = ORDER[(i + step) % 3];
+            }
+            Action::TogglePreset(name) => self.request(Request::TogglePreset(name.clone())),
+            Action::AddPackage(attr) => self.request(Request::Add(attr.clone())),
+            Action::RemovePackage { file, attr } => self.request(Request::Remove {
+                file: file.clone(),
+                attr: attr.clone(),
+            }),
+            Action::Search(query) => {
+                if !query.trim().is_empty() {
+                    let id = self.search.next_id();
+                    self.request(Request::Search {
+                        id,
+                        query: query.clone(),
+                    });
+                }
+            }
+            Action::ProjectLoaded(_) | Action::Edited { .. } => {
+                next.push(Action::Image(ImageState::Checking));
+                self.request(Request::CheckImage);
+            }
+            Action::Build => {
+                if !self.build.running {
+                    self.request(Request::Build);
+                }
+            }
+            Action::CancelBuild => {
+                self.run_after_build = false;
+                self.request(Request::CancelBuild);
+            }
+            Action::Run => {
+                if self.build.running {
+                    self.run_after_build = true;
+                    next.push(Action::ShowBuild);
+                } else if self.status.image_state == ImageState::Local {
+                    self.effects.push(Effect::Attach);
+                } else {
+                    self.run_after_build = true;
+                    next.push(Action::Build);
+                }
+            }
+            Action::BuildFinished(result) => match result {
+                Ok(_) => {
+                    next.push(Action::Image(ImageState::Local));
+                    if std::mem::take(&mut self.run_after_build) {
+                        next.push(Action::HideBuild);
+                        self.effects.push(Effect::Attach);
+                    }
+                }
+                Err(e) => {
+                    self.run_after_build = false;
+                    let first = e.lines().next().unwrap_or("").to_string();
+                    next.push(Action::Error(format!("the build failed: {first}")));
+                }
+            },
+            Action::RunFinished(Err(e)) => {
+                next.push(Action::Error(format!("the environment did not run: {e}")));
+            }
+            _ => {}
+        }
+        next
+    }
+}
+
+/// Timing figures, written at exit when `BIAR_TUI_FRAME_LOG` names a file (for the benchmark).
+#[derive(Default)]
+struct FrameLog {
+    first_frame: Option<Duration>,
+    frames: u64,
+    /// Key press to the frame that showed it, while a build ran.
+    key_to_frame_building: Vec<Duration>,
+    key_to_frame: Vec<Duration>,
+}
+
+impl FrameLog {
+    fn write(&self) {
+        let Some(path) = std::env::var_os("BIAR_TUI_FRAME_LOG") else { return };
+        let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+        let max = |v: &[Duration]| v.iter().map(ms).fold(0.0, f64::max);
+        let text = serde_json::json!({
+            "first_frame_ms": self.first_frame.as_ref().map(ms),
+            "frames": self.frames,
+            "keys": self.key_to_frame.len(),
+            "slowest_key_to_frame_ms": max(&self.key_to_frame),
+            "keys_during_build": self.key_to_frame_building.len(),
+            "slowest_key_to_frame_during_build_ms": max(&self.key_to_frame_building),
+        });
+        let _ = std::fs::write(path, text.to_string());
+    }
+}
+
+/// Runs the UI until the user quits or a signal asks us to stop. The terminal is entered by the
+/// caller; `started` is when the process began (for the first-frame figure).
+pub async fn run(
+    mut app: App,
+    engine: Arc<dyn Engine>,
+    terminal: &mut Term,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let (action_tx, mut actions) = mpsc::unbounded_channel::<Action>();
+    let backend = Backend::spawn(engine.clone(), action_tx.clone());
+    let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
+    let input = Input::spawn(event_tx);
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut log = FrameLog::default();
+
+    // First frame before any engine work answers.
+    draw(terminal, &app)?;
+    log.first_frame = Some(started.elapsed());
+    log.frames += 1;
+    let mut last_frame = Instant::now();
+    let mut dirty = false;
+    // The oldest key press not yet on screen.
+    let mut pending_key: Option<Instant> = None;
+    backend.send(Request::LoadProject);
+    backend.send(Request::CheckDocker);
+
+    loop {
+        for effect in app.take_effects() {
+            match effect {
+                Effect::Request(r) => backend.send(r),
+                Effect::Attach => {
+                    let result = attach(&input, terminal, engine.as_ref(), &mut sigterm).await;
+                    match result {
+                        Some(r) => app.dispatch(Action::RunFinished(r)),
+                        None => app.dispatch(Action::Quit),
+                    }
+                    let (w, h) = terminal::size().unwrap_or((80, 24));
+                    app.dispatch(Action::Resize(w, h));
+                    dirty = true;
+                }
+            }
+        }
+        if app.should_quit {
+            break;
+        }
+        if dirty && last_frame.elapsed() >= FRAME {
+            draw(terminal, &app)?;
+            log.frames += 1;
+            last_frame = Instant::now();
+            dirty = false;
+            if let Some(t) = pending_key.take() {
+                if app.build.running {
+                    log.key_to_frame_building.push(t.elapsed());
+                } else {
+                    log.key_to_frame.push(t.elapsed());
+                }
+            }
+        }
+        let next_frame = tokio::time::Instant::from_std(last_frame + FRAME);
+        tokio::select! {
+            Some(event) = events.recv() => match event {
+                Event::Key(key) if key.kind != KeyEventKind::Release => {
+                    pending_key.get_or_insert_with(Instant::now);
+                    if let Some(action) = app.handle_key(key) {
+                        app.dispatch(action);
+                    }
+                    dirty = true;
+                }
+                Event::Resize(w, h) => {
+                    app.dispatch(Action::Resize(w, h));
+                    dirty = true;
+                }
+                Event::Paste(text) if app.focus == Pane::Search && !app.build.visible => {
+                    let query = format!("{}{}", app.search.query, text.replace(['\n', '\r'], " "));
+                    app.dispatch(Action::Search(query));
+                    dirty = true;
+                }
+                _ => {}
+            },
+            Some(action) = actions.recv() => {
+                if let Action::Resize(..) = action {
+                    terminal.autoresize()?;
+                }
+                app.dispatch(action);
+                dirty = true;
+            }
+            _ = sigterm.recv() => app.dispatch(Action::Quit),
+            _ = sighup.recv() => app.dispatch(Action::Quit),
+            _ = tokio::time::sleep_until(next_frame), if dirty => {}
+        }
+    }
+    log.write();
+    Ok(())
+}
+
+/// One frame inside a synchronized update, so the terminal shows it whole.
+fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
+    queue!(terminal.backend_mut(), terminal::BeginSynchronizedUpdate)?;
+    terminal.draw(|frame| render::draw(app, frame))?;
+    execute!(terminal.backend_mut(), terminal::EndSynchronizedUpdate)?;
+    Ok(())
+}
+
+/// Hands the terminal to the environment and takes it back: stop reading the keyboard, leave the
+/// alternate screen, run attached, then re-enter, read again and redraw everything at the
+/// terminal's current size. `None` when SIGTERM arrived meanwhile.
+async fn attach(
+    input: &Input,
+    terminal: &mut Term,
+    engine: &dyn Engine,
+    sigterm: &mut tokio::signal::unix::Signal,
+) -> Option<Result<i64, String>> {
+    input.pause().await;
+    term::leave();
+    let result = tokio::select! {
+        r = engine.run_attached() => Some(r.map_err(|e| format!("{e:#}"))),
+        _ = sigterm.recv() => None,
+    };
+    let _ = terminal::enable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        terminal::EnterAlternateScreen,
+        crossterm::cursor::Hide
+    );
+    input.resume();
+    // The screen behind ratatui's buffers changed: clear so the next draw repaints every cell.
+    let _ = terminal.autoresize();
+    let _ = terminal.clear();
+    result
+}

@@ -1,0 +1,236 @@
+//! The boundary between the UI and the engine. The app asks with [`Request`]s; answers come back
+//! as [`Action`]s on a channel. Slow work (file edits, index loading, searching, Docker) runs
+//! here, off the UI loop. [`Engine`] is the only place that calls the `biar` library (see
+//! `library.rs`), so the app can be driven in tests with an engine of plain data.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use biar::build::BuildEvent;
+
+use super::action::Action;
+use super::view::{DockerState, Hit, ImageState, ProjectView};
+
+/// Results shown per query.
+pub const SEARCH_LIMIT: usize = 200;
+/// How long build events are gathered before being sent as one batch (one redraw).
+const BATCH: Duration = Duration::from_millis(30);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    LoadProject,
+    TogglePreset(String),
+    Add(String),
+    Remove { file: String, attr: String },
+    Search { id: u64, query: String },
+    CheckImage,
+    CheckDocker,
+    Build,
+    CancelBuild,
+}
+
+/// A loaded package index.
+pub trait PackageIndex: Send + Sync {
+    fn len(&self) -> usize;
+    fn search(&self, query: &str, limit: usize) -> Vec<Hit>;
+}
+
+/// What the UI needs from the engine. Blocking methods are called on the blocking pool.
+pub trait Engine: Send + Sync + 'static {
+    fn load_project(&self) -> anyhow::Result<ProjectView>;
+    /// Each edit returns a one-line message for the status line.
+    fn toggle_preset(&self, name: &str) -> anyhow::Result<String>;
+    fn add_package(&self, attr: &str) -> anyhow::Result<String>;
+    fn remove_package(&self, file: &str, attr: &str) -> anyhow::Result<String>;
+    fn load_index(&self) -> anyhow::Result<Arc<dyn PackageIndex>>;
+    fn docker_state(&self) -> BoxFuture<'static, DockerState>;
+    fn image_state(&self) -> BoxFuture<'static, ImageState>;
+    /// The whole pipeline: build, image, load into Docker. Returns the image reference.
+    fn build(
+        &self,
+        events: mpsc::Sender<BuildEvent>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<String>>;
+    /// Runs the environment attached to this terminal (the caller has handed the terminal over).
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>>;
+}
+
+/// The running backend: send requests, answers arrive on the action channel.
+pub struct Backend {
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+impl Backend {
+    pub fn spawn(engine: Arc<dyn Engine>, out: mpsc::UnboundedSender<Action>) -> Backend {
+        let (requests, rx) = mpsc::unbounded_channel();
+        tokio::spawn(serve(engine, rx, out));
+        Backend { requests }
+    }
+
+    pub fn send(&self, request: Request) {
+        let _ = self.requests.send(request);
+    }
+}
+
+async fn serve(
+    engine: Arc<dyn Engine>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    out: mpsc::UnboundedSender<Action>,
+) {
+    // Edits run one at a time, in order: two quick adds must not race on the same file.
+    let (edit_tx, edit_rx) = mpsc::unbounded_channel::<Request>();
+    tokio::spawn(edits(engine.clone(), edit_rx, out.clone()));
+    // Searches: only the newest query matters, so a watch channel (which keeps the last value).
+    let (query_tx, query_rx) = watch::channel::<Option<(u64, String)>>(None);
+    tokio::spawn(searches(engine.clone(), query_rx, out.clone()));
+    let mut build: Option<CancellationToken> = None;
+    let shutdown = CancellationToken::new();
+    let _cancel_on_exit = shutdown.clone().drop_guard();
+
+    while let Some(request) = requests.recv().await {
+        match request {
+            Request::LoadProject
+            | Request::TogglePreset(_)
+            | Request::Add(_)
+            | Request::Remove { .. } => {
+                let _ = edit_tx.send(request);
+            }
+            Request::Search { id, query } => {
+                let _ = query_tx.send(Some((id, query)));
+            }
+            Request::CheckImage => {
+                let fut = engine.image_state();
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let _ = out.send(Action::Image(fut.await));
+                });
+            }
+            Request::CheckDocker => {
+                let fut = engine.docker_state();
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let _ = out.send(Action::Docker(fut.await));
+                });
+            }
+            Request::Build => {
+                if build.as_ref().is_some_and(|t| !t.is_cancelled()) {
+                    continue;
+                }
+                // A child token: quitting the UI (dropping the backend) cancels the build too.
+                let token = shutdown.child_token();
+                build = Some(token.clone());
+                let (tx, rx) = mpsc::channel(1024);
+                let fut = engine.build(tx, token.clone());
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let forward = tokio::spawn(forward_batches(rx, out.clone()));
+                    let result = fut.await;
+                    let _ = forward.await;
+                    token.cancel(); // marks this build as over
+                    let _ = out.send(Action::BuildFinished(result.map_err(|e| format!("{e:#}"))));
+                });
+            }
+            Request::CancelBuild => {
+                if let Some(token) = &build {
+                    token.cancel();
+                }
+            }
+        }
+    }
+}
+
+async fn edits(
+    engine: Arc<dyn Engine>,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    out: mpsc::UnboundedSender<Action>,
+) {
+    while let Some(request) = rx.recv().await {
+        let engine = engine.clone();
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<Action> {
+            let message = match &request {
+                Request::LoadProject => None,
+                Request::TogglePreset(name) => Some(engine.toggle_preset(name)?),
+                Request::Add(attr) => Some(engine.add_package(attr)?),
+                Request::Remove { file, attr } => Some(engine.remove_package(file, attr)?),
+                _ => unreachable!("only edits are queued here"),
+            };
+            let project = engine.load_project()?;
+            Ok(match message {
+                None => Action::ProjectLoaded(project),
+                Some(message) => Action::Edited { project, message },
+            })
+        })
+        .await;
+        let action = match result {
+            Ok(Ok(action)) => action,
+            Ok(Err(e)) => Action::Error(format!("{e:#}")),
+            Err(e) => Action::Error(format!("internal error: {e}")),
+        };
+        let _ = out.send(action);
+    }
+}
+
+async fn searches(
+    engine: Arc<dyn Engine>,
+    mut queries: watch::Receiver<Option<(u64, String)>>,
+    out: mpsc::UnboundedSender<Action>,
+) {
+    // The index loads in the background: the first frame never waits for it.
+    let loaded = tokio::task::spawn_blocking({
+        let engine = engine.clone();
+        move || engine.load_index()
+    })
+    .await;
+    let index = match loaded {
+        Ok(Ok(index)) => index,
+        Ok(Err(e)) => {
+            let _ = out.send(Action::IndexFailed(format!("the package index did not load: {e:#}")));
+            return;
+        }
+        Err(e) => {
+            let _ = out.send(Action::IndexFailed(format!("internal error loading the index: {e}")));
+            return;
+        }
+    };
+    let _ = out.send(Action::IndexReady { names: index.len() });
+    // A query typed before the index was ready is answered now.
+    queries.mark_changed();
+    loop {
+        let Some((id, query)) = queries.borrow_and_update().clone() else {
+            if queries.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        let index = index.clone();
+        let hits = tokio::task::spawn_blocking(move || index.search(&query, SEARCH_LIMIT))
+            .await
+            .unwrap_or_default();
+        // The app drops the answer if a newer query was sent meanwhile.
+        let _ = out.send(Action::SearchResults { id, hits });
+        if queries.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends build events in batches: everything that arrived within [`BATCH`] becomes one action.
+async fn forward_batches(mut rx: mpsc::Receiver<BuildEvent>, out: mpsc::UnboundedSender<Action>) {
+    let mut batch = Vec::new();
+    loop {
+        if rx.recv_many(&mut batch, 4096).await == 0 {
+            return;
+        }
+        tokio::time::sleep(BATCH).await;
+        while let Ok(e) = rx.try_recv() {
+            batch.push(e);
+        }
+        if out.send(Action::BuildEvents(std::mem::take(&mut batch))).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The build view: live progress (derivations, what is building and its phase, layers) over the
+//! log, kept in a ring buffer. Following the log is the default; scrolling pauses it, End resumes.
+
+use std::collections::VecDeque;
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Gauge, Paragraph};
+use ratatui::Frame;
+
+use biar::build::BuildEvent;
+
+use super::{pane, truncate, Component, Ctx, Key};
+use crate::tui::action::Action;
+use crate::tui::ansi;
+use crate::tui::keymap::Command;
+
+/// Log lines kept per build; older ones are dropped.
+pub const LOG_CAPACITY: usize = 5000;
+
+#[derive(Debug, Default)]
+pub struct Build {
+    pub visible: bool,
+    pub running: bool,
+    pub cancelling: bool,
+    /// "Cancel the build?" is on screen.
+    pub confirming: bool,
+    pub stage: String,
+    pub done: u64,
+    pub expected: u64,
+    pub active: u64,
+    pub failed: u64,
+    /// Derivations building now: (drv, name, phase), newest last.
+    pub building: Vec<(String, String, Option<String>)>,
+    pub layers_total: usize,
+    pub layers_sent: usize,
+    pub layers_reused: usize,
+    pub bytes_sent: u64,
+    pub log: VecDeque<Line<'static>>,
+    /// Lines between the bottom of the log and the bottom of the view; 0 follows.
+    pub scroll_back: usize,
+    pub result: Option<Result<String, String>>,
+}
+
+impl Build {
+    pub fn following(&self) -> bool {
+        self.scroll_back == 0
+    }
+
+    fn push_line(&mut self, line: Line<'static>) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
+        if self.scroll_back > 0 {
+            // Keep the paused view on the same lines while new ones arrive below.
+            self.scroll_back = (self.scroll_back + 1).min(self.log.len().saturating_sub(1));
+        }
+    }
+
+    fn start(&mut self) {
+        *self = Build {
+            visible: true,
+            running: true,
+            stage: "starting".into(),
+            ..Build::default()
+        };
+    }
+
+    fn on_event(&mut self, event: &BuildEvent) {
+        match event {
+            BuildEvent::Stage { name } => {
+                self.stage = name.clone();
+                self.push_line(Line::from(Span::styled(
+                    format!("── {name} ──"),
+                    Style::default().add_modifier(Modifier::DIM),
+                )));
+            }
+            BuildEvent::Progress {
+                done,
+                expected,
+                running,
+                failed,
+            } => {
+                self.done = *done;
+                self.expected = *expected;
+                self.active = *running;
+                self.failed = *failed;
+            }
+            BuildEvent::DerivationStarted { drv, name } => {
+                self.building.push((drv.clone(), name.clone(), None));
+            }
+            BuildEvent::DerivationFinished { drv } => self.building.retain(|(d, ..)| d != drv),
+            BuildEvent::Phase { drv, phase } => {
+                if let Some(b) = self.building.iter_mut().find(|(d, ..)| d == drv) {
+                    b.2 = Some(phase.clone());
+                }
+            }
+            BuildEvent::Log { line, .. } => self.push_line(ansi::log_line(line)),
+            BuildEvent::Message { level, text } => {
+                // Nix's levels: 0 error, 1 warning, 2 notice, 3 info; chattier ones stay out.
+                if *level <= 3 {
+                    let mut line = ansi::log_line(text);
+                    if *level == 0 {
+                        line = line.style(Style::default().add_modifier(Modifier::BOLD));
+                    }
+                    self.push_line(line);
+                }
+            }
+            BuildEvent::Layer {
+                total,
+                size,
+                reused,
+                ..
+            } => {
+                self.layers_total = *total;
+                if *reused {
+                    self.layers_reused += 1;
+                } else {
+                    self.layers_sent += 1;
+                    self.bytes_sent += size;
+                }
+            }
+            BuildEvent::Done { reference } => self.result = Some(Ok(reference.clone())),
+        }
+    }
+}
+
+impl Component for Build {
+    fn handle_key(&mut self, key: &Key) -> Option<Action> {
+        let command = key.command?;
+        let len = self.log.len();
+        let page = 20;
+        let back = match command {
+            Command::Up => self.scroll_back + 1,
+            Command::Down => self.scroll_back.saturating_sub(1),
+            Command::PageUp => self.scroll_back + page,
+            Command::PageDown => self.scroll_back.saturating_sub(page),
+            Command::Top => len,
+            Command::Bottom | Command::Follow => 0,
+            Command::Back => return Some(Action::HideBuild),
+            Command::CancelBuild if self.running && !self.cancelling => {
+                return Some(Action::AskCancelBuild)
+            }
+            _ => return None,
+        };
+        self.scroll_back = back.min(len.saturating_sub(1));
+        Some(Action::Render)
+    }
+
+    fn update(&mut self, action: &Action) -> Option<Action> {
+        match action {
+            Action::Build if !self.running => self.start(),
+            Action::Build | Action::ShowBuild => self.visible = true,
+            Action::HideBuild => self.visible = false,
+            Action::AskCancelBuild => self.confirming = true,
+            Action::KeepBuilding => self.confirming = false,
+            Action::CancelBuild => {
+                self.confirming = false;
+                self.cancelling = true;
+            }
+            Action::BuildEvents(events) => events.iter().for_each(|e| self.on_event(e)),
+            Action::BuildFinished(result) => {
+                self.running = false;
+                self.cancelling = false;
+                self.confirming = false;
+                self.building.clear();
+                if let Err(e) = result {
+                    for l in e.lines() {
+                        self.push_line(Line::from(l.to_string()));
+                    }
+                }
+                self.result = Some(result.clone());
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let t = ctx.theme;
+        let title = if self.running {
+            format!("Build · {}", self.stage)
+        } else {
+            "Build".to_string()
+        };
+        let block = pane(&title, &Ctx { focused: true, ..*ctx });
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let [summary, gauge, now, layers, rule, log, keys] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(0),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+        let width = inner.width as usize;
+
+        let (state, color) = match (&self.result, self.running) {
+            (_, true) if self.cancelling => ("cancelling…".to_string(), t.warn_fg),
+            (_, true) => ("running".to_string(), t.progress_fg),
+            (Some(Ok(r)), false) => (format!("✓ built {r}"), t.ok_fg),
+            (Some(Err(_)), false) => ("✗ failed".to_string(), t.failed_fg),
+            (None, false) => ("not started".to_string(), t.dim_fg),
+        };
+        let mut line = vec![
+            Span::styled(state, Style::default().fg(color).add_modifier(Modifier::BOLD)),
+            Span::raw(format!("   derivations {}/{}", self.done, self.expected)),
+        ];
+        if self.active > 0 {
+            line.push(Span::raw(format!(", {} running", self.active)));
+        }
+        if self.failed > 0 {
+            line.push(Span::styled(
+                format!(", {} failed", self.failed),
+                Style::default().fg(t.failed_fg),
+            ));
+        }
+        frame.render_widget(Paragraph::new(Line::from(line)), summary);
+
+        let ratio = if self.expected == 0 {
+            if matches!(self.result, Some(Ok(_))) { 1.0 } else { 0.0 }
+        } else {
+            (self.done as f64 / self.expected as f64).clamp(0.0, 1.0)
+        };
+        frame.render_widget(
+            Gauge::default()
+                .ratio(ratio)
+                .gauge_style(Style::default().fg(t.progress_fg).bg(t.selection_bg))
+                .label(format!("{:.0}%", ratio * 100.0)),
+            gauge,
+        );
+
+        let current = match self.building.last() {
+            Some((_, name, phase)) => {
+                let more = self.building.len() - 1;
+                let mut s = format!("building {name}");
+                if let Some(p) = phase {
+                    s.push_str(&format!(" · {p}"));
+                }
+                if more > 0 {
+                    s.push_str(&format!(" (+{more})"));
+                }
+                s
+            }
+            None if self.running => format!("{}…", self.stage),
+            None => String::new(),
+        };
+        frame.render_widget(Paragraph::new(truncate(&current, width)), now);
+
+        let layer_text = if self.layers_total == 0 {
+            "layers: not yet".to_string()
+        } else {
+            format!(
+                "layers: {} sent ({}), {} reused, of {}",
+                self.layers_sent,
+                bytes(self.bytes_sent),
+                self.layers_reused,
+                self.layers_total
+            )
+        };
+        frame.render_widget(Paragraph::new(Span::styled(layer_text, t.dim())), layers);
+
+        let follow = if self.following() {
+            "following".to_string()
+        } else {
+            format!("paused, {} lines below", self.scroll_back)
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("log ({follow}) {:─<width$}", "", width = width.saturating_sub(follow.len() + 7)),
+                t.border(false),
+            )),
+            rule,
+        );
+
+        let height = log.height as usize;
+        let end = self.log.len().saturating_sub(self.scroll_back);
+        let start = end.saturating_sub(height);
+        let lines: Vec<Line> = self.log.range(start..end).cloned().collect();
+        frame.render_widget(Paragraph::new(lines), log);
+
+        let hint = if self.running {
+            "esc back (the build goes on) · ↑↓ pgup pgdn scroll · end follow · c cancel"
+        } else {
+            "esc back · ↑↓ pgup pgdn scroll · end follow"
+        };
+        frame.render_widget(Paragraph::new(Span::styled(truncate(hint, width), t.dim())), keys);
+
+        if self.confirming {
+            let [popup] = Layout::horizontal([Constraint::Length(36)]).flex(Flex::Center).areas(area);
+            let [popup] = Layout::vertical([Constraint::Length(3)]).flex(Flex::Center).areas(popup);
+            frame.render_widget(Clear, popup);
+            let block = pane("Cancel the build?", &Ctx { focused: true, ..*ctx });
+            let inner = block.inner(popup);
+            frame.render_widget(block, popup);
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled("y", Style::default().fg(t.key_fg)),
+                    Span::raw(" stop it   "),
+                    Span::styled("any other key", Style::default().fg(t.key_fg)),
+                    Span::raw(" keep going"),
+                ])),
+                inner,
+            );
+        }
+    }
+}
+
+/// 1536 → "1.5 KiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,84 @@
+//! The input task: the only reader of the keyboard. It owns crossterm's `EventStream` and can drop
+//! it and make a new one, because while a container is attached nothing else may read stdin.
+
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
+enum Control {
+    /// Drop the stream; answer once crossterm's reader thread has let go of the terminal.
+    Pause(oneshot::Sender<()>),
+    Resume,
+}
+
+pub struct Input {
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl Input {
+    /// Starts reading; terminal events arrive on `events`.
+    pub fn spawn(events: mpsc::UnboundedSender<Event>) -> Input {
+        let (control, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(rx, events));
+        Input { control }
+    }
+
+    /// Stops reading the keyboard; returns when nothing of ours reads stdin any more.
+    pub async fn pause(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Pause(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    pub fn resume(&self) {
+        let _ = self.control.send(Control::Resume);
+    }
+}
+
+async fn run(mut control: mpsc::UnboundedReceiver<Control>, events: mpsc::UnboundedSender<Event>) {
+    let mut stream = Some(EventStream::new());
+    loop {
+        tokio::select! {
+            c = control.recv() => match c {
+                Some(Control::Pause(done)) => {
+                    // Dropping the stream wakes crossterm's poll thread and tells it to stop.
+                    stream = None;
+                    // Taking crossterm's reader lock (a zero-timeout poll) waits until that
+                    // thread has left its poll of the terminal.
+                    let _ = tokio::task::spawn_blocking(|| {
+                        crossterm::event::poll(Duration::ZERO)
+                    })
+                    .await;
+                    let _ = done.send(());
+                }
+                Some(Control::Resume) => {
+                    if stream.is_none() {
+                        stream = Some(EventStream::new());
+                    }
+                }
+                None => return,
+            },
+            ev = next(&mut stream) => match ev {
+                Some(Ok(ev)) => {
+                    if events.send(ev).is_err() {
+                        return;
+                    }
+                }
+                // A read error (terminal gone) or the end: stop; the app quits on its own.
+                Some(Err(_)) | None => {
+                    stream = None;
+                }
+            },
+        }
+    }
+}
+
+async fn next(stream: &mut Option<EventStream>) -> Option<std::io::Result<Event>> {
+    match stream {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,76 @@
+//! What the UI knows about the engine: plain data the backend hands over, so drawing never
+//! touches the library, the disk or Docker.
+
+/// One preset of `presets/*.nix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetView {
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+/// One entry of `userConfig` and its packages (as written in the file).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileView {
+    /// The file as `config.json` names it (relative to the project).
+    pub name: String,
+    pub packages: Vec<String>,
+    /// Why the packages could not be read (the file does not parse…).
+    pub error: Option<String>,
+}
+
+/// The project as the panes show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectView {
+    /// The project folder, for the title.
+    pub root: String,
+    /// `name:tag`, or why it could not be computed.
+    pub image: Result<String, String>,
+    pub presets: Vec<PresetView>,
+    pub files: Vec<FileView>,
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub attr: String,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    /// Char indices of `attr` the query matched (highlighted).
+    pub matched: Vec<usize>,
+}
+
+/// Is the configuration's image built?
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ImageState {
+    #[default]
+    Unknown,
+    Checking,
+    Local,
+    Registry,
+    NotBuilt,
+}
+
+/// Can we reach the Docker Engine?
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DockerState {
+    #[default]
+    Connecting,
+    Up {
+        version: String,
+    },
+    Down {
+        reason: String,
+    },
+}
+
+impl Default for ProjectView {
+    fn default() -> Self {
+        ProjectView {
+            root: String::new(),
+            image: Err("not computed yet".to_string()),
+            presets: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+}
