@@ -29,7 +29,10 @@ pub enum Action {
     // Edits (through the same library calls as the CLI).
     TogglePreset(String),
     AddPackage(String),
-    RemovePackage { file: String, attr: String },
+    RemovePackage {
+        file: String,
+        attr: String,
+    },
     /// The search box's text changed.
     Search(String),
 
@@ -45,10 +48,18 @@ pub enum Action {
 
     // From the backend.
     ProjectLoaded(ProjectView),
-    Edited { project: ProjectView, message: String },
-    IndexReady { names: usize },
+    Edited {
+        project: ProjectView,
+        message: String,
+    },
+    IndexReady {
+        names: usize,
+    },
     IndexFailed(String),
-    SearchResults { id: u64, hits: Vec<Hit> },
+    SearchResults {
+        id: u64,
+        hits: Vec<Hit>,
+    },
     Docker(DockerState),
     Image(ImageState),
     /// A batch of build events (the backend batches them, so a chatty build costs one redraw).

@@ -16,6 +16,7 @@ const TAB_WIDTH: usize = 8;
 /// escapes and C0/C1 controls are dropped, terminated or not.
 pub fn sanitize(line: &str) -> String {
     let line = line
+        .trim_end_matches(['\r', '\n'])
         .split('\r')
         .rev()
         .find(|s| !s.is_empty())
@@ -60,7 +61,11 @@ fn csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String) {
     let mut body = String::new();
     for c in chars.by_ref() {
         if ('\x40'..='\x7e').contains(&c) {
-            if c == 'm' && body.chars().all(|c| c.is_ascii_digit() || c == ';' || c == ':') {
+            if c == 'm'
+                && body
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ';' || c == ':')
+            {
                 out.push_str("\x1b[");
                 out.push_str(&body);
                 out.push('m');
@@ -196,8 +201,18 @@ mod tests {
     #[test]
     fn cursor_moves_and_clears_are_removed() {
         for seq in [
-            "\x1b[2J", "\x1b[H", "\x1b[10;20H", "\x1b[K", "\x1b[1A", "\x1b[?1049h", "\x1b[?25l",
-            "\x1b[?1000h", "\x1b[6n", "\x1b[>c", "\x1b[3 q", "\x1b[r",
+            "\x1b[2J",
+            "\x1b[H",
+            "\x1b[10;20H",
+            "\x1b[K",
+            "\x1b[1A",
+            "\x1b[?1049h",
+            "\x1b[?25l",
+            "\x1b[?1000h",
+            "\x1b[6n",
+            "\x1b[>c",
+            "\x1b[3 q",
+            "\x1b[r",
         ] {
             assert_eq!(sanitize(&format!("a{seq}b")), "ab", "{seq:?}");
         }
@@ -213,7 +228,10 @@ mod tests {
     #[test]
     fn osc_dcs_apc_strings_are_removed() {
         assert_eq!(sanitize("a\x1b]0;title\x07b"), "ab");
-        assert_eq!(sanitize("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\b"), "alinkb");
+        assert_eq!(
+            sanitize("a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\b"),
+            "alinkb"
+        );
         assert_eq!(sanitize("a\x1b]52;c;Zm9v\x07b"), "ab", "clipboard write");
         assert_eq!(sanitize("a\x1bPq#0;2;0;0;0\x1b\\b"), "ab");
         assert_eq!(sanitize("a\x1b_Gf=100;AAAA\x1b\\b"), "ab");
@@ -241,7 +259,7 @@ mod tests {
     #[test]
     fn carriage_returns_keep_the_last_redraw() {
         assert_eq!(sanitize("10%\r50%\r100%"), "100%");
-        assert_eq!(sanitize("done\r\n"), "done\n".trim_end());
+        assert_eq!(sanitize("done\r\n"), "done");
         assert_eq!(sanitize("\r"), "");
     }
 

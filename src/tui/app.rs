@@ -229,7 +229,9 @@ struct FrameLog {
 
 impl FrameLog {
     fn write(&self) {
-        let Some(path) = std::env::var_os("BIAR_TUI_FRAME_LOG") else { return };
+        let Some(path) = std::env::var_os("BIAR_TUI_FRAME_LOG") else {
+            return;
+        };
         let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
         let max = |v: &[Duration]| v.iter().map(ms).fold(0.0, f64::max);
         let text = serde_json::json!({

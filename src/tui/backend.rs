@@ -188,11 +188,15 @@ async fn searches(
     let index = match loaded {
         Ok(Ok(index)) => index,
         Ok(Err(e)) => {
-            let _ = out.send(Action::IndexFailed(format!("the package index did not load: {e:#}")));
+            let _ = out.send(Action::IndexFailed(format!(
+                "the package index did not load: {e:#}"
+            )));
             return;
         }
         Err(e) => {
-            let _ = out.send(Action::IndexFailed(format!("internal error loading the index: {e}")));
+            let _ = out.send(Action::IndexFailed(format!(
+                "internal error loading the index: {e}"
+            )));
             return;
         }
     };
@@ -229,7 +233,10 @@ async fn forward_batches(mut rx: mpsc::Receiver<BuildEvent>, out: mpsc::Unbounde
         while let Ok(e) = rx.try_recv() {
             batch.push(e);
         }
-        if out.send(Action::BuildEvents(std::mem::take(&mut batch))).is_err() {
+        if out
+            .send(Action::BuildEvents(std::mem::take(&mut batch)))
+            .is_err()
+        {
             return;
         }
     }

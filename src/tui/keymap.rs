@@ -49,7 +49,11 @@ impl Command {
         (Command::Top, "top", "first row"),
         (Command::Bottom, "bottom", "last row / follow the log"),
         (Command::Toggle, "toggle", "turn the preset on/off"),
-        (Command::Select, "select", "add the package to your Nix file"),
+        (
+            Command::Select,
+            "select",
+            "add the package to your Nix file",
+        ),
         (Command::Remove, "remove", "remove the package"),
         (Command::Build, "build", "build the image"),
         (Command::Run, "run", "build if needed, then run it here"),
@@ -60,12 +64,11 @@ impl Command {
         (Command::Quit, "quit", "quit"),
     ];
 
-    pub fn name(self) -> &'static str {
-        Command::ALL.iter().find(|(c, ..)| *c == self).map(|(_, n, _)| *n).unwrap_or("?")
-    }
-
     fn from_name(name: &str) -> Option<Command> {
-        Command::ALL.iter().find(|(_, n, _)| *n == name).map(|(c, ..)| *c)
+        Command::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(c, ..)| *c)
     }
 }
 
@@ -237,12 +240,13 @@ impl Keymap {
                 keymap.bindings.remove(&combo);
                 continue;
             }
-            let command = Command::from_name(name).ok_or_else(|| {
-                format!(
+            let command =
+                Command::from_name(name).ok_or_else(|| {
+                    format!(
                     "{origin} [keybindings]: unknown command `{name}`; the commands are: {}, none",
                     Command::ALL.iter().map(|(_, n, _)| *n).collect::<Vec<_>>().join(", ")
                 )
-            })?;
+                })?;
             keymap.bindings.insert(combo, command);
         }
         Ok(keymap)
@@ -277,12 +281,30 @@ mod tests {
     #[test]
     fn defaults_resolve() {
         let k = Keymap::default();
-        assert_eq!(k.command(&key(KeyCode::Char('q'), KeyModifiers::NONE)), Some(Command::Quit));
-        assert_eq!(k.command(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Command::Quit));
-        assert_eq!(k.command(&key(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Command::Help));
-        assert_eq!(k.command(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Command::Bottom));
-        assert_eq!(k.command(&key(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Command::FocusPrev));
-        assert_eq!(k.command(&key(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+        assert_eq!(
+            k.command(&key(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Command::Quit)
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Command::Quit)
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::Char('?'), KeyModifiers::SHIFT)),
+            Some(Command::Help)
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Command::Bottom)
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Command::FocusPrev)
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::Char('z'), KeyModifiers::NONE)),
+            None
+        );
     }
 
     #[test]
@@ -290,9 +312,18 @@ mod tests {
         let table: toml::Table =
             toml::from_str("\"ctrl-b\" = \"build\"\nb = \"none\"\nx = \"remove\"").unwrap();
         let k = Keymap::with_overrides(&table, "config.toml").unwrap();
-        assert_eq!(k.command(&key(KeyCode::Char('b'), KeyModifiers::CONTROL)), Some(Command::Build));
-        assert_eq!(k.command(&key(KeyCode::Char('b'), KeyModifiers::NONE)), None);
-        assert_eq!(k.command(&key(KeyCode::Char('x'), KeyModifiers::NONE)), Some(Command::Remove));
+        assert_eq!(
+            k.command(&key(KeyCode::Char('b'), KeyModifiers::CONTROL)),
+            Some(Command::Build)
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::Char('b'), KeyModifiers::NONE)),
+            None
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(Command::Remove)
+        );
         assert_eq!(k.keys_for(Command::Build), vec!["ctrl-b"]);
     }
 
@@ -302,14 +333,29 @@ mod tests {
         let e = Keymap::with_overrides(&table, "c.toml").unwrap_err();
         assert!(e.contains("explode") && e.contains("cancel_build"), "{e}");
         let table: toml::Table = toml::from_str("\"hyper-x\" = \"quit\"").unwrap();
-        assert!(Keymap::with_overrides(&table, "c.toml").unwrap_err().contains("hyper-x"));
+        assert!(Keymap::with_overrides(&table, "c.toml")
+            .unwrap_err()
+            .contains("hyper-x"));
     }
 
     #[test]
     fn key_names_round_trip() {
-        for name in ["ctrl-b", "alt-x", "enter", "space", "shift-tab", "f5", "pgup", "?"] {
+        for name in [
+            "ctrl-b",
+            "alt-x",
+            "enter",
+            "space",
+            "shift-tab",
+            "f5",
+            "pgup",
+            "?",
+        ] {
             let combo = KeyCombo::parse(name).unwrap();
-            assert_eq!(KeyCombo::parse(&combo.to_string()).unwrap_or(combo), combo, "{name}");
+            assert_eq!(
+                KeyCombo::parse(&combo.to_string()).unwrap_or(combo),
+                combo,
+                "{name}"
+            );
         }
     }
 }

@@ -117,15 +117,20 @@ impl Engine for Library {
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<String>> {
         let dir = self.project_dir.clone();
-        async move {
-            let project = Project::load(&dir)?;
-            let engine = biar::docker::connect().await?;
-            let _built =
-                biar::build::run(&engine, &project, &BuildOptions::default(), events, cancel)
-                    .await?;
-            Err(missing("making the image from the build"))
-        }
-        .boxed()
+        // `build::run`'s future is not `Send` (it holds a non-`Sync` writer across awaits), so it
+        // runs on a blocking-pool thread that drives it with the runtime's handle.
+        let handle = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            handle.block_on(async move {
+                let project = Project::load(&dir)?;
+                let engine = biar::docker::connect().await?;
+                let _built =
+                    biar::build::run(&engine, &project, &BuildOptions::default(), events, cancel)
+                        .await?;
+                Err::<String, _>(missing("making the image from the build"))
+            })
+        });
+        async move { task.await? }.boxed()
     }
 
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {

@@ -12,10 +12,10 @@ mod library;
 mod render;
 mod settings;
 mod terminal;
-mod theme;
-mod view;
 #[cfg(test)]
 mod tests;
+mod theme;
+mod view;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -35,8 +35,9 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
-    let settings = settings::Settings::load(global.theme.as_deref(), settings::config_dir().as_deref())
-        .map_err(BadInput)?;
+    let settings =
+        settings::Settings::load(global.theme.as_deref(), settings::config_dir().as_deref())
+            .map_err(BadInput)?;
     let engine = Arc::new(library::Library {
         project_dir: global.project.clone(),
     });

@@ -31,9 +31,12 @@ pub fn draw(app: &App, frame: &mut Frame) {
         app.build.draw(frame, main, &ctx(true));
     } else {
         let (presets, search, config) = panes(main, app.presets.presets.len());
-        app.presets.draw(frame, presets, &ctx(app.focus == Pane::Presets));
-        app.search.draw(frame, search, &ctx(app.focus == Pane::Search));
-        app.config.draw(frame, config, &ctx(app.focus == Pane::Config));
+        app.presets
+            .draw(frame, presets, &ctx(app.focus == Pane::Presets));
+        app.search
+            .draw(frame, search, &ctx(app.focus == Pane::Search));
+        app.config
+            .draw(frame, config, &ctx(app.focus == Pane::Config));
     }
     app.banner.draw(frame, banner, &ctx(false));
     app.status.draw(frame, status, &ctx(false));
@@ -45,7 +48,8 @@ fn panes(area: Rect, presets: usize) -> (Rect, Rect, Rect) {
     let presets_height = (presets as u16 + 2).clamp(3, 12);
     if area.width >= NARROW {
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
+                .areas(area);
         let [top, bottom] = Layout::vertical([
             Constraint::Length(presets_height.min(left.height / 2)),
             Constraint::Min(0),
@@ -54,9 +58,9 @@ fn panes(area: Rect, presets: usize) -> (Rect, Rect, Rect) {
         (top, right, bottom)
     } else {
         let [top, middle, bottom] = Layout::vertical([
-            Constraint::Length(presets_height.min(area.height / 3)),
-            Constraint::Percentage(55),
-            Constraint::Min(0),
+            Constraint::Length(presets_height.min(area.height / 4)),
+            Constraint::Fill(3),
+            Constraint::Fill(2),
         ])
         .areas(area);
         (top, middle, bottom)

@@ -93,7 +93,10 @@ mod tests {
         let s = Settings::load(None, Some(dir.path())).unwrap();
         assert_eq!(s.theme.bg, Color::Black);
         let x = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
-        assert_eq!(s.keymap.command(&x), Some(super::super::keymap::Command::Quit));
+        assert_eq!(
+            s.keymap.command(&x),
+            Some(super::super::keymap::Command::Quit)
+        );
         let s = Settings::load(Some("light"), Some(dir.path())).unwrap();
         assert_eq!(s.theme, Theme::load("light", None).unwrap());
     }

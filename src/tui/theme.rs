@@ -11,7 +11,10 @@ use ratatui::style::{Color, Modifier, Style};
 const BUNDLED: &[(&str, &str)] = &[
     ("default", include_str!("../../themes/default.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 macro_rules! theme {
@@ -71,9 +74,8 @@ theme! {
 impl Theme {
     /// Applies a theme file's text over `self`. `origin` names the file in messages.
     pub fn overlay(mut self, text: &str, origin: &str) -> Result<Theme, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
-            format!("theme {origin}: not valid TOML: {}", e.message().trim_end())
-        })?;
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| format!("theme {origin}: not valid TOML: {}", e.message().trim_end()))?;
         for (key, value) in table {
             let Some(slot) = self.slot(&key) else {
                 return Err(format!(
@@ -101,9 +103,8 @@ impl Theme {
     pub fn load(name: &str, config_dir: Option<&Path>) -> Result<Theme, String> {
         let as_path = PathBuf::from(name);
         if name.contains('/') || name.ends_with(".toml") {
-            let text = std::fs::read_to_string(&as_path).map_err(|e| {
-                format!("theme file {}: {e}", as_path.display())
-            })?;
+            let text = std::fs::read_to_string(&as_path)
+                .map_err(|e| format!("theme file {}: {e}", as_path.display()))?;
             return Theme::default().overlay(&text, &as_path.display().to_string());
         }
         if let Some(dir) = config_dir {
@@ -114,10 +115,12 @@ impl Theme {
         }
         match BUNDLED.iter().find(|(n, _)| *n == name) {
             Some((n, text)) => Theme::default().overlay(text, &format!("themes/{n}.toml")),
-            None => Err(format!(
+            None => {
+                Err(format!(
                 "no theme named `{name}`; the bundled ones are {}, or give a path to a .toml file",
                 BUNDLED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            )),
+            ))
+            }
         }
     }
 
@@ -202,11 +205,17 @@ mod tests {
 
     #[test]
     fn bad_theme_files_say_what_is_wrong() {
-        let e = Theme::default().overlay("bordr_fg = \"red\"", "x.toml").unwrap_err();
+        let e = Theme::default()
+            .overlay("bordr_fg = \"red\"", "x.toml")
+            .unwrap_err();
         assert!(e.contains("x.toml") && e.contains("bordr_fg") && e.contains("border_fg"));
-        let e = Theme::default().overlay("match_fg = \"bluish\"", "x.toml").unwrap_err();
+        let e = Theme::default()
+            .overlay("match_fg = \"bluish\"", "x.toml")
+            .unwrap_err();
         assert!(e.contains("bluish"), "{e}");
-        let e = Theme::default().overlay("match_fg = 3", "x.toml").unwrap_err();
+        let e = Theme::default()
+            .overlay("match_fg = 3", "x.toml")
+            .unwrap_err();
         assert!(e.contains("must be a string"), "{e}");
         let e = Theme::load("nosuch", None).unwrap_err();
         assert!(e.contains("high-contrast"), "{e}");
@@ -217,7 +226,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("themes")).unwrap();
         std::fs::write(dir.path().join("themes/mine.toml"), "match_fg = \"red\"").unwrap();
-        assert_eq!(Theme::load("mine", Some(dir.path())).unwrap().match_fg, Color::Red);
+        assert_eq!(
+            Theme::load("mine", Some(dir.path())).unwrap().match_fg,
+            Color::Red
+        );
         let path = dir.path().join("themes/mine.toml");
         let t = Theme::load(path.to_str().unwrap(), None).unwrap();
         assert_eq!(t.match_fg, Color::Red);

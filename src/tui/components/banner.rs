@@ -20,9 +20,10 @@ impl Banner {
     pub fn height(&self, width: u16) -> u16 {
         let Some(m) = &self.message else { return 0 };
         let width = width.saturating_sub(2).max(1) as usize;
+        // +8 for the " error: " label on the first line.
         let rows: usize = m
             .lines()
-            .map(|l| l.chars().count().div_ceil(width).max(1))
+            .map(|l| (l.chars().count() + 8).div_ceil(width).max(1))
             .sum::<usize>()
             + 1;
         rows.min(4) as u16
@@ -41,7 +42,9 @@ impl Component for Banner {
 
     fn draw(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let Some(message) = &self.message else { return };
-        let style = Style::default().fg(ctx.theme.error_fg).bg(ctx.theme.error_bg);
+        let style = Style::default()
+            .fg(ctx.theme.error_fg)
+            .bg(ctx.theme.error_bg);
         let mut lines: Vec<Line> = message
             .lines()
             .enumerate()
@@ -61,7 +64,9 @@ impl Component for Banner {
             style.add_modifier(Modifier::DIM),
         )));
         frame.render_widget(
-            Paragraph::new(lines).style(style).wrap(Wrap { trim: false }),
+            Paragraph::new(lines)
+                .style(style)
+                .wrap(Wrap { trim: false }),
             area,
         );
     }

@@ -185,7 +185,13 @@ impl Component for Build {
         } else {
             "Build".to_string()
         };
-        let block = pane(&title, &Ctx { focused: true, ..*ctx });
+        let block = pane(
+            &title,
+            &Ctx {
+                focused: true,
+                ..*ctx
+            },
+        );
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let [summary, gauge, now, layers, rule, log, keys] = Layout::vertical([
@@ -208,7 +214,10 @@ impl Component for Build {
             (None, false) => ("not started".to_string(), t.dim_fg),
         };
         let mut line = vec![
-            Span::styled(state, Style::default().fg(color).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                state,
+                Style::default().fg(color).add_modifier(Modifier::BOLD),
+            ),
             Span::raw(format!("   derivations {}/{}", self.done, self.expected)),
         ];
         if self.active > 0 {
@@ -223,7 +232,11 @@ impl Component for Build {
         frame.render_widget(Paragraph::new(Line::from(line)), summary);
 
         let ratio = if self.expected == 0 {
-            if matches!(self.result, Some(Ok(_))) { 1.0 } else { 0.0 }
+            if matches!(self.result, Some(Ok(_))) {
+                1.0
+            } else {
+                0.0
+            }
         } else {
             (self.done as f64 / self.expected as f64).clamp(0.0, 1.0)
         };
@@ -272,7 +285,11 @@ impl Component for Build {
         };
         frame.render_widget(
             Paragraph::new(Span::styled(
-                format!("log ({follow}) {:─<width$}", "", width = width.saturating_sub(follow.len() + 7)),
+                format!(
+                    "log ({follow}) {:─<width$}",
+                    "",
+                    width = width.saturating_sub(follow.len() + 7)
+                ),
                 t.border(false),
             )),
             rule,
@@ -289,13 +306,26 @@ impl Component for Build {
         } else {
             "esc back · ↑↓ pgup pgdn scroll · end follow"
         };
-        frame.render_widget(Paragraph::new(Span::styled(truncate(hint, width), t.dim())), keys);
+        frame.render_widget(
+            Paragraph::new(Span::styled(truncate(hint, width), t.dim())),
+            keys,
+        );
 
         if self.confirming {
-            let [popup] = Layout::horizontal([Constraint::Length(36)]).flex(Flex::Center).areas(area);
-            let [popup] = Layout::vertical([Constraint::Length(3)]).flex(Flex::Center).areas(popup);
+            let [popup] = Layout::horizontal([Constraint::Length(36)])
+                .flex(Flex::Center)
+                .areas(area);
+            let [popup] = Layout::vertical([Constraint::Length(3)])
+                .flex(Flex::Center)
+                .areas(popup);
             frame.render_widget(Clear, popup);
-            let block = pane("Cancel the build?", &Ctx { focused: true, ..*ctx });
+            let block = pane(
+                "Cancel the build?",
+                &Ctx {
+                    focused: true,
+                    ..*ctx
+                },
+            );
             let inner = block.inner(popup);
             frame.render_widget(block, popup);
             frame.render_widget(

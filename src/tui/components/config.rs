@@ -23,7 +23,11 @@ impl Config {
     pub fn packages(&self) -> Vec<(&str, &str)> {
         self.files
             .iter()
-            .flat_map(|f| f.packages.iter().map(move |p| (f.name.as_str(), p.as_str())))
+            .flat_map(|f| {
+                f.packages
+                    .iter()
+                    .map(move |p| (f.name.as_str(), p.as_str()))
+            })
             .collect()
     }
 }
@@ -43,12 +47,14 @@ impl Component for Config {
             return Some(Action::Render);
         }
         match command {
-            Command::Remove => self.packages().get(self.selected).map(|(file, attr)| {
-                Action::RemovePackage {
-                    file: file.to_string(),
-                    attr: attr.to_string(),
-                }
-            }),
+            Command::Remove => {
+                self.packages()
+                    .get(self.selected)
+                    .map(|(file, attr)| Action::RemovePackage {
+                        file: file.to_string(),
+                        attr: attr.to_string(),
+                    })
+            }
             _ => None,
         }
     }

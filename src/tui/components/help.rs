@@ -32,14 +32,30 @@ impl Component for Help {
             .map(|(command, _, text)| (ctx.keymap.keys_for(*command).join(" "), *text))
             .filter(|(keys, _)| !keys.is_empty())
             .collect();
-        let key_width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).min(22);
+        let key_width = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(22);
         let text_width = rows.iter().map(|(_, t)| t.len()).max().unwrap_or(0);
-        let width = (key_width + text_width + 6) as u16;
+        const NOTE: &str = " keys can be changed in $XDG_CONFIG_HOME/biar/config.toml";
+        let width = (key_width + text_width + 6).max(NOTE.len() + 2) as u16;
         let height = rows.len() as u16 + 4;
-        let [popup] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(area);
-        let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(popup);
+        let [popup] = Layout::horizontal([Constraint::Length(width)])
+            .flex(Flex::Center)
+            .areas(area);
+        let [popup] = Layout::vertical([Constraint::Length(height)])
+            .flex(Flex::Center)
+            .areas(popup);
         frame.render_widget(Clear, popup);
-        let block = pane("Keys", &Ctx { focused: true, ..*ctx });
+        let block = pane(
+            "Keys",
+            &Ctx {
+                focused: true,
+                ..*ctx
+            },
+        );
         let inner = block.inner(popup);
         frame.render_widget(block, popup);
         let mut lines: Vec<Line> = rows
@@ -55,10 +71,7 @@ impl Component for Help {
             })
             .collect();
         lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
-            " keys can be changed in $XDG_CONFIG_HOME/biar/config.toml",
-            ctx.theme.dim(),
-        )));
+        lines.push(Line::from(Span::styled(NOTE, ctx.theme.dim())));
         frame.render_widget(Paragraph::new(lines), inner);
     }
 }

@@ -54,7 +54,10 @@ pub fn pane<'a>(title: &'a str, ctx: &Ctx) -> Block<'a> {
             BorderType::Rounded
         })
         .border_style(ctx.theme.border(ctx.focused))
-        .title(Span::styled(format!(" {title} "), ctx.theme.title(ctx.focused)))
+        .title(Span::styled(
+            format!(" {title} "),
+            ctx.theme.title(ctx.focused),
+        ))
         .style(ctx.theme.base())
 }
 
@@ -72,7 +75,11 @@ pub fn scroll_offset(selected: usize, len: usize, height: usize) -> usize {
 pub fn move_selection(selected: usize, len: usize, command: Command, page: usize) -> Option<usize> {
     if len == 0 {
         return match command {
-            Command::Up | Command::Down | Command::PageUp | Command::PageDown | Command::Top
+            Command::Up
+            | Command::Down
+            | Command::PageUp
+            | Command::PageDown
+            | Command::Top
             | Command::Bottom => Some(0),
             _ => None,
         };

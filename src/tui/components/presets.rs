@@ -12,6 +12,8 @@ use crate::tui::view::PresetView;
 
 #[derive(Debug, Default)]
 pub struct Presets {
+    /// False until the project has loaded.
+    pub loaded: bool,
     pub presets: Vec<PresetView>,
     pub selected: usize,
 }
@@ -34,6 +36,7 @@ impl Component for Presets {
 
     fn update(&mut self, action: &Action) -> Option<Action> {
         if let Action::ProjectLoaded(project) | Action::Edited { project, .. } = action {
+            self.loaded = true;
             self.presets = project.presets.clone();
             self.selected = self.selected.min(self.presets.len().saturating_sub(1));
         }
@@ -42,20 +45,37 @@ impl Component for Presets {
 
     fn draw(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let on = self.presets.iter().filter(|p| p.enabled).count();
-        let title = format!("Presets {on}/{}", self.presets.len());
+        let title = if self.presets.is_empty() {
+            "Presets".to_string()
+        } else {
+            format!("Presets {on}/{}", self.presets.len())
+        };
         let block = pane(&title, ctx);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         if self.presets.is_empty() {
             frame.render_widget(
-                Paragraph::new(Span::styled("no presets/*.nix in the project", ctx.theme.dim())),
+                Paragraph::new(Span::styled(
+                    if self.loaded {
+                        "no presets/*.nix in the project"
+                    } else {
+                        "loading…"
+                    },
+                    ctx.theme.dim(),
+                )),
                 inner,
             );
             return;
         }
         let height = inner.height as usize;
         let width = inner.width as usize;
-        let name_width = self.presets.iter().map(|p| p.name.len()).max().unwrap_or(0).min(16);
+        let name_width = self
+            .presets
+            .iter()
+            .map(|p| p.name.len())
+            .max()
+            .unwrap_or(0)
+            .min(16);
         let skip = scroll_offset(self.selected, self.presets.len(), height);
         let lines: Vec<Line> = self
             .presets

@@ -49,7 +49,9 @@ impl Search {
 impl Component for Search {
     fn handle_key(&mut self, key: &Key) -> Option<Action> {
         let ev = key.event;
-        let plain = !ev.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let plain = !ev
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
         match ev.code {
             KeyCode::Char(c) if plain => {
                 self.query.push(c);
@@ -80,7 +82,10 @@ impl Component for Search {
             return Some(Action::Render);
         }
         match command {
-            Command::Select => self.hits.get(self.selected).map(|h| Action::AddPackage(h.attr.clone())),
+            Command::Select => self
+                .hits
+                .get(self.selected)
+                .map(|h| Action::AddPackage(h.attr.clone())),
             Command::Back if !self.query.is_empty() => {
                 self.query.clear();
                 self.edited()
@@ -137,7 +142,10 @@ impl Component for Search {
             Span::styled(self.query.clone(), Style::default().fg(theme.input_fg)),
         ];
         if ctx.focused {
-            prompt.push(Span::styled("█", Style::default().fg(theme.focused_border_fg)));
+            prompt.push(Span::styled(
+                "█",
+                Style::default().fg(theme.focused_border_fg),
+            ));
         } else if self.query.is_empty() {
             let key = ctx
                 .keymap

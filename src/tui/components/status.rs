@@ -70,7 +70,10 @@ impl Component for Status {
                 r.clone(),
                 Style::default().fg(t.image_fg).add_modifier(Modifier::BOLD),
             )),
-            Some(Err(_)) => spans.push(Span::styled("no image reference", Style::default().fg(t.failed_fg))),
+            Some(Err(_)) => spans.push(Span::styled(
+                "no image reference",
+                Style::default().fg(t.failed_fg),
+            )),
         }
         spans.push(sep());
         let (text, color) = match self.image_state {

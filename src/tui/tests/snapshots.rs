@@ -1,0 +1,264 @@
+//! Every view drawn on TestBackend at two sizes, with scripted keys between draws.
+
+use crossterm::event::{KeyCode, KeyModifiers};
+use ratatui::style::Color;
+
+use super::*;
+use crate::tui::view::DockerState;
+
+const SIZES: [(u16, u16); 2] = [(110, 28), (64, 22)];
+
+/// Snapshots `app` at both sizes; nix store hashes and temp paths are hidden (as insta's filters
+/// would, without the regex dependency).
+fn check(name: &str, app: &App) {
+    for (w, h) in SIZES {
+        let text = scrub(&draw(app, w, h).backend().to_string());
+        insta::with_settings!({
+            snapshot_suffix => format!("{w}x{h}"),
+            prepend_module_to_snapshot => false,
+        }, {
+            insta::assert_snapshot!(name, text);
+        });
+    }
+}
+
+/// `/nix/store/<32 chars>-` → `/nix/store/[hash]-`; `/tmp/…` → `[tmp]`.
+fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("/nix/store/") {
+        out.push_str(&rest[..i + 11]);
+        rest = &rest[i + 11..];
+        let hash: String = rest.chars().take(32).collect();
+        if hash.len() == 32 && hash.chars().all(|c| c.is_ascii_alphanumeric()) {
+            out.push_str("[hash]");
+            rest = &rest[32..];
+        }
+    }
+    out.push_str(rest);
+    out.replace("/tmp/project", "[tmp]")
+}
+
+#[test]
+fn main_screen() {
+    check("main", &loaded_app());
+}
+
+#[test]
+fn before_anything_answered() {
+    let app = App::new(Theme::default(), Keymap::default());
+    check("starting", &app);
+}
+
+#[test]
+fn search_shows_results_with_matches_highlighted() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "hel");
+    check("search_typing", &app);
+    let id = app.search.latest;
+    app.dispatch(Action::SearchResults {
+        id,
+        hits: hits_for_hel(),
+    });
+    press(&mut app, KeyCode::Down);
+    check("search_results", &app);
+
+    let terminal = draw(&app, 110, 28);
+    let buffer = terminal.backend().buffer();
+    // "hello" on the first result row: its matched "hel" in the match colour, the rest not.
+    let row_text = |y: u16| {
+        (0..110)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect::<Vec<_>>()
+    };
+    let (row, start) = (0..28)
+        .find_map(|y| {
+            let cells = row_text(y);
+            (0..100)
+                .find(|&x| cells[x..x + 8].concat() == "hello   ")
+                .map(|x| (y, x as u16))
+        })
+        .expect("the hello row");
+    for x in start..start + 3 {
+        assert_eq!(
+            buffer[(x, row)].fg,
+            Theme::default().match_fg,
+            "matched letter at {x}"
+        );
+    }
+    assert_ne!(buffer[(start + 3, row)].fg, Theme::default().match_fg);
+}
+
+#[test]
+fn adding_removing_and_toggling_show_at_once() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "hel");
+    let id = app.search.latest;
+    app.dispatch(Action::SearchResults {
+        id,
+        hits: hits_for_hel(),
+    });
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    // The backend answers the add with the edited project and a new tag.
+    let mut edited = project(&["hello", "hello-wayland"]);
+    edited.image = Ok("biar-0f3a9c1e2b7d:77aa01b2c3d4".into());
+    app.dispatch(Action::Edited {
+        project: edited,
+        message: "added hello-wayland to user.nix".into(),
+    });
+    check("after_add", &app);
+
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Char('d'));
+    app.dispatch(Action::Edited {
+        project: project(&["hello"]),
+        message: "removed hello-wayland from user.nix".into(),
+    });
+    check("after_remove", &app);
+
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Char(' '));
+    let mut toggled = project(&["hello"]);
+    toggled.presets[0].enabled = true;
+    toggled.files.insert(
+        0,
+        FileView {
+            name: "presets/node.nix".into(),
+            packages: vec!["nodejs_20".into()],
+            error: None,
+        },
+    );
+    app.dispatch(Action::Edited {
+        project: toggled,
+        message: "turned node on".into(),
+    });
+    check("after_toggle", &app);
+}
+
+#[test]
+fn build_view_from_recorded_events() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    let events = recorded_events("chatty.stderr");
+    let half = events.len() / 2;
+    app.dispatch(Action::BuildEvents(events[..half].to_vec()));
+    check("build_running", &app);
+
+    // Scrolling pauses following; new lines do not move the view; End resumes.
+    press(&mut app, KeyCode::PageUp);
+    app.dispatch(Action::BuildEvents(events[half..].to_vec()));
+    check("build_paused", &app);
+    press(&mut app, KeyCode::End);
+    app.dispatch(Action::BuildEvents(vec![
+        BuildEvent::Stage {
+            name: "layers".into(),
+        },
+        BuildEvent::Layer {
+            index: 0,
+            total: 3,
+            digest: "sha256:aa".into(),
+            size: 3 << 20,
+            reused: false,
+        },
+        BuildEvent::Layer {
+            index: 1,
+            total: 3,
+            digest: "sha256:bb".into(),
+            size: 1 << 10,
+            reused: true,
+        },
+    ]));
+    check("build_layers", &app);
+    app.dispatch(Action::BuildFinished(Ok(
+        "biar-0f3a9c1e2b7d:5e8a41c09d2f".into()
+    )));
+    check("build_done", &app);
+
+    let terminal = draw(&app, 110, 28);
+    let buffer = terminal.backend().buffer();
+    let ok = (0..110)
+        .any(|x| buffer[(x, 1)].symbol() == "✓" && buffer[(x, 1)].fg == Theme::default().ok_fg);
+    assert!(ok, "the success mark is in the ok colour");
+}
+
+#[test]
+fn build_failure_and_cancel() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    app.dispatch(Action::BuildEvents(recorded_events("failing.stderr")));
+    press(&mut app, KeyCode::Char('c'));
+    check("build_confirm_cancel", &app);
+    press(&mut app, KeyCode::Char('n'));
+    assert!(!app.build.confirming && app.build.running);
+    app.dispatch(Action::BuildFinished(Err(
+        "builder for '/nix/store/q5hjqamvdc48spnwaq7032iaf3r3pcfg-failing-1.0.drv' failed with exit code 1\nmain.c:3:1: error: expected ';' before '}' token".into(),
+    )));
+    check("build_failed", &app);
+    press(&mut app, KeyCode::Esc);
+    check("build_failed_back", &app);
+}
+
+#[test]
+fn help_lists_the_keys() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('?'));
+    check("help", &app);
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.help.visible);
+}
+
+#[test]
+fn error_banners_and_docker_down() {
+    let mut app = loaded_app();
+    app.dispatch(Action::Docker(DockerState::Down {
+        reason: "unix:///var/run/docker.sock: connection refused".into(),
+    }));
+    app.dispatch(Action::Image(crate::tui::view::ImageState::Unknown));
+    app.dispatch(Action::Error(
+        "user.nix:4:3: expected `]` to close the list opened at 3:10; fix the file, then try again"
+            .into(),
+    ));
+    check("error_banner", &app);
+
+    let terminal = draw(&app, 110, 28);
+    let buffer = terminal.backend().buffer();
+    let banner_row = (0..28)
+        .find(|y| buffer[(1, *y)].symbol() == "e" && buffer[(2, *y)].symbol() == "r")
+        .unwrap();
+    assert_eq!(
+        buffer[(1, banner_row)].bg,
+        Color::Red,
+        "the banner is in the error colours"
+    );
+
+    press_mod(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert!(app.banner.message.is_none());
+}
+
+#[test]
+fn themes_change_colours_not_layout() {
+    let mut app = loaded_app();
+    let dark = draw(&app, 64, 22).backend().to_string();
+    app.theme = Theme::load("high-contrast", None).unwrap();
+    let terminal = draw(&app, 64, 22);
+    assert_eq!(terminal.backend().to_string(), dark);
+    assert_eq!(terminal.backend().buffer()[(0, 0)].bg, Color::Black);
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = loaded_app();
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (200, 2)] {
+        draw(&app, w, h);
+    }
+    press(&mut app, KeyCode::Char('b'));
+    press(&mut app, KeyCode::Char('c'));
+    press(&mut app, KeyCode::Char('?'));
+    for (w, h) in [(1, 1), (10, 3), (20, 5)] {
+        draw(&app, w, h);
+    }
+}
