@@ -161,24 +161,18 @@ impl App {
                 file: file.clone(),
                 attr: attr.clone(),
             }),
-            Action::Search(query) => {
-                if !query.trim().is_empty() {
-                    let id = self.search.next_id();
-                    self.request(Request::Search {
-                        id,
-                        query: query.clone(),
-                    });
-                }
+            Action::Search(query) if !query.trim().is_empty() => {
+                let id = self.search.next_id();
+                self.request(Request::Search {
+                    id,
+                    query: query.clone(),
+                });
             }
             Action::ProjectLoaded(_) | Action::Edited { .. } => {
                 next.push(Action::Image(ImageState::Checking));
                 self.request(Request::CheckImage);
             }
-            Action::Build => {
-                if !self.build.running {
-                    self.request(Request::Build);
-                }
-            }
+            Action::Build if !self.build.running => self.request(Request::Build),
             Action::CancelBuild => {
                 self.run_after_build = false;
                 self.request(Request::CancelBuild);
@@ -208,6 +202,10 @@ impl App {
                     next.push(Action::Error(format!("the build failed: {first}")));
                 }
             },
+            Action::Docker(super::view::DockerState::Down { reason }) => {
+                // Browsing and editing go on; say once why building and running will not.
+                next.push(Action::Notice(format!("Docker: {reason}")));
+            }
             Action::RunFinished(Err(e)) => {
                 next.push(Action::Error(format!("the environment did not run: {e}")));
             }

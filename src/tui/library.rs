@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use biar::build::{BuildEvent, BuildOptions};
 use biar::config::Project;
+use biar::run::RunSpec;
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{DockerState, FileView, ImageState, ProjectView};
@@ -103,9 +104,10 @@ impl Engine for Library {
             let Ok(engine) = biar::docker::connect().await else {
                 return ImageState::Unknown;
             };
-            match engine.docker.inspect_image(&image.reference()).await {
-                Ok(_) => ImageState::Local,
-                Err(_) => ImageState::NotBuilt,
+            match biar::run::image_exists(&engine, &image.reference()).await {
+                Ok(true) => ImageState::Local,
+                Ok(false) => ImageState::NotBuilt,
+                Err(_) => ImageState::Unknown,
             }
         }
         .boxed()
@@ -134,6 +136,22 @@ impl Engine for Library {
     }
 
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
-        async { Err(missing("running the environment")) }.boxed()
+        let dir = self.project_dir.clone();
+        async move {
+            let project = Project::load(&dir)?;
+            let image = project.image_ref()?.reference();
+            let engine = biar::docker::connect().await?;
+            // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
+            let spec = RunSpec {
+                image,
+                cmd: None,
+                workdir_mount: Some((project.workdir(), project.config.image.workdir.clone())),
+                tty: biar::run::terminal::is_interactive(),
+                env: Vec::new(),
+                name: None,
+            };
+            Ok(biar::run::run_attached(&engine, &spec).await?)
+        }
+        .boxed()
     }
 }

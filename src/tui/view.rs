@@ -47,6 +47,8 @@ pub enum ImageState {
     Unknown,
     Checking,
     Local,
+    // Set once the registry check is wired in (the registry settings' resolution is config's).
+    #[allow(dead_code)]
     Registry,
     NotBuilt,
 }

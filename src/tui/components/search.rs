@@ -68,7 +68,7 @@ impl Component for Search {
             KeyCode::Char('w') if ev.modifiers.contains(KeyModifiers::CONTROL) => {
                 let trimmed = self.query.trim_end().len();
                 let cut = self.query[..trimmed]
-                    .rfind(|c: char| c == ' ' || c == '.')
+                    .rfind([' ', '.'])
                     .map(|i| i + 1)
                     .unwrap_or(0);
                 self.query.truncate(cut);
@@ -176,7 +176,11 @@ impl Component for Search {
                 IndexState::Failed(e) => e.clone(),
                 _ => "type a name: enter adds it to your Nix file".to_string(),
             };
-            frame.render_widget(Paragraph::new(Span::styled(hint, theme.dim())), results);
+            frame.render_widget(
+                Paragraph::new(Span::styled(hint, theme.dim()))
+                    .wrap(ratatui::widgets::Wrap { trim: true }),
+                results,
+            );
             return;
         }
         let height = results.height as usize;
@@ -263,7 +267,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
