@@ -29,7 +29,17 @@ pub struct Args {
 }
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let built = build_environment(global, &args).await?;
+    let project = load_project(&global.project)?;
+    // The identity is known before building: an image already in Docker means nothing to do.
+    let identity = project.image_ref().ok();
+    if let (Some(reference), false) = (&identity, args.push) {
+        let engine = biar::docker::connect().await?;
+        if biar::image::image_exists(&engine, &reference.reference()).await? {
+            report_up_to_date(&args, &reference.reference());
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let built = build_project(&project, &args).await?;
     if let Some(file) = &args.closure_json {
         write_closure_json(file, &built)?;
     }
@@ -54,15 +64,128 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             size as f64 / 1e6
         );
     }
+    let result = make_image(&project, identity, &built, &args).await;
     built.container.remove().await;
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The Nix part of `build`: loads the project, builds it in the builder with live progress on
+fn report_up_to_date(args: &Args, reference: &str) {
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "up_to_date", "reference": reference})
+        );
+    } else {
+        println!("{reference} is up to date in Docker: nothing built or sent");
+    }
+}
+
+/// The image step: layers (digests from the cache, or measured from the builder's store), the
+/// root layer and config, then a load of the layers Docker lacks.
+pub async fn make_image(
+    project: &Project,
+    identity: Option<biar::config::ImageRef>,
+    built: &BuildOutput,
+    args: &Args,
+) -> anyhow::Result<biar::image::ImageDescriptor> {
+    use biar::image::{BuilderStore, ImageInput, LayerCache};
+    let engine = built.container.engine().clone();
+    // Until the configuration hashes exist, the environment's own store hash names the image.
+    let reference = identity.unwrap_or_else(|| biar::config::ImageRef {
+        name: format!("{}env", project.config.image.name_prefix),
+        tag: built
+            .env_path
+            .trim_start_matches("/nix/store/")
+            .split('-')
+            .next()
+            .unwrap_or("latest")
+            .to_string(),
+    });
+    let packages: Vec<&str> = built
+        .packages
+        .iter()
+        .map(|p| {
+            p.trim_start_matches("/nix/store/")
+                .split_once('-')
+                .map_or(p.as_str(), |(_, n)| n)
+        })
+        .collect();
+    let labels = BTreeMap::from([
+        ("biar.name".to_string(), reference.name.clone()),
+        ("biar.base-hash".to_string(), base_hash(project, &reference)),
+        ("biar.user-hash".to_string(), reference.tag.clone()),
+        ("biar.packages".to_string(), packages.join(" ")),
+    ]);
+    let input = ImageInput {
+        reference: reference.clone(),
+        env_path: &built.env_path,
+        closure: &built.closure,
+        settings: &project.config.image,
+        strategy: Default::default(),
+        labels,
+    };
+    let source = BuilderStore {
+        engine: engine.clone(),
+        container: built.container.id().to_string(),
+    };
+    let json = args.json;
+    let events = move |e: BuildEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&e) {
+                println!("{line}");
+            }
+        }
+    };
+    let started = Instant::now();
+    let cache = LayerCache::open_default();
+    let image = biar::image::assemble(&input, &source, &cache, &events).await?;
+    let store_layers = image.layers.len() - 1;
+    if !json {
+        eprintln!(
+            "layers: {} store layers + root layer, {:.1} MB ({:.1}s)",
+            store_layers,
+            image.layers.iter().map(|l| l.size).sum::<u64>() as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if !args.push {
+        let started = Instant::now();
+        let summary = biar::image::load_into_docker(&engine, &image, &source, &events).await?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "loaded", "reference": reference.reference(), "summary": summary})
+            );
+        } else if summary.already_present {
+            println!("{reference} is up to date in Docker: nothing sent");
+        } else {
+            println!(
+                "loaded {reference}: {} layers sent ({:.1} MB), {} reused ({:.1} MB) in {:.1}s",
+                summary.layers_sent,
+                summary.bytes_sent as f64 / 1e6,
+                summary.layers_reused,
+                summary.bytes_reused as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(image)
+}
+
+/// The base configuration's hash: the image name without its prefix.
+fn base_hash(project: &Project, reference: &biar::config::ImageRef) -> String {
+    reference
+        .name
+        .strip_prefix(&project.config.image.name_prefix)
+        .unwrap_or(&reference.name)
+        .to_string()
+}
+
+/// The Nix part of `build`: builds the project in the builder with live progress on
 /// stderr (a bar on a terminal, plain lines otherwise, JSON lines on stdout with `--json`), and
 /// stops cleanly on Ctrl-C or SIGTERM. The image step continues from the returned output.
-pub async fn build_environment(global: &Global, args: &Args) -> anyhow::Result<BuildOutput> {
-    let project = load_project(&global.project)?;
+pub async fn build_project(project: &Project, args: &Args) -> anyhow::Result<BuildOutput> {
     let engine = biar::docker::connect().await?;
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signals(cancel.clone()));
@@ -74,7 +197,7 @@ pub async fn build_environment(global: &Global, args: &Args) -> anyhow::Result<B
         }
         reporter.finish();
     });
-    let result = biar::build::run(&engine, &project, &BuildOptions::default(), tx, cancel).await;
+    let result = biar::build::run(&engine, project, &BuildOptions::default(), tx, cancel).await;
     let _ = report_task.await;
     signals.abort();
     Ok(result?)
