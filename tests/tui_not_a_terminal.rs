@@ -13,6 +13,9 @@ fn without_a_terminal_the_tui_points_to_the_commands() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("needs a terminal"), "{stderr}");
-    assert!(stderr.contains("biar-tui presets") && stderr.contains("--help"), "{stderr}");
+    assert!(
+        stderr.contains("biar-tui presets") && stderr.contains("--help"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty(), "nothing drawn on a pipe");
 }

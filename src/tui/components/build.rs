@@ -72,6 +72,11 @@ impl Build {
         match event {
             BuildEvent::Stage { name } => {
                 self.stage = name.clone();
+                // `layers` counts what the cache knew, then `load`/`push` what was sent: show
+                // the current stage's counts.
+                if matches!(name.as_str(), "layers" | "load" | "push") {
+                    (self.layers_sent, self.layers_reused, self.bytes_sent) = (0, 0, 0);
+                }
                 self.push_line(Line::from(Span::styled(
                     format!("── {name} ──"),
                     Style::default().add_modifier(Modifier::DIM),
