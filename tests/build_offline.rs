@@ -255,6 +255,29 @@ fn a_failing_derivation_shows_nix_error_and_its_log() {
 }
 
 #[test]
+fn an_evaluation_error_points_at_the_users_file() {
+    if !docker_available() {
+        return;
+    }
+    let (tmp, dir) = project("{ pkgs }:\n[\n  pkgs.hello\n  pkgs.nosuchthing\n]\n");
+    let out = biar(tmp.path())
+        .args(["build", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: attribute 'nosuchthing' missing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:4:3", dir.join("user.nix").display())),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_builder_image_says_to_run_builder_create() {
     if !docker_available() {
         return;

@@ -337,8 +337,9 @@ impl Reporter {
                 Some(drv) => format!("{}> {}", self.name_of(drv), neutralise(line)),
                 None => neutralise(line),
             }),
+            // Errors (level 0) come once, in the final error message.
             BuildEvent::Message { level, text } => {
-                (*level <= 1 || (self.verbose && *level <= 3)).then(|| neutralise(text))
+                (*level == 1 || (self.verbose && (1..=3).contains(level))).then(|| neutralise(text))
             }
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
@@ -390,7 +391,7 @@ impl Reporter {
         if let Mode::Bar(bar) = &self.mode {
             bar.finish_and_clear();
         }
-        if !matches!(self.mode, Mode::Json) {
+        if !matches!(self.mode, Mode::Json) && self.expected > 0 {
             eprintln!(
                 "{}/{} derivations built, {:.1}s",
                 self.done,

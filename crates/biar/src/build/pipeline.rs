@@ -287,6 +287,21 @@ async fn upload(
     })
 }
 
+/// Nix names the uploaded copies (`/build/project/user.nix:4:3`); the user knows the originals.
+fn host_paths(text: &str, project: &Project, plan: &Plan) -> String {
+    let mut text = text.replace(
+        &format!("{BUILD_DIR}/project/"),
+        &format!("{}/", project.root.display()),
+    );
+    if let Some(dir) = &plan.package_set_dir {
+        text = text.replace(
+            &format!("{BUILD_DIR}/pkgs/"),
+            &format!("{}/", dir.display()),
+        );
+    }
+    text
+}
+
 /// A GC root per project in the store volume, so the last build of every project survives a
 /// garbage collection of the shared store.
 fn gc_root(project: &Project) -> String {
@@ -376,11 +391,23 @@ async fn build_in(
                 log_tail: failed.log_tail,
             },
             None => {
-                let mut message = parser.errors.join("\n");
+                let errors: Vec<&String> = parser
+                    .errors
+                    .iter()
+                    .filter(|e| !e.starts_with("(use '--show-trace'"))
+                    .collect();
+                let mut message = errors
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 if message.is_empty() {
                     message = parser.plain_tail().join("\n");
                 }
-                BuildError::Nix { code, message }
+                BuildError::Nix {
+                    code,
+                    message: host_paths(&message, project, plan),
+                }
             }
         });
     }
