@@ -938,4 +938,127 @@ mod tests {
         .unwrap();
         assert_eq!(c.base.scheme(), "http");
     }
+
+    /// A token server and a /v2/ endpoint that wants its tokens: enough of the bearer flow to
+    /// check ours (the Debian registry's token mode needs a signing PKI we have no use for).
+    mod bearer {
+        use super::*;
+        use std::sync::Mutex as StdMutex;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        async fn serve(listener: tokio::net::TcpListener, log: Arc<StdMutex<Vec<String>>>) {
+            let port = listener.local_addr().unwrap().port();
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let line = text.lines().next().unwrap_or("").to_string();
+                    let auth = text
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("authorization")
+                                .then(|| v.trim().to_string())
+                        })
+                        .unwrap_or_default();
+                    log.lock().unwrap().push(format!("{line} [{auth}]"));
+                    let path = line.split(' ').nth(1).unwrap_or("");
+                    let basic_ok = format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode("alice:pw")
+                    );
+                    use base64::Engine as _;
+                    let (status, headers, body) = if path.starts_with("/token") {
+                        if auth == basic_ok {
+                            let scope = path.split("scope=").nth(1).unwrap_or("none");
+                            (200, String::new(), format!(r#"{{"token":"tok:{scope}"}}"#))
+                        } else {
+                            (401, String::new(), r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#.to_string())
+                        }
+                    } else if auth.starts_with("Bearer tok:") {
+                        if path.starts_with("/v2/r/blobs/")
+                            && !auth.contains("repository%3Ar%3Apull")
+                        {
+                            (401, String::new(), String::new())
+                        } else if path.starts_with("/v2/r/blobs/") {
+                            (404, String::new(), String::new())
+                        } else {
+                            (200, String::new(), "{}".to_string())
+                        }
+                    } else {
+                        (
+                            401,
+                            format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"test\"\r\n"),
+                            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_string(),
+                        )
+                    };
+                    let resp = format!(
+                        "HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            }
+        }
+
+        async fn start() -> (String, Arc<StdMutex<Vec<String>>>) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let host = listener.local_addr().unwrap().to_string();
+            let log = Arc::new(StdMutex::new(Vec::new()));
+            tokio::spawn(serve(listener, log.clone()));
+            (host, log)
+        }
+
+        fn client(host: &str, password: &str) -> Client {
+            Client::new(
+                host,
+                ClientOptions {
+                    credentials: Some(Credentials {
+                        username: "alice".into(),
+                        password: password.into(),
+                    }),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        }
+
+        #[tokio::test]
+        async fn token_flow_gets_a_token_per_scope() {
+            let (host, log) = start().await;
+            let c = client(&host, "pw");
+            c.ping().await.unwrap();
+            assert_eq!(c.blob_exists("r", "sha256:00").await.unwrap(), None);
+            // Cached: a second HEAD fetches no new token.
+            assert_eq!(c.blob_exists("r", "sha256:11").await.unwrap(), None);
+            let log = log.lock().unwrap().clone();
+            let tokens: Vec<_> = log.iter().filter(|l| l.starts_with("GET /token")).collect();
+            assert_eq!(tokens.len(), 2, "{log:#?}");
+            assert!(
+                tokens[1].contains("scope=repository%3Ar%3Apull")
+                    && tokens[1].contains("service=test"),
+                "{log:#?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn token_endpoint_refusal_is_auth_refused() {
+            let (host, _log) = start().await;
+            let err = client(&host, "nope").ping().await.unwrap_err();
+            assert!(matches!(err, RegistryError::AuthRefused { .. }), "{err}");
+            assert!(err.to_string().contains("bad credentials"), "{err}");
+        }
+    }
 }

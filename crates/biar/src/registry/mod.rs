@@ -22,4 +22,4 @@ pub use push::{
     PushOptions, PushSummary, OCI_CONFIG, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP,
 };
 pub use reference::{is_loopback, validate_repository, validate_tag, RegistryRef};
-pub use target::{mount_candidates, RegistryTarget};
+pub use target::{exists_in_registry, mount_candidates, push_to_target, RegistryTarget};

@@ -2,7 +2,9 @@
 //! BIAR prototype's `DOCKER_REGISTRY_HOST`, else the `DOCKER_REGISTRY_HOST` environment variable.
 
 use super::client::{Client, ClientOptions};
+use super::push::{push_image, OpenLayer, PushImage, PushOptions, PushSummary};
 use super::{RegistryError, RegistryRef};
+use crate::build::BuildEvent;
 use crate::config::{Config, ImageRef};
 
 /// The registry a project pushes to and pulls from.
@@ -86,6 +88,49 @@ pub async fn mount_candidates(client: &Client, repository: &str, limit: usize) -
         .filter(|r| r.rsplit_once('/').map(|(p, _)| p).unwrap_or("") == parent)
         .take(limit)
         .collect()
+}
+
+/// Whether `image` is already tagged in the target registry (then a push has nothing to do).
+pub async fn exists_in_registry(
+    target: &RegistryTarget,
+    image: &ImageRef,
+) -> Result<bool, RegistryError> {
+    let remote = target.reference(image)?;
+    let client = target.client()?;
+    client.ping().await?;
+    Ok(client
+        .manifest_exists(&remote.repository, &remote.tag)
+        .await?
+        .is_some())
+}
+
+/// Pushes an image to the project's registry as `namespace/name:tag`, mounting shared layers from
+/// the sibling repositories the catalog lists. The push API for the build pipeline.
+pub async fn push_to_target(
+    target: &RegistryTarget,
+    image: &ImageRef,
+    push: &PushImage,
+    open_layer: &OpenLayer<'_>,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<(RegistryRef, PushSummary), RegistryError> {
+    let remote = target.reference(image)?;
+    let client = target.client()?;
+    client.ping().await?;
+    let options = PushOptions {
+        mount_from: mount_candidates(&client, &remote.repository, 3).await,
+        ..Default::default()
+    };
+    let summary = push_image(
+        &client,
+        &remote.repository,
+        &remote.tag,
+        push,
+        open_layer,
+        &options,
+        events,
+    )
+    .await?;
+    Ok((remote, summary))
 }
 
 #[cfg(test)]
