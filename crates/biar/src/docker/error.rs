@@ -29,7 +29,7 @@ pub enum DockerError {
     },
     /// A host tool the offline builder needs (apt-get, apt-cache, dpkg) failed.
     #[error(
-        "{tool} failed: {detail}\n  the offline builder needs Debian's apt and dpkg on this host"
+        "{tool} failed: {detail}\n  the offline builder needs Debian's apt and dpkg on this host (if apt does not know nix-bin, run `apt-get update`)"
     )]
     HostTool { tool: String, detail: String },
     #[error("{path}: {source}")]

@@ -59,12 +59,35 @@ pub async fn create_image(
             packages.len(),
             cache.display()
         ));
+        // Download into a private folder, then move finished files in: a concurrent create
+        // never sees a half-written .deb.
+        let partial = tempfile::Builder::new()
+            .prefix("download-")
+            .tempdir_in(&cache)
+            .map_err(|source| DockerError::Io {
+                path: cache.clone(),
+                source,
+            })?;
         run(Command::new("apt-get")
             .arg("download")
             .arg("-q")
             .args(&missing)
-            .current_dir(&cache))
+            .current_dir(partial.path()))
         .await?;
+        for entry in std::fs::read_dir(partial.path()).map_err(|source| DockerError::Io {
+            path: partial.path().to_path_buf(),
+            source,
+        })? {
+            let entry = entry.map_err(|source| DockerError::Io {
+                path: partial.path().to_path_buf(),
+                source,
+            })?;
+            let to = cache.join(entry.file_name());
+            std::fs::rename(entry.path(), &to).map_err(|source| DockerError::Io {
+                path: to.clone(),
+                source,
+            })?;
+        }
     }
     let rootfs_parent = tempfile::Builder::new()
         .prefix("biar-builder-rootfs-")
