@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::Global;
@@ -15,6 +16,35 @@ pub struct Args {
     pub json: bool,
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("search")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let project = global.project.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || biar::index::load_for_search(&project)).await??;
+    for note in &loaded.notes {
+        eprintln!("note: {note}");
+    }
+    let index = loaded.index;
+    let limit = args.limit;
+    let query = args.query;
+    let hits = tokio::task::spawn_blocking(move || index.search(&query, limit)).await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &hits)?;
+        writeln!(out)?;
+    } else {
+        let width = hits.iter().map(|h| h.attr.len()).max().unwrap_or(0);
+        for h in &hits {
+            let mut line = format!("{:width$}", h.attr);
+            if let Some(v) = &h.version {
+                line.push_str("  ");
+                line.push_str(v);
+            }
+            if let Some(d) = &h.description {
+                line.push_str("  ");
+                line.push_str(d);
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

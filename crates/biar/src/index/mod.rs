@@ -1,5 +1,35 @@
-//! The package index: sources (channel packages.json over HTTP, nix-env in the builder, the bundled names), on-disk cache, fuzzy search.
+//! The package index: sources (channel packages.json over HTTP, nix-env in the builder, the
+//! bundled names), on-disk cache, fuzzy search. See `docs/search.md` for the ranking rules and
+//! the API the TUI uses.
+//!
+//! Typical use (blocking calls: run them in `spawn_blocking` from async code):
+//! ```no_run
+//! let loaded = biar::index::load_for_search(std::path::Path::new(".")).unwrap();
+//! let mut searcher = biar::index::Searcher::new(loaded.index.clone());
+//! for hit in searcher.search("ripgr", 20) {
+//!     println!("{} {:?}", hit.attr, hit.matched);
+//! }
+//! ```
 
+mod bundled;
+pub mod cache;
 mod error;
+#[cfg(test)]
+mod ranking_tests;
+mod search;
+mod sources;
+mod store;
 
+pub use bundled::BUNDLED_ORIGIN;
 pub use error::IndexError;
+pub use search::{MatchKind, SearchHit, Searcher, MAX_QUERY_CHARS};
+pub use sources::{
+    channel_source, load_bundled, load_for_search, nixenv_source, project_sources,
+    read_project_config, Loaded,
+};
+pub use store::{Entry, Index, SourceInfo};
+
+/// The bundled offline index, decoded afresh (no cache, no network).
+pub fn bundled() -> Result<Index, IndexError> {
+    bundled::load()
+}

@@ -1,0 +1,665 @@
+//! Ranked search over an [`Index`]. The rules are in `docs/search.md`; in short, tiers in this
+//! order, each sorted by nesting depth, then path length, then path:
+//! exact (attribute, package name, or a versioned top-level variant such as `nodejs_22` for
+//! `nodejs`), prefix, word boundary, substring, typo (edit distance), fuzzy (nucleo score),
+//! description.
+//!
+//! Speed comes from doing the cheap tiers first and the expensive ones only when the cheap ones
+//! leave fewer than `limit` results: one pass with a character-bitmask prefilter and a SIMD
+//! substring search classifies every entry; nucleo scores only the entries that merely match as a
+//! subsequence, and only when needed. [`Searcher`] also narrows: when a query extends the
+//! previous one, only the previous candidates are looked at.
+
+use std::collections::HashSet;
+
+use memchr::memmem;
+use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization};
+use nucleo_matcher::{Config, Matcher, Utf32Str};
+use serde::Serialize;
+
+use super::store::{char_bit, Index};
+
+/// Longer queries are cut here (in characters): no attribute is that long, and the cost of a
+/// search must not grow with what a user pastes.
+pub const MAX_QUERY_CHARS: usize = 256;
+
+/// Why an entry matched, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MatchKind {
+    /// The attribute, its last segment or its package name equals the query (or is the query
+    /// plus a version suffix, `nodejs_22` for `nodejs`).
+    Exact,
+    /// The attribute or its last segment starts with the query.
+    Prefix,
+    /// The query starts at a word boundary inside the attribute (after `.`, `-`, `_`, or at a
+    /// lower-to-upper case or letter-digit change).
+    WordBoundary,
+    /// The query occurs somewhere else in the attribute.
+    Substring,
+    /// The last segment is one or two edits from the query (a misspelling; queries of five
+    /// characters or more).
+    Typo,
+    /// The query's characters occur in order (scored by nucleo).
+    Fuzzy,
+    /// The query occurs in the description only.
+    Description,
+    /// Listed for an empty query.
+    Popular,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchHit {
+    /// Position of the entry in the index (stable for one loaded index).
+    #[serde(skip)]
+    pub entry: usize,
+    pub attr: String,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    #[serde(skip)]
+    pub kind: MatchKind,
+    /// Higher is better; comparable within one result list only.
+    #[serde(skip)]
+    pub score: u32,
+    /// Character indices in `attr` to highlight, ascending.
+    #[serde(skip)]
+    pub matched: Vec<usize>,
+}
+
+const TIERS: usize = 4; // exact, prefix, word boundary, substring: the cheap tiers
+
+struct Term {
+    text: String,
+    mask: u64,
+    finder: memmem::Finder<'static>,
+    atom: Atom,
+}
+
+struct Query {
+    /// Normalised text (trimmed, cut, lowercased): the key for narrowing.
+    text: String,
+    terms: Vec<Term>,
+    mask: u64,
+}
+
+impl Query {
+    fn new(raw: &str) -> Query {
+        let cut: String = raw.trim().chars().take(MAX_QUERY_CHARS).collect();
+        let text = cut.to_lowercase();
+        let terms: Vec<Term> = text
+            .split_whitespace()
+            .map(|t| Term {
+                text: t.to_string(),
+                mask: mask_of(t.as_bytes()),
+                finder: memmem::Finder::new(t.as_bytes()).into_owned(),
+                atom: Atom::new(
+                    t,
+                    CaseMatching::Ignore,
+                    Normalization::Smart,
+                    AtomKind::Fuzzy,
+                    false,
+                ),
+            })
+            .collect();
+        let mask = terms.iter().fold(0, |m, t| m | t.mask);
+        Query { text, terms, mask }
+    }
+}
+
+fn mask_of(s: &[u8]) -> u64 {
+    s.iter().fold(0u64, |m, &b| m | 1u64 << char_bit(b))
+}
+
+/// A stateful search for one typist: remembers the last query's candidates, so a query that
+/// extends it (the next keystroke) looks only at those. Own one per search box; move it to the
+/// thread that searches.
+pub struct Searcher {
+    index: std::sync::Arc<Index>,
+    matcher: Matcher,
+    /// The last normalised query and the entries whose attribute holds every term as a
+    /// subsequence (every name match is among them).
+    names: Option<(String, Vec<u32>)>,
+    /// The same for description matches, computed only when a search needed descriptions.
+    descs: Option<(String, Vec<u32>)>,
+    /// Turn narrowing off (for the benchmark's comparison).
+    pub narrowing: bool,
+}
+
+impl Searcher {
+    pub fn new(index: std::sync::Arc<Index>) -> Searcher {
+        Searcher {
+            index,
+            matcher: Matcher::new(Config::DEFAULT),
+            names: None,
+            descs: None,
+            narrowing: true,
+        }
+    }
+
+    pub fn index(&self) -> &std::sync::Arc<Index> {
+        &self.index
+    }
+
+    /// The best `limit` hits for `query`, best first.
+    pub fn search(&mut self, query: &str, limit: usize) -> Vec<SearchHit> {
+        let q = Query::new(query);
+        let narrow = |prev: &Option<(String, Vec<u32>)>| -> Option<Vec<u32>> {
+            match prev {
+                Some((text, cands)) if !text.is_empty() && q.text.starts_with(text.as_str()) => {
+                    Some(cands.clone())
+                }
+                _ => None,
+            }
+        };
+        let (names_in, descs_in) = if self.narrowing {
+            (narrow(&self.names), narrow(&self.descs))
+        } else {
+            (None, None)
+        };
+        let out = run(
+            &self.index,
+            &mut self.matcher,
+            &q,
+            limit,
+            names_in.as_deref(),
+            descs_in.as_deref(),
+        );
+        self.names = out.names.map(|c| (q.text.clone(), c));
+        self.descs = out.descs.map(|c| (q.text.clone(), c));
+        out.hits
+    }
+}
+
+impl Index {
+    /// The best `limit` hits for `query`, best first (a one-off search; see [`Searcher`]).
+    pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
+        let mut matcher = Matcher::new(Config::DEFAULT);
+        run(self, &mut matcher, &Query::new(query), limit, None, None).hits
+    }
+
+    /// Close attribute paths for one the index lacks ("did you mean").
+    pub fn suggest(&self, attr: &str, n: usize) -> Vec<String> {
+        self.search(attr, n)
+            .into_iter()
+            .filter(|h| h.kind != MatchKind::Description)
+            .map(|h| h.attr)
+            .collect()
+    }
+}
+
+struct RunOut {
+    hits: Vec<SearchHit>,
+    names: Option<Vec<u32>>,
+    descs: Option<Vec<u32>>,
+}
+
+/// Sort key inside a tier: depth, then a sub-rank, then length, then path (entries are sorted).
+#[inline]
+fn key(depth: u8, sub: u8, len: usize, id: u32) -> u64 {
+    (depth as u64) << 56 | (sub as u64) << 48 | (len.min(0xffff) as u64) << 32 | id as u64
+}
+
+#[inline]
+fn is_boundary(attr: &[u8], pos: usize) -> bool {
+    if pos == 0 {
+        return true;
+    }
+    let (p, c) = (attr[pos - 1], attr[pos]);
+    matches!(p, b'.' | b'-' | b'_' | b'+' | b'/')
+        || (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+        || (p.is_ascii_alphabetic() && c.is_ascii_digit())
+        || (p.is_ascii_digit() && c.is_ascii_alphabetic())
+}
+
+/// `rest` is a version suffix: `_22`, `13`, `-3_4`.
+fn is_version_suffix(rest: &[u8]) -> bool {
+    let digits = match rest.first() {
+        Some(b'_' | b'-') => &rest[1..],
+        _ => rest,
+    };
+    digits.first().is_some_and(u8::is_ascii_digit)
+        && digits.iter().all(|b| b.is_ascii_digit() || *b == b'_')
+}
+
+/// The cheap tier of one term in one entry: (tier, sub-rank), or None when the term is not a
+/// substring of the attribute.
+#[inline]
+fn cheap_tier(index: &Index, i: usize, lower: &[u8], term: &Term) -> Option<(usize, u8)> {
+    let t = term.text.as_bytes();
+    if lower.len() < t.len() {
+        return None;
+    }
+    let seg = index.facts[i].seg as usize;
+    let last = &lower[seg..];
+    if lower == t || last == t {
+        return Some((0, 0));
+    }
+    let pname = index.pnames.get(i);
+    if !pname.is_empty() && pname.eq_ignore_ascii_case(&term.text) {
+        return Some((0, 0));
+    }
+    if let Some(rest) = last.strip_prefix(t) {
+        if seg == 0 && is_version_suffix(rest) {
+            return Some((0, 1));
+        }
+        return Some((1, 0));
+    }
+    if lower.starts_with(t) {
+        return Some((1, 0));
+    }
+    let attr = index.attrs.get(i).as_bytes();
+    let mut found = None;
+    for pos in term.finder.find_iter(lower) {
+        if is_boundary(attr, pos) {
+            return Some((2, 0));
+        }
+        found.get_or_insert((3, 0));
+    }
+    found
+}
+
+#[inline]
+fn is_subsequence(needle: &[u8], hay: &[u8]) -> bool {
+    let mut it = hay.iter();
+    needle.iter().all(|c| it.any(|h| h == c))
+}
+
+fn run(
+    index: &Index,
+    matcher: &mut Matcher,
+    q: &Query,
+    limit: usize,
+    names_in: Option<&[u32]>,
+    descs_in: Option<&[u32]>,
+) -> RunOut {
+    let limit = limit.min(index.len());
+    if q.terms.is_empty() {
+        let hits = index
+            .popular
+            .iter()
+            .take(limit)
+            .map(|&i| hit(index, i as usize, MatchKind::Popular, 0, Vec::new()))
+            .collect();
+        return RunOut {
+            hits,
+            names: None,
+            descs: None,
+        };
+    }
+
+    // Pass 1: classify every candidate into the cheap tiers; keep subsequence-only matches aside.
+    let mut tiers: [Vec<u64>; TIERS] = Default::default();
+    let mut fuzzy: Vec<u32> = Vec::new();
+    let mut names: Vec<u32> = Vec::new();
+    let mut visit = |i: u32| {
+        let iu = i as usize;
+        let f = index.facts[iu];
+        if f.mask & q.mask != q.mask {
+            return;
+        }
+        let lower = &index.lower[index.attrs.range(iu)];
+        let mut worst: Option<(usize, u8)> = Some((0, 0));
+        let mut subseq_only = false;
+        for term in &q.terms {
+            match cheap_tier(index, iu, lower, term) {
+                Some(t) => worst = worst.map(|w| w.max(t)),
+                None => {
+                    if !is_subsequence(term.text.as_bytes(), lower) {
+                        return;
+                    }
+                    subseq_only = true;
+                }
+            }
+        }
+        names.push(i);
+        if subseq_only {
+            fuzzy.push(i);
+        } else if let Some((tier, sub)) = worst {
+            let len = lower.len();
+            // Versioned variants: newest (longest, then last in order) first.
+            let k = if sub == 1 {
+                key(f.depth, 1, 0xffff - len, u32::MAX - i)
+            } else {
+                key(f.depth, sub, len, i)
+            };
+            tiers[tier].push(k);
+        }
+    };
+    match names_in {
+        Some(c) => c.iter().copied().for_each(&mut visit),
+        None => (0..index.len() as u32).for_each(&mut visit),
+    }
+
+    let mut chosen: Vec<(u32, MatchKind, u32)> = Vec::with_capacity(limit);
+    const KINDS: [MatchKind; TIERS] = [
+        MatchKind::Exact,
+        MatchKind::Prefix,
+        MatchKind::WordBoundary,
+        MatchKind::Substring,
+    ];
+    for (t, keys) in tiers.iter_mut().enumerate() {
+        let need = limit - chosen.len();
+        if need == 0 {
+            break;
+        }
+        take_smallest(keys, need);
+        for &k in keys.iter().take(need) {
+            let sub = (k >> 48) as u8;
+            let id = if sub == 1 {
+                u32::MAX - k as u32
+            } else {
+                k as u32
+            };
+            chosen.push((id, KINDS[t], (1000 - 100 * t) as u32));
+        }
+    }
+
+    // Typo: the last segment within one or two edits, for one-word queries that found too little.
+    if chosen.len() < limit && q.terms.len() == 1 && q.terms[0].text.chars().count() >= 5 {
+        let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
+        let term = &q.terms[0];
+        let tl = term.text.len();
+        let maxd = if tl <= 6 { 1 } else { 2 };
+        let whole = term.text.contains('.');
+        let mut typos: Vec<u64> = Vec::new();
+        for (i, f) in index.facts.iter().enumerate() {
+            let r = index.attrs.range(i);
+            let lower = &index.lower[r];
+            let hay = if whole {
+                lower
+            } else {
+                &lower[f.seg as usize..]
+            };
+            if hay.len().abs_diff(tl) > maxd || taken.contains(&(i as u32)) {
+                continue;
+            }
+            if (mask_of(hay) ^ term.mask).count_ones() as usize > 2 * maxd {
+                continue;
+            }
+            let hay = std::str::from_utf8(hay).unwrap_or("");
+            let d = strsim::osa_distance(&term.text, hay);
+            if d <= maxd {
+                typos.push(key(d as u8, f.depth, lower.len(), i as u32));
+            }
+        }
+        let need = limit - chosen.len();
+        take_smallest(&mut typos, need);
+        for &k in typos.iter().take(need) {
+            chosen.push((k as u32, MatchKind::Typo, 10 - (k >> 56) as u32));
+        }
+    }
+
+    // Fuzzy: score only when the cheap tiers left room.
+    if chosen.len() < limit && !fuzzy.is_empty() {
+        let mut scored: Vec<u64> = Vec::with_capacity(fuzzy.len());
+        let mut buf = Vec::new();
+        let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
+        for &i in fuzzy.iter().filter(|i| !taken.contains(i)) {
+            let attr = index.attrs.get(i as usize);
+            let hay = Utf32Str::new(attr, &mut buf);
+            let mut total = 0u32;
+            let mut ok = true;
+            for term in &q.terms {
+                match term.atom.score(hay, matcher) {
+                    Some(s) => total += s as u32,
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                let f = index.facts[i as usize];
+                let inv = 0xffff - total.min(0xffff) as u64;
+                scored.push(
+                    inv << 48
+                        | (f.depth as u64) << 40
+                        | (attr.len().min(0xff) as u64) << 32
+                        | i as u64,
+                );
+            }
+        }
+        let need = limit - chosen.len();
+        take_smallest(&mut scored, need);
+        for &k in scored.iter().take(need) {
+            chosen.push((k as u32, MatchKind::Fuzzy, 0xffff - (k >> 48) as u32));
+        }
+    }
+
+    // Description: every term in the description (or the name), after all name matches.
+    let mut descs_out = None;
+    if chosen.len() < limit && !index.desc_lower.is_blank() {
+        let mut matches: Vec<u32> = Vec::new();
+        let mut check = |i: u32| {
+            let d = index.desc_lower.get(i as usize).as_bytes();
+            let lower = &index.lower[index.attrs.range(i as usize)];
+            if q.terms
+                .iter()
+                .all(|t| t.finder.find(d).is_some() || t.finder.find(lower).is_some())
+            {
+                matches.push(i);
+            }
+        };
+        match descs_in {
+            Some(c) => c.iter().copied().for_each(&mut check),
+            None => (0..index.len() as u32).for_each(&mut check),
+        }
+        let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
+        let mut keys: Vec<u64> = matches
+            .iter()
+            .filter(|i| !taken.contains(i))
+            .map(|&i| {
+                let f = index.facts[i as usize];
+                key(f.depth, 0, index.attrs.range(i as usize).len(), i)
+            })
+            .collect();
+        let need = limit - chosen.len();
+        take_smallest(&mut keys, need);
+        for &k in keys.iter().take(need) {
+            chosen.push((k as u32, MatchKind::Description, 1));
+        }
+        descs_out = Some(matches);
+    }
+
+    let hits = chosen
+        .into_iter()
+        .map(|(i, kind, score)| {
+            let matched = positions(index, matcher, q, i as usize, kind);
+            hit(index, i as usize, kind, score, matched)
+        })
+        .collect();
+    RunOut {
+        hits,
+        names: Some(names),
+        descs: descs_out,
+    }
+}
+
+/// Leaves the `n` smallest keys, sorted, at the front.
+fn take_smallest(keys: &mut [u64], n: usize) {
+    if n == 0 || keys.is_empty() {
+        return;
+    }
+    if keys.len() > n {
+        keys.select_nth_unstable(n - 1);
+    }
+    let end = n.min(keys.len());
+    keys[..end].sort_unstable();
+}
+
+fn hit(index: &Index, i: usize, kind: MatchKind, score: u32, matched: Vec<usize>) -> SearchHit {
+    SearchHit {
+        entry: i,
+        attr: index.attr(i).to_string(),
+        version: index.version(i).map(str::to_string),
+        description: index.description(i).map(str::to_string),
+        kind,
+        score,
+        matched,
+    }
+}
+
+/// Character indices of `attr` to highlight for each term (only for the hits shown).
+fn positions(
+    index: &Index,
+    matcher: &mut Matcher,
+    q: &Query,
+    i: usize,
+    kind: MatchKind,
+) -> Vec<usize> {
+    if matches!(
+        kind,
+        MatchKind::Typo | MatchKind::Description | MatchKind::Popular
+    ) {
+        return Vec::new();
+    }
+    let attr = index.attr(i);
+    let lower = &index.lower[index.attrs.range(i)];
+    let seg = index.facts[i].seg as usize;
+    let mut bytes: Vec<usize> = Vec::new();
+    for term in &q.terms {
+        let t = term.text.as_bytes();
+        let start = if lower[seg..].starts_with(t) {
+            Some(seg)
+        } else if lower.starts_with(t) {
+            Some(0)
+        } else {
+            let mut first = None;
+            let mut boundary = None;
+            for pos in term.finder.find_iter(lower) {
+                first.get_or_insert(pos);
+                if is_boundary(attr.as_bytes(), pos) {
+                    boundary = Some(pos);
+                    break;
+                }
+            }
+            boundary.or(first)
+        };
+        match start {
+            Some(s) => bytes.extend(s..s + t.len()),
+            None => {
+                let mut buf = Vec::new();
+                let mut idx = Vec::new();
+                term.atom
+                    .indices(Utf32Str::new(attr, &mut buf), matcher, &mut idx);
+                // nucleo's indices are already character indices.
+                let chars: Vec<usize> = idx.into_iter().map(|c| c as usize).collect();
+                let to_byte: Vec<usize> = attr.char_indices().map(|(b, _)| b).collect();
+                bytes.extend(chars.into_iter().filter_map(|c| to_byte.get(c).copied()));
+            }
+        }
+    }
+    bytes.sort_unstable();
+    bytes.dedup();
+    if attr.is_ascii() {
+        bytes
+    } else {
+        let starts: Vec<usize> = attr.char_indices().map(|(b, _)| b).collect();
+        bytes
+            .into_iter()
+            .filter_map(|b| starts.iter().position(|&s| s == b))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::store::{Entry, SourceInfo};
+    use super::*;
+    use std::sync::Arc;
+
+    fn index(attrs: &[&str]) -> Index {
+        Index::from_entries(
+            SourceInfo {
+                kind: "test".into(),
+                origin: "t".into(),
+            },
+            attrs.iter().map(|a| Entry {
+                attr: a.to_string(),
+                ..Entry::default()
+            }),
+        )
+    }
+
+    fn top(idx: &Index, q: &str, n: usize) -> Vec<String> {
+        idx.search(q, n).into_iter().map(|h| h.attr).collect()
+    }
+
+    #[test]
+    fn tiers_in_order() {
+        let idx = index(&[
+            "emacsPackages.ripgrep",
+            "ripgrep",
+            "ripgrep-all",
+            "xripgrepx",
+            "foo-ripgrep",
+            "rxixpxgxrxexp",
+        ]);
+        assert_eq!(
+            top(&idx, "ripgrep", 10),
+            [
+                "ripgrep",
+                "emacsPackages.ripgrep",
+                "ripgrep-all",
+                "foo-ripgrep",
+                "xripgrepx",
+                "rxixpxgxrxexp"
+            ]
+        );
+        let kinds: Vec<_> = idx.search("ripgrep", 10).iter().map(|h| h.kind).collect();
+        assert_eq!(kinds[5], MatchKind::Fuzzy);
+    }
+
+    #[test]
+    fn versioned_variants_newest_first_before_nested() {
+        let idx = index(&[
+            "nodePackages.nodejs",
+            "nodejs_18",
+            "nodejs_20",
+            "nodejs_22",
+            "nodejs-slim",
+            "nodePackages.nodejs-x",
+        ]);
+        assert_eq!(
+            top(&idx, "nodejs", 6),
+            [
+                "nodejs_22",
+                "nodejs_20",
+                "nodejs_18",
+                "nodePackages.nodejs",
+                "nodejs-slim",
+                "nodePackages.nodejs-x"
+            ]
+        );
+    }
+
+    #[test]
+    fn matched_positions_and_odd_queries() {
+        let idx = index(&["python312Packages.numpy", "ripgrep", "a.b*c"]);
+        let h = &idx.search("numpy", 1)[0];
+        assert_eq!(h.matched, (18..23).collect::<Vec<_>>());
+        assert_eq!(top(&idx, "b*c", 1), ["a.b*c"]);
+        assert!(idx.search("(.*)[", 5).is_empty());
+        assert!(idx.search(&"x".repeat(10_000), 5).is_empty());
+        assert!(idx.search("ñandú 🦀", 5).is_empty());
+        assert_eq!(idx.search("", 2).len(), 2);
+        assert_eq!(idx.search("RIPGREP", 1)[0].attr, "ripgrep");
+        assert_eq!(top(&idx, "ripgrpe", 1), ["ripgrep"]);
+    }
+
+    #[test]
+    fn searcher_narrows_and_agrees_with_one_off_search() {
+        let idx = Arc::new(index(&[
+            "ripgrep",
+            "emacsPackages.ripgrep",
+            "rig",
+            "python3",
+            "python312Packages.numpy",
+        ]));
+        let mut s = Searcher::new(idx.clone());
+        for q in ["r", "ri", "rip", "ripg", "rip", "p", "py", "py n", "py nu"] {
+            assert_eq!(s.search(q, 10), idx.search(q, 10), "query {q:?}");
+        }
+    }
+}
