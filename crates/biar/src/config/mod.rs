@@ -1,12 +1,17 @@
 //! The environment project: `config.json`, its files, and the image reference they map to.
 //!
-//! Owned by issue 2. Loading validates with positions; saving is atomic; [`ImageRef`] is the identity.
+//! Loading validates with positions ([`Project::load`]); rewrites edit the JSON document so
+//! unknown keys and key order survive, and every write is atomic ([`write_atomic`]);
+//! [`Project::image_ref`] is the identity (see `docs/config.md` for exactly what is hashed).
 
+mod atomic;
 mod error;
+mod identity;
 mod image_ref;
 mod model;
 mod project;
 
+pub use atomic::write_atomic;
 pub use error::ConfigError;
 pub use image_ref::ImageRef;
 pub use model::{

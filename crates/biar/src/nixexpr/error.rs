@@ -1,17 +1,44 @@
+use std::path::PathBuf;
+
 use thiserror::Error;
 
 use crate::error::Category;
+use crate::location::Location;
 
 #[derive(Debug, Error)]
 pub enum NixError {
-    #[error("{0}")]
-    Other(String),
+    /// The file is not valid Nix syntax.
+    #[error("{at}: Nix syntax error: {message}; fix the file (nothing was changed)")]
+    Parse { at: Location, message: String },
+    /// The file parses but holds no list of packages biar-tui can find and edit.
+    #[error("{at}: no package list to edit: {reason}")]
+    NoPackageList { at: Location, reason: String },
+    /// A name that is not a valid Nix attribute path.
+    #[error("`{attr}` is not a valid Nix attribute path: {reason} (nothing was changed)")]
+    BadAttr { attr: String, reason: String },
+    /// An edit produced text that does not parse: a bug, and the file was not written.
+    #[error(
+        "{path}: editing would have broken the file ({message}); nothing was written — please \
+         report this with the file"
+    )]
+    EditBroke { path: PathBuf, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl NixError {
     pub fn category(&self) -> Category {
         match self {
-            NixError::Other(_) => Category::Failure,
+            NixError::Parse { .. } | NixError::NoPackageList { .. } | NixError::BadAttr { .. } => {
+                Category::BadInput
+            }
+            NixError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Category::BadInput
+            }
+            NixError::EditBroke { .. } | NixError::Io { .. } => Category::Failure,
         }
     }
 }
