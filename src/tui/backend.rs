@@ -33,10 +33,11 @@ pub enum Request {
     CancelBuild,
 }
 
-/// A loaded package index.
-pub trait PackageIndex: Send + Sync {
+/// A loaded package index with its search state (a query extending the last one may search
+/// only the last one's candidates), owned by the search worker.
+pub trait PackageIndex: Send {
     fn len(&self) -> usize;
-    fn search(&self, query: &str, limit: usize) -> Vec<Hit>;
+    fn search(&mut self, query: &str, limit: usize) -> Vec<Hit>;
 }
 
 /// What the UI needs from the engine. Blocking methods are called on the blocking pool.
@@ -46,7 +47,7 @@ pub trait Engine: Send + Sync + 'static {
     fn toggle_preset(&self, name: &str) -> anyhow::Result<String>;
     fn add_package(&self, attr: &str) -> anyhow::Result<String>;
     fn remove_package(&self, file: &str, attr: &str) -> anyhow::Result<String>;
-    fn load_index(&self) -> anyhow::Result<Arc<dyn PackageIndex>>;
+    fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>>;
     fn docker_state(&self) -> BoxFuture<'static, DockerState>;
     fn image_state(&self) -> BoxFuture<'static, ImageState>;
     /// The whole pipeline: build, image, load into Docker. Returns the image reference.
@@ -185,7 +186,7 @@ async fn searches(
         move || engine.load_index()
     })
     .await;
-    let index = match loaded {
+    let mut index = match loaded {
         Ok(Ok(index)) => index,
         Ok(Err(e)) => {
             let _ = out.send(Action::IndexFailed(format!(
@@ -210,10 +211,16 @@ async fn searches(
             }
             continue;
         };
-        let index = index.clone();
-        let hits = tokio::task::spawn_blocking(move || index.search(&query, SEARCH_LIMIT))
-            .await
-            .unwrap_or_default();
+        let Ok((back, hits)) = tokio::task::spawn_blocking(move || {
+            let hits = index.search(&query, SEARCH_LIMIT);
+            (index, hits)
+        })
+        .await
+        else {
+            let _ = out.send(Action::IndexFailed("the search worker failed".into()));
+            return;
+        };
+        index = back;
         // The app drops the answer if a newer query was sent meanwhile.
         let _ = out.send(Action::SearchResults { id, hits });
         if queries.changed().await.is_err() {

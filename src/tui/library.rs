@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -69,7 +68,7 @@ impl Engine for Library {
         Err(missing("removing packages"))
     }
 
-    fn load_index(&self) -> anyhow::Result<Arc<dyn PackageIndex>> {
+    fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>> {
         Err(missing("the package index"))
     }
 

@@ -98,10 +98,6 @@ impl Component for Status {
                 Style::default().fg(t.progress_fg),
             ));
         }
-        if !self.note.is_empty() {
-            spans.push(sep());
-            spans.push(Span::raw(self.note.clone()));
-        }
         let help = ctx
             .keymap
             .keys_for(Command::Help)
@@ -109,8 +105,17 @@ impl Component for Status {
             .next()
             .map(|k| format!("{k} help "))
             .unwrap_or_default();
-        let used: usize = spans.iter().map(|s| s.content.width()).sum();
         let width = area.width as usize;
+        let used: usize = spans.iter().map(|s| s.content.width()).sum();
+        if !self.note.is_empty() {
+            // The note gets what is left, keeping room for the help key.
+            let room = width.saturating_sub(used + 3 + help.width() + 1);
+            if room >= 8 {
+                spans.push(sep());
+                spans.push(Span::raw(super::truncate(&self.note, room)));
+            }
+        }
+        let used: usize = spans.iter().map(|s| s.content.width()).sum();
         if used + help.width() < width {
             spans.push(Span::raw(" ".repeat(width - used - help.width())));
             spans.push(Span::styled(help, base.add_modifier(Modifier::DIM)));

@@ -1,6 +1,7 @@
 //! Headless tests of the whole app: actions and keys in, TestBackend frames out.
 
 mod app;
+mod backend;
 mod snapshots;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

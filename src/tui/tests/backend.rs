@@ -1,0 +1,204 @@
+//! The backend with an engine of plain data: searches off the loop with the newest query
+//! winning, edits in order, build events in batches.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::tui::backend::{Backend, Engine, PackageIndex, Request};
+use crate::tui::view::{DockerState, ImageState};
+
+#[derive(Default)]
+struct Fake {
+    searched: Arc<Mutex<Vec<String>>>,
+    edits: Arc<Mutex<Vec<String>>>,
+}
+
+struct SlowIndex(Arc<Mutex<Vec<String>>>);
+
+impl PackageIndex for SlowIndex {
+    fn len(&self) -> usize {
+        3
+    }
+    fn search(&mut self, query: &str, _limit: usize) -> Vec<Hit> {
+        self.0.lock().unwrap().push(query.to_string());
+        std::thread::sleep(Duration::from_millis(50));
+        vec![Hit {
+            attr: query.to_string(),
+            version: None,
+            description: None,
+            matched: vec![],
+        }]
+    }
+}
+
+impl Engine for Fake {
+    fn load_project(&self) -> anyhow::Result<ProjectView> {
+        Ok(project(&[]))
+    }
+    fn toggle_preset(&self, name: &str) -> anyhow::Result<String> {
+        self.edits.lock().unwrap().push(format!("toggle {name}"));
+        Ok(format!("toggled {name}"))
+    }
+    fn add_package(&self, attr: &str) -> anyhow::Result<String> {
+        std::thread::sleep(Duration::from_millis(20));
+        self.edits.lock().unwrap().push(format!("add {attr}"));
+        Ok(format!("added {attr}"))
+    }
+    fn remove_package(&self, _file: &str, attr: &str) -> anyhow::Result<String> {
+        self.edits.lock().unwrap().push(format!("remove {attr}"));
+        anyhow::bail!("user.nix: {attr} is not in the list")
+    }
+    fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>> {
+        std::thread::sleep(Duration::from_millis(100));
+        Ok(Box::new(SlowIndex(self.searched.clone())))
+    }
+    fn docker_state(&self) -> BoxFuture<'static, DockerState> {
+        async {
+            DockerState::Down {
+                reason: "no".into(),
+            }
+        }
+        .boxed()
+    }
+    fn image_state(&self) -> BoxFuture<'static, ImageState> {
+        async { ImageState::NotBuilt }.boxed()
+    }
+    fn build(
+        &self,
+        events: mpsc::Sender<BuildEvent>,
+        _cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<String>> {
+        async move {
+            for i in 0..1000 {
+                let line = format!("line {i}");
+                events
+                    .send(BuildEvent::Log { drv: None, line })
+                    .await
+                    .unwrap();
+            }
+            Ok("biar-x:y".to_string())
+        }
+        .boxed()
+    }
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
+        async { Ok(0) }.boxed()
+    }
+}
+
+async fn until(
+    rx: &mut mpsc::UnboundedReceiver<Action>,
+    mut f: impl FnMut(&Action) -> bool,
+) -> Vec<Action> {
+    let mut seen = Vec::new();
+    loop {
+        let a = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an answer in time")
+            .expect("backend alive");
+        let done = f(&a);
+        seen.push(a);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test]
+async fn queries_typed_while_the_index_loads_or_searches_collapse_to_the_newest() {
+    let fake = Fake::default();
+    let searched = fake.searched.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    for (id, q) in ["h", "he", "hel", "hell", "hello"].iter().enumerate() {
+        backend.send(Request::Search {
+            id: id as u64 + 1,
+            query: q.to_string(),
+        });
+    }
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 5, .. })
+    })
+    .await;
+    assert!(seen
+        .iter()
+        .any(|a| matches!(a, Action::IndexReady { names: 3 })));
+    // Typed before the index was ready: only the newest query ran.
+    assert_eq!(*searched.lock().unwrap(), vec!["hello"]);
+
+    // While one search runs, several newer queries arrive: the stale ones are skipped.
+    backend.send(Request::Search {
+        id: 6,
+        query: "a".into(),
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    for (id, q) in [(7, "ab"), (8, "abc"), (9, "abcd")] {
+        backend.send(Request::Search {
+            id,
+            query: q.into(),
+        });
+    }
+    until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 9, .. })
+    })
+    .await;
+    assert_eq!(*searched.lock().unwrap(), vec!["hello", "a", "abcd"]);
+}
+
+#[tokio::test]
+async fn edits_run_in_order_and_errors_come_back_as_banners() {
+    let fake = Fake::default();
+    let edits = fake.edits.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    backend.send(Request::Add("a".into()));
+    backend.send(Request::TogglePreset("node".into()));
+    backend.send(Request::Remove {
+        file: "user.nix".into(),
+        attr: "zz".into(),
+    });
+    let seen = until(&mut rx, |a| matches!(a, Action::Error(_))).await;
+    assert_eq!(
+        *edits.lock().unwrap(),
+        vec!["add a", "toggle node", "remove zz"]
+    );
+    let messages: Vec<&str> = seen
+        .iter()
+        .filter_map(|a| match a {
+            Action::Edited { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, vec!["added a", "toggled node"]);
+    assert!(matches!(seen.last(), Some(Action::Error(e)) if e.contains("user.nix: zz")));
+}
+
+#[tokio::test]
+async fn build_events_arrive_in_batches_before_the_end() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(Fake::default()), tx);
+    backend.send(Request::Build);
+    let seen = until(&mut rx, |a| matches!(a, Action::BuildFinished(_))).await;
+    let batches: Vec<usize> = seen
+        .iter()
+        .filter_map(|a| match a {
+            Action::BuildEvents(e) => Some(e.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        batches.iter().sum::<usize>(),
+        1000,
+        "every event, before BuildFinished"
+    );
+    assert!(batches.len() < 100, "batched: {batches:?}");
+    assert_eq!(
+        seen.last(),
+        Some(&Action::BuildFinished(Ok("biar-x:y".into())))
+    );
+}
