@@ -12,10 +12,11 @@ use tokio_util::sync::CancellationToken;
 use biar::build::{BuildEvent, BuildOptions};
 use biar::config::{ImageRef, Project};
 use biar::image::{BuilderStore, ImageInput, LayerCache};
+use biar::registry::RegistryTarget;
 use biar::run::RunSpec;
 
 use super::backend::{Engine, PackageIndex};
-use super::view::{DockerState, FileView, ImageState, ProjectView};
+use super::view::{DockerState, FileView, Hit, ImageState, ProjectView};
 
 pub struct Library {
     pub project_dir: PathBuf,
@@ -69,7 +70,9 @@ impl Engine for Library {
     }
 
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>> {
-        Err(missing("the package index"))
+        // The same index `biar-tui search` uses in this folder.
+        let loaded = biar::index::load_for_search(&self.project_dir)?;
+        Ok(Box::new(biar::index::Searcher::new(loaded.index)))
     }
 
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
@@ -106,9 +109,21 @@ impl Engine for Library {
                 return ImageState::Unknown;
             };
             match biar::run::image_exists(&engine, &image.reference()).await {
-                Ok(true) => ImageState::Local,
-                Ok(false) => ImageState::NotBuilt,
-                Err(_) => ImageState::Unknown,
+                Ok(true) => return ImageState::Local,
+                Ok(false) => {}
+                Err(_) => return ImageState::Unknown,
+            }
+            let Some(target) = RegistryTarget::from_config(&project.config) else {
+                return ImageState::NotBuilt;
+            };
+            // A registry that does not answer quickly is as good as absent for this line.
+            let asked = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                biar::registry::exists_in_registry(&target, &image),
+            );
+            match asked.await {
+                Ok(Ok(true)) => ImageState::Registry,
+                _ => ImageState::NotBuilt,
             }
         }
         .boxed()
@@ -246,4 +261,22 @@ fn labels(
         ("biar.user-hash".to_string(), reference.tag.clone()),
         ("biar.packages".to_string(), names.join(" ")),
     ])
+}
+
+impl PackageIndex for biar::index::Searcher {
+    fn len(&self) -> usize {
+        self.index().len()
+    }
+
+    fn search(&mut self, query: &str, limit: usize) -> Vec<Hit> {
+        biar::index::Searcher::search(self, query, limit)
+            .into_iter()
+            .map(|h| Hit {
+                attr: h.attr,
+                version: h.version,
+                description: h.description,
+                matched: h.matched,
+            })
+            .collect()
+    }
 }

@@ -47,8 +47,6 @@ pub enum ImageState {
     Unknown,
     Checking,
     Local,
-    // Set once the registry check is wired in (the registry settings' resolution is config's).
-    #[allow(dead_code)]
     Registry,
     NotBuilt,
 }

@@ -161,7 +161,12 @@ impl Component for Search {
         } else if self.shown != self.latest {
             "searching…".to_string()
         } else {
-            format!("{} matches", self.hits.len())
+            let more = if self.hits.len() >= crate::tui::backend::SEARCH_LIMIT {
+                "+"
+            } else {
+                ""
+            };
+            format!("{}{more} matches", self.hits.len())
         };
         frame.render_widget(
             Paragraph::new(Line::from(Span::styled(
