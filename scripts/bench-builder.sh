@@ -17,6 +17,7 @@ volume="biar-bench-store-$$"
 cleanup() {
   docker rmi -f "$image:latest" >/dev/null 2>&1 || true
   docker volume rm -f "$volume" >/dev/null 2>&1 || true
+  [ -f "$work/images" ] && xargs -r docker rmi -f <"$work/images" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -42,7 +43,10 @@ hyperfine --runs "$RUNS" --export-json "$work/again.json" \
 echo "== no-op build (everything in the store) =="
 cp -r example-offline "$work/project"
 sed -i "s#\.\./tests/fixtures/pkgs#$PWD/tests/fixtures/pkgs#" "$work/project/config.json"
-"$BIN" -p "$work/project" build >/dev/null 2>&1
+# `build` also makes and loads the image since the image work landed; remove it at the end.
+"$BIN" -p "$work/project" build --json 2>/dev/null \
+  | python3 -c 'import json,sys; [print(e["reference"]) for e in map(json.loads, sys.stdin) if "reference" in e]' \
+  | sort -u >"$work/images" || true
 hyperfine --warmup 1 --runs "$RUNS" --export-json "$work/noop.json" \
   -n "biar-tui build (no-op)" "$BIN -p $work/project build" \
   -n "baseline: docker run + nix-build (no-op)" \

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use common::{biar, copy_project, docker_available, repo, snapshot_tree};
 
 /// A copy of example-offline whose pin points at the repository's package set (the copy lives
-/// elsewhere) and whose user.nix is `user_nix`.
-fn project(user_nix: &str) -> (tempfile::TempDir, PathBuf) {
+/// elsewhere) and whose user.nix lists `packages` plus a unique no-op package, so every test's
+/// environment (and image) is its own and can be removed at the end.
+fn project(packages: &str) -> (tempfile::TempDir, PathBuf) {
     let (tmp, dir) = copy_project(&repo().join("example-offline"));
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
@@ -23,8 +24,29 @@ fn project(user_nix: &str) -> (tempfile::TempDir, PathBuf) {
         .to_string()
         .into();
     std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    std::fs::write(dir.join("user.nix"), user_nix).unwrap();
+    std::fs::write(
+        dir.join("user.nix"),
+        format!(
+            "{{ pkgs }}:\n[\n{packages}\n  (pkgs.sleeper {{ seconds = 0; salt = \"{}\"; }})\n]\n",
+            unique()
+        ),
+    )
+    .unwrap();
     (tmp, dir)
+}
+
+/// Removes the images a `build --json` run made (its events name them).
+fn remove_images(stdout: &[u8]) {
+    for line in String::from_utf8_lossy(stdout).lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let Some(reference) = event["reference"].as_str() {
+            let _ = Command::new("docker")
+                .args(["rmi", "-f", reference])
+                .output();
+        }
+    }
 }
 
 /// `common::biar` as a std Command, for spawning and signalling.
@@ -71,7 +93,7 @@ fn example_offline_builds_with_progress_events_and_a_closure() {
     if !docker_available() {
         return;
     }
-    let (tmp, dir) = project("{ pkgs }: with pkgs; [ hello chatty ]\n");
+    let (tmp, dir) = project("  pkgs.hello pkgs.chatty");
     let closure = tmp.path().join("closure.json");
     let out = biar(tmp.path())
         .args(["build", "--json", "-v", "--closure-json"])
@@ -80,6 +102,7 @@ fn example_offline_builds_with_progress_events_and_a_closure() {
         .arg(&dir)
         .output()
         .unwrap();
+    remove_images(&out.stdout);
     assert!(
         out.status.success(),
         "{}",
@@ -96,7 +119,7 @@ fn example_offline_builds_with_progress_events_and_a_closure() {
     for kind in ["stage", "progress", "built"] {
         assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");
     }
-    let built = events.last().unwrap();
+    let built = events.iter().find(|e| e["event"] == "built").unwrap();
     let env = built["env_path"].as_str().unwrap();
     assert!(env.starts_with("/nix/store/") && env.ends_with("-biar-env"));
     assert!(built["packages"]
@@ -123,8 +146,8 @@ fn two_projects_build_at_the_same_time() {
         .iter()
         .map(|p| {
             project(&format!(
-                "{{ pkgs }}: [ (pkgs.sleeper {{ seconds = 3; salt = \"{salt}-{p}\"; }}) \
-                 (pkgs.sleeper {{ seconds = 2; salt = \"{salt}-shared\"; }}) pkgs.hello ]\n"
+                "  (pkgs.sleeper {{ seconds = 3; salt = \"{salt}-{p}\"; }})\n  \
+                 (pkgs.sleeper {{ seconds = 2; salt = \"{salt}-shared\"; }})\n  pkgs.hello"
             ))
         })
         .collect();
@@ -132,7 +155,7 @@ fn two_projects_build_at_the_same_time() {
         .iter()
         .map(|(tmp, dir)| {
             let mut cmd = biar_std(tmp.path());
-            cmd.args(["build", "--project"])
+            cmd.args(["build", "--json", "--project"])
                 .arg(dir)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -142,6 +165,7 @@ fn two_projects_build_at_the_same_time() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
+        remove_images(&out.stdout);
         assert!(
             out.status.success(),
             "{}",
@@ -153,7 +177,7 @@ fn two_projects_build_at_the_same_time() {
 
 fn cancel_with(signal: &str) {
     let (tmp, dir) = project(&format!(
-        "{{ pkgs }}: [ (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }}) ]\n",
+        "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
         unique()
     ));
     let mut cmd = biar_std(tmp.path());
@@ -198,12 +222,13 @@ fn cancel_with(signal: &str) {
     );
 
     // The store is consistent: the next build succeeds.
-    let (tmp, dir) = project("{ pkgs }: [ pkgs.hello ]\n");
+    let (tmp, dir) = project("  pkgs.hello");
     let out = biar(tmp.path())
-        .args(["build", "--project"])
+        .args(["build", "--json", "--project"])
         .arg(&dir)
         .output()
         .unwrap();
+    remove_images(&out.stdout);
     assert!(
         out.status.success(),
         "{}",
@@ -232,7 +257,7 @@ fn a_failing_derivation_shows_nix_error_and_its_log() {
     if !docker_available() {
         return;
     }
-    let (tmp, dir) = project("{ pkgs }: [ pkgs.hello pkgs.failing ]\n");
+    let (tmp, dir) = project("  pkgs.hello pkgs.failing");
     let before = snapshot_tree(&dir);
     let out = biar(tmp.path())
         .args(["build", "--project"])
@@ -259,7 +284,7 @@ fn an_evaluation_error_points_at_the_users_file() {
     if !docker_available() {
         return;
     }
-    let (tmp, dir) = project("{ pkgs }:\n[\n  pkgs.hello\n  pkgs.nosuchthing\n]\n");
+    let (tmp, dir) = project("  pkgs.hello\n  pkgs.nosuchthing");
     let out = biar(tmp.path())
         .args(["build", "--project"])
         .arg(&dir)
@@ -282,7 +307,7 @@ fn a_missing_builder_image_says_to_run_builder_create() {
     if !docker_available() {
         return;
     }
-    let (tmp, dir) = project("{ pkgs }: [ pkgs.hello ]\n");
+    let (tmp, dir) = project("  pkgs.hello");
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
@@ -304,7 +329,7 @@ fn a_missing_store_volume_says_to_run_builder_create() {
     if !docker_available() {
         return;
     }
-    let (tmp, dir) = project("{ pkgs }: [ pkgs.hello ]\n");
+    let (tmp, dir) = project("  pkgs.hello");
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
@@ -323,7 +348,7 @@ fn a_missing_store_volume_says_to_run_builder_create() {
 
 #[test]
 fn docker_unreachable_is_a_clear_message() {
-    let (tmp, dir) = project("{ pkgs }: [ pkgs.hello ]\n");
+    let (tmp, dir) = project("  pkgs.hello");
     let out = biar(tmp.path())
         .args(["build", "--project"])
         .arg(&dir)
