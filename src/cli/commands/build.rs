@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let project = load_project(&global.project)?;
+    let project = Project::load(&global.project)?;
     // The identity is known before building: an image already in Docker means nothing to do.
     let identity = project.image_ref().ok();
     if let (Some(reference), false) = (&identity, args.push) {
@@ -218,33 +218,6 @@ async fn cancel_on_signals(cancel: CancellationToken) {
     cancel.cancel();
 }
 
-/// Reads the project. Until the config module's loader lands, reads config.json directly.
-fn load_project(dir: &Path) -> anyhow::Result<Project> {
-    match Project::load(dir) {
-        Ok(p) => Ok(p),
-        Err(biar::config::ConfigError::Io { source, .. })
-            if source.to_string() == "not implemented yet" =>
-        {
-            let path = dir.join("config.json");
-            let text = std::fs::read_to_string(&path).with_context(|| {
-                format!("{}: no config.json here (try --project DIR)", dir.display())
-            })?;
-            let config = serde_json::from_str(&text).map_err(|e| {
-                crate::cli::BadInput(format!(
-                    "{}:{}:{}: {e}",
-                    path.display(),
-                    e.line(),
-                    e.column()
-                ))
-            })?;
-            Ok(Project {
-                root: dir.to_path_buf(),
-                config,
-            })
-        }
-        Err(e) => Err(e.into()),
-    }
-}
 
 fn write_closure_json(file: &Path, built: &BuildOutput) -> anyhow::Result<()> {
     let json = serde_json::to_vec_pretty(&built.closure.paths)?;
