@@ -39,6 +39,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
+    if let (Some(reference), true) = (&identity, args.push) {
+        if push_up_to_date(&project, reference, &args).await? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let built = build_project(&project, &args).await?;
     if let Some(file) = &args.closure_json {
         write_closure_json(file, &built)?;
@@ -64,7 +69,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             size as f64 / 1e6
         );
     }
-    let result = make_image(&project, identity, &built, &args).await;
+    let mut result = make_image(&project, identity, &built, &args).await;
+    if let (Ok(image), true) = (&result, args.push) {
+        if let Err(e) = push_built(&project, image, &built, &args).await {
+            result = Err(e);
+        }
+    }
     built.container.remove().await;
     result?;
     Ok(ExitCode::SUCCESS)
@@ -401,6 +411,116 @@ fn neutralise(line: &str) -> String {
         }
     }
     out
+}
+
+/// The configured registry, or a bad-input error saying how to configure one.
+fn push_target(project: &Project) -> anyhow::Result<biar::registry::RegistryTarget> {
+    biar::registry::RegistryTarget::from_config(&project.config).ok_or_else(|| {
+        crate::cli::BadInput(format!(
+            "{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it",
+            project.config_path().display()
+        ))
+        .into()
+    })
+}
+
+/// `--push` with `name:tag` already tagged in the registry: nothing to build or send.
+async fn push_up_to_date(
+    project: &Project,
+    reference: &biar::config::ImageRef,
+    args: &Args,
+) -> anyhow::Result<bool> {
+    let target = push_target(project)?;
+    if !biar::registry::exists_in_registry(&target, reference).await? {
+        return Ok(false);
+    }
+    let remote = target.reference(reference)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "up_to_date", "reference": remote.to_string()})
+        );
+    } else {
+        println!("{remote} is up to date in the registry: nothing built or sent");
+    }
+    Ok(true)
+}
+
+/// `--push`: sends the layers the registry lacks (streamed from the builder's store, verified
+/// against their digests), then the manifest; reports layers sent / reused and bytes.
+async fn push_built(
+    project: &Project,
+    image: &biar::image::ImageDescriptor,
+    built: &BuildOutput,
+    args: &Args,
+) -> anyhow::Result<()> {
+    use biar::registry::{ByteStream, Descriptor};
+    use std::sync::Arc;
+    let target = push_target(project)?;
+    let source: Arc<dyn biar::image::NarSource> = Arc::new(biar::image::BuilderStore {
+        engine: built.container.engine().clone(),
+        container: built.container.id().to_string(),
+    });
+    let open = |d: &Descriptor| {
+        let stream: std::io::Result<ByteStream> = match image.layer(&d.digest) {
+            Some(layer) => Ok(Box::pin(image.open_layer(layer, source.clone()))),
+            None => Err(std::io::Error::other(format!(
+                "{} is not a layer of this image",
+                d.digest
+            ))),
+        };
+        Box::pin(async move { stream }) as _
+    };
+    let json = args.json;
+    let events = move |e: BuildEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&e) {
+                println!("{line}");
+            }
+        } else if let BuildEvent::Layer {
+            index,
+            total,
+            digest,
+            size,
+            reused: false,
+        } = &e
+        {
+            eprintln!(
+                "  sent layer {}/{total} {} ({:.1} MB)",
+                index + 1,
+                &digest[..digest.len().min(19)],
+                *size as f64 / 1e6
+            );
+        }
+    };
+    let started = Instant::now();
+    let (remote, summary) = biar::registry::push_to_target(
+        &target,
+        &image.reference,
+        &image.push_image(),
+        &open,
+        &events,
+    )
+    .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "pushed", "reference": remote.to_string(), "summary": summary})
+        );
+    } else if summary.already_present {
+        println!("{remote} is up to date in the registry: nothing sent");
+    } else {
+        println!(
+            "pushed {remote}: {} blobs sent ({:.1} MB), {} reused ({:.1} MB), {} mounted in {:.1}s",
+            summary.blobs_sent,
+            summary.bytes_sent as f64 / 1e6,
+            summary.blobs_reused,
+            summary.bytes_reused as f64 / 1e6,
+            summary.blobs_mounted,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

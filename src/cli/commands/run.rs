@@ -34,8 +34,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     };
     let engine = biar::docker::connect().await?;
     if !run::image_exists(&engine, &image).await? {
-        // TODO(issue 4): build it first once the image pipeline (build → layers → load) is on main.
-        return Err(biar::run::RunError::ImageMissing { image }.into());
+        match (&project, &args.image) {
+            // The project's own image: build it (and load it into Docker) first.
+            (Some(p), None) => build_first(p, &image).await?,
+            _ => return Err(biar::run::RunError::ImageMissing { image }.into()),
+        }
     }
     let spec = RunSpec {
         image: image.clone(),
@@ -51,4 +54,20 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("running {image}"))?;
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}
+
+/// `biar-tui build`, as `run` needs it when the image is missing.
+async fn build_first(project: &Project, image: &str) -> anyhow::Result<()> {
+    eprintln!("{image} is not in Docker yet: building it first");
+    let args = super::build::Args {
+        push: false,
+        closure_json: None,
+        json: false,
+        verbose: false,
+    };
+    let built = super::build::build_project(project, &args).await?;
+    let made = super::build::make_image(project, project.image_ref().ok(), &built, &args).await;
+    built.container.remove().await;
+    made?;
+    Ok(())
 }

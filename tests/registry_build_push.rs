@@ -1,0 +1,113 @@
+//! The whole path a user takes with a registry: `build --push` of a real built environment (the
+//! offline builder, the test package set), a repush that sends nothing, `skopeo inspect`, then
+//! `pull` into Docker and `run -- hello` printing the greeting.
+
+mod common;
+
+use std::process::Command;
+
+use common::registry::Registry;
+use common::{biar, copy_project, docker_available, repo};
+
+struct Images(Vec<String>);
+impl Drop for Images {
+    fn drop(&mut self) {
+        for i in &self.0 {
+            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+        }
+    }
+}
+
+#[test]
+fn build_push_pull_run_hello() {
+    if !docker_available() {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    let (tmp, dir) = copy_project(&repo().join("example-offline"));
+    let config_path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["nixpkgs"]["path"] = repo()
+        .join("tests/fixtures/pkgs")
+        .display()
+        .to_string()
+        .into();
+    config["registry"] = serde_json::json!({ "host": reg.host(), "namespace": "biar-test" });
+    // A name of our own, so no other test's image of the same content is mistaken for ours.
+    let prefix = format!("biar-test-push-{}-", std::process::id());
+    config["image"] = serde_json::json!({ "namePrefix": prefix });
+    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    let home = tmp.path();
+
+    let out = biar(home)
+        .args(["build", "--push", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let pushed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pushed "))
+        .unwrap_or_else(|| panic!("no `pushed` line: {stdout}"));
+    // `pushed HOST:PORT/biar-test/NAME:TAG: N blobs sent …`
+    let remote = pushed.split_once(": ").unwrap().0;
+    assert!(
+        remote.starts_with(&format!("{}/biar-test/{prefix}", reg.host())),
+        "{remote}"
+    );
+    let local = remote
+        .strip_prefix(&format!("{}/biar-test/", reg.host()))
+        .unwrap()
+        .to_string();
+    let _cleanup = Images(vec![remote.to_string(), local.clone()]);
+
+    // The registry has it, as skopeo reads it.
+    let inspect = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{remote}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert!(v["Layers"].as_array().unwrap().len() >= 2, "{v}");
+
+    // Again: nothing is sent.
+    reg.clear_log();
+    let out = biar(home)
+        .args(["build", "--push", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("nothing"), "{stdout}");
+    let reqs = reg.requests();
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.starts_with("PUT ") || r.starts_with("POST ")),
+        "{reqs:?}"
+    );
+
+    // Pull into Docker, then run the greeting.
+    biar(home)
+        .args(["pull", "--registry", &format!("{}/biar-test", reg.host())])
+        .args(["--image", &local])
+        .assert()
+        .success();
+    biar(home)
+        .args(["run", "--image", &local, "--project"])
+        .arg(&dir)
+        .args(["--", "hello"])
+        .assert()
+        .success()
+        .stdout("Hello, world!\n");
+}
