@@ -228,7 +228,6 @@ async fn cancel_on_signals(cancel: CancellationToken) {
     cancel.cancel();
 }
 
-
 fn write_closure_json(file: &Path, built: &BuildOutput) -> anyhow::Result<()> {
     let json = serde_json::to_vec_pretty(&built.closure.paths)?;
     let tmp = file.with_extension("tmp");

@@ -360,6 +360,49 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_environment_build_reports_each_derivation_and_the_counts() {
+        // buildEnv of two fresh sleepers and an already built hello.
+        let (parser, events) = parse("env.stderr");
+        let started: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                BuildEvent::DerivationStarted { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, ["sleeper-1s", "sleeper-1s", "biar-env"]);
+        let done: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                BuildEvent::Progress { done, .. } => Some(*done),
+                _ => None,
+            })
+            .collect();
+        assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+        assert_eq!(
+            events
+                .iter()
+                .rev()
+                .find(|e| matches!(e, BuildEvent::Progress { .. })),
+            Some(&BuildEvent::Progress {
+                done: 3,
+                expected: 3,
+                running: 0,
+                failed: 0
+            })
+        );
+        let sleeper_logs = events
+            .iter()
+            .filter(|e| {
+                matches!(e, BuildEvent::Log { drv: Some(d), line }
+                    if d.ends_with("-sleeper-1s.drv") && line == "sleeping: 0 of 1")
+            })
+            .count();
+        assert_eq!(sleeper_logs, 2);
+        assert!(parser.errors.is_empty());
+    }
+
+    #[test]
     fn a_recorded_noop_build_builds_nothing() {
         let (parser, events) = parse("noop.stderr");
         assert!(!events
