@@ -198,7 +198,8 @@ fn base_hash(project: &Project, reference: &biar::config::ImageRef) -> String {
 pub async fn build_project(project: &Project, args: &Args) -> anyhow::Result<BuildOutput> {
     let engine = biar::docker::connect().await?;
     let cancel = CancellationToken::new();
-    let signals = tokio::spawn(cancel_on_signals(cancel.clone()));
+    let nix_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(cancel_on_signals(cancel.clone(), nix_done.clone()));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<BuildEvent>(1024);
     let mut reporter = Reporter::new(args);
     let report_task = tokio::spawn(async move {
@@ -209,12 +210,18 @@ pub async fn build_project(project: &Project, args: &Args) -> anyhow::Result<Bui
     });
     let result = biar::build::run(&engine, project, &BuildOptions::default(), tx, cancel).await;
     let _ = report_task.await;
-    signals.abort();
+    // Signals stay handled for the rest of the command (the image step).
+    nix_done.store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(result?)
 }
 
-/// Cancels on the first Ctrl-C or SIGTERM.
-async fn cancel_on_signals(cancel: CancellationToken) {
+/// Cancels the Nix build on the first Ctrl-C or SIGTERM. Once the Nix build is over, a signal
+/// ends the command: installing a handler replaced the default action, and what runs then (the
+/// image step) streams from the builder container, which goes away with this process.
+async fn cancel_on_signals(
+    cancel: CancellationToken,
+    nix_done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
@@ -224,8 +231,11 @@ async fn cancel_on_signals(cancel: CancellationToken) {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    eprintln!("cancelling the build…");
     cancel.cancel();
+    if nix_done.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("error: cancelled");
+        std::process::exit(1);
+    }
 }
 
 fn write_closure_json(file: &Path, built: &BuildOutput) -> anyhow::Result<()> {
