@@ -10,6 +10,7 @@ use common::testimage;
 fn auth_registry() -> Option<Registry> {
     Registry::start_with(Options {
         users: vec![("alice".into(), "correct horse".into())],
+        ..Default::default()
     })
 }
 

@@ -315,3 +315,38 @@ async fn bad_repository_name_is_explained_before_any_request() {
     );
     assert!(reg.requests().iter().all(|r| !r.contains("UPPER")));
 }
+
+#[tokio::test]
+async fn full_registry_disk_is_explained_and_a_rerun_finishes() {
+    // 1 MiB of storage: the ~2 MB busybox layer cannot fit.
+    let Some(reg) = Registry::start_with(common::registry::Options {
+        storage_bytes: Some(1024 * 1024),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let c = client(&reg);
+    let img = testimage::make("disk full");
+    let repo = testimage::unique("biar-test/full");
+    let (result, _) = push(&c, &repo, "t", &img, &PushOptions::default()).await;
+    let err = result.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, RegistryError::DiskFull { .. }),
+        "{text}\n{}",
+        reg.log()
+    );
+    assert!(
+        text.contains("out of storage") && text.contains("re-run"),
+        "{text}"
+    );
+    assert_eq!(c.manifest_exists(&repo, "t").await.unwrap(), None);
+
+    reg.resize_storage(64 * 1024 * 1024);
+    let s = push(&c, &repo, "t", &img, &PushOptions::default())
+        .await
+        .0
+        .unwrap();
+    assert_eq!(s.blobs_sent + s.blobs_reused, 3, "{s:?}");
+    assert_eq!(skopeo_layers(&reg.host(), &repo, "t"), digests(&img));
+}

@@ -18,6 +18,8 @@ pub struct Registry {
     child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// The storage is a tmpfs of limited size (see [`Options::storage_bytes`]).
+    tmpfs: bool,
 }
 
 /// Options of a test registry.
@@ -25,6 +27,9 @@ pub struct Registry {
 pub struct Options {
     /// `(user, password)` pairs: turns on htpasswd (basic) auth.
     pub users: Vec<(String, String)>,
+    /// Storage on a tmpfs of this many bytes, to fill the registry's disk for real (needs root,
+    /// as the tests run here and in CI).
+    pub storage_bytes: Option<u64>,
 }
 
 /// Returns None (and says so) when the binary is missing outside CI; panics under CI.
@@ -83,6 +88,9 @@ impl Registry {
         let port = free_port();
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).unwrap();
+        if let Some(bytes) = options.storage_bytes {
+            mount_tmpfs(&storage, bytes);
+        }
         let mut auth = String::new();
         if !options.users.is_empty() {
             let htpasswd = dir.path().join("htpasswd");
@@ -114,7 +122,12 @@ impl Registry {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("spawn: {e}"))?;
-        let mut registry = Registry { child, port, dir };
+        let mut registry = Registry {
+            child,
+            port,
+            dir,
+            tmpfs: options.storage_bytes.is_some(),
+        };
         registry.wait_ready()?;
         Ok(registry)
     }
@@ -201,6 +214,38 @@ impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.tmpfs {
+            let _ = Command::new("umount").arg(self.storage()).status();
+        }
+    }
+}
+
+fn mount_tmpfs(dir: &Path, bytes: u64) {
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .expect("mount");
+    assert!(
+        out.status.success(),
+        "mounting a tmpfs for the registry's storage needs root: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Registry {
+    /// Resizes the storage tmpfs (to free space after filling it).
+    pub fn resize_storage(&self, bytes: u64) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,size={bytes}")])
+            .arg(self.storage())
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

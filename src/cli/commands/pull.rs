@@ -52,6 +52,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     // One line per layer and status change (not per byte of progress).
     let last: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
     pull_into_docker(&engine, &client, &remote, &image, &|p| {
+        // Per layer only what tells the story: had it, or pulled it.
+        let wanted = ["Already exists", "Pull complete", "Digest:", "Status:"];
+        if !wanted.iter().any(|w| p.status.starts_with(w)) {
+            return;
+        }
         let id = p.id.clone().unwrap_or_default();
         let mut last = last.lock().unwrap();
         if last.get(&id) == Some(&p.status) {

@@ -121,6 +121,9 @@ struct ErrorItem {
     code: String,
     #[serde(default)]
     message: String,
+    /// Free-form; the Debian registry puts the OS error here ("…: no space left on device").
+    #[serde(default)]
+    detail: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -820,7 +823,13 @@ async fn decode_error_body(resp: Response) -> Option<(String, String)> {
 pub(crate) fn parse_error_body(text: &str) -> Option<(String, String)> {
     if let Ok(body) = serde_json::from_str::<ErrorBody>(text) {
         if let Some(first) = body.errors.into_iter().next() {
-            return Some((first.code, first.message));
+            let message = match first.detail {
+                Some(serde_json::Value::String(d)) if !d.is_empty() && d != first.message => {
+                    format!("{} ({d})", first.message)
+                }
+                _ => first.message,
+            };
+            return Some((first.code, message));
         }
     }
     let t = text.trim();
@@ -895,6 +904,12 @@ mod tests {
             r#"{"errors":[{"code":"UNKNOWN","message":"write /var/lib/registry/x: no space left on device"}]}"#,
         );
         assert!(matches!(e, RegistryError::DiskFull { .. }), "{e}");
+        let e = classify_body(
+            500,
+            r#"{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":"write /srv/x/data: no space left on device"}]}"#,
+        );
+        assert!(matches!(e, RegistryError::DiskFull { .. }), "{e}");
+        assert!(e.to_string().contains("/srv/x/data"), "{e}");
         let e = classify_body(507, "");
         assert!(e.to_string().contains("out of storage"), "{e}");
 
