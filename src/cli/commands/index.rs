@@ -11,9 +11,37 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum IndexCommand {
     /// Refresh the index from the configured sources and say what was loaded.
-    Update,
+    Update(UpdateArgs),
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("index")
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// Only these sources: channel, nix-env, bundled (default: every configured one).
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<biar::index::SourceKind>,
+}
+
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        IndexCommand::Update(update) => {
+            let mut notes = Vec::new();
+            let reports = biar::index::update(&global.project, &update.sources, &mut notes).await;
+            for note in &notes {
+                eprintln!("note: {note}");
+            }
+            for r in &reports {
+                println!("{r}");
+            }
+            if reports
+                .iter()
+                .any(|r| r.category() == Some(biar::Category::BadInput))
+            {
+                return Ok(ExitCode::from(2));
+            }
+            if reports.iter().any(|r| r.failed()) {
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

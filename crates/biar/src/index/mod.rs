@@ -13,12 +13,16 @@
 
 mod bundled;
 pub mod cache;
+mod channel;
 mod error;
+mod nixenv;
+mod packages_json;
 #[cfg(test)]
 mod ranking_tests;
 mod search;
 mod sources;
 mod store;
+mod update;
 
 pub use bundled::BUNDLED_ORIGIN;
 pub use error::IndexError;
@@ -28,6 +32,15 @@ pub use sources::{
     read_project_config, Loaded,
 };
 pub use store::{Entry, Index, SourceInfo};
+pub use update::{update, update_channel, Outcome, SourceKind, SourceReport};
+
+/// Parses a `packages.json` document (channel shape) from a reader, one entry at a time.
+pub fn parse_packages_json(
+    reader: impl std::io::Read,
+    sink: impl FnMut(Entry),
+) -> Result<(), String> {
+    packages_json::parse(reader, packages_json::Shape::Channel, sink)
+}
 
 /// The bundled offline index, decoded afresh (no cache, no network).
 pub fn bundled() -> Result<Index, IndexError> {

@@ -1,0 +1,133 @@
+//! Source 2: `nix-env -qaP --json --meta` over the project's pinned package set, run in a builder
+//! container (works offline; the evaluation needs no network for a path pin). Its stdout is
+//! streamed into the same JSON visitor as a channel file, on a blocking thread.
+
+use std::path::Path;
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::cache::{self, CacheMeta};
+use super::packages_json::{self, Shape};
+use super::sources::nixenv_source;
+use super::store::Index;
+use super::update::{Outcome, SourceReport};
+use super::IndexError;
+use crate::config::{Config, Project};
+use crate::docker::{connect, BuilderContainer};
+
+/// Lists the project's package set in a fresh builder container.
+pub async fn fetch(project_root: &Path, config: &Config) -> Result<Index, IndexError> {
+    let err = |e: &dyn std::fmt::Display| IndexError::NixEnv(e.to_string());
+    let engine = connect().await.map_err(|e| err(&e))?;
+    let container = BuilderContainer::start(&engine, &config.builder, "index")
+        .await
+        .map_err(|e| err(&e))?;
+    let result = list(&container, project_root, config).await;
+    container.remove().await;
+    result
+}
+
+async fn list(
+    container: &BuilderContainer,
+    project_root: &Path,
+    config: &Config,
+) -> Result<Index, IndexError> {
+    let err = |e: &dyn std::fmt::Display| IndexError::NixEnv(e.to_string());
+    let project = Project {
+        root: project_root.to_path_buf(),
+        config: config.clone(),
+    };
+    let uploaded = crate::build::upload_project(container, &project)
+        .await
+        .map_err(|e| err(&e))?;
+    // nix-env -f takes a file: one that imports the package set as nixpkgs is imported.
+    let expr = format!("import ({}) {{ }}\n", uploaded.package_set);
+    container
+        .exec_checked(&[
+            "sh",
+            "-c",
+            "printf %s \"$1\" > /build/biar-index.nix",
+            "sh",
+            &expr,
+        ])
+        .await
+        .map_err(|e| err(&e))?;
+    let mut cmd: Vec<String> = [
+        "nix-env",
+        "-qaP",
+        "--json",
+        "--meta",
+        "-f",
+        "/build/biar-index.nix",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    cmd.extend(uploaded.nix_args.iter().cloned());
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let stream = container
+        .exec_stream_stdout(&args)
+        .map_err(std::io::Error::other);
+    let reader = SyncIoBridge::new(StreamReader::new(Box::pin(stream)));
+    let source = nixenv_source(project_root, &config.nixpkgs);
+    tokio::task::spawn_blocking(move || {
+        let mut entries = Vec::new();
+        packages_json::parse(reader, Shape::NixEnv, |e| entries.push(e))
+            .map_err(|reason| IndexError::NixEnv(format!("reading nix-env's output: {reason}")))?;
+        Ok(Index::from_entries(source, entries))
+    })
+    .await
+    .map_err(|e| err(&e))?
+}
+
+/// Refreshes the nix-env index of a project into its cache file.
+pub async fn update(project_root: &Path, config: &Config) -> SourceReport {
+    let source = nixenv_source(project_root, &config.nixpkgs);
+    let Some(dir) = cache::cache_dir() else {
+        return SourceReport {
+            source,
+            outcome: Outcome::Skipped {
+                reason: "no cache folder (set XDG_CACHE_HOME or HOME)".into(),
+            },
+        };
+    };
+    let path = cache::cache_path(&dir, &source);
+    let start = Instant::now();
+    let outcome = match fetch(project_root, config).await {
+        Ok(index) => {
+            let count = index.len();
+            let meta = CacheMeta {
+                kind: source.kind.clone(),
+                origin: source.origin.clone(),
+                fetched_unix: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+                ..CacheMeta::default()
+            };
+            match tokio::task::spawn_blocking(move || cache::write(&path, &index, &meta)).await {
+                Ok(Ok(())) => Outcome::Loaded {
+                    count,
+                    elapsed: start.elapsed(),
+                },
+                Ok(Err(error)) => Outcome::Failed { error, kept: None },
+                Err(e) => Outcome::Failed {
+                    error: IndexError::Other(e.to_string()),
+                    kept: None,
+                },
+            }
+        }
+        Err(error) => {
+            let kept = tokio::task::spawn_blocking(move || {
+                cache::read(&path).ok().flatten().map(|(i, _)| i.len())
+            })
+            .await
+            .ok()
+            .flatten();
+            Outcome::Failed { error, kept }
+        }
+    };
+    SourceReport { source, outcome }
+}
