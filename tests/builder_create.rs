@@ -151,3 +151,81 @@ fn the_default_create_pulls_and_fails_clearly_with_no_network() {
     assert!(stderr.contains("cannot pull nixos/nix:"), "{stderr}");
     assert!(stderr.contains("builder create --offline"), "{stderr}");
 }
+
+#[test]
+fn a_fresh_store_volume_is_initialised_and_builds_from_scratch() {
+    if !docker_available() {
+        return;
+    }
+    let volume = format!(
+        "biar-test-fresh-store-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    );
+    struct RemoveVolume(String);
+    impl Drop for RemoveVolume {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("docker")
+                .args(["volume", "rm", "-f", &self.0])
+                .output();
+        }
+    }
+    let _guard = RemoveVolume(volume.clone());
+    let (tmp, dir) = common::copy_project(&common::repo().join("example-offline"));
+    let config_path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["nixpkgs"]["path"] = common::repo()
+        .join("tests/fixtures/pkgs")
+        .display()
+        .to_string()
+        .into();
+    config["builder"]["storeVolume"] = volume.clone().into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    // A user configuration of its own, so the image identity is new and the build really runs.
+    std::fs::write(
+        dir.join("user.nix"),
+        format!(
+            "{{ pkgs }}: [ pkgs.hello (pkgs.sleeper {{ seconds = 0; salt = \"{volume}\"; }}) ]\n"
+        ),
+    )
+    .unwrap();
+
+    let out = biar(tmp.path())
+        .args(["builder", "create", "--offline", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("{volume}: created")), "{stdout}");
+
+    let out = biar(tmp.path())
+        .args(["build", "--json", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    // The image step made this test's own image (unique user.nix): remove it.
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Ok(event) = serde_json::from_str::<serde_json::Value>(line) {
+            if let Some(reference) = event["reference"].as_str() {
+                let _ = std::process::Command::new("docker")
+                    .args(["rmi", "-f", reference])
+                    .output();
+            }
+        }
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // From an empty store everything is built: busybox, shell, hello, the stand-ins, the env.
+    assert!(stdout.contains("\"name\":\"busybox-1.35.0\""), "{stdout}");
+    assert!(stdout.contains("-biar-env\""), "{stdout}");
+}
