@@ -1,5 +1,8 @@
 use std::process::ExitCode;
 
+use biar::config::Project;
+use biar::nixexpr::{AttrPath, PackageFile};
+
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -15,6 +18,55 @@ pub struct Args {
     pub force: bool,
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("add")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let dir = global.project.clone();
+    let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        // Every name is checked before any file is read or written.
+        let attrs = args
+            .attrs
+            .iter()
+            .map(|a| AttrPath::parse(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let project = Project::load(&dir)?;
+        check_known(&project, &attrs, args.force)?;
+        let (entry, path) = project.user_file(args.file.as_deref())?;
+        let mut file = PackageFile::load(&path)?;
+        let outcome = file.add(&attrs)?;
+        file.save()?;
+        let mut lines = Vec::new();
+        if !outcome.added.is_empty() {
+            lines.push(format!("added {} to {entry}", join(&outcome.added)));
+        }
+        if !outcome.already_present.is_empty() {
+            lines.push(format!(
+                "{} already in {entry}: nothing to change",
+                join(&outcome.already_present)
+            ));
+        }
+        Ok(lines)
+    })
+    .await??;
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The package-index check (issue 5 fills this): refuse, as bad input and before any file is
+/// touched, attributes the index does not know unless `force`, suggesting close names.
+/// Until then every valid attribute path is accepted.
+pub(crate) fn check_known(
+    _project: &Project,
+    _attrs: &[AttrPath],
+    _force: bool,
+) -> anyhow::Result<()> {
+    Ok(())
+}
+
+pub(crate) fn join(attrs: &[AttrPath]) -> String {
+    attrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

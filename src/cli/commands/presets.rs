@@ -1,5 +1,7 @@
 use std::process::ExitCode;
 
+use biar::config::Project;
+
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -9,6 +11,32 @@ pub struct Args {
     pub json: bool,
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("presets")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let dir = global.project.clone();
+    let (presets, image) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let project = Project::load(&dir)?;
+        // The reference is a courtesy here: a file that does not parse must not hide the list.
+        let image = project.image_ref().map_err(|e| e.to_string());
+        Ok((biar::presets::list(&project)?, image))
+    })
+    .await??;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&presets)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = presets.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in &presets {
+        let mark = if p.enabled { "[x]" } else { "[ ]" };
+        println!("{mark} {:width$}  {}", p.name, p.description);
+    }
+    let on = presets.iter().filter(|p| p.enabled).count();
+    println!(
+        "\n{on} of {} on. Turn one on or off with `biar-tui toggle NAME`.",
+        presets.len()
+    );
+    match image {
+        Ok(image) => println!("Image: {image}"),
+        Err(e) => println!("Image: unknown until this is fixed: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

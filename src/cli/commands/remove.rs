@@ -1,5 +1,8 @@
 use std::process::ExitCode;
 
+use biar::config::Project;
+use biar::nixexpr::{AttrPath, PackageFile};
+
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -12,6 +15,37 @@ pub struct Args {
     pub file: Option<String>,
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("remove")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let dir = global.project.clone();
+    let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let attrs = args
+            .attrs
+            .iter()
+            .map(|a| AttrPath::parse(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let project = Project::load(&dir)?;
+        let (entry, path) = project.user_file(args.file.as_deref())?;
+        let mut file = PackageFile::load(&path)?;
+        let outcome = file.remove(&attrs)?;
+        file.save()?;
+        let mut lines = Vec::new();
+        if !outcome.removed.is_empty() {
+            lines.push(format!(
+                "removed {} from {entry}",
+                super::add::join(&outcome.removed)
+            ));
+        }
+        if !outcome.not_found.is_empty() {
+            lines.push(format!(
+                "{} not in {entry}: nothing to remove (`biar-tui list` shows what is there)",
+                super::add::join(&outcome.not_found)
+            ));
+        }
+        Ok(lines)
+    })
+    .await??;
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,7 @@
 use std::process::ExitCode;
 
+use biar::config::Project;
+
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -8,6 +10,21 @@ pub struct Args {
     pub preset: String,
 }
 
-pub async fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    super::not_yet("toggle")
+pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let dir = global.project.clone();
+    let name = args.preset;
+    let message = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let project = Project::load(&dir)?;
+        let on = biar::presets::toggle(&project, &name)?;
+        let name = name.trim_end_matches(".nix").trim_start_matches("presets/");
+        let entry = biar::presets::entry_for(name);
+        Ok(if on {
+            format!("{name}: on ({entry} added to userConfig)")
+        } else {
+            format!("{name}: off ({entry} removed from userConfig; the file stays)")
+        })
+    })
+    .await??;
+    println!("{message}");
+    Ok(ExitCode::SUCCESS)
 }

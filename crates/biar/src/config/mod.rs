@@ -17,4 +17,4 @@ pub use image_ref::ImageRef;
 pub use model::{
     BuilderSettings, Config, ImageSettings, IndexSettings, PackageSetPin, RegistrySettings,
 };
-pub use project::Project;
+pub use project::{normalise_entry, same_entry, Project};

@@ -70,6 +70,53 @@ impl Project {
         f.is_file().then_some(f)
     }
 
+    /// The file `add`/`remove` edit: `file` if given (an entry of userConfig, or
+    /// `workdir/local.nix`), else `user.nix` if it is in userConfig, else the last entry that is
+    /// not a preset. Returns the entry as written and its path.
+    pub fn user_file(&self, file: Option<&str>) -> Result<(String, PathBuf), ConfigError> {
+        let entries = &self.config.user_config;
+        let invalid = |message: String| ConfigError::Invalid {
+            at: locate_key(
+                &self.config_path(),
+                &std::fs::read_to_string(self.config_path()).unwrap_or_default(),
+                "userConfig",
+            ),
+            message,
+        };
+        if let Some(f) = file {
+            if let Some(e) = entries.iter().find(|e| same_entry(e, f)) {
+                return Ok((e.clone(), self.root.join(e)));
+            }
+            if same_entry(f, "workdir/local.nix") {
+                let path = self.workdir().join("local.nix");
+                if path.is_file() {
+                    return Ok(("workdir/local.nix".into(), path));
+                }
+            }
+            return Err(invalid(format!(
+                "{f:?} is not an entry of userConfig ({}); add it there first or pick one of them",
+                entries.join(", ")
+            )));
+        }
+        let chosen = entries
+            .iter()
+            .find(|e| same_entry(e, "user.nix"))
+            .or_else(|| {
+                entries
+                    .iter()
+                    .rev()
+                    .find(|e| !normalise_entry(e).starts_with("presets"))
+            });
+        match chosen {
+            Some(e) => Ok((e.clone(), self.root.join(e))),
+            None => Err(invalid(
+                "userConfig has no file of your own to edit (only presets); add \"user.nix\" to \
+                 it, or pass --file"
+                    .into(),
+            )),
+        }
+    }
+
     /// The image this configuration maps to (see `docs/config.md` for what is hashed).
     pub fn image_ref(&self) -> Result<ImageRef, ConfigError> {
         super::identity::image_ref(self)
@@ -278,12 +325,13 @@ fn check_relative(entry: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `./a.nix` and `a.nix` are the same entry.
-pub(crate) fn same_entry(a: &str, b: &str) -> bool {
+/// Whether two userConfig entries name the same file (`./a.nix` and `a.nix` do).
+pub fn same_entry(a: &str, b: &str) -> bool {
     normalise_entry(a) == normalise_entry(b)
 }
 
-pub(crate) fn normalise_entry(e: &str) -> PathBuf {
+/// An entry without `.` components, for comparisons.
+pub fn normalise_entry(e: &str) -> PathBuf {
     Path::new(e)
         .components()
         .filter(|c| !matches!(c, Component::CurDir))
@@ -445,6 +493,41 @@ mod tests {
         );
         let msg = Project::load(d.path()).unwrap_err().to_string();
         assert!(msg.contains("twice"), "{msg}");
+    }
+
+    #[test]
+    fn the_user_file_defaults_to_user_nix_then_the_last_own_file() {
+        let d = project(
+            r#"{"baseConfig": "base.nix", "userConfig": ["presets/go.nix", "./user.nix", "more.nix"]}"#,
+            &["base.nix", "user.nix", "more.nix", "presets/go.nix"],
+        );
+        let p = Project::load(d.path()).unwrap();
+        assert_eq!(p.user_file(None).unwrap().0, "./user.nix");
+        assert_eq!(p.user_file(Some("more.nix")).unwrap().0, "more.nix");
+        assert_eq!(
+            p.user_file(Some("./presets/go.nix")).unwrap().0,
+            "presets/go.nix"
+        );
+        let e = p.user_file(Some("other.nix")).unwrap_err();
+        assert_eq!(e.category(), crate::Category::BadInput);
+        assert!(e.to_string().contains("not an entry of userConfig"), "{e}");
+
+        let d = project(
+            r#"{"baseConfig": "base.nix", "userConfig": ["presets/go.nix", "mine.nix"]}"#,
+            &["base.nix", "mine.nix", "presets/go.nix"],
+        );
+        let p = Project::load(d.path()).unwrap();
+        assert_eq!(p.user_file(None).unwrap().0, "mine.nix");
+        let d = project(
+            r#"{"baseConfig": "base.nix", "userConfig": ["presets/go.nix"]}"#,
+            &["base.nix", "presets/go.nix"],
+        );
+        let p = Project::load(d.path()).unwrap();
+        assert!(p
+            .user_file(None)
+            .unwrap_err()
+            .to_string()
+            .contains("--file"));
     }
 
     #[test]

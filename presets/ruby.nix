@@ -1,0 +1,6 @@
+# Ruby with Bundler
+{ pkgs }:
+with pkgs; [
+  ruby
+  bundler
+]
