@@ -33,8 +33,3 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Run(args) => run::run(global, args).await,
     }
 }
-
-/// Placeholder until the owning issue lands.
-pub(crate) fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`{what}` is not implemented yet")
-}
