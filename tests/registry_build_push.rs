@@ -111,3 +111,64 @@ fn build_push_pull_run_hello() {
         .success()
         .stdout("Hello, world!\n");
 }
+
+fn offline_project(registry: Option<&str>) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, dir) = copy_project(&repo().join("example-offline"));
+    let config_path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["nixpkgs"]["path"] = repo()
+        .join("tests/fixtures/pkgs")
+        .display()
+        .to_string()
+        .into();
+    let obj = config.as_object_mut().unwrap();
+    obj.remove("DOCKER_REGISTRY_HOST");
+    obj.remove("DOCKER_REGISTRY_CONTAINER");
+    if let Some(host) = registry {
+        obj.insert("registry".into(), serde_json::json!({ "host": host }));
+    }
+    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    (tmp, dir)
+}
+
+#[test]
+fn push_faults_are_said_before_building() {
+    if !docker_available() {
+        return;
+    }
+    // No registry configured: bad input, exit 2, nothing changed.
+    let (tmp, dir) = offline_project(None);
+    let before = common::snapshot_tree(&dir);
+    biar(tmp.path())
+        .env_remove("DOCKER_REGISTRY_HOST")
+        .args(["build", "--push", "--project"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--push needs a registry"));
+    assert_eq!(before, common::snapshot_tree(&dir));
+
+    // A registry nobody answers at: exit 1 at once, naming it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    let (tmp, dir) = offline_project(Some(&host));
+    let out = biar(tmp.path())
+        .args(["build", "--push", "--project"])
+        .arg(&dir)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("cannot reach the registry") && stderr.contains(&host),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("derivations built"),
+        "no build was started: {stderr}"
+    );
+}

@@ -176,3 +176,53 @@ fn tty_typing_and_resize() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn ctrl_close_bracket_detaches_and_removes() {
+    if !common::docker_available() {
+        return;
+    }
+    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    let img = testimage::make("detach test");
+    let image = testimage::import(&img.rootfs);
+    let home = tempfile::tempdir().unwrap();
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 24,
+            cols: 80,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("biar-tui"));
+    cmd.args(["run", "--image", &image.reference]);
+    cmd.cwd(home.path());
+    cmd.env("XDG_CACHE_HOME", home.path().join("cache"));
+    cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut screen = Screen {
+        rx,
+        seen: String::new(),
+    };
+    let mut writer = pair.master.take_writer().unwrap();
+    screen.expect("# ");
+    writer.write_all(&[0x1d]).unwrap(); // Ctrl-]
+    screen.expect("detached");
+    let status = child.wait().unwrap();
+    assert_eq!(status.exit_code(), 1, "{}", screen.seen);
+    assert_eq!(
+        testimage::containers_of(&image.reference),
+        Vec::<String>::new()
+    );
+}

@@ -241,33 +241,28 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
             .await;
         return Ok(130);
     }
-    match tokio::time::timeout(Duration::from_secs(5), exit_rx).await {
+    match tokio::time::timeout(Duration::from_secs(2), exit_rx).await {
         Ok(Ok(Some(code))) => Ok(code),
-        // The wait stream missed the exit: ask the container itself.
+        // No exit seen: either the wait stream missed it, or we were detached (`DETACH_KEYS`)
+        // from a container that still runs. Ask the container itself.
         _ => exit_code_from_inspect(engine, id).await,
     }
 }
 
 async fn exit_code_from_inspect(engine: &Engine, id: &str) -> Result<i64, RunError> {
-    for _ in 0..100 {
-        let info = engine
-            .docker
-            .inspect_container(
-                id,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .map_err(RunError::docker("inspect the container"))?;
-        if let Some(state) = info.state {
-            if state.running != Some(true) {
-                return Ok(state.exit_code.unwrap_or(0));
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let info = engine
+        .docker
+        .inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .map_err(RunError::docker("inspect the container"))?;
+    match info.state {
+        Some(state) if state.running == Some(true) => Err(RunError::Detached),
+        Some(state) => Ok(state.exit_code.unwrap_or(0)),
+        None => Ok(0),
     }
-    Err(RunError::Other(format!(
-        "the container {id} stopped sending output but is still running"
-    )))
 }
 
 async fn resize(engine: &Engine, id: &str) -> bool {

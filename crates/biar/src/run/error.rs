@@ -16,6 +16,9 @@ pub enum RunError {
     #[error("cannot mount {path} into the container: {reason}\n  the project's workdir/ must be a folder you can read")]
     Workdir { path: String, reason: String },
 
+    #[error("detached from the environment (Ctrl-]): it was stopped and removed")]
+    Detached,
+
     #[error("{0}")]
     Other(String),
 }
