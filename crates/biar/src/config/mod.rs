@@ -8,6 +8,7 @@ mod atomic;
 mod error;
 mod identity;
 mod image_ref;
+mod json_edit;
 mod model;
 mod project;
 

@@ -145,7 +145,11 @@ impl Project {
                     .collect(),
             ),
         );
-        let out = to_json_like(&doc, &text);
+        let out = splice_user_config(&text, entries)
+            .filter(|spliced| {
+                serde_json::from_str::<serde_json::Value>(spliced).ok() == Some(doc.clone())
+            })
+            .unwrap_or_else(|| to_json_like(&doc, &text));
         super::write_atomic(&path, out.as_bytes())
             .map_err(|source| ConfigError::Io { path, source })
     }
@@ -356,7 +360,18 @@ fn valid_user(u: &str) -> bool {
         && u.len() <= 32
 }
 
-/// Serialises `doc` with the indentation `original` uses (compact if it was on one line), and
+/// `text` with only the `userConfig` array's text replaced, every other byte kept.
+fn splice_user_config(text: &str, entries: &[String]) -> Option<String> {
+    let (start, end) = super::json_edit::top_level_value_span(text, "userConfig")?;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..];
+    let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let array = super::json_edit::string_array_like(entries, &text[start..end], indent, eol);
+    Some(format!("{}{array}{}", &text[..start], &text[end..]))
+}
+
+/// The whole document re-serialised (when the text could not be spliced): serialises `doc` with the indentation `original` uses (compact if it was on one line), and
 /// its trailing newline if it had one.
 fn to_json_like(doc: &serde_json::Value, original: &str) -> String {
     use serde::Serialize;
@@ -540,9 +555,36 @@ mod tests {
         let text = std::fs::read_to_string(d.path().join("config.json")).unwrap();
         assert_eq!(
             text,
-            "{\n    \"zeta\": 1,\n    \"baseConfig\": \"base.nix\",\n    \"userConfig\": [\n        \"presets/go.nix\",\n        \"user.nix\"\n    ],\n    \"DOCKER_REGISTRY_HOST\": \"localhost:5000\",\n    \"custom\": {\n        \"b\": 1,\n        \"a\": 2\n    }\n}\n"
+            original.replace("[\"user.nix\"]", "[\"presets/go.nix\", \"user.nix\"]")
         );
         let p = p.reload().unwrap();
         assert_eq!(p.config.user_config, ["presets/go.nix", "user.nix"]);
+    }
+
+    #[test]
+    fn multi_line_user_config_stays_multi_line_with_crlf() {
+        let original = "{\r\n\t\"baseConfig\": \"base.nix\",\r\n\t\"userConfig\": [\r\n\t\t\"user.nix\"\r\n\t],\r\n\t\"x\": {\"y\": [1, 2]}\r\n}";
+        let d = project(original, &["base.nix", "user.nix", "a.nix"]);
+        let p = Project::load(d.path()).unwrap();
+        p.set_user_config(&["a.nix".into(), "user.nix".into()])
+            .unwrap();
+        let text = std::fs::read_to_string(d.path().join("config.json")).unwrap();
+        assert_eq!(
+            text,
+            original.replace("\t\t\"user.nix\"", "\t\t\"a.nix\",\r\n\t\t\"user.nix\"")
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let d = project(
+            "{\"baseConfig\": \"base.nix\", \"userConfig\": [], \"userConfig\": []}",
+            &["base.nix"],
+        );
+        let e = Project::load(d.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("config.json:1:") && e.contains("duplicate field `userConfig`"),
+            "{e}"
+        );
     }
 }

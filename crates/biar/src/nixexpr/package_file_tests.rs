@@ -358,3 +358,145 @@ fn a_missing_file_is_bad_input() {
     assert_eq!(e.category(), crate::Category::BadInput);
     assert!(e.to_string().contains("/nonexistent/user.nix"));
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::nixexpr::canonical_digest;
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9_-]{0,8}",
+            "[a-z][a-z0-9]{0,5}Packages\\.[a-z][a-z0-9-]{0,6}",
+        ]
+        .prop_filter("not a keyword", |n| AttrPath::parse(n).is_ok())
+    }
+
+    /// One way of writing a configuration file.
+    #[derive(Debug, Clone)]
+    struct Layout {
+        multiline: bool,
+        crlf: bool,
+        tabs: bool,
+        prefixed: bool,
+        comments: bool,
+    }
+
+    fn layout() -> impl Strategy<Value = Layout> {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(multiline, crlf, tabs, prefixed, comments)| Layout {
+                multiline,
+                crlf,
+                tabs,
+                prefixed,
+                comments,
+            })
+    }
+
+    fn render(names: &[String], l: &Layout) -> String {
+        let eol = if l.crlf { "\r\n" } else { "\n" };
+        let indent = if l.tabs { "\t" } else { "  " };
+        let entry = |n: &String| {
+            if l.prefixed {
+                format!("pkgs.{n}")
+            } else {
+                n.clone()
+            }
+        };
+        let mut s = String::new();
+        if l.comments {
+            s.push_str(&format!("# my packages{eol}"));
+        }
+        s.push_str(&format!("{{ pkgs }}:{eol}"));
+        if !l.prefixed {
+            s.push_str("with pkgs; ");
+        }
+        if l.multiline {
+            s.push_str(&format!("[{eol}"));
+            for n in names {
+                s.push_str(&format!("{indent}{}", entry(n)));
+                if l.comments {
+                    s.push_str(" # why");
+                }
+                s.push_str(eol);
+            }
+            s.push(']');
+        } else {
+            let entries: Vec<String> = names.iter().map(entry).collect();
+            if entries.is_empty() {
+                s.push_str("[ ]");
+            } else {
+                s.push_str(&format!("[ {} ]", entries.join(" ")));
+            }
+        }
+        if l.comments {
+            s.push_str(" # end");
+        }
+        s.push_str(eol);
+        s
+    }
+
+    fn unique(v: Vec<String>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in v {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn add_then_remove_round_trips_and_keeps_the_rest(
+            old in prop::collection::vec(name(), 0..6).prop_map(unique),
+            new in prop::collection::vec(name(), 1..4).prop_map(unique),
+            l in layout(),
+        ) {
+            let text = render(&old, &l);
+            let mut f = load(&text);
+            prop_assert_eq!(names(&f), old.clone());
+            let fresh: Vec<String> = new.iter().filter(|n| !old.contains(n)).cloned().collect();
+            let out = f.add(&attrs(&new.iter().map(String::as_str).collect::<Vec<_>>())).unwrap();
+            prop_assert_eq!(out.added.len(), fresh.len());
+            parse(Path::new("x"), f.text()).unwrap();
+            let mut want = old.clone();
+            want.extend(fresh.iter().cloned());
+            prop_assert_eq!(names(&load(f.text())), want);
+            // Everything before `[` and after `]` is untouched; line endings stay uniform.
+            let open = text.find('[').unwrap();
+            prop_assert_eq!(&f.text()[..open], &text[..open]);
+            let tail = &text[text.rfind(']').unwrap()..];
+            prop_assert!(f.text().ends_with(tail));
+            if l.crlf {
+                prop_assert_eq!(f.text().matches('\n').count(), f.text().matches("\r\n").count());
+            } else {
+                prop_assert!(!f.text().contains('\r'));
+            }
+            f.remove(&attrs(&fresh.iter().map(String::as_str).collect::<Vec<_>>())).unwrap();
+            prop_assert_eq!(f.text(), text.as_str());
+        }
+
+        #[test]
+        fn layout_never_changes_the_digest(
+            names in prop::collection::vec(name(), 0..6).prop_map(unique),
+            a in layout(),
+            b in layout(),
+        ) {
+            // The prefix style is a real change of tokens; everything else is layout.
+            let b = Layout { prefixed: a.prefixed, ..b };
+            let da = canonical_digest(Path::new("a"), &render(&names, &a)).unwrap();
+            let db = canonical_digest(Path::new("b"), &render(&names, &b)).unwrap();
+            prop_assert_eq!(da, db);
+        }
+    }
+}
