@@ -503,14 +503,17 @@ async fn push_built(
         }
     };
     let started = Instant::now();
-    let (remote, summary) = biar::registry::push_to_target(
-        &target,
-        &image.reference,
-        &image.push_image(),
-        &open,
-        &events,
-    )
-    .await?;
+    let push_image = image.push_image();
+    let push =
+        biar::registry::push_to_target(&target, &image.reference, &push_image, &open, &events);
+    // The build's signal handler is gone by now, and tokio keeps SIGINT caught: handle Ctrl-C
+    // here. Stopping is safe at any point: the manifest goes last, so nothing is half-tagged.
+    let (remote, summary) = tokio::select! {
+        r = push => r?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!(
+            "push cancelled: nothing was tagged; re-run `biar-tui build --push` to finish (blobs already sent are skipped)"
+        ),
+    };
     if json {
         println!(
             "{}",
