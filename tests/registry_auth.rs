@@ -104,3 +104,75 @@ async fn credential_helpers_are_not_run() {
         "{text}"
     );
 }
+
+/// `biar-tui pull` with credentials from `$HOME/.docker/config.json`: our client and the Docker
+/// Engine (given the same credentials) both get in; a wrong password stops at our client with a
+/// clear message.
+#[tokio::test]
+async fn cli_pull_uses_docker_config_credentials() {
+    if !common::docker_available() {
+        return;
+    }
+    let Some(reg) = auth_registry() else { return };
+    let home = tempfile::tempdir().unwrap();
+    write_docker_config(home.path(), &reg.host(), "alice", "correct horse");
+    let c = client_with(home.path(), &reg.host());
+    let img = testimage::make("pulled with a password");
+    let name = testimage::unique("biar-test-authpull");
+    let open = |d: &Descriptor| {
+        let r = img.open(d);
+        Box::pin(async move { r }) as _
+    };
+    push_image(
+        &c,
+        &name,
+        "t",
+        &img.image,
+        &open,
+        &PushOptions::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let local = format!("{name}:t");
+    struct Rm(Vec<String>);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            for i in &self.0 {
+                let _ = std::process::Command::new("docker")
+                    .args(["rmi", "-f", i])
+                    .output();
+            }
+        }
+    }
+    let _cleanup = Rm(vec![local.clone(), format!("{}/{local}", reg.host())]);
+
+    let wrong = tempfile::tempdir().unwrap();
+    write_docker_config(wrong.path(), &reg.host(), "alice", "wrong");
+    let out = common::biar(wrong.path())
+        .env("HOME", wrong.path())
+        .env_remove("DOCKER_CONFIG")
+        .args(["pull", "--registry", &reg.host(), "--image", &local])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("refused the credentials of user alice"),
+        "{stderr}"
+    );
+
+    common::biar(home.path())
+        .env("HOME", home.path())
+        .env_remove("DOCKER_CONFIG")
+        .args(["pull", "--registry", &reg.host(), "--image", &local])
+        .assert()
+        .success();
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", &local, "cat", "/hello.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pulled with a password\n"
+    );
+}
