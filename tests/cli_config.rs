@@ -28,12 +28,17 @@ fn run(home: &Path, dir: &Path, args: &[&str]) -> (i32, String, String) {
 
 /// Asserts the command is bad input (exit 2) naming `needle`, and changed no file.
 fn bad_input(home: &Path, dir: &Path, args: &[&str], needle: &str) {
-    let before = snapshot_tree(dir);
+    bad_input_watching(home, dir, dir, args, needle)
+}
+
+/// [`bad_input`] with `--project dir`, checking that nothing under `watched` changed.
+fn bad_input_watching(home: &Path, dir: &Path, watched: &Path, args: &[&str], needle: &str) {
+    let before = snapshot_tree(watched);
     let (code, out, err) = run(home, dir, args);
     assert_eq!(code, 2, "{args:?}\nstdout: {out}\nstderr: {err}");
     assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
     assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(snapshot_tree(dir), before, "{args:?} changed files");
+    assert_eq!(snapshot_tree(watched), before, "{args:?} changed files");
 }
 
 #[test]
@@ -164,7 +169,12 @@ fn add_and_remove_edit_user_nix_in_place() {
 
     let (code, out, _) = run(tmp.path(), &dir, &["remove", "ripgrep"]);
     assert_eq!(code, 0);
-    assert!(out.contains("not in user.nix"), "{out}");
+    assert!(
+        out.contains("ripgrep is not in user.nix: nothing removed"),
+        "{out}"
+    );
+    let (_, out, _) = run(tmp.path(), &dir, &["remove", "cowsey"]);
+    assert!(out.contains("did you mean `cowsay`?"), "{out}");
 }
 
 #[test]
@@ -323,6 +333,26 @@ fn unknown_presets_suggest_the_closest() {
 }
 
 #[test]
+fn a_path_pin_without_a_package_set_is_bad_input() {
+    let (tmp, dir) = example();
+    let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let start = text.find("\"nixpkgs\"").unwrap();
+    let end = start + text[start..].find('}').unwrap() + 1;
+    let text = format!(
+        "{}\"nixpkgs\": {{ \"path\": \"missing\" }}{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(dir.join("config.json"), text).unwrap();
+    bad_input(
+        tmp.path(),
+        &dir,
+        &["hash"],
+        "config.json:10:3: nixpkgs.path \"missing\" is not a package set",
+    );
+}
+
+#[test]
 fn a_folder_without_config_json_is_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("empty");
@@ -337,6 +367,10 @@ fn a_folder_without_config_json_is_bad_input() {
         &["hash"],
     ] {
         bad_input(tmp.path(), &dir, args, "no config.json here");
+        for not_a_folder in ["user.nix", "nope"] {
+            let at = dir.join(not_a_folder);
+            bad_input_watching(tmp.path(), &at, &dir, args, "no config.json here");
+        }
     }
 }
 

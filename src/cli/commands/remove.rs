@@ -35,10 +35,13 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 super::add::join(&outcome.removed)
             ));
         }
-        if !outcome.not_found.is_empty() {
+        for missing in &outcome.not_found {
+            let hint = file
+                .closest_package(missing)
+                .map(|c| format!("did you mean `{}`?", c.attr))
+                .unwrap_or_else(|| "`biar-tui list` shows what is there".into());
             lines.push(format!(
-                "{} not in {entry}: nothing to remove (`biar-tui list` shows what is there)",
-                super::add::join(&outcome.not_found)
+                "{missing} is not in {entry}: nothing removed ({hint})"
             ));
         }
         Ok(lines)

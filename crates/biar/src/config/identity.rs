@@ -67,7 +67,7 @@ pub(super) fn base_hash(project: &Project) -> Result<String, ConfigError> {
         }
         PackageSetPin::Path { path } => {
             h.field("pin", b"path");
-            hash_folder(&mut h, &project.root.join(path), path)?;
+            hash_folder(&mut h, project, &project.root.join(path), path)?;
         }
     }
     let img = &project.config.image;
@@ -102,16 +102,19 @@ fn nix_digest(path: &Path) -> Result<[u8; 32], ConfigError> {
 
 /// Every file under `dir` (`.git` skipped), sorted by relative path: its path relative to `dir`,
 /// its kind (file, executable, symlink) and the sha256 of its content or the link's target.
-fn hash_folder(h: &mut FieldHasher, dir: &Path, as_written: &str) -> Result<(), ConfigError> {
-    if !dir.is_dir() {
-        return Err(ConfigError::Io {
-            path: dir.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "nixpkgs.path {as_written:?} is not a folder; point it at a package set \
-                     holding default.nix"
-                ),
+fn hash_folder(
+    h: &mut FieldHasher,
+    project: &Project,
+    dir: &Path,
+    as_written: &str,
+) -> Result<(), ConfigError> {
+    if !dir.join("default.nix").is_file() {
+        return Err(ConfigError::Invalid {
+            at: project.key_location("nixpkgs"),
+            message: format!(
+                "nixpkgs.path {as_written:?} is not a package set: {} has no default.nix; point \
+                 it at a folder holding one",
+                dir.display()
             ),
         });
     }
@@ -338,6 +341,18 @@ mod tests {
             );
             check(&d);
         }
+    }
+
+    #[test]
+    fn a_path_pin_without_a_package_set_is_bad_input_at_the_key() {
+        let d = make(&CONFIG.replace("\"pkgs\"", "\"nowhere\""));
+        let e = Project::load(d.path()).unwrap().image_ref().unwrap_err();
+        assert_eq!(e.category(), crate::Category::BadInput);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("config.json:1:") && msg.contains("no default.nix"),
+            "{msg}"
+        );
     }
 
     #[test]

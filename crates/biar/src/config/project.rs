@@ -19,8 +19,23 @@ impl Project {
     /// A folder without `config.json` is [`ConfigError::NoProject`].
     pub fn load(dir: &Path) -> Result<Project, ConfigError> {
         let path = dir.join("config.json");
+        if !dir.is_dir() {
+            return Err(ConfigError::NoProject {
+                dir: dir.to_path_buf(),
+            });
+        }
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(ConfigError::Invalid {
+                    at: Location {
+                        file: path,
+                        line: 1,
+                        column: 1,
+                    },
+                    message: "config.json is not UTF-8 text; save it as UTF-8 JSON".into(),
+                })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ConfigError::NoProject {
                     dir: dir.to_path_buf(),
@@ -35,6 +50,14 @@ impl Project {
         };
         project.validate(&text)?;
         Ok(project)
+    }
+
+    /// Where `"key":` is in config.json (line 1 if it cannot be found), for messages about a
+    /// value that parsed but does not work.
+    pub fn key_location(&self, key: &str) -> Location {
+        let path = self.config_path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        locate_key(&path, &text, key)
     }
 
     /// Loads the project again (after a rewrite such as a preset toggle).
@@ -435,6 +458,25 @@ mod tests {
         assert!(matches!(e, ConfigError::NoProject { .. }));
         assert_eq!(e.category(), crate::Category::BadInput);
         assert!(e.to_string().contains("no config.json"), "{e}");
+    }
+
+    #[test]
+    fn a_file_or_a_missing_folder_is_no_project_and_non_utf8_is_invalid() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("file");
+        std::fs::write(&f, "x").unwrap();
+        assert!(matches!(
+            Project::load(&f),
+            Err(ConfigError::NoProject { .. })
+        ));
+        assert!(matches!(
+            Project::load(&d.path().join("nope")),
+            Err(ConfigError::NoProject { .. })
+        ));
+        std::fs::write(d.path().join("config.json"), b"{\"a\": \"\xff\"}").unwrap();
+        let e = Project::load(d.path()).unwrap_err();
+        assert_eq!(e.category(), crate::Category::BadInput);
+        assert!(e.to_string().contains("UTF-8"), "{e}");
     }
 
     #[test]

@@ -35,7 +35,13 @@ impl NixError {
             NixError::Parse { .. } | NixError::NoPackageList { .. } | NixError::BadAttr { .. } => {
                 Category::BadInput
             }
-            NixError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            // A file that is not there or not text is the user's to fix.
+            NixError::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidData
+                ) =>
+            {
                 Category::BadInput
             }
             NixError::EditBroke { .. } | NixError::Io { .. } => Category::Failure,

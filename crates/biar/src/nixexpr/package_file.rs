@@ -152,6 +152,17 @@ impl PackageFile {
         self.packages.iter().any(|p| p.attr == attr)
     }
 
+    /// The package most like `attr` (for "did you mean" when it is not there), if one is close.
+    pub fn closest_package(&self, attr: &AttrPath) -> Option<&PackageEntry> {
+        let want = self.normalise(attr).to_string();
+        self.packages
+            .iter()
+            .map(|p| (strsim::jaro_winkler(&want, &p.attr.to_string()), p))
+            .filter(|(score, _)| *score >= 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, p)| p)
+    }
+
     /// Adds each attribute not yet in the list, at its end, in the style of its neighbours.
     /// Attributes already present are reported, not duplicated.
     pub fn add(&mut self, attrs: &[AttrPath]) -> Result<AddOutcome, NixError> {

@@ -320,6 +320,21 @@ fn removes_every_occurrence_and_reports_the_missing() {
 }
 
 #[test]
+fn the_closest_package_is_suggested() {
+    let f = load("{ pkgs }: with pkgs; [ ripgrep python312Packages.numpy ]");
+    let c = |a: &str| {
+        f.closest_package(&AttrPath::parse(a).unwrap())
+            .map(|p| p.attr.to_string())
+    };
+    assert_eq!(c("ripgrpe").as_deref(), Some("ripgrep"));
+    assert_eq!(
+        c("pkgs.python312Packages.nump").as_deref(),
+        Some("python312Packages.numpy")
+    );
+    assert_eq!(c("zzz"), None);
+}
+
+#[test]
 fn add_then_remove_restores_the_file() {
     for text in [
         "# c\n{ pkgs }:\nwith pkgs; [\n  hello # hi\n]\n",

@@ -136,7 +136,15 @@ pub fn toggle(project: &Project, name: &str) -> Result<bool, PresetError> {
         project.set_user_config(&entries)?;
         return Ok(false);
     }
-    if !preset.in_project {
+    if preset.in_project {
+        // Turning on a file that does not parse would only fail later, at hash or build time.
+        let path = preset.path(project);
+        let text = std::fs::read_to_string(&path).map_err(|source| PresetError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        crate::nixexpr::parse(&path, &text).map_err(crate::config::ConfigError::from)?;
+    } else {
         let text = shipped(&preset.name).expect("a preset not in the project is shipped");
         let path = preset.path(project);
         write_preset(&path, text)?;

@@ -184,3 +184,25 @@ fn an_unknown_preset_suggests_the_closest_and_changes_nothing() {
     assert_eq!(std::fs::read(d.path().join("config.json")).unwrap(), before);
     assert!(!d.path().join("presets/python.nix").exists());
 }
+
+#[test]
+fn the_presets_folder_is_made_when_missing() {
+    let (d, p) = project(r#"["user.nix"]"#);
+    std::fs::remove_dir_all(d.path().join("presets")).unwrap();
+    assert!(toggle(&p, "node").unwrap());
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("presets/node.nix")).unwrap(),
+        shipped("node").unwrap()
+    );
+}
+
+#[test]
+fn a_project_preset_that_does_not_parse_is_not_turned_on() {
+    let (d, p) = project(r#"["user.nix"]"#);
+    std::fs::write(d.path().join("presets/mine.nix"), "{ pkgs }: [ jq\n").unwrap();
+    let before = std::fs::read(d.path().join("config.json")).unwrap();
+    let e = toggle(&p, "mine").unwrap_err();
+    assert_eq!(e.category(), crate::Category::BadInput);
+    assert!(e.to_string().contains("mine.nix:2:1"), "{e}");
+    assert_eq!(std::fs::read(d.path().join("config.json")).unwrap(), before);
+}
