@@ -219,10 +219,14 @@ impl App {
 #[derive(Default)]
 struct FrameLog {
     first_frame: Option<Duration>,
+    index_ready: Option<Duration>,
     frames: u64,
-    /// Key press to the frame that showed it, while a build ran.
-    key_to_frame_building: Vec<Duration>,
+    /// Time spent drawing each frame (building the buffer and writing the diff).
+    draws: Vec<Duration>,
+    draws_building: Vec<Duration>,
+    /// Key press to the frame that showed it.
     key_to_frame: Vec<Duration>,
+    key_to_frame_building: Vec<Duration>,
 }
 
 impl FrameLog {
@@ -231,14 +235,23 @@ impl FrameLog {
             return;
         };
         let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
-        let max = |v: &[Duration]| v.iter().map(ms).fold(0.0, f64::max);
+        let stats = |v: &[Duration]| {
+            let mut v: Vec<f64> = v.iter().map(ms).collect();
+            v.sort_by(f64::total_cmp);
+            let at = |q: f64| {
+                v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+                    .copied()
+            };
+            serde_json::json!({"n": v.len(), "p50": at(0.5), "p99": at(0.99), "max": v.last()})
+        };
         let text = serde_json::json!({
             "first_frame_ms": self.first_frame.as_ref().map(ms),
+            "index_ready_ms": self.index_ready.as_ref().map(ms),
             "frames": self.frames,
-            "keys": self.key_to_frame.len(),
-            "slowest_key_to_frame_ms": max(&self.key_to_frame),
-            "keys_during_build": self.key_to_frame_building.len(),
-            "slowest_key_to_frame_during_build_ms": max(&self.key_to_frame_building),
+            "draw_ms": stats(&self.draws),
+            "draw_during_build_ms": stats(&self.draws_building),
+            "key_to_frame_ms": stats(&self.key_to_frame),
+            "key_to_frame_during_build_ms": stats(&self.key_to_frame_building),
         });
         let _ = std::fs::write(path, text.to_string());
     }
@@ -291,7 +304,13 @@ pub async fn run(
             break;
         }
         if dirty && last_frame.elapsed() >= FRAME {
+            let begun = Instant::now();
             draw(terminal, &app)?;
+            if app.build.running {
+                log.draws_building.push(begun.elapsed());
+            } else {
+                log.draws.push(begun.elapsed());
+            }
             log.frames += 1;
             last_frame = Instant::now();
             dirty = false;
@@ -325,8 +344,8 @@ pub async fn run(
                 _ => {}
             },
             Some(action) = actions.recv() => {
-                if let Action::Resize(..) = action {
-                    terminal.autoresize()?;
+                if let Action::IndexReady { .. } = action {
+                    log.index_ready.get_or_insert(started.elapsed());
                 }
                 app.dispatch(action);
                 dirty = true;
