@@ -388,9 +388,12 @@ async fn attach(
         terminal::EnterAlternateScreen,
         crossterm::cursor::Hide
     );
+    // The screen behind ratatui's buffers changed, maybe its size too: resizing to the size the
+    // terminal has now clears it and resets the buffers, so the next draw repaints every cell.
+    // (Not `Terminal::clear`: it asks the terminal for the cursor position, which needs the
+    // keyboard reader, and would wait on the input task.)
+    let (w, h) = terminal::size().unwrap_or((80, 24));
+    let _ = terminal.resize(ratatui::layout::Rect::new(0, 0, w, h));
     input.resume();
-    // The screen behind ratatui's buffers changed: clear so the next draw repaints every cell.
-    let _ = terminal.autoresize();
-    let _ = terminal.clear();
     result
 }

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use biar::build::{BuildEvent, BuildOptions};
 use biar::config::{ImageRef, Project};
 use biar::image::{BuilderStore, ImageInput, LayerCache};
+use biar::nixexpr::{AttrPath, PackageFile};
 use biar::registry::RegistryTarget;
 use biar::run::RunSpec;
 
@@ -40,10 +41,17 @@ impl Engine for Library {
             .config
             .user_config
             .iter()
-            .map(|name| FileView {
-                name: name.clone(),
-                packages: Vec::new(),
-                error: Some("listing packages is not available yet".into()),
+            .map(|name| match PackageFile::load(&project.root.join(name)) {
+                Ok(file) => FileView {
+                    name: name.clone(),
+                    packages: file.packages().iter().map(|p| p.attr.to_string()).collect(),
+                    error: None,
+                },
+                Err(e) => FileView {
+                    name: name.clone(),
+                    packages: Vec::new(),
+                    error: Some(e.to_string()),
+                },
             })
             .collect();
         Ok(ProjectView {
@@ -61,12 +69,31 @@ impl Engine for Library {
         Err(missing("toggling presets"))
     }
 
-    fn add_package(&self, _attr: &str) -> anyhow::Result<String> {
-        Err(missing("adding packages"))
+    fn add_package(&self, attr: &str) -> anyhow::Result<String> {
+        let project = self.project()?;
+        let attr = AttrPath::parse(attr)?;
+        let name = user_file(&project)?;
+        let mut file = PackageFile::load(&project.root.join(&name))?;
+        let outcome = file.add(std::slice::from_ref(&attr))?;
+        file.save()?;
+        Ok(if outcome.added.is_empty() {
+            format!("{attr} is already in {name}")
+        } else {
+            format!("added {attr} to {name}")
+        })
     }
 
-    fn remove_package(&self, _file: &str, _attr: &str) -> anyhow::Result<String> {
-        Err(missing("removing packages"))
+    fn remove_package(&self, name: &str, attr: &str) -> anyhow::Result<String> {
+        let project = self.project()?;
+        let attr = AttrPath::parse(attr)?;
+        let mut file = PackageFile::load(&project.root.join(name))?;
+        let outcome = file.remove(std::slice::from_ref(&attr))?;
+        file.save()?;
+        Ok(if outcome.removed.is_empty() {
+            format!("{attr} is not in {name}")
+        } else {
+            format!("removed {attr} from {name}")
+        })
     }
 
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>> {
@@ -279,4 +306,21 @@ impl PackageIndex for biar::index::Searcher {
             })
             .collect()
     }
+}
+
+/// The file search results go to, as `biar-tui add` picks it: `user.nix` when userConfig lists
+/// it, else the last entry that is not a preset.
+fn user_file(project: &Project) -> anyhow::Result<String> {
+    let entries = &project.config.user_config;
+    entries
+        .iter()
+        .find(|e| e.as_str() == "user.nix")
+        .or_else(|| entries.iter().rev().find(|e| !e.starts_with("presets/")))
+        .cloned()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: userConfig lists no file of your own to add packages to; add \"user.nix\" to it",
+                project.config_path().display()
+            )
+        })
 }

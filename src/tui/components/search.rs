@@ -190,13 +190,18 @@ impl Component for Search {
         }
         let height = results.height as usize;
         let width = results.width as usize;
+        // Names share the line with versions and descriptions only when the index has them.
+        let details = self
+            .hits
+            .iter()
+            .any(|h| h.version.is_some() || h.description.is_some());
         let attr_width = self
             .hits
             .iter()
             .map(|h| h.attr.width())
             .max()
             .unwrap_or(0)
-            .min(width * 2 / 5)
+            .min(if details { width * 2 / 5 } else { width })
             .max(8);
         let version_width = self
             .hits

@@ -67,7 +67,7 @@ impl Component for Status {
         match &self.image {
             None => spans.push(Span::raw("loading…")),
             Some(Ok(r)) => spans.push(Span::styled(
-                r.clone(),
+                shorten_reference(r, area.width),
                 Style::default().fg(t.image_fg).add_modifier(Modifier::BOLD),
             )),
             Some(Err(_)) => spans.push(Span::styled(
@@ -87,7 +87,11 @@ impl Component for Status {
         spans.push(sep());
         let (text, color) = match &self.docker {
             DockerState::Connecting => ("docker: connecting…".to_string(), t.warn_fg),
-            DockerState::Up { version } => (format!("docker {version}"), t.ok_fg),
+            // Distribution suffixes (`+dfsg1`) say nothing here.
+            DockerState::Up { version } => (
+                format!("docker {}", version.split('+').next().unwrap_or(version)),
+                t.ok_fg,
+            ),
             DockerState::Down { .. } => ("docker: unreachable".to_string(), t.failed_fg),
         };
         spans.push(Span::styled(text, Style::default().fg(color)));
@@ -121,5 +125,44 @@ impl Component for Status {
             spans.push(Span::styled(help, base.add_modifier(Modifier::DIM)));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+    }
+}
+
+/// The full `name:tag` when the line has room for it, else both hashes cut to 12 characters (the
+/// status line also needs room for the build state, Docker and the last note).
+fn shorten_reference(reference: &str, width: u16) -> String {
+    if reference.len() + 70 <= width as usize {
+        return reference.to_string();
+    }
+    let cut = |s: &str, keep: usize| {
+        if s.chars().count() > keep + 1 {
+            format!("{}…", s.chars().take(keep).collect::<String>())
+        } else {
+            s.to_string()
+        }
+    };
+    match reference.split_once(':') {
+        Some((name, tag)) => {
+            // Keep the prefix (`biar-`) and 12 characters of the hash after it.
+            let prefix = name.find('-').map(|i| i + 1).unwrap_or(0);
+            format!("{}:{}", cut(name, prefix + 12), cut(tag, 12))
+        }
+        None => cut(reference, 30),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_reference;
+
+    #[test]
+    fn long_references_are_cut_when_the_line_is_narrow() {
+        let r = "biar-fe4c99a17f3987dd52f044bac25d8dd4:792425c134271b581d524650b2b45f27";
+        assert_eq!(shorten_reference(r, 200), r);
+        assert_eq!(
+            shorten_reference(r, 120),
+            "biar-fe4c99a17f39…:792425c13427…"
+        );
+        assert_eq!(shorten_reference("biar-ab:cd", 40), "biar-ab:cd");
     }
 }
