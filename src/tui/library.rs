@@ -17,7 +17,7 @@ use biar::registry::RegistryTarget;
 use biar::run::RunSpec;
 
 use super::backend::{Engine, PackageIndex};
-use super::view::{DockerState, FileView, Hit, ImageState, ProjectView};
+use super::view::{DockerState, FileView, Hit, ImageState, PresetView, ProjectView};
 
 pub struct Library {
     pub project_dir: PathBuf,
@@ -27,11 +27,6 @@ impl Library {
     fn project(&self) -> anyhow::Result<Project> {
         Ok(Project::load(&self.project_dir)?)
     }
-}
-
-/// An engine API another part of the project has not landed yet.
-fn missing(what: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what} is not available in this build of biar-tui yet")
 }
 
 impl Engine for Library {
@@ -60,20 +55,29 @@ impl Engine for Library {
                 .image_ref()
                 .map(|r| r.reference())
                 .map_err(|e| e.to_string()),
-            presets: Vec::new(),
+            presets: biar::presets::list(&project)?
+                .into_iter()
+                .map(|p| PresetView {
+                    name: p.name,
+                    description: p.description,
+                    enabled: p.enabled,
+                })
+                .collect(),
             files,
         })
     }
 
-    fn toggle_preset(&self, _name: &str) -> anyhow::Result<String> {
-        Err(missing("toggling presets"))
+    fn toggle_preset(&self, name: &str) -> anyhow::Result<String> {
+        let project = self.project()?;
+        let on = biar::presets::toggle(&project, name)?;
+        Ok(format!("turned {name} {}", if on { "on" } else { "off" }))
     }
 
     fn add_package(&self, attr: &str) -> anyhow::Result<String> {
         let project = self.project()?;
         let attr = AttrPath::parse(attr)?;
-        let name = user_file(&project)?;
-        let mut file = PackageFile::load(&project.root.join(&name))?;
+        let (name, path) = project.user_file(None)?;
+        let mut file = PackageFile::load(&path)?;
         let outcome = file.add(std::slice::from_ref(&attr))?;
         file.save()?;
         Ok(if outcome.added.is_empty() {
@@ -86,7 +90,8 @@ impl Engine for Library {
     fn remove_package(&self, name: &str, attr: &str) -> anyhow::Result<String> {
         let project = self.project()?;
         let attr = AttrPath::parse(attr)?;
-        let mut file = PackageFile::load(&project.root.join(name))?;
+        let (name, path) = project.user_file(Some(name))?;
+        let mut file = PackageFile::load(&path)?;
         let outcome = file.remove(std::slice::from_ref(&attr))?;
         file.save()?;
         Ok(if outcome.removed.is_empty() {
@@ -306,21 +311,4 @@ impl PackageIndex for biar::index::Searcher {
             })
             .collect()
     }
-}
-
-/// The file search results go to, as `biar-tui add` picks it: `user.nix` when userConfig lists
-/// it, else the last entry that is not a preset.
-fn user_file(project: &Project) -> anyhow::Result<String> {
-    let entries = &project.config.user_config;
-    entries
-        .iter()
-        .find(|e| e.as_str() == "user.nix")
-        .or_else(|| entries.iter().rev().find(|e| !e.starts_with("presets/")))
-        .cloned()
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: userConfig lists no file of your own to add packages to; add \"user.nix\" to it",
-                project.config_path().display()
-            )
-        })
 }
