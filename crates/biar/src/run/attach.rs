@@ -241,28 +241,35 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
             .await;
         return Ok(130);
     }
-    match tokio::time::timeout(Duration::from_secs(2), exit_rx).await {
-        Ok(Ok(Some(code))) => Ok(code),
-        // No exit seen: either the wait stream missed it, or we were detached (`DETACH_KEYS`)
-        // from a container that still runs. Ask the container itself.
-        _ => exit_code_from_inspect(engine, id).await,
+    // The wait stream normally has the code by now. If its request reached the Engine only after
+    // a very fast command had exited, it waits for an exit that already happened: the container's
+    // own state then has the code.
+    if let Ok(Ok(Some(code))) = tokio::time::timeout(Duration::from_millis(200), exit_rx).await {
+        return Ok(code);
     }
+    exit_code_from_inspect(engine, id).await
 }
 
+/// The exit code from the container's state; [`RunError::Detached`] if it still runs after a
+/// moment (the output ended because we detached, not because it exited).
 async fn exit_code_from_inspect(engine: &Engine, id: &str) -> Result<i64, RunError> {
-    let info = engine
-        .docker
-        .inspect_container(
-            id,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        )
-        .await
-        .map_err(RunError::docker("inspect the container"))?;
-    match info.state {
-        Some(state) if state.running == Some(true) => Err(RunError::Detached),
-        Some(state) => Ok(state.exit_code.unwrap_or(0)),
-        None => Ok(0),
+    for _ in 0..40 {
+        let info = engine
+            .docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(RunError::docker("inspect the container"))?;
+        match info.state {
+            Some(state) if state.running == Some(true) => {}
+            Some(state) => return Ok(state.exit_code.unwrap_or(0)),
+            None => return Ok(0),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Err(RunError::Detached)
 }
 
 async fn resize(engine: &Engine, id: &str) -> bool {
