@@ -178,6 +178,27 @@ fn add_and_remove_edit_user_nix_in_place() {
 }
 
 #[test]
+fn crlf_and_tabs_survive_add_and_remove() {
+    let (tmp, dir) = example();
+    let user = dir.join("user.nix");
+    let crlf = std::fs::read_to_string(&user)
+        .unwrap()
+        .replace("  ", "\t")
+        .replace('\n', "\r\n");
+    std::fs::write(&user, &crlf).unwrap();
+    let (code, _, err) = run(tmp.path(), &dir, &["add", "htop"]);
+    assert_eq!(code, 0, "{err}");
+    let edited = std::fs::read_to_string(&user).unwrap();
+    assert_eq!(
+        edited,
+        crlf.replace("\tsqlite\r\n", "\tsqlite\r\n\thtop\r\n")
+    );
+    let (code, _, _) = run(tmp.path(), &dir, &["remove", "htop"]);
+    assert_eq!(code, 0);
+    assert_eq!(std::fs::read_to_string(&user).unwrap(), crlf);
+}
+
+#[test]
 fn add_with_file_edits_another_user_config_entry() {
     let (tmp, dir) = example();
     let (code, _, err) = run(

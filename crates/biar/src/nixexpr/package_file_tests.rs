@@ -250,6 +250,39 @@ fn adds_in_let_nested_with_and_default_args() {
 }
 
 #[test]
+fn adds_after_a_multi_line_expression() {
+    add(
+        "{ pkgs }:\n[\n  (pkgs.python312.withPackages (ps: [\n    ps.numpy\n  ]))\n]\n",
+        &["jq"],
+        "{ pkgs }:\n[\n  (pkgs.python312.withPackages (ps: [\n    ps.numpy\n  ]))\n  pkgs.jq\n]\n",
+    );
+    add(
+        "{ pkgs }:\nwith pkgs; [\n  (python312.withPackages (ps: with ps; [\n    numpy\n  ]))\n  ruff\n]\n",
+        &["jq"],
+        "{ pkgs }:\nwith pkgs; [\n  (python312.withPackages (ps: with ps; [\n    numpy\n  ]))\n  ruff\n  jq\n]\n",
+    );
+}
+
+#[test]
+fn pattern_binds_and_comments_holding_brackets() {
+    add(
+        "args@{ pkgs, ... }: with pkgs; [ a /* ] */ ]",
+        &["b"],
+        "args@{ pkgs, ... }: with pkgs; [ a b /* ] */ ]",
+    );
+    add(
+        "{ pkgs }: with pkgs; [\n  a # was ]\n]\n",
+        &["b"],
+        "{ pkgs }: with pkgs; [\n  a # was ]\n  b\n]\n",
+    );
+    remove(
+        "{ pkgs }: with pkgs; [\n  a # was ]\n  b\n]\n",
+        &["a"],
+        "{ pkgs }: with pkgs; [\n  b\n]\n",
+    );
+}
+
+#[test]
 fn adding_what_is_there_changes_nothing() {
     let text = "{ pkgs }: with pkgs; [ hello pkgs.jq ]";
     let mut f = load(text);
