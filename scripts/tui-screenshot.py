@@ -141,9 +141,15 @@ def draw_box_or_text(draw, c, px, py, cw, ch, fg, font):
     if segs is None:
         draw.text((px, py + 1), c, font=font, fill=fg)
         return
-    ends = {"l": (px, my), "r": (px + cw, my), "u": (mx, py), "d": (mx, py + ch)}
+    lo, hi = width // 2, (width - 1) // 2
+    rects = {
+        "l": (px, my - lo, mx + hi, my + hi),
+        "r": (mx - lo, my - lo, px + cw - 1, my + hi),
+        "u": (mx - lo, py, mx + hi, my + hi),
+        "d": (mx - lo, my - lo, mx + hi, py + ch - 1),
+    }
     for s in segs:
-        draw.line([ends[s], (mx, my)], fill=fg, width=width)
+        draw.rectangle(rects[s], fill=fg)
 
 
 if __name__ == "__main__":
