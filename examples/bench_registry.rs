@@ -67,12 +67,24 @@ impl Drop for Registry {
     }
 }
 
-/// Incompressible, deterministic bytes (xorshift), written in 1 MiB chunks.
+/// A layer of `size` bytes: a valid tar (so `docker load` takes it) holding one file of
+/// incompressible, deterministic bytes (xorshift), written in 1 MiB chunks.
 fn write_blob(path: &Path, size: u64, seed: u64) {
+    use biar::image::tar;
     use std::io::Write;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    // header + content + padding + two end blocks = size, with content a multiple of 512.
+    let content = (size.max(4 * 512) - 3 * 512) / 512 * 512;
+    let mut head = Vec::new();
+    tar::header(
+        &mut head,
+        format!("data/{seed}").as_bytes(),
+        tar::Kind::File { size: content },
+        0o444,
+    );
+    f.write_all(&head).unwrap();
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut left = size;
+    let mut left = content;
     let mut buf = vec![0u8; 1 << 20];
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
@@ -86,6 +98,9 @@ fn write_blob(path: &Path, size: u64, seed: u64) {
         f.write_all(&buf[..n]).unwrap();
         left -= n as u64;
     }
+    let mut end = Vec::new();
+    tar::end(&mut end);
+    f.write_all(&end).unwrap();
 }
 
 fn file_digest(path: &Path) -> String {
@@ -113,6 +128,7 @@ fn make_layout(dir: &Path, sizes: &[u64], seeds: &[u64]) -> Layout {
     for (i, (&size, &seed)) in sizes.iter().zip(seeds).enumerate() {
         let tmp = dir.join(format!("layer-{i}.tmp"));
         write_blob(&tmp, size, seed);
+        let size = std::fs::metadata(&tmp).unwrap().len();
         let digest = file_digest(&tmp);
         let dest = blob_path(dir, &digest);
         if dest.exists() {
@@ -146,6 +162,19 @@ fn make_layout(dir: &Path, sizes: &[u64], seeds: &[u64]) -> Layout {
                        "annotations": {"org.opencontainers.image.ref.name": "bench"}}],
     });
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    // The same blobs as a `docker load` archive (Docker 20.10 reads only this format).
+    let docker = serde_json::json!([{
+        "Config": format!("blobs/sha256/{}", cd.digest.trim_start_matches("sha256:")),
+        "RepoTags": [],
+        "Layers": image.layers.iter()
+            .map(|l| format!("blobs/sha256/{}", l.digest.trim_start_matches("sha256:")))
+            .collect::<Vec<_>>(),
+    }]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&docker).unwrap(),
+    )
+    .unwrap();
     Layout {
         dir: dir.to_path_buf(),
         image,
@@ -193,6 +222,56 @@ fn skopeo_copy(host: &str, repo: &str, tag: &str, layout: &Layout) -> f64 {
         String::from_utf8_lossy(&out.stderr)
     );
     t.elapsed().as_secs_f64()
+}
+
+/// `tar c manifest.json blobs | docker load`, tagged `tag`: the baseline's whole-image load.
+fn docker_load(layout: &Layout, tag: &str) -> f64 {
+    let t = Instant::now();
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(&layout.dir)
+        .args(["-c", "manifest.json", "blobs"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Command::new("docker")
+        .args(["load", "-q"])
+        .stdin(tar.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(tar.wait().unwrap().success());
+    assert!(
+        out.status.success(),
+        "docker load: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let elapsed = t.elapsed().as_secs_f64();
+    // `Loaded image ID: sha256:…`
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = text.trim().rsplit(' ').next().unwrap().to_string();
+    docker(&["tag", &id, tag]);
+    elapsed
+}
+
+fn docker_pull(reference: &str) -> f64 {
+    let t = Instant::now();
+    docker(&["pull", "-q", reference]);
+    t.elapsed().as_secs_f64()
+}
+
+fn docker(args: &[&str]) {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn rmi(images: &[&str]) {
+    for i in images {
+        let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+    }
 }
 
 #[tokio::main]
@@ -249,6 +328,34 @@ async fn main() {
     let c2 = skopeo_copy(&r2.host, "bench/one", "b", &b);
     let d2 = skopeo_copy(&r2.host, "bench/two", "a", &a);
 
+    // Into Docker: `docker load` of the whole image (the BIAR prototype's way) against a push to
+    // the loopback registry plus a pull through the Engine (which skips layers it has).
+    let tag_a = format!("bench-registry-{}:a", std::process::id());
+    let tag_b = format!("bench-registry-{}:b", std::process::id());
+    let pulled_a = format!("{}/bench/one:a", r1.host);
+    let pulled_b = format!("{}/bench/one:b", r1.host);
+    rmi(&[&tag_a, &tag_b, &pulled_a, &pulled_b]);
+    let load_a = docker_load(&a, &tag_a);
+    rmi(&[&tag_a]);
+    let pull_a = docker_pull(&pulled_a);
+    let load_b = docker_load(&b, &tag_b);
+    rmi(&[&tag_b]);
+    let pull_b = docker_pull(&pulled_b);
+    rmi(&[&tag_a, &tag_b, &pulled_a, &pulled_b]);
+
+    println!("| into Docker | docker load (whole image) | push + pull | ratio |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| first time | {load_a:.3} s | {:.3} s ({a1:.3} + {pull_a:.3}) | {:.1}x |",
+        a1 + pull_a,
+        load_a / (a1 + pull_a)
+    );
+    println!(
+        "| one small layer changed | {load_b:.3} s | {:.3} s ({c1:.3} + {pull_b:.3}) | {:.1}x |",
+        c1 + pull_b,
+        load_b / (c1 + pull_b)
+    );
+    println!();
     println!("| scenario | biar | skopeo copy | ratio | biar sent |");
     println!("| --- | --- | --- | --- | --- |");
     for (name, t1, t2, s) in [
