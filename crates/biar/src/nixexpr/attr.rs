@@ -203,6 +203,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn display_parses_back_to_the_same_path(
+            segments in proptest::collection::vec("[a-zA-Z_+.0-9-]{1,8}", 1..4)
+        ) {
+            let segments: Vec<String> = segments
+                .into_iter()
+                .filter(|s| !s.contains('"'))
+                .collect();
+            proptest::prop_assume!(!segments.is_empty());
+            let p = AttrPath::from_segments(segments);
+            let back = AttrPath::parse(&p.to_string()).unwrap();
+            proptest::prop_assert_eq!(back, p);
+        }
+    }
+
     #[test]
     fn prefixes() {
         let p = AttrPath::parse("pkgs.jq").unwrap();
