@@ -165,7 +165,17 @@ impl Registry {
 
     /// The requests the registry served, as `METHOD PATH STATUS`, from its access log.
     pub fn requests(&self) -> Vec<String> {
-        parse_access_log(&self.log())
+        // The registry logs a request after answering it: wait until the log stops growing.
+        let mut log = self.log();
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(50));
+            let again = self.log();
+            if again == log {
+                break;
+            }
+            log = again;
+        }
+        parse_access_log(&log)
     }
 
     /// Forgets the requests so far (truncates the log).
