@@ -113,7 +113,12 @@ impl Registry {
         );
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        // Append mode, so `clear_log` can truncate under the running registry.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("registry.log"))
+            .unwrap();
         let child = Command::new(BINARY)
             .arg("serve")
             .arg(&config_path)
