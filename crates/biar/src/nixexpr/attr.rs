@@ -41,8 +41,10 @@ impl AttrPath {
                 if name.is_empty() {
                     return Err(bad("a quoted name is empty"));
                 }
-                if name.contains('\\') || name.contains("${") || name.contains('\n') {
-                    return Err(bad("a quoted name may not hold `\\`, `${` or a line break"));
+                if let Some(c) = name.chars().find(|c| !is_name_char(*c)) {
+                    return Err(bad(&format!(
+                        "a package name cannot hold {c:?} (letters, digits and `_ + . ' -` only)"
+                    )));
                 }
                 (name.to_string(), &quoted[end + 1..])
             } else {
@@ -51,10 +53,15 @@ impl AttrPath {
                 if name.is_empty() {
                     return Err(bad("it has an empty segment (check the dots)"));
                 }
+                if let Some(c) = name.chars().find(|c| !is_name_char(*c)) {
+                    return Err(bad(&format!(
+                        "a package name cannot hold {c:?} (letters, digits and `_ + . ' -` only)"
+                    )));
+                }
                 if !is_identifier(name) {
                     return Err(bad(&format!(
-                        "`{name}` is not a Nix identifier (letters, digits, `_`, `'` and `-`, \
-                         not starting with a digit or `-`; quote other names: \"{name}\")"
+                        "`{name}` needs quotes in Nix (unquoted names start with a letter or `_` \
+                         and hold only letters, digits, `_`, `'` and `-`): write \"{name}\""
                     )));
                 }
                 if KEYWORDS.contains(&name) {
@@ -104,6 +111,12 @@ impl AttrPath {
         segments.extend(self.segments.iter().cloned());
         AttrPath { segments }
     }
+}
+
+/// Characters biar-tui accepts in a package name (nixpkgs' names use no others): quoting lets
+/// `+` and leading digits through, never anything that could end the string or the list.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '.' | '\'' | '-')
 }
 
 /// A name Nix accepts unquoted in an attribute path.
@@ -187,6 +200,9 @@ mod tests {
             "a;b",
             "\"x${y}\"",
             "\"a\\\"b\"",
+            "\"hello ]; x\"",
+            "\"a b\"",
+            "\"a;b\"",
             "\"unclosed",
             "\"a\"b",
             "if",
