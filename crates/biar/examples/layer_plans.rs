@@ -10,11 +10,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let file = args
         .next()
-        .expect("usage: layer_plans CLOSURE.json [MAX_LAYERS]");
+        .expect("usage: layer_plans CLOSURE.json [MAX_LAYERS [PATH_PART]]");
     let max: usize = args
         .next()
         .map(|m| m.parse().expect("a number"))
         .unwrap_or(100);
+    let focus = args.next();
     let graph = ClosureGraph::from_export_json(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let total = graph.total_nar_size() as f64;
     let mib = |b: f64| b / 1048576.0;
@@ -28,9 +29,23 @@ fn main() {
     for (name, s) in [
         ("popularity", Strategy::Popularity),
         ("pop-sized", Strategy::PopularitySized),
+        ("co-change", Strategy::CoChange),
         ("dominator", Strategy::Dominator),
     ] {
-        report(name, &graph, &plan_with(&graph, max, s).unwrap(), &mib);
+        let p = plan_with(&graph, max, s).unwrap();
+        report(name, &graph, &p, &mib);
+        if let Some(f) = &focus {
+            let path = graph
+                .paths
+                .iter()
+                .find(|p| p.path.contains(f.as_str()))
+                .expect("a path");
+            let (c, a, b) = change_cost(&graph, &p, &path.path);
+            println!(
+                "    change {f}: changed paths {:.1} MiB, push {:.1} MiB ({:.1}x), engine {:.1} MiB ({:.1}x)",
+                mib(c as f64), mib(a as f64), a as f64 / c as f64, mib(b as f64), b as f64 / c as f64
+            );
+        }
     }
 }
 

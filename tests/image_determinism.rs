@@ -1,0 +1,168 @@
+//! Same closure, two clean Nix stores (two new store volumes), two empty layer caches: the layers,
+//! the config and the manifest come out byte-identical. Then the image loads and `hello` from the
+//! test package set prints its greeting.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use biar::build::BuildOptions;
+use biar::config::{Config, ImageRef, Project};
+use biar::image::{assemble, load_into_docker, BuilderStore, ImageInput, LayerCache};
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+fn unique() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// Removes the test's volumes and images, even when it fails.
+struct Cleanup {
+    volumes: Vec<String>,
+    images: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for image in &self.images {
+            let _ = std::process::Command::new("docker")
+                .args(["image", "rm", "-f", image])
+                .output();
+        }
+        for volume in &self.volumes {
+            let _ = std::process::Command::new("docker")
+                .args(["volume", "rm", "-f", volume])
+                .output();
+        }
+    }
+}
+
+fn project(dir: &std::path::Path, volume: &str) -> Project {
+    common::copy_dir(&common::repo().join("example-offline"), dir);
+    let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["nixpkgs"]["path"] = common::repo()
+        .join("tests/fixtures/pkgs")
+        .display()
+        .to_string()
+        .into();
+    json["builder"]["storeVolume"] = volume.into();
+    let config: Config = serde_json::from_value(json).unwrap();
+    Project {
+        root: dir.to_path_buf(),
+        config,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
+    if !common::docker_available() {
+        return;
+    }
+    let engine = biar::docker::connect().await.unwrap();
+    let id = unique();
+    let volumes = [
+        format!("biar-test-store-{id}-a"),
+        format!("biar-test-store-{id}-b"),
+    ];
+    let reference = ImageRef {
+        name: format!("biar-test-determinism-{id}"),
+        tag: "t".to_string(),
+    };
+    let _cleanup = Cleanup {
+        volumes: volumes.to_vec(),
+        images: vec![reference.reference()],
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let events = |_e: biar::build::BuildEvent| {};
+    let mut images = Vec::new();
+    for (i, volume) in volumes.iter().enumerate() {
+        let project = project(&tmp.path().join(format!("p{i}")), volume);
+        biar::docker::builder::create(&engine, &project.config.builder, true, &|_s: &str| {})
+            .await
+            .expect("a fresh store volume (the builder image comes from scripts/test.sh)");
+        // Nobody listens to the progress: a closed channel is fine for the build.
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        drop(rx);
+        let built = biar::build::run(
+            &engine,
+            &project,
+            &BuildOptions::default(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let cache = LayerCache::at(tmp.path().join(format!("cache{i}")));
+        let source = BuilderStore {
+            engine: engine.clone(),
+            container: built.container.id().to_string(),
+        };
+        let input = ImageInput {
+            reference: reference.clone(),
+            env_path: &built.env_path,
+            closure: &built.closure,
+            settings: &project.config.image,
+            strategy: Default::default(),
+            labels: BTreeMap::new(),
+        };
+        let image = assemble(&input, &source, &cache, &events).await.unwrap();
+        if i == 1 {
+            // Load from the second store; the cache was filled from it, and each layer is
+            // verified against its recorded digest while it streams.
+            let summary = load_into_docker(&engine, &image, &source, &events)
+                .await
+                .unwrap();
+            // Layers other images already brought (the same busybox…) are not sent again.
+            assert_eq!(
+                summary.layers_sent + summary.layers_reused,
+                image.layers.len()
+            );
+            assert!(summary.layers_sent >= 1);
+        }
+        built.container.remove().await;
+        images.push(image);
+    }
+    let (a, b) = (&images[0], &images[1]);
+    assert!(a.layers.len() >= 4, "{:?}", a.layers);
+    assert_eq!(a.layers, b.layers);
+    assert_eq!(a.config, b.config);
+    assert_eq!(a.manifest_digest, b.manifest_digest);
+
+    let name = format!("biar-test-run-{id}");
+    let body = ContainerCreateBody {
+        image: Some(reference.reference()),
+        cmd: Some(vec!["hello".to_string()]),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+    engine
+        .docker
+        .create_container(Some(opts), body)
+        .await
+        .unwrap();
+    engine.docker.start_container(&name, None).await.unwrap();
+    let mut wait = engine.docker.wait_container(&name, None);
+    while wait.next().await.is_some() {}
+    let mut logs = engine.docker.logs(
+        &name,
+        Some(LogsOptionsBuilder::default().stdout(true).build()),
+    );
+    let mut out = String::new();
+    while let Some(Ok(chunk)) = logs.next().await {
+        out.push_str(&chunk.to_string());
+    }
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &name])
+        .output();
+    assert_eq!(out.trim(), "Hello, world!");
+}
