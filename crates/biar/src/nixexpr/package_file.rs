@@ -305,7 +305,7 @@ impl PackageFile {
                 // Inline: the separator the last two entries use, else one space.
                 let sep = match entries.len() {
                     n if n >= 2 => {
-                        let between = &text[entries[n - 2].end..last.end.min(entries[n - 1].start)];
+                        let between = &text[entries[n - 2].end..last.start];
                         if !between.is_empty() && between.chars().all(|c| c == ' ' || c == '\t') {
                             between.to_string()
                         } else {
@@ -565,7 +565,7 @@ fn why_not_a_list(kind: SyntaxKind, node: &SyntaxNode) -> String {
         SyntaxKind::NODE_ATTR_SET => {
             format!("the file's value is an attribute set `{{ … }}`, not a list; {shape}")
         }
-        SyntaxKind::NODE_BIN_OP if node.text().to_string().contains("++") => format!(
+        SyntaxKind::NODE_BIN_OP if is_concat(node) => format!(
             "the list is joined from several parts with `++`; put the packages in one list `[ … ]` \
              to edit them here ({shape})"
         ),
@@ -573,6 +573,12 @@ fn why_not_a_list(kind: SyntaxKind, node: &SyntaxNode) -> String {
         SyntaxKind::NODE_IF_ELSE => format!("the list is chosen by `if … then … else`; {shape}"),
         _ => format!("expected a list `[ … ]` here; {shape}"),
     }
+}
+
+/// `a ++ b`.
+fn is_concat(node: &SyntaxNode) -> bool {
+    node.children_with_tokens()
+        .any(|c| c.kind() == SyntaxKind::TOKEN_CONCAT)
 }
 
 /// Offset of the start of the line holding `offset`.

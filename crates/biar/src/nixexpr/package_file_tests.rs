@@ -103,6 +103,11 @@ fn shapes_without_a_list_say_where_and_why() {
         ),
         ("{ pkgs }: if true then [ ] else [ ]", "user.nix:1:11", "if"),
         ("{ pkgs }: \"x\"", "user.nix:1:11", "expected a list"),
+        (
+            "{ pkgs }: { a = \"x++\"; } // { }",
+            "user.nix:1:11",
+            "expected a list",
+        ),
     ] {
         let e = PackageFile::from_text(Path::new("user.nix"), text.into()).unwrap_err();
         let msg = e.to_string();
