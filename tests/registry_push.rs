@@ -350,3 +350,82 @@ async fn full_registry_disk_is_explained_and_a_rerun_finishes() {
     assert_eq!(s.blobs_sent + s.blobs_reused, 3, "{s:?}");
     assert_eq!(skopeo_layers(&reg.host(), &repo, "t"), digests(&img));
 }
+
+/// `push_to_target` remembers where it pushed each blob, and a push to a sibling repository
+/// mounts from there — not from whatever the catalog lists first.
+#[tokio::test]
+async fn recorded_locations_pick_the_mount_source() {
+    let Some(reg) = Registry::start() else { return };
+    let cache = tempfile::tempdir().unwrap();
+    // Only this test runs in this process (nextest), so the variable is ours.
+    std::env::set_var("XDG_CACHE_HOME", cache.path());
+    let c = client(&reg);
+    let target = biar::registry::RegistryTarget {
+        host: reg.host(),
+        namespace: "biar-test".into(),
+        insecure: false,
+    };
+    // Decoys the catalog lists first, holding none of our blobs.
+    let decoy_dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let path = decoy_dir.path().join(format!("d{i}"));
+        std::fs::write(&path, format!("decoy {i}")).unwrap();
+        let layer = Descriptor::of_bytes(
+            biar::registry::OCI_LAYER_TAR,
+            &std::fs::read(&path).unwrap(),
+        );
+        let image = biar::registry::PushImage {
+            config: Bytes::from(format!("{{\"decoy\":{i}}}")),
+            layers: vec![layer],
+        };
+        let open = |_: &Descriptor| {
+            let f = std::fs::File::open(&path).map(|f| {
+                Box::pin(tokio_util::io::ReaderStream::new(
+                    tokio::fs::File::from_std(f),
+                )) as ByteStream
+            });
+            Box::pin(async move { f }) as _
+        };
+        push_image(
+            &c,
+            &format!("biar-test/aaa-{i}"),
+            "t",
+            &image,
+            &open,
+            &PushOptions::default(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    }
+    let img = testimage::make("recorded");
+    let open = |d: &Descriptor| {
+        let r = img.open(d);
+        Box::pin(async move { r }) as _
+    };
+    let src = biar::config::ImageRef {
+        name: "zzz-src".into(),
+        tag: "t".into(),
+    };
+    let dst = biar::config::ImageRef {
+        name: "zzz-dst".into(),
+        tag: "t".into(),
+    };
+    biar::registry::push_to_target(&target, &src, &img.image, &open, &|_| {})
+        .await
+        .unwrap();
+    reg.clear_log();
+    let (_, s) = biar::registry::push_to_target(&target, &dst, &img.image, &open, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((s.blobs_mounted, s.blobs_sent), (3, 0), "{s:?}");
+    let reqs = reg.requests();
+    let mounts: Vec<_> = reqs.iter().filter(|r| r.contains("mount=")).collect();
+    assert_eq!(mounts.len(), 3, "one attempt per blob: {reqs:#?}");
+    assert!(
+        mounts
+            .iter()
+            .all(|r| r.contains("from=biar-test%2Fzzz-src")),
+        "{reqs:#?}"
+    );
+}

@@ -5,6 +5,7 @@
 pub mod auth;
 mod client;
 mod error;
+pub mod locations;
 mod pull;
 mod push;
 mod reference;

@@ -97,8 +97,11 @@ pub type OpenLayer<'a> = dyn Fn(&Descriptor) -> Pin<Box<dyn Future<Output = std:
 /// Tuning of a push.
 #[derive(Debug, Clone)]
 pub struct PushOptions {
-    /// Repositories (same registry) to try mounting missing blobs from, in order.
+    /// Repositories (same registry) to try mounting missing blobs from, in order, for blobs with
+    /// no entry in `known_locations`.
     pub mount_from: Vec<String>,
+    /// Repositories known to hold a blob (by digest), tried first and instead of `mount_from`.
+    pub known_locations: std::collections::HashMap<String, Vec<String>>,
     /// Blob HEADs at once.
     pub heads: usize,
     /// Uploads at once.
@@ -109,6 +112,7 @@ impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
             mount_from: Vec::new(),
+            known_locations: Default::default(),
             heads: 8,
             uploads: 3,
         }
@@ -280,11 +284,12 @@ async fn send_blob(
     options: &PushOptions,
 ) -> Result<Outcome, RegistryError> {
     let mut session = None;
-    for from in options
-        .mount_from
-        .iter()
-        .filter(|f| f.as_str() != repository)
-    {
+    let sources = options
+        .known_locations
+        .get(&d.digest)
+        .filter(|l| l.iter().any(|r| r != repository))
+        .unwrap_or(&options.mount_from);
+    for from in sources.iter().filter(|f| f.as_str() != repository) {
         match client.mount_blob(repository, &d.digest, from).await {
             Ok(Mount::Mounted) => return Ok(Outcome::Mounted),
             // Not there: the registry opened an upload session instead. Keep the newest for

@@ -116,8 +116,11 @@ pub async fn push_to_target(
     let remote = target.reference(image)?;
     let client = target.client()?;
     client.ping().await?;
+    let record = super::locations::BlobLocations::default_path();
+    let mut known = super::locations::BlobLocations::load(&record);
     let options = PushOptions {
         mount_from: mount_candidates(&client, &remote.repository, 3).await,
+        known_locations: known.for_host(&target.host),
         ..Default::default()
     };
     let summary = push_image(
@@ -130,6 +133,12 @@ pub async fn push_to_target(
         events,
     )
     .await?;
+    // Remember where these blobs now are, so the next push to a sibling repository mounts them.
+    let mut digests: Vec<&str> = push.layers.iter().map(|l| l.digest.as_str()).collect();
+    let config = push.config_descriptor();
+    digests.push(&config.digest);
+    known.record(&target.host, &remote.repository, &digests);
+    known.save(&record);
     Ok((remote, summary))
 }
 
