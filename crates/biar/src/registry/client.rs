@@ -164,7 +164,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("biar-tui/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(10))
-            // Redirects are followed by hand where they matter (blob storage backends).
+            // Registries may redirect blob requests to their storage backend.
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .map_err(|e| RegistryError::Unreachable {
