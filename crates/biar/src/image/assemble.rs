@@ -290,3 +290,108 @@ pub fn open_layer(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::StorePathInfo;
+    use crate::image::LocalStore;
+    use futures::StreamExt;
+    use sha2::{Digest as _, Sha256};
+
+    fn fixture() -> (tempfile::TempDir, ClosureGraph) {
+        let d = tempfile::tempdir().unwrap();
+        let store = d.path().join("store");
+        for (name, body) in [
+            ("aaa-lib", "lib"),
+            ("bbb-app", "app"),
+            ("ccc-biar-env", "env"),
+        ] {
+            std::fs::create_dir_all(store.join(name).join("bin")).unwrap();
+            std::fs::write(store.join(name).join("bin/x"), body).unwrap();
+        }
+        let info = |p: &str, refs: &[&str]| StorePathInfo {
+            path: format!("/nix/store/{p}"),
+            nar_size: 100,
+            nar_hash: String::new(),
+            closure_size: None,
+            references: refs.iter().map(|r| format!("/nix/store/{r}")).collect(),
+        };
+        let graph = ClosureGraph::from_export_json(
+            &serde_json::to_string(&[
+                info("aaa-lib", &[]),
+                info("bbb-app", &["aaa-lib"]),
+                info("ccc-biar-env", &["bbb-app"]),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        (d, graph)
+    }
+
+    fn input<'a>(graph: &'a ClosureGraph, settings: &'a ImageSettings) -> ImageInput<'a> {
+        ImageInput {
+            reference: ImageRef {
+                name: "biar-x".into(),
+                tag: "y".into(),
+            },
+            env_path: "/nix/store/ccc-biar-env",
+            closure: graph,
+            settings,
+            strategy: Strategy::default(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn cached_layers_are_not_read_and_streams_verify_digests() {
+        let (d, graph) = fixture();
+        let settings = ImageSettings::default();
+        let cache = LayerCache::at(d.path().join("cache"));
+        let source = LocalStore {
+            root: d.path().join("store"),
+        };
+        let events = |_e: BuildEvent| {};
+        let first = assemble(&input(&graph, &settings), &source, &cache, &events)
+            .await
+            .unwrap();
+        assert_eq!(first.layers.len(), 4);
+        // Every layer's stream hashes to its digest.
+        let shared: std::sync::Arc<dyn NarSource> = std::sync::Arc::new(source.clone());
+        for l in &first.layers {
+            let mut s = Box::pin(first.open_layer(l, shared.clone()));
+            let mut h = Sha256::new();
+            let mut n = 0;
+            while let Some(chunk) = s.next().await {
+                let chunk = chunk.unwrap();
+                n += chunk.len() as u64;
+                h.update(&chunk);
+            }
+            assert_eq!(format!("sha256:{}", hex::encode(h.finalize())), l.digest);
+            assert_eq!(n, l.size);
+        }
+        // With the store gone, the cache still describes the same image: nothing was read.
+        std::fs::rename(d.path().join("store"), d.path().join("moved")).unwrap();
+        let second = assemble(&input(&graph, &settings), &source, &cache, &events)
+            .await
+            .unwrap();
+        assert_eq!(second.layers, first.layers);
+        assert_eq!(second.manifest, first.manifest);
+        // Content that differs from the record fails the stream instead of sending other bytes.
+        std::fs::rename(d.path().join("moved"), d.path().join("store")).unwrap();
+        std::fs::write(d.path().join("store/aaa-lib/bin/x"), "tampered").unwrap();
+        let lib = first
+            .layers
+            .iter()
+            .find(|l| l.store_paths == ["/nix/store/aaa-lib"])
+            .unwrap();
+        let mut s = Box::pin(first.open_layer(lib, shared));
+        let mut failed = false;
+        while let Some(chunk) = s.next().await {
+            if chunk.is_err() {
+                failed = true;
+            }
+        }
+        assert!(failed, "a tampered layer must not stream cleanly");
+    }
+}
