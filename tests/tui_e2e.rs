@@ -209,3 +209,81 @@ fn search_add_run_hello_and_come_back() {
     let code = std::fs::read_to_string(&exit_file).unwrap_or_default();
     assert_eq!(code.trim(), "0", "the TUI exited cleanly");
 }
+
+impl Tmux {
+    /// A tmux format variable of the pane (`alternate_on`, `pane_pid`…).
+    fn var(&self, name: &str) -> String {
+        let out = self
+            .tmux()
+            .args([
+                "display-message",
+                "-p",
+                "-t",
+                &self.name,
+                &format!("#{{{name}}}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// SIGTERM: the UI quits and the terminal is itself again (main screen, cursor shown, cooked
+/// mode, so the shell after it echoes what is typed). Needs no Docker.
+#[test]
+fn sigterm_restores_the_terminal() {
+    let (tmp, dir) = project("biar-tui-e2e-unused-");
+    let home = tmp.path().join("home");
+    let binary = assert_cmd::cargo::cargo_bin("biar-tui");
+    let exit_file = tmp.path().join("exit-code");
+    let command = format!(
+        "env XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} {bin} --project {dir}; echo $? > {exit}; exec cat",
+        cache = shell_quote(&home.join("cache")),
+        config = shell_quote(&home.join("config")),
+        bin = shell_quote(&binary),
+        dir = shell_quote(&dir),
+        exit = shell_quote(&exit_file),
+    );
+    let name = format!("biar-tui-term-{}", std::process::id());
+    let tmux = Tmux::start(&name, 100, 30, &command);
+    tmux.wait("the TUI", Duration::from_secs(20), |s| {
+        s.contains("Presets")
+    });
+    assert_eq!(tmux.var("alternate_on"), "1");
+    assert_eq!(tmux.var("cursor_flag"), "0", "the TUI hides the cursor");
+    let pid = Command::new("pgrep")
+        .args(["-f", &format!("^{} --project", binary.display())])
+        .output()
+        .unwrap();
+    let pids = String::from_utf8_lossy(&pid.stdout).to_string();
+    let pid = pids
+        .lines()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .map(|c| c.contains(&dir.display().to_string()))
+                .unwrap_or(false)
+        })
+        .expect("the TUI's pid");
+    Command::new("kill").args(["-TERM", pid]).status().unwrap();
+    let start = Instant::now();
+    while !exit_file.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&exit_file)
+            .unwrap_or_default()
+            .trim(),
+        "0",
+        "a clean exit on SIGTERM"
+    );
+    assert_eq!(tmux.var("alternate_on"), "0", "back on the main screen");
+    assert_eq!(tmux.var("cursor_flag"), "1", "cursor shown again");
+    // Cooked mode: `cat` echoes a typed line and prints it back after enter.
+    tmux.type_text("still-typing");
+    tmux.key("Enter");
+    tmux.wait(
+        "the line echoed by the tty and by cat",
+        Duration::from_secs(5),
+        |s| s.matches("still-typing").count() >= 2,
+    );
+}
