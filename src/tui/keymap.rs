@@ -92,6 +92,10 @@ impl KeyCombo {
         if matches!(code, KeyCode::Char(_)) || code == KeyCode::BackTab {
             modifiers.remove(KeyModifiers::SHIFT);
         }
+        // Two quick Esc presses arrive as one `ESC ESC`, which crossterm reads as alt-esc.
+        if code == KeyCode::Esc {
+            modifiers.remove(KeyModifiers::ALT);
+        }
         KeyCombo { code, modifiers }
     }
 
