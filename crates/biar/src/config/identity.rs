@@ -142,20 +142,63 @@ fn hash_folder(
             use std::os::unix::fs::PermissionsExt;
             let exec = meta.permissions().mode() & 0o111 != 0;
             h.field("kind", if exec { b"executable" } else { b"regular" });
-            let mut f = std::fs::File::open(&full).map_err(io)?;
-            let mut content = Sha256::new();
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = f.read(&mut buf).map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                content.update(&buf[..n]);
-            }
-            h.field("content", &content.finalize());
+            let digest = file_digest(&full, &meta).map_err(io)?;
+            h.field("content", &digest);
         }
     }
     Ok(())
+}
+
+/// What a file's metadata says about its content: if all of it is unchanged, the content is
+/// taken to be too (ctime moves on any write, even one that restores the mtime).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+/// Content digests of package-set files, per process, so the TUI can ask for the reference
+/// after every edit without reading a large path-pinned package set again. Keyed by path, checked
+/// by [`Stamp`]; the digest itself is of content only.
+static DIGESTS: std::sync::Mutex<Option<DigestCache>> = std::sync::Mutex::new(None);
+
+type DigestCache = std::collections::HashMap<PathBuf, (Stamp, [u8; 32])>;
+
+fn file_digest(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<[u8; 32]> {
+    use std::os::unix::fs::MetadataExt;
+    let stamp = Stamp {
+        ino: meta.ino(),
+        size: meta.size(),
+        mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+        ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+    };
+    if let Some((s, d)) = DIGESTS
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref().and_then(|m| m.get(path).copied()))
+    {
+        if s == stamp {
+            return Ok(d);
+        }
+    }
+    let mut f = std::fs::File::open(path)?;
+    let mut content = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        content.update(&buf[..n]);
+    }
+    let digest: [u8; 32] = content.finalize().into();
+    if let Ok(mut m) = DIGESTS.lock() {
+        m.get_or_insert_with(Default::default)
+            .insert(path.to_path_buf(), (stamp, digest));
+    }
+    Ok(digest)
 }
 
 fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), ConfigError> {
@@ -353,6 +396,18 @@ mod tests {
             msg.contains("config.json:1:") && msg.contains("no default.nix"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_same_size_rewrite_of_a_package_set_file_is_seen() {
+        let d = make(CONFIG);
+        let before = reference(&d);
+        // Same size, and possibly the same mtime second: the stamp must still notice.
+        write(d.path(), "pkgs/lib/x.nix", "7\n");
+        let after = reference(&d);
+        assert_ne!(after.name, before.name);
+        write(d.path(), "pkgs/lib/x.nix", "1\n");
+        assert_eq!(reference(&d).name, before.name);
     }
 
     #[test]
