@@ -355,6 +355,19 @@ pub async fn run(
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
     }
+    if app.build.running {
+        // Quitting mid-build: stop it and give it a moment to remove its container, so nothing
+        // outlives the UI.
+        backend.send(Request::CancelBuild);
+        let stopped = async {
+            while let Some(action) = actions.recv().await {
+                if let Action::BuildFinished(_) = action {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+    }
     log.write();
     Ok(())
 }
