@@ -317,7 +317,7 @@ impl Component for Build {
         );
 
         if self.confirming {
-            let [popup] = Layout::horizontal([Constraint::Length(36)])
+            let [popup] = Layout::horizontal([Constraint::Length(40)])
                 .flex(Flex::Center)
                 .areas(area);
             let [popup] = Layout::vertical([Constraint::Length(3)])

@@ -41,7 +41,9 @@ impl Component for Help {
         let text_width = rows.iter().map(|(_, t)| t.len()).max().unwrap_or(0);
         const NOTE: &str = " keys can be changed in $XDG_CONFIG_HOME/biar/config.toml";
         let width = (key_width + text_width + 6).max(NOTE.len() + 2) as u16;
-        let height = rows.len() as u16 + 4;
+        // The note on where keys are changed goes first when the screen is short.
+        let with_note = rows.len() as u16 + 4 <= area.height;
+        let height = rows.len() as u16 + if with_note { 4 } else { 2 };
         let [popup] = Layout::horizontal([Constraint::Length(width)])
             .flex(Flex::Center)
             .areas(area);
@@ -70,8 +72,10 @@ impl Component for Help {
                 ])
             })
             .collect();
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled(NOTE, ctx.theme.dim())));
+        if with_note {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(NOTE, ctx.theme.dim())));
+        }
         frame.render_widget(Paragraph::new(lines), inner);
     }
 }
