@@ -14,6 +14,7 @@
 mod bundled;
 pub mod cache;
 mod channel;
+mod check;
 mod error;
 mod nixenv;
 mod packages_json;
@@ -25,6 +26,7 @@ mod store;
 mod update;
 
 pub use bundled::BUNDLED_ORIGIN;
+pub use check::UnknownAttr;
 pub use error::IndexError;
 pub use search::{MatchKind, SearchHit, Searcher, MAX_QUERY_CHARS};
 pub use sources::{

@@ -124,6 +124,8 @@ pub struct Searcher {
     descs: Option<(String, Vec<u32>)>,
     /// Turn narrowing off (for the benchmark's comparison).
     pub narrowing: bool,
+    /// Threads for a scan of many candidates (default: 2 when the machine has 2 cores or more).
+    pub threads: usize,
 }
 
 impl Searcher {
@@ -134,6 +136,9 @@ impl Searcher {
             names: None,
             descs: None,
             narrowing: true,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get().min(2))
+                .unwrap_or(1),
         }
     }
 
@@ -144,16 +149,12 @@ impl Searcher {
     /// The best `limit` hits for `query`, best first.
     pub fn search(&mut self, query: &str, limit: usize) -> Vec<SearchHit> {
         let q = Query::new(query);
-        let narrow = |prev: &Option<(String, Vec<u32>)>| -> Option<Vec<u32>> {
-            match prev {
-                Some((text, cands)) if !text.is_empty() && q.text.starts_with(text.as_str()) => {
-                    Some(cands.clone())
-                }
-                _ => None,
-            }
+        // The previous candidates are reused (not copied) when the query extends the last one.
+        let narrow = |prev: Option<(String, Vec<u32>)>| -> Option<(String, Vec<u32>)> {
+            prev.filter(|(text, _)| !text.is_empty() && q.text.starts_with(text.as_str()))
         };
         let (names_in, descs_in) = if self.narrowing {
-            (narrow(&self.names), narrow(&self.descs))
+            (narrow(self.names.take()), narrow(self.descs.take()))
         } else {
             (None, None)
         };
@@ -162,11 +163,13 @@ impl Searcher {
             &mut self.matcher,
             &q,
             limit,
-            names_in.as_deref(),
-            descs_in.as_deref(),
+            names_in.as_ref().map(|c| c.1.as_slice()),
+            descs_in.as_ref().map(|c| c.1.as_slice()),
+            self.threads,
         );
         self.names = out.names.map(|c| (q.text.clone(), c));
-        self.descs = out.descs.map(|c| (q.text.clone(), c));
+        // Description candidates of a shorter query stay valid when this one did not need them.
+        self.descs = out.descs.map(|c| (q.text.clone(), c)).or(descs_in);
         out.hits
     }
 }
@@ -175,7 +178,7 @@ impl Index {
     /// The best `limit` hits for `query`, best first (a one-off search; see [`Searcher`]).
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchHit> {
         let mut matcher = Matcher::new(Config::DEFAULT);
-        run(self, &mut matcher, &Query::new(query), limit, None, None).hits
+        run(self, &mut matcher, &Query::new(query), limit, None, None, 1).hits
     }
 
     /// Close attribute paths for one the index lacks ("did you mean").
@@ -213,7 +216,7 @@ fn is_boundary(attr: &[u8], pos: usize) -> bool {
 }
 
 /// `rest` is a version suffix: `_22`, `13`, `-3_4`.
-fn is_version_suffix(rest: &[u8]) -> bool {
+pub(crate) fn is_version_suffix(rest: &[u8]) -> bool {
     let digits = match rest.first() {
         Some(b'_' | b'-') => &rest[1..],
         _ => rest,
@@ -265,6 +268,68 @@ fn is_subsequence(needle: &[u8], hay: &[u8]) -> bool {
     needle.iter().all(|c| it.any(|h| h == c))
 }
 
+/// Candidates at least this many are classified on two threads.
+const PARALLEL_MIN: usize = 40_000;
+
+#[derive(Default)]
+struct Pass {
+    tiers: [Vec<u64>; TIERS],
+    fuzzy: Vec<u32>,
+    names: Vec<u32>,
+}
+
+impl Pass {
+    fn extend(&mut self, other: Pass) {
+        for (t, o) in self.tiers.iter_mut().zip(other.tiers) {
+            t.extend(o);
+        }
+        self.fuzzy.extend(other.fuzzy);
+        self.names.extend(other.names);
+    }
+}
+
+/// Sorts entries into the cheap tiers (sort keys), subsequence-only matches and all name
+/// candidates (for narrowing).
+fn classify(index: &Index, q: &Query, ids: &[u32]) -> Pass {
+    let mut p = Pass::default();
+    'entries: for &i in ids {
+        let iu = i as usize;
+        let f = index.facts[iu];
+        if f.mask & q.mask != q.mask {
+            continue;
+        }
+        let lower = &index.lower[index.attrs.range(iu)];
+        let mut worst = (0usize, 0u8);
+        let mut subseq_only = false;
+        for term in &q.terms {
+            match cheap_tier(index, iu, lower, term) {
+                Some(t) => worst = worst.max(t),
+                None => {
+                    if !is_subsequence(term.text.as_bytes(), lower) {
+                        continue 'entries;
+                    }
+                    subseq_only = true;
+                }
+            }
+        }
+        p.names.push(i);
+        if subseq_only {
+            p.fuzzy.push(i);
+        } else {
+            let (tier, sub) = worst;
+            let len = lower.len();
+            // Versioned variants: newest (longest, then last in order) first.
+            let k = if sub == 1 {
+                key(f.depth, 1, 0xffff - len, u32::MAX - i)
+            } else {
+                key(f.depth, sub, len, i)
+            };
+            p.tiers[tier].push(k);
+        }
+    }
+    p
+}
+
 fn run(
     index: &Index,
     matcher: &mut Matcher,
@@ -272,6 +337,7 @@ fn run(
     limit: usize,
     names_in: Option<&[u32]>,
     descs_in: Option<&[u32]>,
+    threads: usize,
 ) -> RunOut {
     let limit = limit.min(index.len());
     if q.terms.is_empty() {
@@ -289,47 +355,31 @@ fn run(
     }
 
     // Pass 1: classify every candidate into the cheap tiers; keep subsequence-only matches aside.
-    let mut tiers: [Vec<u64>; TIERS] = Default::default();
-    let mut fuzzy: Vec<u32> = Vec::new();
-    let mut names: Vec<u32> = Vec::new();
-    let mut visit = |i: u32| {
-        let iu = i as usize;
-        let f = index.facts[iu];
-        if f.mask & q.mask != q.mask {
-            return;
-        }
-        let lower = &index.lower[index.attrs.range(iu)];
-        let mut worst: Option<(usize, u8)> = Some((0, 0));
-        let mut subseq_only = false;
-        for term in &q.terms {
-            match cheap_tier(index, iu, lower, term) {
-                Some(t) => worst = worst.map(|w| w.max(t)),
-                None => {
-                    if !is_subsequence(term.text.as_bytes(), lower) {
-                        return;
-                    }
-                    subseq_only = true;
-                }
-            }
-        }
-        names.push(i);
-        if subseq_only {
-            fuzzy.push(i);
-        } else if let Some((tier, sub)) = worst {
-            let len = lower.len();
-            // Versioned variants: newest (longest, then last in order) first.
-            let k = if sub == 1 {
-                key(f.depth, 1, 0xffff - len, u32::MAX - i)
-            } else {
-                key(f.depth, sub, len, i)
-            };
-            tiers[tier].push(k);
+    // A big candidate set is split over two threads (the first keystrokes scan everything).
+    let all: Vec<u32>;
+    let ids: &[u32] = match names_in {
+        Some(c) => c,
+        None => {
+            all = (0..index.len() as u32).collect();
+            &all
         }
     };
-    match names_in {
-        Some(c) => c.iter().copied().for_each(&mut visit),
-        None => (0..index.len() as u32).for_each(&mut visit),
-    }
+    let Pass {
+        mut tiers,
+        fuzzy,
+        names,
+    } = if threads > 1 && ids.len() >= PARALLEL_MIN {
+        let (a, b) = ids.split_at(ids.len() / 2);
+        let (mut pa, pb) = std::thread::scope(|s| {
+            let h = s.spawn(|| classify(index, q, a));
+            let pb = classify(index, q, b);
+            (h.join().expect("search thread"), pb)
+        });
+        pa.extend(pb);
+        pa
+    } else {
+        classify(index, q, ids)
+    };
 
     let mut chosen: Vec<(u32, MatchKind, u32)> = Vec::with_capacity(limit);
     const KINDS: [MatchKind; TIERS] = [
@@ -646,6 +696,36 @@ mod tests {
         assert_eq!(idx.search("", 2).len(), 2);
         assert_eq!(idx.search("RIPGREP", 1)[0].attr, "ripgrep");
         assert_eq!(top(&idx, "ripgrpe", 1), ["ripgrep"]);
+    }
+
+    #[test]
+    fn descriptions_come_after_names_and_narrow_too() {
+        let entries = [
+            ("jq", "Lightweight and flexible command-line JSON processor"),
+            ("jo", "Small utility to create JSON objects"),
+            ("fx", "Terminal JSON viewer"),
+            ("json-tool", ""),
+        ];
+        let idx = Arc::new(Index::from_entries(
+            SourceInfo {
+                kind: "test".into(),
+                origin: "t".into(),
+            },
+            entries.iter().map(|(a, d)| Entry {
+                attr: a.to_string(),
+                description: Some(d.to_string()).filter(|d| !d.is_empty()),
+                ..Entry::default()
+            }),
+        ));
+        let hits = idx.search("json", 10);
+        assert_eq!(hits[0].attr, "json-tool");
+        assert_eq!(hits[0].kind, MatchKind::Prefix);
+        assert!(hits[1..].iter().all(|h| h.kind == MatchKind::Description));
+        assert_eq!(top(&idx, "json processor", 5), ["jq"]);
+        let mut s = Searcher::new(idx.clone());
+        for q in ["j", "js", "jso", "json", "json ", "json v", "json vi", "json", "x"] {
+            assert_eq!(s.search(q, 10), idx.search(q, 10), "query {q:?}");
+        }
     }
 
     #[test]

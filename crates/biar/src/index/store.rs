@@ -304,19 +304,24 @@ impl Index {
         !self.versions.is_blank() || !self.descriptions.is_blank()
     }
 
-    /// The entry holding exactly this attribute path.
-    pub fn position(&self, attr: &str) -> Option<usize> {
-        let n = self.len();
-        let (mut lo, mut hi) = (0, n);
+    /// The first entry whose attribute is not less than `attr`.
+    pub(crate) fn lower_bound(&self, attr: &str) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            match self.attr(mid).cmp(attr) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(mid),
+            if self.attr(mid) < attr {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        None
+        lo
+    }
+
+    /// The entry holding exactly this attribute path.
+    pub fn position(&self, attr: &str) -> Option<usize> {
+        let i = self.lower_bound(attr);
+        (i < self.len() && self.attr(i) == attr).then_some(i)
     }
 
     pub fn contains(&self, attr: &str) -> bool {

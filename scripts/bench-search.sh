@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Package search benchmark (issue 5), release build, on the 124,693 bundled nixpkgs names:
+#  1. in-process (crates/biar/examples/bench_search.rs): per-keystroke latency of biar's engine vs
+#     full scans with nucleo-matcher (1 and 2 threads) and fuzzy-matcher; index load from the
+#     cache file; memory of the loaded index;
+#  2. whole process: `biar-tui search Q` vs `fzf --filter Q` on the same names, side by side with
+#     hyperfine, ratio per query and the median ratio (target <= 0.5);
+#  3. a fresh `biar-tui search` process: wall time and peak RSS (cache warm in the page cache).
+# Usage: scripts/bench-search.sh [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" != "--no-build" ]; then
+  cargo build --release --bin biar-tui -p biar-tui -p biar --example bench_search
+fi
+bin=target/release/biar-tui
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME="$tmp/cache"
+
+echo "== in-process: per keystroke, load, memory"
+target/release/examples/bench_search --markdown
+
+echo
+echo "== whole process: biar-tui search Q vs fzf --filter Q (hyperfine, same names)"
+"$bin" search warm-the-cache >/dev/null
+# The names fzf reads: exactly the index biar-tui searches (all 124,693 attributes).
+"$bin" search "" --limit 1000000 >"$tmp/names.txt"
+wc -l <"$tmp/names.txt" | sed 's/^/names: /'
+queries=(python3 numpy ripgrep nodejs_20 rustc haskellPackages.lens firefox pyhton qzxwvjk hpkgslens)
+i=0
+for q in "${queries[@]}"; do
+  hyperfine -N --style none --warmup 3 --runs 30 --input "$tmp/names.txt" \
+    --export-json "$tmp/h$i.json" -n biar "$bin search $q" -n fzf "fzf --filter $q" >/dev/null
+  i=$((i + 1))
+done
+python3 - "$tmp" "${queries[@]}" <<'EOF'
+import json, statistics, sys
+tmp, queries = sys.argv[1], sys.argv[2:]
+ratios = []
+print(f"{'query':<22} {'biar ms':>9} {'fzf ms':>9} {'ratio':>7}")
+rows = []
+for i, q in enumerate(queries):
+    r = {x["command"]: x for x in json.load(open(f"{tmp}/h{i}.json"))["results"]}
+    b, f = r["biar"]["median"] * 1e3, r["fzf"]["median"] * 1e3
+    ratios.append(b / f)
+    rows.append((q, b, f, b / f))
+    print(f"{q:<22} {b:>9.2f} {f:>9.2f} {b / f:>6.2f}x")
+med = statistics.median(ratios)
+print(f"median ratio biar/fzf over {len(queries)} queries: {med:.2f}x (target <= 0.5x: {'met' if med <= 0.5 else 'NOT met'})")
+print("\n| query | biar-tui search ms | fzf --filter ms | ratio |\n| --- | ---: | ---: | ---: |")
+for q, b, f, x in rows:
+    print(f"| `{q}` | {b:.2f} | {f:.2f} | {x:.2f}x |")
+print(f"| **median ratio** | | | **{med:.2f}x** |")
+EOF
+
+echo
+echo "== a fresh process: load from the cache file + one search, peak RSS"
+python3 - "$bin" <<'EOF'
+import resource, subprocess, sys, time, statistics
+bin = sys.argv[1]
+walls = []
+for _ in range(20):
+    t = time.perf_counter()
+    subprocess.run([bin, "search", "qzxwvjk"], stdout=subprocess.DEVNULL, check=True)
+    walls.append((time.perf_counter() - t) * 1e3)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"biar-tui search (start, load cache, search, exit): median {statistics.median(walls):.1f} ms, "
+      f"max {max(walls):.1f} ms; peak RSS {rss:.1f} MB")
+EOF
