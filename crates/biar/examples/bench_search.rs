@@ -20,9 +20,9 @@ const QUERIES: &[&str] = &[
     "rustc",
     "haskellPackages.lens",
     "firefox",
-    "pyhton",     // misspelling
-    "qzxwvjk",    // no match
-    "hpkgslens",  // abbreviation (fuzzy only)
+    "pyhton",    // misspelling
+    "qzxwvjk",   // no match
+    "hpkgslens", // abbreviation (fuzzy only)
 ];
 const LIMIT: usize = 50;
 
@@ -45,16 +45,27 @@ struct Stats {
 /// Types every query char by char (a fresh search box per query), timing each keystroke.
 fn keystrokes(name: &'static str, mut search: impl FnMut(&str, bool) -> usize) -> Stats {
     let mut times = Vec::new();
+    let mut slowest: Vec<(Duration, &str)> = Vec::new();
     for _round in 0..3 {
         for q in QUERIES {
             let mut first = true;
             for end in 1..=q.len() {
                 let t = Instant::now();
                 std::hint::black_box(search(&q[..end], first));
-                times.push(t.elapsed());
+                let e = t.elapsed();
+                times.push(e);
+                slowest.push((e, &q[..end]));
                 first = false;
             }
         }
+    }
+    if std::env::var_os("BENCH_SLOWEST").is_some() {
+        slowest.sort_by(|a, b| b.0.cmp(&a.0));
+        let worst: Vec<String> = slowest[..8]
+            .iter()
+            .map(|(d, q)| format!("{q:?} {:.1}", ms(*d)))
+            .collect();
+        eprintln!("{name}: slowest keystrokes (ms): {}", worst.join(", "));
     }
     times.sort();
     Stats {
@@ -116,7 +127,11 @@ fn main() {
     let rss1 = rss_kb();
     let names: Vec<&str> = (0..index.len()).map(|i| index.attr(i)).collect();
 
-    println!("index: {} names; bundled decode (first run only) {:.1} ms", index.len(), ms(decode));
+    println!(
+        "index: {} names; bundled decode (first run only) {:.1} ms",
+        index.len(),
+        ms(decode)
+    );
     println!(
         "load from cache file ({:.1} MB, page cache warm): median {:.1} ms, max {:.1} ms",
         file_size as f64 / 1e6,
@@ -132,12 +147,15 @@ fn main() {
 
     // Engines.
     let mut searcher = Searcher::new(index.clone());
-    let ours = keystrokes("biar (tiers, prefilter, narrowing, 2 threads)", |q, first| {
-        if first {
-            searcher = Searcher::new(index.clone());
-        }
-        searcher.search(q, LIMIT).len()
-    });
+    let ours = keystrokes(
+        "biar (tiers, prefilter, narrowing, 2 threads)",
+        |q, first| {
+            if first {
+                searcher = Searcher::new(index.clone());
+            }
+            searcher.search(q, LIMIT).len()
+        },
+    );
     let mut one = Searcher::new(index.clone());
     let ours_one = keystrokes("biar, 1 thread", |q, first| {
         if first {
@@ -153,7 +171,13 @@ fn main() {
     let mut matcher = Matcher::new(Config::DEFAULT);
     let mut buf = Vec::new();
     let nucleo = keystrokes("nucleo-matcher, full scan", |q, _| {
-        let atom = Atom::new(q, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy, false);
+        let atom = Atom::new(
+            q,
+            CaseMatching::Ignore,
+            Normalization::Smart,
+            AtomKind::Fuzzy,
+            false,
+        );
         top_by_score(names.iter().enumerate().filter_map(|(i, n)| {
             atom.score(Utf32Str::new(n, &mut buf), &mut matcher)
                 .map(|s| (s as i64, i))
@@ -170,7 +194,13 @@ fn main() {
     });
     // Parallel full scan with nucleo on both cores (what "parallel scoring" buys).
     let nucleo_par = keystrokes("nucleo-matcher, full scan on 2 threads", |q, _| {
-        let atom = Atom::new(q, CaseMatching::Ignore, Normalization::Smart, AtomKind::Fuzzy, false);
+        let atom = Atom::new(
+            q,
+            CaseMatching::Ignore,
+            Normalization::Smart,
+            AtomKind::Fuzzy,
+            false,
+        );
         let half = names.len() / 2;
         let (a, b) = names.split_at(half);
         let (ra, rb) = std::thread::scope(|s| {
@@ -195,7 +225,14 @@ fn main() {
         top_by_score(ra.into_iter().chain(rb))
     });
 
-    let all = [&ours, &ours_one, &ours_plain, &nucleo, &nucleo_par, &skim_stats];
+    let all = [
+        &ours,
+        &ours_one,
+        &ours_plain,
+        &nucleo,
+        &nucleo_par,
+        &skim_stats,
+    ];
     let keystrokes_total: usize = QUERIES.iter().map(|q| q.len()).sum::<usize>() * 3;
     println!(
         "\nper keystroke, {} keystrokes ({} queries typed char by char, 3 rounds), top {LIMIT}:",
@@ -218,7 +255,11 @@ fn main() {
     }
     println!(
         "target p99 <= 5 ms: {}",
-        if ours.p99 <= Duration::from_millis(5) { "met" } else { "NOT met" }
+        if ours.p99 <= Duration::from_millis(5) {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     if markdown {
         println!("\n| engine | median ms | p99 ms | max ms | p99 vs biar |\n| --- | ---: | ---: | ---: | ---: |");

@@ -99,7 +99,13 @@ mod tests {
         ] {
             assert!(idx.knows(a), "{a}");
         }
-        for a in ["ripgrpe", "", "python3Packages.nosuchthing", "nosuchpkg", "nodePackages.numpy"] {
+        for a in [
+            "ripgrpe",
+            "",
+            "python3Packages.nosuchthing",
+            "nosuchpkg",
+            "nodePackages.numpy",
+        ] {
             assert!(!idx.knows(a), "{a}");
         }
     }
@@ -110,7 +116,15 @@ mod tests {
         let u = idx.unknown(&["ripgrpe".into(), "ripgrep".into(), "numpyy".into()]);
         assert_eq!(u.len(), 2);
         assert_eq!(u[0].suggestions[0], "ripgrep");
-        assert!(u[0].to_string().contains("did you mean ripgrep"), "{}", u[0]);
-        assert!(u[1].suggestions.iter().any(|s| s.ends_with(".numpy")), "{:?}", u[1]);
+        assert!(
+            u[0].to_string().contains("did you mean ripgrep"),
+            "{}",
+            u[0]
+        );
+        assert!(
+            u[1].suggestions.iter().any(|s| s.ends_with(".numpy")),
+            "{:?}",
+            u[1]
+        );
     }
 }

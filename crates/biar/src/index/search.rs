@@ -330,6 +330,45 @@ fn classify(index: &Index, q: &Query, ids: &[u32]) -> Pass {
     p
 }
 
+/// Above this many fuzzy candidates, rank with the greedy scorer first.
+const GREEDY_ABOVE: usize = 2_000;
+
+/// Sort keys (best first) of the entries matching every term fuzzily, by nucleo score summed
+/// over the terms, then depth, then length.
+fn score_fuzzy(
+    index: &Index,
+    matcher: &mut Matcher,
+    q: &Query,
+    ids: &[u32],
+    greedy: bool,
+) -> Vec<u64> {
+    let mut scored = Vec::with_capacity(ids.len());
+    let mut buf = Vec::new();
+    'entries: for &i in ids {
+        let attr = index.attrs.get(i as usize);
+        let hay = Utf32Str::new(attr, &mut buf);
+        let mut total = 0u32;
+        for term in &q.terms {
+            let s = if greedy {
+                matcher.config.ignore_case = true;
+                matcher.fuzzy_match_greedy(hay, term.atom.needle_text())
+            } else {
+                term.atom.score(hay, matcher)
+            };
+            match s {
+                Some(s) => total += s as u32,
+                None => continue 'entries,
+            }
+        }
+        let f = index.facts[i as usize];
+        let inv = 0xffff - total.min(0xffff) as u64;
+        scored.push(
+            inv << 48 | (f.depth as u64) << 40 | (attr.len().min(0xff) as u64) << 32 | i as u64,
+        );
+    }
+    scored
+}
+
 fn run(
     index: &Index,
     matcher: &mut Matcher,
@@ -342,7 +381,7 @@ fn run(
     let limit = limit.min(index.len());
     if q.terms.is_empty() {
         let hits = index
-            .popular
+            .popular()
             .iter()
             .take(limit)
             .map(|&i| hit(index, i as usize, MatchKind::Popular, 0, Vec::new()))
@@ -406,69 +445,69 @@ fn run(
     }
 
     // Typo: the last segment within one or two edits, for one-word queries that found too little.
-    if chosen.len() < limit && q.terms.len() == 1 && q.terms[0].text.chars().count() >= 5 {
-        let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
+    // A dotted query (`haskellPackages.lenz`) must name the set exactly; only the name may be off.
+    if chosen.len() < limit && q.terms.len() == 1 {
         let term = &q.terms[0];
-        let tl = term.text.len();
-        let maxd = if tl <= 6 { 1 } else { 2 };
-        let whole = term.text.contains('.');
-        let mut typos: Vec<u64> = Vec::new();
-        for (i, f) in index.facts.iter().enumerate() {
-            let r = index.attrs.range(i);
-            let lower = &index.lower[r];
-            let hay = if whole {
-                lower
-            } else {
-                &lower[f.seg as usize..]
-            };
-            if hay.len().abs_diff(tl) > maxd || taken.contains(&(i as u32)) {
-                continue;
+        let (qset, qname) = match term.text.rsplit_once('.') {
+            Some((set, name)) => (Some(set.as_bytes()), name),
+            None => (None, term.text.as_str()),
+        };
+        if qname.chars().count() >= 5 {
+            let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
+            let tl = qname.len();
+            let maxd = if tl <= 6 { 1 } else { 2 };
+            let qmask = mask_of(qname.as_bytes());
+            let mut typos: Vec<u64> = Vec::new();
+            for (i, f) in index.facts.iter().enumerate() {
+                let lower = &index.lower[index.attrs.range(i)];
+                let seg = f.seg as usize;
+                let name = &lower[seg..];
+                if name.len().abs_diff(tl) > maxd {
+                    continue;
+                }
+                if let Some(set) = qset {
+                    if seg == 0 || &lower[..seg - 1] != set {
+                        continue;
+                    }
+                }
+                if (mask_of(name) ^ qmask).count_ones() as usize > 2 * maxd
+                    || taken.contains(&(i as u32))
+                {
+                    continue;
+                }
+                let d = strsim::osa_distance(qname, std::str::from_utf8(name).unwrap_or(""));
+                if d <= maxd {
+                    typos.push(key(d as u8, f.depth, lower.len(), i as u32));
+                }
             }
-            if (mask_of(hay) ^ term.mask).count_ones() as usize > 2 * maxd {
-                continue;
+            let need = limit - chosen.len();
+            take_smallest(&mut typos, need);
+            for &k in typos.iter().take(need) {
+                chosen.push((k as u32, MatchKind::Typo, 10 - (k >> 56) as u32));
             }
-            let hay = std::str::from_utf8(hay).unwrap_or("");
-            let d = strsim::osa_distance(&term.text, hay);
-            if d <= maxd {
-                typos.push(key(d as u8, f.depth, lower.len(), i as u32));
-            }
-        }
-        let need = limit - chosen.len();
-        take_smallest(&mut typos, need);
-        for &k in typos.iter().take(need) {
-            chosen.push((k as u32, MatchKind::Typo, 10 - (k >> 56) as u32));
         }
     }
 
-    // Fuzzy: score only when the cheap tiers left room.
+    // Fuzzy: score only when the cheap tiers left room. Many candidates are first ranked with
+    // nucleo's linear greedy scorer, and only the best few re-scored with its optimal one.
     if chosen.len() < limit && !fuzzy.is_empty() {
-        let mut scored: Vec<u64> = Vec::with_capacity(fuzzy.len());
-        let mut buf = Vec::new();
         let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
-        for &i in fuzzy.iter().filter(|i| !taken.contains(i)) {
-            let attr = index.attrs.get(i as usize);
-            let hay = Utf32Str::new(attr, &mut buf);
-            let mut total = 0u32;
-            let mut ok = true;
-            for term in &q.terms {
-                match term.atom.score(hay, matcher) {
-                    Some(s) => total += s as u32,
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if ok {
-                let f = index.facts[i as usize];
-                let inv = 0xffff - total.min(0xffff) as u64;
-                scored.push(
-                    inv << 48
-                        | (f.depth as u64) << 40
-                        | (attr.len().min(0xff) as u64) << 32
-                        | i as u64,
-                );
-            }
+        let cands: Vec<u32> = fuzzy
+            .iter()
+            .copied()
+            .filter(|i| !taken.contains(i))
+            .collect();
+        let need = limit - chosen.len();
+        let greedy = cands.len() > GREEDY_ABOVE;
+        let mut scored = score_fuzzy(index, matcher, q, &cands, greedy);
+        if greedy {
+            take_smallest(&mut scored, (need * 4).max(100));
+            let best: Vec<u32> = scored
+                .iter()
+                .take((need * 4).max(100))
+                .map(|&k| k as u32)
+                .collect();
+            scored = score_fuzzy(index, matcher, q, &best, false);
         }
         let need = limit - chosen.len();
         take_smallest(&mut scored, need);
@@ -723,7 +762,9 @@ mod tests {
         assert!(hits[1..].iter().all(|h| h.kind == MatchKind::Description));
         assert_eq!(top(&idx, "json processor", 5), ["jq"]);
         let mut s = Searcher::new(idx.clone());
-        for q in ["j", "js", "jso", "json", "json ", "json v", "json vi", "json", "x"] {
+        for q in [
+            "j", "js", "jso", "json", "json ", "json v", "json vi", "json", "x",
+        ] {
             assert_eq!(s.search(q, 10), idx.search(q, 10), "query {q:?}");
         }
     }

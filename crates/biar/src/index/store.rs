@@ -93,8 +93,8 @@ pub struct Index {
     pub(crate) descriptions: Arena,
     /// Descriptions lowercased (full Unicode), for the description tier.
     pub(crate) desc_lower: Arena,
-    /// Entries listed for an empty query, best first.
-    pub(crate) popular: Vec<u32>,
+    /// Entries listed for an empty query, best first (computed on first use: it sorts everything).
+    pub(crate) popular: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl fmt::Debug for Index {
@@ -228,7 +228,7 @@ impl Index {
             }
             a
         };
-        let mut index = Index {
+        Index {
             source,
             attrs,
             lower,
@@ -237,10 +237,13 @@ impl Index {
             versions,
             descriptions,
             desc_lower,
-            popular: Vec::new(),
-        };
-        index.popular = index.compute_popular();
-        index
+            popular: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Entries for an empty query, best first.
+    pub(crate) fn popular(&self) -> &[u32] {
+        self.popular.get_or_init(|| self.compute_popular())
     }
 
     fn compute_popular(&self) -> Vec<u32> {
@@ -338,7 +341,7 @@ impl Index {
             + arena(&self.versions)
             + arena(&self.descriptions)
             + arena(&self.desc_lower)
-            + self.popular.capacity() * 4
+            + self.popular.get().map_or(0, |p| p.capacity() * 4)
     }
 
     /// All entries, in attribute order (for writing a cache or exporting).
@@ -423,7 +426,7 @@ mod tests {
         assert_eq!(idx.version(0), None);
         assert!(!idx.has_metadata());
         // The popular list puts known packages first, then short top-level names.
-        assert_eq!(idx.attr(idx.popular[0] as usize), "ripgrep");
+        assert_eq!(idx.attr(idx.popular()[0] as usize), "ripgrep");
     }
 
     #[test]
