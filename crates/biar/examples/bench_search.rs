@@ -60,7 +60,7 @@ fn keystrokes(name: &'static str, mut search: impl FnMut(&str, bool) -> usize) -
         }
     }
     if std::env::var_os("BENCH_SLOWEST").is_some() {
-        slowest.sort_by(|a, b| b.0.cmp(&a.0));
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
         let worst: Vec<String> = slowest[..8]
             .iter()
             .map(|(d, q)| format!("{q:?} {:.1}", ms(*d)))

@@ -52,15 +52,21 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The package-index check (issue 5 fills this): refuse, as bad input and before any file is
-/// touched, attributes the index does not know unless `force`, suggesting close names.
-/// Until then every valid attribute path is accepted.
+/// The package-index check (issue 5): refuse, as bad input and before any file is touched,
+/// attributes the index does not know unless `force` (then only warn), suggesting close names.
 pub(crate) fn check_known(
-    _project: &Project,
-    _attrs: &[AttrPath],
-    _force: bool,
+    project: &Project,
+    attrs: &[AttrPath],
+    force: bool,
 ) -> anyhow::Result<()> {
-    Ok(())
+    // The index holds plain dotted paths (`emacsPackages.ghub+`), not Nix's quoted form.
+    // `pkgs.jq` means `jq`.
+    let plain: Vec<String> = attrs
+        .iter()
+        .map(|a| a.strip_prefix("pkgs").unwrap_or_else(|| a.clone()))
+        .map(|a| a.segments().join("."))
+        .collect();
+    super::search::check_known_attrs(&project.root, &plain, force)
 }
 
 pub(crate) fn join(attrs: &[AttrPath]) -> String {
