@@ -388,34 +388,48 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
             cost[lo][hi] = c;
         }
     }
-    // Stacking: a layer is re-sent to a Docker engine for every change at or below it, so for
-    // each layer the cost is size × |union of the change sets at or below it|. Greedy from the
-    // bottom: next comes the layer that grows that union least (ties: larger first, then name).
+    // Stacking: a layer is re-sent to a Docker engine for every change at or below it, so the
+    // cost of an order is Σ size(L) × |union of the change sets at or below L|. Swapping two
+    // neighbours shows the lower one should add fewer new change events per byte; so, from the
+    // bottom, next comes the layer with the least growth of that union per byte (exact for
+    // neighbours, greedy overall; ties: larger first, then name).
     let mut left: Vec<Group> = groups.into_iter().flatten().collect();
     let mut below = vec![0u64; words];
+    let mut below_count = 0u128;
     let mut stacked: Vec<Vec<usize>> = Vec::with_capacity(left.len());
     while !left.is_empty() {
-        let key = |g: &Group| {
-            let union: u128 = below
-                .iter()
-                .zip(&g.changes)
-                .map(|(x, y)| (x | y).count_ones() as u128)
-                .sum();
-            let first = g
-                .members
-                .iter()
-                .map(|&m| ix.names[m])
-                .min()
-                .expect("non-empty");
-            (union, std::cmp::Reverse(g.size), first)
-        };
+        let keyed: Vec<(u128, u128, &str)> = left
+            .iter()
+            .map(|g| {
+                let union: u128 = below
+                    .iter()
+                    .zip(&g.changes)
+                    .map(|(x, y)| (x | y).count_ones() as u128)
+                    .sum();
+                let first = g
+                    .members
+                    .iter()
+                    .map(|&m| ix.names[m])
+                    .min()
+                    .expect("non-empty");
+                (union - below_count, g.size.max(1), first)
+            })
+            .collect();
         let pick = (0..left.len())
-            .min_by_key(|&k| key(&left[k]))
+            .min_by(|&a, &b| {
+                let (ga, sa, na) = keyed[a];
+                let (gb, sb, nb) = keyed[b];
+                (ga * sb)
+                    .cmp(&(gb * sa))
+                    .then(sb.cmp(&sa))
+                    .then_with(|| na.cmp(nb))
+            })
             .expect("non-empty");
         let g = left.swap_remove(pick);
         for (x, y) in below.iter_mut().zip(&g.changes) {
             *x |= y;
         }
+        below_count = count(&below);
         stacked.push(g.members);
     }
     let _ = &pop;
