@@ -155,7 +155,15 @@ fn highlights_point_at_the_match() {
 fn typing_char_by_char_matches_one_off_searches() {
     let idx = bundled();
     let mut s = Searcher::new(idx.clone());
-    for q in ["haskellPackages.lens", "nodejs_20", "pyhton3", "zzzq"] {
+    // Two threads: the split scan must agree with the one-thread one-off search.
+    s.threads = 2;
+    for q in [
+        "haskellPackages.lens",
+        "nodejs_20",
+        "pyhton3",
+        "zzzq",
+        "hpkgslens",
+    ] {
         for end in (1..=q.len()).chain((1..q.len()).rev()) {
             let part = &q[..end];
             assert_eq!(s.search(part, 20), idx.search(part, 20), "query {part:?}");

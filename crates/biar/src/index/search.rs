@@ -17,7 +17,7 @@ use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
 use serde::Serialize;
 
-use super::store::{char_bit, Index};
+use super::store::Index;
 
 /// Longer queries are cut here (in characters): no attribute is that long, and the cost of a
 /// search must not grow with what a user pastes.
@@ -108,7 +108,7 @@ impl Query {
 }
 
 fn mask_of(s: &[u8]) -> u64 {
-    s.iter().fold(0u64, |m, &b| m | 1u64 << char_bit(b))
+    super::store::char_mask(s)
 }
 
 /// A stateful search for one typist: remembers the last query's candidates, so a query that
@@ -124,7 +124,8 @@ pub struct Searcher {
     descs: Option<(String, Vec<u32>)>,
     /// Turn narrowing off (for the benchmark's comparison).
     pub narrowing: bool,
-    /// Threads for a scan of many candidates (default: 2 when the machine has 2 cores or more).
+    /// Threads for a scan of many candidates. Default 1: on two shared cores a second thread
+    /// made the p99 worse (see docs/benchmarks.md).
     pub threads: usize,
 }
 
@@ -136,9 +137,7 @@ impl Searcher {
             names: None,
             descs: None,
             narrowing: true,
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get().min(2))
-                .unwrap_or(1),
+            threads: 1,
         }
     }
 

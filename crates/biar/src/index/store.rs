@@ -205,19 +205,22 @@ impl Index {
         let lower = attrs.text.as_bytes().to_ascii_lowercase();
         let mut facts = Vec::with_capacity(n);
         for i in 0..n {
-            let r = attrs.range(i);
-            let name = &lower[r];
-            let mut f = Facts {
-                mask: char_mask(name),
-                ..Facts::default()
-            };
+            let name = &lower[attrs.range(i)];
+            let mut mask = 0u64;
+            let mut depth = 0u8;
+            let mut seg = 0usize;
             for (j, &b) in name.iter().enumerate() {
+                mask |= MASK_TABLE[b as usize];
                 if b == b'.' {
-                    f.depth = f.depth.saturating_add(1);
-                    f.seg = (j + 1).min(u16::MAX as usize) as u16;
+                    depth = depth.saturating_add(1);
+                    seg = j + 1;
                 }
             }
-            facts.push(f);
+            facts.push(Facts {
+                mask,
+                seg: seg.min(u16::MAX as usize) as u16,
+                depth,
+            });
         }
         let desc_lower = if descriptions.is_blank() {
             Arena::default()
@@ -365,15 +368,22 @@ pub(crate) fn last_segment(attr: &str) -> &str {
 /// other ASCII shares a few, anything non-ASCII one. Never misses a character that is present.
 #[inline]
 pub(crate) fn char_mask(s: &[u8]) -> u64 {
-    let mut m = 0u64;
-    for &b in s {
-        m |= 1u64 << char_bit(b);
-    }
-    m
+    s.iter().fold(0u64, |m, &b| m | MASK_TABLE[b as usize])
 }
 
+/// `1 << char_bit(b)` for every byte: a table lookup per byte while loading.
+static MASK_TABLE: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = 1u64 << char_bit(b as u8);
+        b += 1;
+    }
+    t
+};
+
 #[inline]
-pub(crate) fn char_bit(b: u8) -> u32 {
+pub(crate) const fn char_bit(b: u8) -> u32 {
     match b {
         b'a'..=b'z' => (b - b'a') as u32,
         b'A'..=b'Z' => (b - b'A') as u32,
