@@ -148,7 +148,7 @@ fn main() {
     // Engines.
     let mut searcher = Searcher::new(index.clone());
     let ours = keystrokes(
-        "biar (tiers, prefilter, narrowing, 2 threads)",
+        "biar (tiers, prefilter, narrowing, 1 thread)",
         |q, first| {
             if first {
                 searcher = Searcher::new(index.clone());
