@@ -13,6 +13,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+# The offline builder downloads nix-bin and its dependencies with apt: it needs apt's lists.
+if ! apt-cache show nix-bin >/dev/null 2>&1; then
+  apt-get update -qq
+fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
 cargo build --workspace --all-targets
