@@ -8,22 +8,13 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{biar, copy_project, docker_available, repo, snapshot_tree};
+use common::{biar, docker_available, offline_project, snapshot_tree};
 
 /// A copy of example-offline whose pin points at the repository's package set (the copy lives
 /// elsewhere) and whose user.nix lists `packages` plus a unique no-op package, so every test's
 /// environment (and image) is its own and can be removed at the end.
 fn project(packages: &str) -> (tempfile::TempDir, PathBuf) {
-    let (tmp, dir) = copy_project(&repo().join("example-offline"));
-    let config_path = dir.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let (tmp, dir) = offline_project(|_| {});
     std::fs::write(
         dir.join("user.nix"),
         format!(

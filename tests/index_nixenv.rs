@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{biar, copy_project, docker_available, repo};
+use common::{biar, docker_available, offline_project};
 
 #[test]
 fn nix_env_source_lists_the_pinned_package_set() {
@@ -11,16 +11,7 @@ fn nix_env_source_lists_the_pinned_package_set() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    let (_tmp, dir) = copy_project(&repo().join("example-offline"));
-    let config_path = dir.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let (_tmp, dir) = offline_project(|_| {});
 
     let out = biar(home.path())
         .arg("--project")

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::registry::Registry;
-use common::{biar, copy_project, docker_available, repo};
+use common::{biar, docker_available, offline_project};
 
 struct Images(Vec<String>);
 impl Drop for Images {
@@ -24,20 +24,12 @@ fn build_push_pull_run_hello() {
         return;
     }
     let Some(reg) = Registry::start() else { return };
-    let (tmp, dir) = copy_project(&repo().join("example-offline"));
-    let config_path = dir.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
-    config["registry"] = serde_json::json!({ "host": reg.host(), "namespace": "biar-test" });
-    // A name of our own, so no other test's image of the same content is mistaken for ours.
     let prefix = format!("biar-test-push-{}-", std::process::id());
-    config["image"] = serde_json::json!({ "namePrefix": prefix });
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let (tmp, dir) = offline_project(|config| {
+        config["registry"] = serde_json::json!({ "host": reg.host(), "namespace": "biar-test" });
+        // A name of our own, so no other test's image of the same content is mistaken for ours.
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+    });
     std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
     let home = tmp.path();
 
@@ -112,24 +104,15 @@ fn build_push_pull_run_hello() {
         .stdout("Hello, world!\n");
 }
 
-fn offline_project(registry: Option<&str>) -> (tempfile::TempDir, std::path::PathBuf) {
-    let (tmp, dir) = copy_project(&repo().join("example-offline"));
-    let config_path = dir.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
-    let obj = config.as_object_mut().unwrap();
-    obj.remove("DOCKER_REGISTRY_HOST");
-    obj.remove("DOCKER_REGISTRY_CONTAINER");
-    if let Some(host) = registry {
-        obj.insert("registry".into(), serde_json::json!({ "host": host }));
-    }
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    (tmp, dir)
+fn project_with_registry(registry: Option<&str>) -> (tempfile::TempDir, std::path::PathBuf) {
+    offline_project(|config| {
+        let obj = config.as_object_mut().unwrap();
+        obj.remove("DOCKER_REGISTRY_HOST");
+        obj.remove("DOCKER_REGISTRY_CONTAINER");
+        if let Some(host) = registry {
+            obj.insert("registry".into(), serde_json::json!({ "host": host }));
+        }
+    })
 }
 
 #[test]
@@ -138,7 +121,7 @@ fn push_faults_are_said_before_building() {
         return;
     }
     // No registry configured: bad input, exit 2, nothing changed.
-    let (tmp, dir) = offline_project(None);
+    let (tmp, dir) = project_with_registry(None);
     let before = common::snapshot_tree(&dir);
     biar(tmp.path())
         .env_remove("DOCKER_REGISTRY_HOST")
@@ -156,7 +139,7 @@ fn push_faults_are_said_before_building() {
         .unwrap()
         .port();
     let host = format!("127.0.0.1:{port}");
-    let (tmp, dir) = offline_project(Some(&host));
+    let (tmp, dir) = project_with_registry(Some(&host));
     let out = biar(tmp.path())
         .args(["build", "--push", "--project"])
         .arg(&dir)

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{biar, copy_project, docker_available, repo};
+use common::{biar, docker_available, offline_project};
 
 /// Removes every image whose name starts with the prefix, on drop.
 struct ImagesNamed(String);
@@ -30,18 +30,10 @@ fn run_builds_first_and_mounts_workdir() {
     if !docker_available() {
         return;
     }
-    let (tmp, dir) = copy_project(&repo().join("example-offline"));
-    let config_path = dir.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
     let prefix = format!("biar-test-runproj-{}-", std::process::id());
-    config["image"] = serde_json::json!({ "namePrefix": prefix });
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+    });
     std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
     std::fs::create_dir_all(dir.join("workdir")).unwrap();
     std::fs::write(dir.join("workdir/note.txt"), "a note from the host\n").unwrap();

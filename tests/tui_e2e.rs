@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{copy_project, docker_available, repo};
+use common::{docker_available, offline_project};
 
 /// A tmux session running one command; killed on drop, even when the test fails.
 struct Tmux {
@@ -84,17 +84,9 @@ impl Drop for Tmux {
 /// A copy of example-offline pinned to the repository's package set, with an empty user.nix and
 /// an image name prefix of its own (so the image is this test's alone, built here, and removed).
 fn project(prefix: &str) -> (tempfile::TempDir, PathBuf) {
-    let (tmp, dir) = copy_project(&repo().join("example-offline"));
-    let config_path = dir.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
-    config["image"]["namePrefix"] = prefix.into();
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let (tmp, dir) = offline_project(|config| {
+        config["image"]["namePrefix"] = prefix.into();
+    });
     std::fs::write(
         dir.join("user.nix"),
         "# Your own packages.\n{ pkgs }:\nwith pkgs; [\n]\n",

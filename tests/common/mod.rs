@@ -90,3 +90,20 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 pub mod registry;
 pub mod testimage;
+
+/// A temp copy of `example-offline/` pinned (by absolute path, since the copy lives elsewhere) to
+/// the repository's test package set, with `edit` applied to its config.json.
+pub fn offline_project(edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_project(&repo().join("example-offline"));
+    let config_path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["nixpkgs"]["path"] = repo()
+        .join("tests/fixtures/pkgs")
+        .display()
+        .to_string()
+        .into();
+    edit(&mut config);
+    std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    (tmp, dir)
+}
