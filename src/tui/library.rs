@@ -1,7 +1,6 @@
 //! The real [`Engine`]: the same `biar` library calls the CLI commands make. Nothing here decides
 //! anything the CLI would decide differently.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use futures::future::BoxFuture;
@@ -9,9 +8,8 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use biar::build::{BuildEvent, BuildOptions};
-use biar::config::{ImageRef, Project};
-use biar::image::{BuilderStore, ImageInput, LayerCache};
+use biar::build::{build_image, BuildEvent, PipelineObserver, PipelineOptions, PipelineStep};
+use biar::config::Project;
 use biar::nixexpr::{AttrPath, PackageFile};
 use biar::registry::RegistryTarget;
 use biar::run::RunSpec;
@@ -197,69 +195,19 @@ impl Engine for Library {
     }
 }
 
-/// `biar-tui build` without `--push`: nothing when `name:tag` is already in Docker, else the Nix
-/// build, the layers (digests from the cache or measured) and a load of what Docker lacks.
-// TODO: this sequence also lives in the CLI's build command; it belongs in the library as one
-// function both call.
+/// `biar-tui build` without `--push` (the library's pipeline): nothing when `name:tag` is already
+/// in Docker, else the Nix build, the layers and a load of what Docker lacks.
 async fn build_and_load(
     dir: PathBuf,
     events: mpsc::Sender<BuildEvent>,
     cancel: CancellationToken,
 ) -> anyhow::Result<String> {
     let project = Project::load(&dir)?;
-    let reference = project.image_ref()?;
-    let engine = biar::docker::connect().await?;
-    let name = reference.reference();
-    if biar::image::image_exists(&engine, &name).await? {
-        let _ = events
-            .send(BuildEvent::Done {
-                reference: name.clone(),
-            })
-            .await;
-        return Ok(name);
-    }
-    let built = biar::build::run(
-        &engine,
-        &project,
-        &BuildOptions::default(),
-        events.clone(),
-        cancel.clone(),
-    )
-    .await?;
-    let emit = {
-        let events = events.clone();
-        // Layer events are few (one per layer and stage); a full channel only loses progress.
-        move |e: BuildEvent| {
-            let _ = events.try_send(e);
-        }
-    };
-    let result = async {
-        let input = ImageInput {
-            reference: reference.clone(),
-            env_path: &built.env_path,
-            closure: &built.closure,
-            settings: &project.config.image,
-            strategy: Default::default(),
-            labels: labels(&project, &reference, &built.packages),
-        };
-        let source = BuilderStore {
-            engine: built.container.engine().clone(),
-            container: built.container.id().to_string(),
-        };
-        let cache = LayerCache::open_default();
-        let image = tokio::select! {
-            _ = cancel.cancelled() => anyhow::bail!("cancelled"),
-            r = biar::image::assemble(&input, &source, &cache, &emit) => r?,
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => anyhow::bail!("cancelled"),
-            r = biar::image::load_into_docker(&engine, &image, &source, &emit) => r?,
-        };
-        Ok(())
-    }
-    .await;
-    built.container.remove().await;
-    result?;
+    // Unlike the CLI, the TUI builds only an image the configuration names.
+    let name = project.image_ref()?.reference();
+    let observer = Forward(events.clone());
+    let options = PipelineOptions::default();
+    build_image(&project, &options, events.clone(), &observer, cancel).await?;
     let _ = events
         .send(BuildEvent::Done {
             reference: name.clone(),
@@ -268,31 +216,14 @@ async fn build_and_load(
     Ok(name)
 }
 
-/// The labels `biar-tui build` puts on an image (configuration hashes, package names).
-fn labels(
-    project: &Project,
-    reference: &ImageRef,
-    packages: &[String],
-) -> BTreeMap<String, String> {
-    let names: Vec<&str> = packages
-        .iter()
-        .map(|p| {
-            p.trim_start_matches("/nix/store/")
-                .split_once('-')
-                .map_or(p.as_str(), |(_, n)| n)
-        })
-        .collect();
-    let base = reference
-        .name
-        .strip_prefix(&project.config.image.name_prefix)
-        .unwrap_or(&reference.name)
-        .to_string();
-    BTreeMap::from([
-        ("biar.name".to_string(), reference.name.clone()),
-        ("biar.base-hash".to_string(), base),
-        ("biar.user-hash".to_string(), reference.tag.clone()),
-        ("biar.packages".to_string(), names.join(" ")),
-    ])
+/// Sends the image steps' events to the build's channel.
+struct Forward(mpsc::Sender<BuildEvent>);
+
+impl PipelineObserver for Forward {
+    fn event(&self, _step: PipelineStep, e: BuildEvent) {
+        // Layer events are few (one per layer and stage); a full channel only loses progress.
+        let _ = self.0.try_send(e);
+    }
 }
 
 impl PackageIndex for biar::index::Searcher {

@@ -5,8 +5,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use biar::build::{BuildEvent, BuildOptions, BuildOutput};
+use biar::build::{
+    BuildError, BuildEvent, BuildOptions, BuildOutput, PipelineObserver, PipelineOptions,
+    PipelineStep,
+};
 use biar::config::Project;
+use futures::future::LocalBoxFuture;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
@@ -30,53 +34,53 @@ pub struct Args {
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::load(&global.project)?;
-    // The identity is known before building: an image already in Docker means nothing to do.
-    let identity = project.image_ref().ok();
-    if let (Some(reference), false) = (&identity, args.push) {
-        let engine = biar::docker::connect().await?;
-        if biar::image::image_exists(&engine, &reference.reference()).await? {
-            report_up_to_date(&args, &reference.reference());
-            return Ok(ExitCode::SUCCESS);
+    let options = PipelineOptions {
+        push: if args.push {
+            Some(push_target(&project)?)
+        } else {
+            None
+        },
+        build: BuildOptions::default(),
+    };
+    let cancel = CancellationToken::new();
+    let nix_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(cancel_on_signals(
+        cancel.clone(),
+        nix_done.clone(),
+        args.push,
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<BuildEvent>(1024);
+    let mut reporter = Reporter::new(&args);
+    // The channel closes when the Nix build ends: the reporter's summary comes before the image.
+    let report_task = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            reporter.on(&event);
+        }
+        reporter.finish();
+    });
+    let observer = Observer {
+        args: &args,
+        nix_done,
+        report_task: std::sync::Mutex::new(Some(report_task)),
+    };
+    let outcome = biar::build::build_image(&project, &options, tx, &observer, cancel).await;
+    observer.wait_reporter().await;
+    let outcome = outcome?;
+    if outcome.up_to_date {
+        match &outcome.remote {
+            None => report_up_to_date(&args, &outcome.reference.reference()),
+            Some(remote) => {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "up_to_date", "reference": remote.to_string()})
+                    );
+                } else {
+                    println!("{remote} is up to date in the registry: nothing built or sent");
+                }
+            }
         }
     }
-    if let (Some(reference), true) = (&identity, args.push) {
-        if push_up_to_date(&project, reference, &args).await? {
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    let built = build_project(&project, &args).await?;
-    if let Some(file) = &args.closure_json {
-        write_closure_json(file, &built)?;
-    }
-    let size: u64 = built.closure.total_nar_size();
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "event": "built",
-                "env_path": built.env_path,
-                "roots": built.roots,
-                "packages": built.packages,
-                "paths": built.closure.paths.len(),
-                "nar_size": size,
-            })
-        );
-    } else {
-        println!(
-            "environment: {} ({} store paths, {:.1} MB)",
-            built.env_path,
-            built.closure.paths.len(),
-            size as f64 / 1e6
-        );
-    }
-    let mut result = make_image(&project, identity, &built, &args).await;
-    if let (Ok(image), true) = (&result, args.push) {
-        if let Err(e) = push_built(&project, image, &built, &args).await {
-            result = Err(e);
-        }
-    }
-    built.container.remove().await;
-    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -91,78 +95,106 @@ fn report_up_to_date(args: &Args, reference: &str) {
     }
 }
 
-/// The image step: layers (digests from the cache, or measured from the builder's store), the
-/// root layer and config, then a load of the layers Docker lacks.
-pub async fn make_image(
-    project: &Project,
-    identity: Option<biar::config::ImageRef>,
-    built: &BuildOutput,
-    args: &Args,
-) -> anyhow::Result<biar::image::ImageDescriptor> {
-    use biar::image::{BuilderStore, ImageInput, LayerCache};
-    let engine = built.container.engine().clone();
-    // Until the configuration hashes exist, the environment's own store hash names the image.
-    let reference = identity.unwrap_or_else(|| biar::config::ImageRef {
-        name: format!("{}env", project.config.image.name_prefix),
-        tag: built
-            .env_path
-            .trim_start_matches("/nix/store/")
-            .split('-')
-            .next()
-            .unwrap_or("latest")
-            .to_string(),
-    });
-    let packages: Vec<&str> = built
-        .packages
-        .iter()
-        .map(|p| {
-            p.trim_start_matches("/nix/store/")
-                .split_once('-')
-                .map_or(p.as_str(), |(_, n)| n)
-        })
-        .collect();
-    let labels = BTreeMap::from([
-        ("biar.name".to_string(), reference.name.clone()),
-        ("biar.base-hash".to_string(), base_hash(project, &reference)),
-        ("biar.user-hash".to_string(), reference.tag.clone()),
-        ("biar.packages".to_string(), packages.join(" ")),
-    ]);
-    let input = ImageInput {
-        reference: reference.clone(),
-        env_path: &built.env_path,
-        closure: &built.closure,
-        settings: &project.config.image,
-        strategy: Default::default(),
-        labels,
-    };
-    let source = BuilderStore {
-        engine: engine.clone(),
-        container: built.container.id().to_string(),
-    };
-    let json = args.json;
-    let events = move |e: BuildEvent| {
-        if json {
-            if let Ok(line) = serde_json::to_string(&e) {
-                println!("{line}");
-            }
+/// The CLI's view of the pipeline: the environment line and `--closure-json` once Nix is done,
+/// then the layers, load and push lines (JSON lines with `--json`).
+struct Observer<'a> {
+    args: &'a Args,
+    nix_done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    report_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Observer<'_> {
+    async fn wait_reporter(&self) {
+        let task = self.report_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
         }
-    };
-    let started = Instant::now();
-    let cache = LayerCache::open_default();
-    let image = biar::image::assemble(&input, &source, &cache, &events).await?;
-    let store_layers = image.layers.len() - 1;
-    if !json {
-        eprintln!(
-            "layers: {} store layers + root layer, {:.1} MB ({:.1}s)",
-            store_layers,
-            image.layers.iter().map(|l| l.size).sum::<u64>() as f64 / 1e6,
-            started.elapsed().as_secs_f64()
-        );
     }
-    if !args.push {
-        let started = Instant::now();
-        let summary = biar::image::load_into_docker(&engine, &image, &source, &events).await?;
-        if json {
+
+    fn print_json(&self, e: &BuildEvent) {
+        if let Ok(line) = serde_json::to_string(e) {
+            println!("{line}");
+        }
+    }
+}
+
+impl PipelineObserver for Observer<'_> {
+    fn built<'a>(&'a self, built: &'a BuildOutput) -> LocalBoxFuture<'a, Result<(), BuildError>> {
+        Box::pin(async move {
+            // Signals stay handled for the rest of the command (the image step).
+            self.nix_done
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            // The reporter ends as the channel closes; its summary line comes first.
+            self.wait_reporter().await;
+            if let Some(file) = &self.args.closure_json {
+                write_closure_json(file, built).map_err(|e| BuildError::Other(format!("{e:#}")))?;
+            }
+            let size: u64 = built.closure.total_nar_size();
+            if self.args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "event": "built",
+                        "env_path": built.env_path,
+                        "roots": built.roots,
+                        "packages": built.packages,
+                        "paths": built.closure.paths.len(),
+                        "nar_size": size,
+                    })
+                );
+            } else {
+                println!(
+                    "environment: {} ({} store paths, {:.1} MB)",
+                    built.env_path,
+                    built.closure.paths.len(),
+                    size as f64 / 1e6
+                );
+            }
+            Ok(())
+        })
+    }
+
+    fn event(&self, step: PipelineStep, e: BuildEvent) {
+        if self.args.json {
+            self.print_json(&e);
+        } else if let (
+            PipelineStep::Push,
+            BuildEvent::Layer {
+                index,
+                total,
+                digest,
+                size,
+                reused: false,
+            },
+        ) = (step, &e)
+        {
+            eprintln!(
+                "  sent layer {}/{total} {} ({:.1} MB)",
+                index + 1,
+                &digest[..digest.len().min(19)],
+                *size as f64 / 1e6
+            );
+        }
+    }
+
+    fn assembled(&self, image: &biar::image::ImageDescriptor, took: Duration) {
+        if !self.args.json {
+            eprintln!(
+                "layers: {} store layers + root layer, {:.1} MB ({:.1}s)",
+                image.layers.len() - 1,
+                image.layers.iter().map(|l| l.size).sum::<u64>() as f64 / 1e6,
+                took.as_secs_f64()
+            );
+        }
+    }
+
+    fn loaded(
+        &self,
+        reference: &biar::config::ImageRef,
+        summary: &biar::image::LoadSummary,
+        took: Duration,
+    ) {
+        if self.args.json {
             println!(
                 "{}",
                 serde_json::json!({"event": "loaded", "reference": reference.reference(), "summary": summary})
@@ -176,51 +208,46 @@ pub async fn make_image(
                 summary.bytes_sent as f64 / 1e6,
                 summary.layers_reused,
                 summary.bytes_reused as f64 / 1e6,
-                started.elapsed().as_secs_f64()
+                took.as_secs_f64()
             );
         }
     }
-    Ok(image)
-}
 
-/// The base configuration's hash: the image name without its prefix.
-fn base_hash(project: &Project, reference: &biar::config::ImageRef) -> String {
-    reference
-        .name
-        .strip_prefix(&project.config.image.name_prefix)
-        .unwrap_or(&reference.name)
-        .to_string()
-}
-
-/// The Nix part of `build`: builds the project in the builder with live progress on
-/// stderr (a bar on a terminal, plain lines otherwise, JSON lines on stdout with `--json`), and
-/// stops cleanly on Ctrl-C or SIGTERM. The image step continues from the returned output.
-pub async fn build_project(project: &Project, args: &Args) -> anyhow::Result<BuildOutput> {
-    let engine = biar::docker::connect().await?;
-    let cancel = CancellationToken::new();
-    let nix_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    tokio::spawn(cancel_on_signals(cancel.clone(), nix_done.clone()));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<BuildEvent>(1024);
-    let mut reporter = Reporter::new(args);
-    let report_task = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            reporter.on(&event);
+    fn pushed(
+        &self,
+        remote: &biar::registry::RegistryRef,
+        summary: &biar::registry::PushSummary,
+        took: Duration,
+    ) {
+        if self.args.json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "pushed", "reference": remote.to_string(), "summary": summary})
+            );
+        } else if summary.already_present {
+            println!("{remote} is up to date in the registry: nothing sent");
+        } else {
+            println!(
+                "pushed {remote}: {} blobs sent ({:.1} MB), {} reused ({:.1} MB), {} mounted in {:.1}s",
+                summary.blobs_sent,
+                summary.bytes_sent as f64 / 1e6,
+                summary.blobs_reused,
+                summary.bytes_reused as f64 / 1e6,
+                summary.blobs_mounted,
+                took.as_secs_f64()
+            );
         }
-        reporter.finish();
-    });
-    let result = biar::build::run(&engine, project, &BuildOptions::default(), tx, cancel).await;
-    let _ = report_task.await;
-    // Signals stay handled for the rest of the command (the image step).
-    nix_done.store(true, std::sync::atomic::Ordering::SeqCst);
-    Ok(result?)
+    }
 }
 
 /// Cancels the Nix build on the first Ctrl-C or SIGTERM. Once the Nix build is over, a signal
-/// ends the command: installing a handler replaced the default action, and what runs then (the
-/// image step) streams from the builder container, which goes away with this process.
+/// ends the command (installing a handler replaced the default action, and the image step streams
+/// from the builder container, which goes away with this process), except during `--push`, which
+/// the pipeline stops itself: the manifest goes last, so nothing is half-tagged.
 async fn cancel_on_signals(
     cancel: CancellationToken,
     nix_done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    push: bool,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
@@ -231,11 +258,11 @@ async fn cancel_on_signals(
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    cancel.cancel();
-    if nix_done.load(std::sync::atomic::Ordering::SeqCst) {
+    if nix_done.load(std::sync::atomic::Ordering::SeqCst) && !push {
         eprintln!("error: cancelled");
         std::process::exit(1);
     }
+    cancel.cancel();
 }
 
 fn write_closure_json(file: &Path, built: &BuildOutput) -> anyhow::Result<()> {
@@ -431,108 +458,6 @@ fn push_target(project: &Project) -> anyhow::Result<biar::registry::RegistryTarg
         ))
         .into()
     })
-}
-
-/// `--push` with `name:tag` already tagged in the registry: nothing to build or send.
-async fn push_up_to_date(
-    project: &Project,
-    reference: &biar::config::ImageRef,
-    args: &Args,
-) -> anyhow::Result<bool> {
-    let target = push_target(project)?;
-    if !biar::registry::exists_in_registry(&target, reference).await? {
-        return Ok(false);
-    }
-    let remote = target.reference(reference)?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "up_to_date", "reference": remote.to_string()})
-        );
-    } else {
-        println!("{remote} is up to date in the registry: nothing built or sent");
-    }
-    Ok(true)
-}
-
-/// `--push`: sends the layers the registry lacks (streamed from the builder's store, verified
-/// against their digests), then the manifest; reports layers sent / reused and bytes.
-async fn push_built(
-    project: &Project,
-    image: &biar::image::ImageDescriptor,
-    built: &BuildOutput,
-    args: &Args,
-) -> anyhow::Result<()> {
-    use biar::registry::{ByteStream, Descriptor};
-    use std::sync::Arc;
-    let target = push_target(project)?;
-    let source: Arc<dyn biar::image::NarSource> = Arc::new(biar::image::BuilderStore {
-        engine: built.container.engine().clone(),
-        container: built.container.id().to_string(),
-    });
-    let open = |d: &Descriptor| {
-        let stream: std::io::Result<ByteStream> = match image.layer(&d.digest) {
-            Some(layer) => Ok(Box::pin(image.open_layer(layer, source.clone()))),
-            None => Err(std::io::Error::other(format!(
-                "{} is not a layer of this image",
-                d.digest
-            ))),
-        };
-        Box::pin(async move { stream }) as _
-    };
-    let json = args.json;
-    let events = move |e: BuildEvent| {
-        if json {
-            if let Ok(line) = serde_json::to_string(&e) {
-                println!("{line}");
-            }
-        } else if let BuildEvent::Layer {
-            index,
-            total,
-            digest,
-            size,
-            reused: false,
-        } = &e
-        {
-            eprintln!(
-                "  sent layer {}/{total} {} ({:.1} MB)",
-                index + 1,
-                &digest[..digest.len().min(19)],
-                *size as f64 / 1e6
-            );
-        }
-    };
-    let started = Instant::now();
-    let push_image = image.push_image();
-    let push =
-        biar::registry::push_to_target(&target, &image.reference, &push_image, &open, &events);
-    // The build's signal handler is gone by now, and tokio keeps SIGINT caught: handle Ctrl-C
-    // here. Stopping is safe at any point: the manifest goes last, so nothing is half-tagged.
-    let (remote, summary) = tokio::select! {
-        r = push => r?,
-        _ = tokio::signal::ctrl_c() => anyhow::bail!(
-            "push cancelled: nothing was tagged; re-run `biar-tui build --push` to finish (blobs already sent are skipped)"
-        ),
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "pushed", "reference": remote.to_string(), "summary": summary})
-        );
-    } else if summary.already_present {
-        println!("{remote} is up to date in the registry: nothing sent");
-    } else {
-        println!(
-            "pushed {remote}: {} blobs sent ({:.1} MB), {} reused ({:.1} MB), {} mounted in {:.1}s",
-            summary.blobs_sent,
-            summary.bytes_sent as f64 / 1e6,
-            summary.blobs_reused,
-            summary.bytes_reused as f64 / 1e6,
-            summary.blobs_mounted,
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub enum BuildError {
     Nix { code: i64, message: String },
     #[error("the build was cancelled")]
     Cancelled,
+    /// Stopped while pushing: the manifest goes last, so nothing was tagged.
+    #[error("push cancelled: nothing was tagged; re-run `biar-tui build --push` to finish (blobs already sent are skipped)")]
+    PushCancelled,
     #[error("{0}")]
     Other(String),
 }

@@ -22,12 +22,16 @@
 mod closure;
 mod error;
 mod event;
+mod image_pipeline;
 pub mod internal_json;
 mod pipeline;
 
 pub use closure::{ClosureGraph, StorePathInfo};
 pub use error::BuildError;
 pub use event::BuildEvent;
+pub use image_pipeline::{
+    build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome, PipelineStep,
+};
 pub use pipeline::{
     closure_from_path_info, run, upload_project, BuildOptions, BuildOutput, UploadedProject,
     ENV_NAME,

@@ -1,0 +1,251 @@
+//! The whole `build`: Nix build → image with labels → load into Docker, or push to a registry.
+//! The CLI and the TUI both call [`build_image`]; they differ only in how they show progress,
+//! which they do through [`PipelineObserver`] and the event channel.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::LocalBoxFuture;
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+use crate::build::{BuildError, BuildEvent, BuildOptions, BuildOutput, ClosureGraph};
+use crate::config::{ImageRef, Project};
+use crate::image::{BuilderStore, ImageDescriptor, ImageInput, LayerCache, LoadSummary};
+use crate::registry::{PushSummary, RegistryRef, RegistryTarget};
+
+/// What [`build_image`] does besides building.
+#[derive(Debug, Default)]
+pub struct PipelineOptions {
+    /// Push to this registry instead of loading into Docker.
+    pub push: Option<RegistryTarget>,
+    pub build: BuildOptions,
+}
+
+/// The step an image-side event comes from (the Nix build's events go to the channel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipelineStep {
+    Layers,
+    Load,
+    Push,
+}
+
+/// Hooks called as the pipeline goes; every one defaults to nothing.
+pub trait PipelineObserver: Send + Sync {
+    /// The Nix build is over (its event channel closed); an error stops the pipeline before the
+    /// image step. Local: the build output is not `Sync`.
+    fn built<'a>(&'a self, _built: &'a BuildOutput) -> LocalBoxFuture<'a, Result<(), BuildError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// An event of the image, load or push step.
+    fn event(&self, _step: PipelineStep, _event: BuildEvent) {}
+    fn assembled(&self, _image: &ImageDescriptor, _took: Duration) {}
+    fn loaded(&self, _reference: &ImageRef, _summary: &LoadSummary, _took: Duration) {}
+    fn pushed(&self, _remote: &RegistryRef, _summary: &PushSummary, _took: Duration) {}
+}
+
+/// A pipeline that observes nothing.
+impl PipelineObserver for () {}
+
+/// What [`build_image`] did.
+#[derive(Debug)]
+pub struct PipelineOutcome {
+    /// The local image's `name:tag`.
+    pub reference: ImageRef,
+    /// The pushed (or already present) image in the registry, with `push`.
+    pub remote: Option<RegistryRef>,
+    /// `name:tag` was already in Docker (or the registry, with `push`): nothing built or sent.
+    pub up_to_date: bool,
+    /// The environment and its closure, when the Nix build ran.
+    pub env_path: Option<String>,
+    pub closure: Option<ClosureGraph>,
+    pub load: Option<LoadSummary>,
+    pub push: Option<PushSummary>,
+}
+
+impl PipelineOutcome {
+    fn up_to_date(reference: ImageRef, remote: Option<RegistryRef>) -> PipelineOutcome {
+        PipelineOutcome {
+            reference,
+            remote,
+            up_to_date: true,
+            env_path: None,
+            closure: None,
+            load: None,
+            push: None,
+        }
+    }
+}
+
+/// Builds `project`'s image unless `name:tag` is already there (in Docker, or in the registry
+/// with `push`): the Nix build (its events on `events`), the layers (digests from the cache or
+/// measured from the builder's store) with the labels, then a load of what Docker lacks or a push
+/// of what the registry lacks. `cancel` stops any step; nothing is tagged half-way.
+pub async fn build_image(
+    project: &Project,
+    options: &PipelineOptions,
+    events: Sender<BuildEvent>,
+    observer: &dyn PipelineObserver,
+    cancel: CancellationToken,
+) -> Result<PipelineOutcome, crate::Error> {
+    // The identity is known before building: an image already there means nothing to do.
+    let identity = project.image_ref().ok();
+    let engine = crate::docker::connect().await?;
+    if let Some(reference) = &identity {
+        match &options.push {
+            None => {
+                if crate::image::image_exists(&engine, &reference.reference()).await? {
+                    return Ok(PipelineOutcome::up_to_date(reference.clone(), None));
+                }
+            }
+            Some(target) => {
+                if crate::registry::exists_in_registry(target, reference).await? {
+                    let remote = target.reference(reference)?;
+                    return Ok(PipelineOutcome::up_to_date(reference.clone(), Some(remote)));
+                }
+            }
+        }
+    }
+    let built = crate::build::run(&engine, project, &options.build, events, cancel.clone()).await?;
+    let result = image_steps(project, options, identity, &built, observer, &cancel).await;
+    built.container.remove().await;
+    let (reference, remote, load, push) = result?;
+    Ok(PipelineOutcome {
+        reference,
+        remote,
+        up_to_date: false,
+        env_path: Some(built.env_path),
+        closure: Some(built.closure),
+        load,
+        push,
+    })
+}
+
+type Steps = (
+    ImageRef,
+    Option<RegistryRef>,
+    Option<LoadSummary>,
+    Option<PushSummary>,
+);
+
+async fn image_steps(
+    project: &Project,
+    options: &PipelineOptions,
+    identity: Option<ImageRef>,
+    built: &BuildOutput,
+    observer: &dyn PipelineObserver,
+    cancel: &CancellationToken,
+) -> Result<Steps, crate::Error> {
+    observer.built(built).await?;
+    let engine = built.container.engine().clone();
+    // Until the configuration hashes exist, the environment's own store hash names the image.
+    let reference = identity.unwrap_or_else(|| ImageRef {
+        name: format!("{}env", project.config.image.name_prefix),
+        tag: built
+            .env_path
+            .trim_start_matches("/nix/store/")
+            .split('-')
+            .next()
+            .unwrap_or("latest")
+            .to_string(),
+    });
+    let input = ImageInput {
+        reference: reference.clone(),
+        env_path: &built.env_path,
+        closure: &built.closure,
+        settings: &project.config.image,
+        strategy: Default::default(),
+        labels: labels(project, &reference, &built.packages),
+    };
+    let source = BuilderStore {
+        engine: engine.clone(),
+        container: built.container.id().to_string(),
+    };
+    let started = Instant::now();
+    let cache = LayerCache::open_default();
+    let on_layers = |e: BuildEvent| observer.event(PipelineStep::Layers, e);
+    let image = tokio::select! {
+        _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+        r = crate::image::assemble(&input, &source, &cache, &on_layers) => r?,
+    };
+    observer.assembled(&image, started.elapsed());
+    let Some(target) = &options.push else {
+        let started = Instant::now();
+        let on_load = |e: BuildEvent| observer.event(PipelineStep::Load, e);
+        let summary = tokio::select! {
+            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+            r = crate::image::load_into_docker(&engine, &image, &source, &on_load) => r?,
+        };
+        observer.loaded(&reference, &summary, started.elapsed());
+        return Ok((reference, None, Some(summary), None));
+    };
+    let (remote, summary) = push(target, &image, built, observer, cancel).await?;
+    Ok((reference, Some(remote), None, Some(summary)))
+}
+
+/// Sends the layers the registry lacks (streamed from the builder's store, verified against their
+/// digests), then the manifest.
+async fn push(
+    target: &RegistryTarget,
+    image: &ImageDescriptor,
+    built: &BuildOutput,
+    observer: &dyn PipelineObserver,
+    cancel: &CancellationToken,
+) -> Result<(RegistryRef, PushSummary), crate::Error> {
+    use crate::registry::{ByteStream, Descriptor};
+    let source: Arc<dyn crate::image::NarSource> = Arc::new(BuilderStore {
+        engine: built.container.engine().clone(),
+        container: built.container.id().to_string(),
+    });
+    let open = |d: &Descriptor| {
+        let stream: std::io::Result<ByteStream> = match image.layer(&d.digest) {
+            Some(layer) => Ok(Box::pin(image.open_layer(layer, source.clone()))),
+            None => Err(std::io::Error::other(format!(
+                "{} is not a layer of this image",
+                d.digest
+            ))),
+        };
+        Box::pin(async move { stream }) as _
+    };
+    let on_push = |e: BuildEvent| observer.event(PipelineStep::Push, e);
+    let started = Instant::now();
+    let push_image = image.push_image();
+    let push =
+        crate::registry::push_to_target(target, &image.reference, &push_image, &open, &on_push);
+    // Stopping is safe at any point: the manifest goes last, so nothing is half-tagged.
+    let (remote, summary) = tokio::select! {
+        r = push => r?,
+        _ = cancel.cancelled() => return Err(BuildError::PushCancelled.into()),
+    };
+    observer.pushed(&remote, &summary, started.elapsed());
+    Ok((remote, summary))
+}
+
+/// The labels on a built image: the configuration hashes and the package names.
+pub fn labels(
+    project: &Project,
+    reference: &ImageRef,
+    packages: &[String],
+) -> BTreeMap<String, String> {
+    let names: Vec<&str> = packages
+        .iter()
+        .map(|p| {
+            p.trim_start_matches("/nix/store/")
+                .split_once('-')
+                .map_or(p.as_str(), |(_, n)| n)
+        })
+        .collect();
+    // The base configuration's hash: the image name without its prefix.
+    let base = reference
+        .name
+        .strip_prefix(&project.config.image.name_prefix)
+        .unwrap_or(&reference.name)
+        .to_string();
+    BTreeMap::from([
+        ("biar.name".to_string(), reference.name.clone()),
+        ("biar.base-hash".to_string(), base),
+        ("biar.user-hash".to_string(), reference.tag.clone()),
+        ("biar.packages".to_string(), names.join(" ")),
+    ])
+}
