@@ -343,20 +343,32 @@ fn score_fuzzy(
 ) -> Vec<u64> {
     let mut scored = Vec::with_capacity(ids.len());
     let mut buf = Vec::new();
+    // ASCII terms are pre-ranked on the lowercased bytes, with no UTF-32 view per candidate.
+    let bytes = greedy && q.terms.iter().all(|t| t.text.is_ascii());
     'entries: for &i in ids {
         let attr = index.attrs.get(i as usize);
-        let hay = Utf32Str::new(attr, &mut buf);
         let mut total = 0u32;
-        for term in &q.terms {
-            let s = if greedy {
-                matcher.config.ignore_case = true;
-                matcher.fuzzy_match_greedy(hay, term.atom.needle_text())
-            } else {
-                term.atom.score(hay, matcher)
-            };
-            match s {
-                Some(s) => total += s as u32,
-                None => continue 'entries,
+        if bytes {
+            let lower = &index.lower[index.attrs.range(i as usize)];
+            for term in &q.terms {
+                match greedy_score(term.text.as_bytes(), lower, attr.as_bytes()) {
+                    Some(s) => total += s as u32,
+                    None => continue 'entries,
+                }
+            }
+        } else {
+            let hay = Utf32Str::new(attr, &mut buf);
+            for term in &q.terms {
+                let s = if greedy {
+                    matcher.config.ignore_case = true;
+                    matcher.fuzzy_match_greedy(hay, term.atom.needle_text())
+                } else {
+                    term.atom.score(hay, matcher)
+                };
+                match s {
+                    Some(s) => total += s as u32,
+                    None => continue 'entries,
+                }
             }
         }
         let f = index.facts[i as usize];
@@ -366,6 +378,91 @@ fn score_fuzzy(
         );
     }
     scored
+}
+
+/// Optimal string alignment distance of two short ASCII strings, as `strsim::osa_distance`
+/// computes it, on the stack (the typo scan runs it on thousands of names per keystroke).
+fn osa_ascii(a: &[u8], b: &[u8]) -> usize {
+    let mut rows = [[0usize; 65]; 3];
+    for (j, c) in rows[1].iter_mut().enumerate().take(b.len() + 1) {
+        *c = j;
+    }
+    for i in 1..=a.len() {
+        // Row r sits in rows[(r + 1) % 3]: pp is row i-2, p row i-1, c row i.
+        let (pp, p, c) = ((i + 2) % 3, i % 3, (i + 1) % 3);
+        rows[c][0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (rows[p][j] + 1)
+                .min(rows[c][j - 1] + 1)
+                .min(rows[p][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(rows[pp][j - 2] + 1);
+            }
+            rows[c][j] = v;
+        }
+    }
+    rows[(a.len() + 1) % 3][b.len()]
+}
+
+/// A linear pre-rank in the spirit of nucleo's greedy scorer, on the lowercased bytes with no
+/// conversion per candidate: the leftmost match tightened from its end, then a point per matched
+/// character, a bonus at word boundaries (double on the first character) and for runs, and a
+/// penalty per gap. It only picks which candidates nucleo's optimal scorer re-scores.
+#[inline]
+fn greedy_score(needle: &[u8], lower: &[u8], attr: &[u8]) -> Option<u16> {
+    let n = needle.len();
+    if n == 0 {
+        return Some(0);
+    }
+    let mut j = 0;
+    let mut end = 0;
+    for (p, &b) in lower.iter().enumerate() {
+        if b == needle[j] {
+            j += 1;
+            if j == n {
+                end = p + 1;
+                break;
+            }
+        }
+    }
+    if j < n {
+        return None;
+    }
+    let mut start = 0;
+    let mut k = n;
+    for p in (0..end).rev() {
+        if lower[p] == needle[k - 1] {
+            k -= 1;
+            if k == 0 {
+                start = p;
+                break;
+            }
+        }
+    }
+    let mut score: i32 = 0;
+    let mut prev: Option<usize> = None;
+    let mut j = 0;
+    for (p, &b) in lower.iter().enumerate().take(end).skip(start) {
+        if j == n || b != needle[j] {
+            continue;
+        }
+        let mut bonus = if is_boundary(attr, p) { 8 } else { 0 };
+        if j == 0 {
+            bonus *= 2;
+        }
+        if let Some(q) = prev {
+            if q + 1 == p {
+                bonus = bonus.max(4);
+            } else {
+                score -= 3 + (p - q - 2) as i32;
+            }
+        }
+        score += 16 + bonus;
+        prev = Some(p);
+        j += 1;
+    }
+    Some(score.max(0) as u16)
 }
 
 fn run(
@@ -458,12 +555,17 @@ fn run(
             let qmask = mask_of(qname.as_bytes());
             let mut typos: Vec<u64> = Vec::new();
             for (i, f) in index.facts.iter().enumerate() {
-                let lower = &index.lower[index.attrs.range(i)];
+                // Cheap rejections first, before touching the text: the name's length, and the
+                // query letters missing from the whole attribute (a subset of those the name lacks).
+                let range = index.attrs.range(i);
                 let seg = f.seg as usize;
-                let name = &lower[seg..];
-                if name.len().abs_diff(tl) > maxd {
+                if (range.len() - seg).abs_diff(tl) > maxd
+                    || (qmask & !f.mask).count_ones() as usize > 2 * maxd
+                {
                     continue;
                 }
+                let lower = &index.lower[range];
+                let name = &lower[seg..];
                 if let Some(set) = qset {
                     if seg == 0 || &lower[..seg - 1] != set {
                         continue;
@@ -474,7 +576,11 @@ fn run(
                 {
                     continue;
                 }
-                let d = strsim::osa_distance(qname, std::str::from_utf8(name).unwrap_or(""));
+                let d = if qname.is_ascii() && name.is_ascii() && name.len() < 64 && tl < 64 {
+                    osa_ascii(qname.as_bytes(), name)
+                } else {
+                    strsim::osa_distance(qname, std::str::from_utf8(name).unwrap_or(""))
+                };
                 if d <= maxd {
                     typos.push(key(d as u8, f.depth, lower.len(), i as u32));
                 }
@@ -490,12 +596,22 @@ fn run(
     // Fuzzy: score only when the cheap tiers left room. Many candidates are first ranked with
     // nucleo's linear greedy scorer, and only the best few re-scored with its optimal one.
     if chosen.len() < limit && !fuzzy.is_empty() {
-        let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
-        let cands: Vec<u32> = fuzzy
+        // Fuzzy candidates are never in the cheap tiers, so only typo hits can repeat here: a
+        // sorted list of the few taken ids is cheaper than hashing tens of thousands of ids.
+        let mut taken: Vec<u32> = chosen
             .iter()
-            .copied()
-            .filter(|i| !taken.contains(i))
+            .filter(|c| c.1 == MatchKind::Typo)
+            .map(|c| c.0)
             .collect();
+        taken.sort_unstable();
+        let cands: Vec<u32> = if taken.is_empty() {
+            fuzzy
+        } else {
+            fuzzy
+                .into_iter()
+                .filter(|i| taken.binary_search(i).is_err())
+                .collect()
+        };
         let need = limit - chosen.len();
         let greedy = cands.len() > GREEDY_ABOVE;
         let mut scored = score_fuzzy(index, matcher, q, &cands, greedy);
@@ -672,6 +788,22 @@ mod tests {
 
     fn top(idx: &Index, q: &str, n: usize) -> Vec<String> {
         idx.search(q, n).into_iter().map(|h| h.attr).collect()
+    }
+
+    #[test]
+    fn osa_ascii_agrees_with_strsim() {
+        let words = [
+            "", "a", "ab", "ba", "pyhton", "python", "ripgrpe", "ripgrep", "abcdef", "ca",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(
+                    osa_ascii(a.as_bytes(), b.as_bytes()),
+                    strsim::osa_distance(a, b),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 
     #[test]
