@@ -9,11 +9,12 @@ use ratatui::text::{Line, Span};
 const MAX_CHARS: usize = 4096;
 const TAB_WIDTH: usize = 8;
 
-/// Removes every control sequence and control character from `line` except SGR (`ESC [ … m`).
+/// Removes every control sequence and control character from `line` except SGR (`ESC [ … m`),
+/// through the filter the CLI uses too ([`biar::build::neutralise_log`]), then lays the line out
+/// for a cell grid.
 ///
 /// Carriage returns are progress-bar redraws: only the last non-empty segment is kept. Tabs become
-/// spaces. OSC/DCS/APC/PM/SOS strings, other CSI sequences (cursor moves, clears, modes), two-byte
-/// escapes and C0/C1 controls are dropped, terminated or not.
+/// spaces. A runaway line is cut at [`MAX_CHARS`] columns.
 pub fn sanitize(line: &str) -> String {
     let line = line
         .trim_end_matches(['\r', '\n'])
@@ -21,32 +22,30 @@ pub fn sanitize(line: &str) -> String {
         .rev()
         .find(|s| !s.is_empty())
         .unwrap_or("");
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
+    let neutral = biar::build::neutralise_log(line);
+    let mut out = String::with_capacity(neutral.len());
+    let mut chars = neutral.chars();
     let mut column = 0usize;
     while let Some(c) = chars.next() {
         if column >= MAX_CHARS {
             break;
         }
         match c {
-            '\x1b' => match chars.next() {
-                Some('[') => csi(&mut chars, &mut out),
-                Some(']' | 'P' | 'X' | '^' | '_') => skip_string(&mut chars),
-                // ESC, intermediates (0x20-0x2F), one final byte: charset selection, save cursor, reset…
-                Some(c) if ('\x20'..='\x2f').contains(&c) => {
-                    while chars.next_if(|c| ('\x20'..='\x2f').contains(c)).is_some() {}
-                    chars.next();
+            // Only plain SGR is left: copied through, it takes no column.
+            '\x1b' => {
+                out.push(c);
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == 'm' {
+                        break;
+                    }
                 }
-                _ => {}
-            },
-            '\u{9b}' => csi(&mut chars, &mut String::new()),
-            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            }
             '\t' => {
                 let n = TAB_WIDTH - column % TAB_WIDTH;
                 out.extend(std::iter::repeat_n(' ', n));
                 column += n;
             }
-            c if c.is_control() => {}
             c => {
                 out.push(c);
                 column += 1;
@@ -54,44 +53,6 @@ pub fn sanitize(line: &str) -> String {
         }
     }
     out
-}
-
-/// A CSI sequence after `ESC [`: kept in `out` only when it is a plain SGR.
-fn csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String) {
-    let mut body = String::new();
-    for c in chars.by_ref() {
-        if ('\x40'..='\x7e').contains(&c) {
-            if c == 'm'
-                && body
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == ';' || c == ':')
-            {
-                out.push_str("\x1b[");
-                out.push_str(&body);
-                out.push('m');
-            }
-            return;
-        }
-        if !('\x20'..='\x3f').contains(&c) {
-            // Not a valid CSI byte: the sequence is broken; drop what we saw.
-            return;
-        }
-        body.push(c);
-    }
-}
-
-/// Skips a control string up to BEL or ST (`ESC \`, or the C1 ST).
-fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    while let Some(c) = chars.next() {
-        match c {
-            '\x07' | '\u{9c}' => return,
-            '\x1b' => {
-                chars.next_if_eq(&'\\');
-                return;
-            }
-            _ => {}
-        }
-    }
 }
 
 /// A sanitized line (see [`sanitize`]) as styled spans.

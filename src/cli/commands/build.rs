@@ -353,13 +353,17 @@ impl Reporter {
                     .then(|| format!("{}: {phase}", self.name_of(drv)))
             }
             BuildEvent::Log { drv, line } => self.verbose.then(|| match drv {
-                Some(drv) => format!("{}> {}", self.name_of(drv), neutralise(line)),
-                None => neutralise(line),
+                Some(drv) => format!(
+                    "{}> {}",
+                    self.name_of(drv),
+                    biar::build::neutralise_log(line)
+                ),
+                None => biar::build::neutralise_log(line),
             }),
             // Errors (level 0) come once, in the final error message.
-            BuildEvent::Message { level, text } => {
-                (*level == 1 || (self.verbose && (1..=3).contains(level))).then(|| neutralise(text))
-            }
+            BuildEvent::Message { level, text } => (*level == 1
+                || (self.verbose && (1..=3).contains(level)))
+            .then(|| biar::build::neutralise_log(text)),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {
@@ -421,34 +425,6 @@ impl Reporter {
     }
 }
 
-/// Build logs may hold terminal control sequences: keep colours (SGR), drop the rest.
-fn neutralise(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            let mut seq = String::from(c);
-            if chars.peek() == Some(&'[') {
-                seq.push(chars.next().unwrap_or('['));
-                for c in chars.by_ref() {
-                    seq.push(c);
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-                if seq.ends_with('m') {
-                    out.push_str(&seq);
-                }
-            }
-        } else if c.is_control() && c != '\t' {
-            continue;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The configured registry, or a bad-input error saying how to configure one.
 fn push_target(project: &Project) -> anyhow::Result<biar::registry::RegistryTarget> {
     biar::registry::RegistryTarget::from_config(&project.config).ok_or_else(|| {
@@ -458,17 +434,4 @@ fn push_target(project: &Project) -> anyhow::Result<biar::registry::RegistryTarg
         ))
         .into()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::neutralise;
-
-    #[test]
-    fn logs_keep_colours_but_lose_other_control_sequences() {
-        assert_eq!(
-            neutralise("\u{1b}[31mred\u{1b}[0m\u{1b}[2J\rx\u{7}"),
-            "\u{1b}[31mred\u{1b}[0mx"
-        );
-    }
 }

@@ -24,6 +24,7 @@ mod error;
 mod event;
 mod image_pipeline;
 pub mod internal_json;
+mod log_text;
 mod pipeline;
 
 pub use closure::{ClosureGraph, StorePathInfo};
@@ -32,6 +33,7 @@ pub use event::BuildEvent;
 pub use image_pipeline::{
     build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome, PipelineStep,
 };
+pub use log_text::neutralise_log;
 pub use pipeline::{
     closure_from_path_info, run, upload_project, BuildOptions, BuildOutput, UploadedProject,
     ENV_NAME,
