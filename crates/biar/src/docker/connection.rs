@@ -26,6 +26,20 @@ pub struct Engine {
     pub address: String,
 }
 
+impl Engine {
+    /// Whether the Engine has `reference` (a name:tag or an id); a 404 is "no", any other error is
+    /// an error.
+    pub async fn image_exists(&self, reference: &str) -> Result<bool, bollard::errors::Error> {
+        match self.docker.inspect_image(reference).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// The address `connect` will try, as the user would name it.
 pub fn address() -> String {
     if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {

@@ -34,16 +34,13 @@ pub struct LoadSummary {
 
 /// Whether the Engine has an image `reference` (`name:tag`).
 pub async fn image_exists(engine: &Engine, reference: &str) -> Result<bool, ImageError> {
-    match engine.docker.inspect_image(reference).await {
-        Ok(_) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(false),
-        Err(e) => Err(ImageError::Docker {
+    engine
+        .image_exists(reference)
+        .await
+        .map_err(|e| ImageError::Docker {
             doing: format!("inspecting {reference}"),
             reason: e.to_string(),
-        }),
-    }
+        })
 }
 
 /// How many bottom layers of `diff_ids` the Engine already has, in that order: the longest

@@ -44,13 +44,10 @@ pub struct RunSpec {
 
 /// Whether `image` exists in the Engine.
 pub async fn image_exists(engine: &Engine, image: &str) -> Result<bool, RunError> {
-    match engine.docker.inspect_image(image).await {
-        Ok(_) => Ok(true),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(false),
-        Err(e) => Err(RunError::docker("inspect the image")(e)),
-    }
+    engine
+        .image_exists(image)
+        .await
+        .map_err(RunError::docker("inspect the image"))
 }
 
 /// Runs `spec` attached to the process's real stdin/stdout/stderr and returns the command's exit
