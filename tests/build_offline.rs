@@ -281,7 +281,8 @@ fn an_evaluation_error_points_at_the_users_file() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // The user's own file is at fault: bad input.
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("error: attribute 'nosuchthing' missing"),

@@ -19,7 +19,10 @@ pub enum BuildError {
         nix_error: String,
         log_tail: Vec<String>,
     },
-    /// Nix failed before or outside a derivation's build (evaluation, a missing attribute…).
+    /// The configuration does not evaluate: Nix's error names a file of the project.
+    #[error("the configuration does not evaluate:\n{message}")]
+    Evaluation { message: String },
+    /// Nix failed before or outside a derivation's build, not at a project file's position.
     #[error("nix-build failed (exit code {code}):\n{message}")]
     Nix { code: i64, message: String },
     #[error("the build was cancelled")]
@@ -46,7 +49,7 @@ fn log_block(lines: &[String]) -> String {
 impl BuildError {
     pub fn category(&self) -> Category {
         match self {
-            BuildError::BadProject { .. } => Category::BadInput,
+            BuildError::BadProject { .. } | BuildError::Evaluation { .. } => Category::BadInput,
             BuildError::Docker(e) => e.category(),
             _ => Category::Failure,
         }

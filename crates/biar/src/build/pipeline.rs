@@ -404,9 +404,14 @@ async fn build_in(
                 if message.is_empty() {
                     message = parser.plain_tail().join("\n");
                 }
-                BuildError::Nix {
-                    code,
-                    message: host_paths(&message, project, plan),
+                // Nix names a position in one of the project's own files: the configuration
+                // is at fault (bad input), not the builder.
+                let in_project = message.contains(&format!("{BUILD_DIR}/project/"));
+                let message = host_paths(&message, project, plan);
+                if in_project {
+                    BuildError::Evaluation { message }
+                } else {
+                    BuildError::Nix { code, message }
                 }
             }
         });
