@@ -1,7 +1,7 @@
 //! The TUI in a real terminal (tmux), against the real Docker Engine, the offline builder and the
 //! test package set: search `hello`, add it, `r` to build and run attached, type `hello` in the
 //! container's shell, `exit`, and find the TUI back with `hello` in the configuration; `P` to push
-//! to a real registry on loopback.
+//! to a real registry on loopback; the help on a small terminal.
 
 mod common;
 
@@ -416,6 +416,32 @@ fn shift_p_without_a_registry_says_which_key_to_set() {
         s.contains("to push, set registry.host")
     });
     assert!(!screen.contains("Push"), "nothing started:\n{screen}");
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0");
+}
+
+/// `?` on an 80x12 terminal: the list scrolls and says there is more. Needs no Docker.
+#[test]
+fn help_scrolls_on_a_small_terminal() {
+    let (tmp, dir) = project("biar-tui-e2e-unused-");
+    let home = tmp.path().join("home");
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-help-{}", std::process::id());
+    let tmux = Tmux::start(&name, 80, 12, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("?");
+    tmux.wait("the help's first page", short, |s| {
+        s.contains("search packages") && s.contains("↓ more") && !s.contains("quit")
+    });
+    tmux.key("End");
+    tmux.wait("the help's last page", short, |s| {
+        s.contains("quit") && s.contains("↑ more") && !s.contains("search packages")
+    });
+    tmux.key("PageUp");
+    tmux.wait("a page up", short, |s| s.contains("↑↓ more"));
+    tmux.key("Escape");
+    tmux.wait("the help closed", short, |s| !s.contains("more ·"));
     tmux.key("q");
     assert_eq!(wait_for_exit(&exit_file), "0");
 }

@@ -90,9 +90,11 @@ impl App {
         let command = self.keymap.command(&event);
         let key = Key { event, command };
         if self.help.visible {
-            return Some(Action::ToggleHelp).filter(|_| {
-                matches!(command, Some(Command::Help | Command::Back | Command::Quit))
-            });
+            if matches!(command, Some(Command::Help | Command::Back | Command::Quit)) {
+                return Some(Action::ToggleHelp);
+            }
+            // Scrolling keys move the help; others do nothing behind it.
+            return self.help.handle_key(&key);
         }
         if self.build.confirming {
             let yes = matches!(event.code, crossterm::event::KeyCode::Char('y' | 'Y'));

@@ -373,3 +373,31 @@ fn cancelling_a_push_asks_once_and_says_nothing_was_tagged() {
         .as_deref()
         .is_some_and(|m| m.starts_with("the push failed: push cancelled: nothing was tagged")));
 }
+
+#[test]
+fn the_help_scrolls_on_a_short_terminal_and_keeps_its_keys_to_itself() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('?'));
+    let first = draw(&app, 80, 12).backend().to_string();
+    assert!(
+        first.contains("search packages") && first.contains("↓ more"),
+        "{first}"
+    );
+    assert!(!first.contains("quit"), "{first}");
+    press(&mut app, KeyCode::End);
+    let last = draw(&app, 80, 12).backend().to_string();
+    assert!(last.contains("quit") && last.contains("↑ more"), "{last}");
+    assert!(!last.contains("search packages"), "{last}");
+    // Up from the bottom moves at once (the scroll never runs past the last page).
+    press(&mut app, KeyCode::Up);
+    let up = draw(&app, 80, 12).backend().to_string();
+    assert!(up.contains("↑↓ more"), "{up}");
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(draw(&app, 80, 12).backend().to_string(), first);
+    // Keys that are commands elsewhere do nothing behind the help.
+    press(&mut app, KeyCode::Char('b'));
+    assert!(!app.build.running && app.take_effects().is_empty());
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.help.visible);
+}

@@ -216,6 +216,17 @@ fn help_lists_the_keys() {
 }
 
 #[test]
+fn help_scrolls_when_short() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('?'));
+    check_at("help_short", &app, &[(80, 12)]);
+    press(&mut app, KeyCode::PageDown);
+    check_at("help_short_page_down", &app, &[(80, 12)]);
+    press(&mut app, KeyCode::End);
+    check_at("help_short_end", &app, &[(80, 12)]);
+}
+
+#[test]
 fn push_progress_and_result() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
