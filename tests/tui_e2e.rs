@@ -1,6 +1,7 @@
 //! The TUI in a real terminal (tmux), against the real Docker Engine, the offline builder and the
 //! test package set: search `hello`, add it, `r` to build and run attached, type `hello` in the
-//! container's shell, `exit`, and find the TUI back with `hello` in the configuration.
+//! container's shell, `exit`, and find the TUI back with `hello` in the configuration; `P` to push
+//! to a real registry on loopback; the help on a small terminal.
 
 mod common;
 
@@ -8,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{docker_available, offline_project};
+use common::registry::Registry;
+use common::{biar, docker_available, offline_project};
 
 /// A tmux session running one command; killed on drop, even when the test fails.
 struct Tmux {
@@ -278,4 +280,255 @@ fn sigterm_restores_the_terminal() {
         Duration::from_secs(5),
         |s| s.matches("still-typing").count() >= 2,
     );
+}
+
+/// The command line that runs the TUI on `dir` in tmux with a private cache and config, writes its
+/// exit code to `exit`, then keeps the pane open.
+fn tui_command(home: &Path, dir: &Path, exit: &Path) -> String {
+    format!(
+        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; sleep 60",
+        cache = shell_quote(&home.join("cache")),
+        config = shell_quote(&home.join("config")),
+        bin = shell_quote(&assert_cmd::cargo::cargo_bin("biar-tui")),
+        dir = shell_quote(dir),
+        exit = shell_quote(exit),
+    )
+}
+
+fn wait_for_exit(exit_file: &Path) -> String {
+    let start = Instant::now();
+    while !exit_file.exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::read_to_string(exit_file)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// `P` builds and pushes to the project's registry (Debian's docker-registry on loopback): the
+/// build view shows the push, the status line says the image is in the registry, and skopeo finds
+/// it there. `P` again sends nothing.
+#[test]
+fn shift_p_builds_and_pushes_to_the_registry() {
+    if !docker_available() {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    let prefix = format!("biar-tui-push-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir) = offline_project(|config| {
+        config["image"]["namePrefix"] = prefix.clone().into();
+        config["registry"] = serde_json::json!({ "host": reg.host(), "namespace": "biar-test" });
+    });
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-push-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI, the registry asked", short, |s| {
+        s.contains("Presets") && s.contains("not built yet")
+    });
+
+    tmux.key("P");
+    tmux.wait("the push in the build view", short, |s| {
+        s.contains("┏ Push")
+    });
+    let done = tmux.wait("the push done", Duration::from_secs(600), |s| {
+        s.contains("built: in registry") || s.contains("✗ failed")
+    });
+    let remote_prefix = format!("{}/biar-test/{prefix}", reg.host());
+    assert!(
+        done.contains(&format!("✓ pushed {remote_prefix}")),
+        "{done}"
+    );
+    assert!(
+        done.contains("pushed ") && done.contains("blobs sent"),
+        "{done}"
+    );
+
+    // The registry has it, as skopeo reads it.
+    let out = biar(&home)
+        .args(["hash", "--json", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let hash: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let remote = format!(
+        "{}/biar-test/{}",
+        reg.host(),
+        hash["reference"].as_str().unwrap()
+    );
+    let inspect = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{remote}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert!(v["Layers"].as_array().unwrap().len() >= 2, "{v}");
+    assert_eq!(v["Labels"]["biar.user-hash"], hash["tag"], "{v}");
+
+    // Again, from the build view: already there, nothing sent.
+    reg.clear_log();
+    tmux.key("P");
+    tmux.wait("the second push", Duration::from_secs(120), |s| {
+        s.contains("✓ already in the registry")
+    });
+    let requests = reg.requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("PUT ") || r.starts_with("POST ")),
+        "{requests:?}"
+    );
+
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
+}
+
+/// Without a registry in config.json (or DOCKER_REGISTRY_HOST), `P` says which key to set on an
+/// 80-column status line and starts nothing. Needs no Docker.
+#[test]
+fn shift_p_without_a_registry_says_which_key_to_set() {
+    let (tmp, dir) = offline_project(|config| {
+        let obj = config.as_object_mut().unwrap();
+        obj.remove("DOCKER_REGISTRY_HOST");
+        obj.remove("DOCKER_REGISTRY_CONTAINER");
+    });
+    let home = tmp.path().join("home");
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-noreg-{}", std::process::id());
+    let tmux = Tmux::start(&name, 80, 24, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("P");
+    let screen = tmux.wait("the warning", short, |s| {
+        s.contains("to push, set registry.host")
+    });
+    assert!(!screen.contains("Push"), "nothing started:\n{screen}");
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0");
+}
+
+/// `?` on an 80x12 terminal: the list scrolls and says there is more. Needs no Docker.
+#[test]
+fn help_scrolls_on_a_small_terminal() {
+    let (tmp, dir) = project("biar-tui-e2e-unused-");
+    let home = tmp.path().join("home");
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-help-{}", std::process::id());
+    let tmux = Tmux::start(&name, 80, 12, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("?");
+    tmux.wait("the help's first page", short, |s| {
+        s.contains("search packages") && s.contains("↓ more") && !s.contains("quit")
+    });
+    tmux.key("End");
+    tmux.wait("the help's last page", short, |s| {
+        s.contains("quit") && s.contains("↑ more") && !s.contains("search packages")
+    });
+    tmux.key("PageUp");
+    tmux.wait("a page up", short, |s| s.contains("↑↓ more"));
+    tmux.key("Escape");
+    tmux.wait("the help closed", short, |s| !s.contains("more ·"));
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0");
+}
+
+/// `c` then `y` during a push (here while Nix builds a slow derivation) stops it within seconds:
+/// the status line says the push failed, the registry has no tag, no builder container is left.
+#[test]
+fn cancelling_a_push_stops_it_and_tags_nothing() {
+    if !docker_available() {
+        return;
+    }
+    let Some(reg) = Registry::start() else { return };
+    let prefix = format!("biar-tui-pushc-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir) = offline_project(|config| {
+        config["image"]["namePrefix"] = prefix.clone().into();
+        config["registry"] = serde_json::json!({ "host": reg.host(), "namespace": "biar-test" });
+    });
+    // A derivation of its own (the salt), so it really builds, slowly.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let salt = format!("{}-{nanos}", std::process::id());
+    std::fs::write(
+        dir.join("user.nix"),
+        format!("{{ pkgs }}: [ (pkgs.sleeper {{ seconds = 120; salt = \"{salt}\"; }}) ]\n"),
+    )
+    .unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-pushc-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI, the registry asked", short, |s| {
+        s.contains("Presets") && s.contains("not built yet")
+    });
+    let tui_pid = Command::new("pgrep")
+        .args(["-P", &tmux.var("pane_pid")])
+        .output()
+        .unwrap();
+    let tui_pid = String::from_utf8_lossy(&tui_pid.stdout).trim().to_string();
+    let cmdline = std::fs::read_to_string(format!("/proc/{tui_pid}/cmdline")).unwrap_or_default();
+    assert!(cmdline.contains("biar-tui"), "the TUI's pid: {tui_pid:?}");
+
+    tmux.key("P");
+    tmux.wait("the sleeper building", Duration::from_secs(120), |s| {
+        s.contains("building sleeper")
+    });
+    tmux.key("c");
+    tmux.wait("the question", short, |s| s.contains("Cancel the push?"));
+    tmux.key("y");
+    let sent = Instant::now();
+    let screen = tmux.wait("the push stopped", short, |s| s.contains("✗ failed"));
+    eprintln!("the push stopped {:?} after `y`", sent.elapsed());
+    assert!(
+        screen.contains("push failed") && screen.contains("cancelled"),
+        "{screen}"
+    );
+    let containers = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=biar=builder"])
+        .args(["--filter", &format!("label=biar.pid={tui_pid}")])
+        .output()
+        .unwrap();
+    assert!(
+        containers.stdout.is_empty(),
+        "stray builder containers: {}",
+        String::from_utf8_lossy(&containers.stdout)
+    );
+    let out = biar(&home)
+        .args(["hash", "--json", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let hash: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let remote = format!(
+        "docker://{}/biar-test/{}",
+        reg.host(),
+        hash["reference"].as_str().unwrap()
+    );
+    let inspect = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", &remote])
+        .output()
+        .unwrap();
+    assert!(!inspect.status.success(), "nothing was tagged");
+
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
 }

@@ -3,7 +3,7 @@
 
 use biar::build::BuildEvent;
 
-use super::view::{DockerState, Hit, ImageState, ProjectView};
+use super::view::{DockerState, Hit, ImageState, ProjectView, PushView};
 
 /// The three panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,11 @@ pub enum Action {
     CancelBuild,
     KeepBuilding,
     Run,
+    /// `P`: build if needed and push to the project's registry (when it has one).
+    Push,
+    /// The push to this registry (`host[/namespace]`) was asked of the backend: the build view
+    /// shows it.
+    PushStarted(String),
 
     // From the backend.
     ProjectLoaded(ProjectView),
@@ -66,10 +71,15 @@ pub enum Action {
     BuildEvents(Vec<BuildEvent>),
     /// The build ended: the image reference, or why not.
     BuildFinished(Result<String, String>),
+    /// The push (and the build before it) ended.
+    PushFinished(Result<PushView, String>),
     /// The attached environment exited with this code (or could not run).
     RunFinished(Result<i64, String>),
     /// Something failed: shown in the error banner.
     Error(String),
     /// A passing note for the status line.
     Notice(String),
+    /// A note the user must read (what they asked for cannot be done, and how to fix that): the
+    /// status line makes room for it.
+    Warning(String),
 }

@@ -22,6 +22,10 @@ use super::terminal::{self as term, Term};
 use super::theme::Theme;
 use super::view::ImageState;
 
+/// What `P` says when the project names no registry (the key first: the status line may cut it).
+pub const NO_REGISTRY: &str = "to push, set registry.host in config.json (or \
+                               DOCKER_REGISTRY_HOST): no registry is configured";
+
 /// At most this many frames a second.
 const FRAME: Duration = Duration::from_millis(33);
 
@@ -47,6 +51,8 @@ pub struct App {
     pub should_quit: bool,
     /// `r` asked for a build first: attach when it succeeds.
     pub run_after_build: bool,
+    /// Where `P` pushes, as the last loaded project says (`None`: no registry configured).
+    pub registry: Option<String>,
     effects: Vec<Effect>,
 }
 
@@ -65,6 +71,7 @@ impl App {
             banner: Banner::default(),
             should_quit: false,
             run_after_build: false,
+            registry: None,
             effects: Vec::new(),
         }
     }
@@ -83,9 +90,11 @@ impl App {
         let command = self.keymap.command(&event);
         let key = Key { event, command };
         if self.help.visible {
-            return Some(Action::ToggleHelp).filter(|_| {
-                matches!(command, Some(Command::Help | Command::Back | Command::Quit))
-            });
+            if matches!(command, Some(Command::Help | Command::Back | Command::Quit)) {
+                return Some(Action::ToggleHelp);
+            }
+            // Scrolling keys move the help; others do nothing behind it.
+            return self.help.handle_key(&key);
         }
         if self.build.confirming {
             let yes = matches!(event.code, crossterm::event::KeyCode::Char('y' | 'Y'));
@@ -112,6 +121,7 @@ impl App {
             Command::Help => Some(Action::ToggleHelp),
             Command::Build => Some(Action::Build),
             Command::Run => Some(Action::Run),
+            Command::Push => Some(Action::Push),
             _ if self.build.visible => None,
             Command::FocusNext => Some(Action::FocusNext),
             Command::FocusPrev => Some(Action::FocusPrev),
@@ -168,7 +178,8 @@ impl App {
                     query: query.clone(),
                 });
             }
-            Action::ProjectLoaded(_) | Action::Edited { .. } => {
+            Action::ProjectLoaded(project) | Action::Edited { project, .. } => {
+                self.registry = project.registry.clone();
                 next.push(Action::Image(ImageState::Checking));
                 self.request(Request::CheckImage);
             }
@@ -188,6 +199,44 @@ impl App {
                     next.push(Action::Build);
                 }
             }
+            Action::Push => {
+                if self.build.running {
+                    next.push(Action::ShowBuild);
+                } else if self.status.image.is_none() {
+                    next.push(Action::Notice(
+                        "the project is still loading: push again in a moment".into(),
+                    ));
+                } else if let Some(registry) = &self.registry {
+                    next.push(Action::PushStarted(registry.clone()));
+                    self.request(Request::Push);
+                } else {
+                    // Nothing starts: say which key of config.json names the registry.
+                    next.push(Action::Warning(NO_REGISTRY.into()));
+                }
+            }
+            Action::PushFinished(result) => match result {
+                Ok(_) => {
+                    // Pushing does not load into Docker: a local image stays the one `r` runs.
+                    if self.status.image_state != ImageState::Local {
+                        next.push(Action::Image(ImageState::Registry));
+                    }
+                    if std::mem::take(&mut self.run_after_build) {
+                        if self.status.image_state == ImageState::Local {
+                            next.push(Action::HideBuild);
+                            self.effects.push(Effect::Attach);
+                        } else {
+                            // `r` during the push: now build it into Docker, then attach.
+                            self.run_after_build = true;
+                            next.push(Action::Build);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.run_after_build = false;
+                    let first = e.lines().next().unwrap_or("").to_string();
+                    next.push(Action::Error(format!("the push failed: {first}")));
+                }
+            },
             Action::BuildFinished(result) => match result {
                 Ok(_) => {
                     next.push(Action::Image(ImageState::Local));
@@ -356,12 +405,12 @@ pub async fn run(
         }
     }
     if app.build.running {
-        // Quitting mid-build: stop it and give it a moment to remove its container, so nothing
-        // outlives the UI.
+        // Quitting mid-build (or mid-push): stop it and give it a moment to remove its container,
+        // so nothing outlives the UI.
         backend.send(Request::CancelBuild);
         let stopped = async {
             while let Some(action) = actions.recv().await {
-                if let Action::BuildFinished(_) = action {
+                if let Action::BuildFinished(_) | Action::PushFinished(_) = action {
                     return;
                 }
             }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use biar::build::BuildEvent;
 
 use super::action::Action;
-use super::view::{DockerState, Hit, ImageState, ProjectView};
+use super::view::{Delivered, DockerState, Hit, ImageState, ProjectView};
 
 /// Results shown per query.
 pub const SEARCH_LIMIT: usize = 200;
@@ -25,11 +25,20 @@ pub enum Request {
     LoadProject,
     TogglePreset(String),
     Add(String),
-    Remove { file: String, attr: String },
-    Search { id: u64, query: String },
+    Remove {
+        file: String,
+        attr: String,
+    },
+    Search {
+        id: u64,
+        query: String,
+    },
     CheckImage,
     CheckDocker,
     Build,
+    /// Build if needed, then push to the project's registry.
+    Push,
+    /// Stops the build or push under way.
     CancelBuild,
 }
 
@@ -50,12 +59,14 @@ pub trait Engine: Send + Sync + 'static {
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>>;
     fn docker_state(&self) -> BoxFuture<'static, DockerState>;
     fn image_state(&self) -> BoxFuture<'static, ImageState>;
-    /// The whole pipeline: build, image, load into Docker. Returns the image reference.
+    /// The whole pipeline: build, image, then load into Docker or, with `push`, push to the
+    /// project's registry.
     fn build(
         &self,
+        push: bool,
         events: mpsc::Sender<BuildEvent>,
         cancel: CancellationToken,
-    ) -> BoxFuture<'static, anyhow::Result<String>>;
+    ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
     /// Runs the environment attached to this terminal (the caller has handed the terminal over).
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>>;
 }
@@ -117,22 +128,24 @@ async fn serve(
                     let _ = out.send(Action::Docker(fut.await));
                 });
             }
-            Request::Build => {
+            Request::Build | Request::Push => {
+                // One pipeline at a time, build or push.
                 if build.as_ref().is_some_and(|t| !t.is_cancelled()) {
                     continue;
                 }
+                let push = request == Request::Push;
                 // A child token: quitting the UI (dropping the backend) cancels the build too.
                 let token = shutdown.child_token();
                 build = Some(token.clone());
                 let (tx, rx) = mpsc::channel(1024);
-                let fut = engine.build(tx, token.clone());
+                let fut = engine.build(push, tx, token.clone());
                 let out = out.clone();
                 tokio::spawn(async move {
                     let forward = tokio::spawn(forward_batches(rx, out.clone()));
                     let result = fut.await;
                     let _ = forward.await;
                     token.cancel(); // marks this build as over
-                    let _ = out.send(Action::BuildFinished(result.map_err(|e| format!("{e:#}"))));
+                    let _ = out.send(finished(push, result));
                 });
             }
             Request::CancelBuild => {
@@ -141,6 +154,16 @@ async fn serve(
                 }
             }
         }
+    }
+}
+
+/// The action that ends a pipeline: a push ends as a push even when it failed while building.
+fn finished(push: bool, result: anyhow::Result<Delivered>) -> Action {
+    match result {
+        Ok(Delivered::Loaded(reference)) => Action::BuildFinished(Ok(reference)),
+        Ok(Delivered::Pushed(view)) => Action::PushFinished(Ok(view)),
+        Err(e) if push => Action::PushFinished(Err(format!("{e:#}"))),
+        Err(e) => Action::BuildFinished(Err(format!("{e:#}"))),
     }
 }
 

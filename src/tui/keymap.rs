@@ -13,6 +13,8 @@ pub enum Command {
     Quit,
     Help,
     Build,
+    /// Build if needed, then push to the project's registry.
+    Push,
     Run,
     FocusNext,
     FocusPrev,
@@ -57,8 +59,17 @@ impl Command {
         (Command::Remove, "remove", "remove the package"),
         (Command::Build, "build", "build the image"),
         (Command::Run, "run", "build if needed, then run it here"),
+        (
+            Command::Push,
+            "push",
+            "build if needed, push to the registry",
+        ),
         (Command::Follow, "follow", "follow the build log"),
-        (Command::CancelBuild, "cancel_build", "cancel the build"),
+        (
+            Command::CancelBuild,
+            "cancel_build",
+            "cancel the build or push",
+        ),
         (Command::Back, "back", "back / close / clear"),
         (Command::Help, "help", "this help"),
         (Command::Quit, "quit", "quit"),
@@ -194,6 +205,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("?", Command::Help),
     ("b", Command::Build),
     ("r", Command::Run),
+    ("P", Command::Push),
     ("tab", Command::FocusNext),
     ("shift-tab", Command::FocusPrev),
     ("/", Command::FocusSearch),
@@ -329,6 +341,26 @@ mod tests {
             Some(Command::Remove)
         );
         assert_eq!(k.keys_for(Command::Build), vec!["ctrl-b"]);
+    }
+
+    #[test]
+    fn push_is_shift_p_and_rebindable() {
+        let k = Keymap::default();
+        assert_eq!(
+            k.command(&key(KeyCode::Char('P'), KeyModifiers::SHIFT)),
+            Some(Command::Push)
+        );
+        assert_eq!(
+            k.command(&key(KeyCode::Char('p'), KeyModifiers::NONE)),
+            None
+        );
+        let table: toml::Table = toml::from_str("\"ctrl-p\" = \"push\"\nP = \"none\"").unwrap();
+        let k = Keymap::with_overrides(&table, "config.toml").unwrap();
+        assert_eq!(k.keys_for(Command::Push), vec!["ctrl-p"]);
+        assert_eq!(
+            k.command(&key(KeyCode::Char('P'), KeyModifiers::SHIFT)),
+            None
+        );
     }
 
     #[test]

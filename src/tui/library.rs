@@ -15,7 +15,9 @@ use biar::registry::RegistryTarget;
 use biar::run::RunSpec;
 
 use super::backend::{Engine, PackageIndex};
-use super::view::{DockerState, FileView, Hit, ImageState, PresetView, ProjectView};
+use super::view::{
+    Delivered, DockerState, FileView, Hit, ImageState, PresetView, ProjectView, PushView,
+};
 
 pub struct Library {
     pub project_dir: PathBuf,
@@ -62,6 +64,13 @@ impl Engine for Library {
                 })
                 .collect(),
             files,
+            registry: RegistryTarget::from_config(&project.config).map(|t| {
+                [t.host, t.namespace]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            }),
         })
     }
 
@@ -161,15 +170,16 @@ impl Engine for Library {
 
     fn build(
         &self,
+        push: bool,
         events: mpsc::Sender<BuildEvent>,
         cancel: CancellationToken,
-    ) -> BoxFuture<'static, anyhow::Result<String>> {
+    ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
         let dir = self.project_dir.clone();
         // `build::run`'s future is not `Send` (it holds a non-`Sync` writer across awaits), so it
         // runs on a blocking-pool thread that drives it with the runtime's handle.
         let handle = tokio::runtime::Handle::current();
         let task = tokio::task::spawn_blocking(move || {
-            handle.block_on(build_and_load(dir, events, cancel))
+            handle.block_on(build_and_deliver(dir, push, events, cancel))
         });
         async move { task.await? }.boxed()
     }
@@ -195,25 +205,59 @@ impl Engine for Library {
     }
 }
 
-/// `biar-tui build` without `--push` (the library's pipeline): nothing when `name:tag` is already
-/// in Docker, else the Nix build, the layers and a load of what Docker lacks.
-async fn build_and_load(
+/// `biar-tui build [--push]` (the library's pipeline): nothing when `name:tag` is already in
+/// Docker (or in the registry, with `push`), else the Nix build, the layers and a load of what
+/// Docker lacks (or a push of what the registry lacks).
+async fn build_and_deliver(
     dir: PathBuf,
+    push: bool,
     events: mpsc::Sender<BuildEvent>,
     cancel: CancellationToken,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Delivered> {
     let project = Project::load(&dir)?;
     // Unlike the CLI, the TUI builds only an image the configuration names.
     let name = project.image_ref()?.reference();
+    // The app asks for a push only when the project it loaded had a registry; config.json may
+    // have changed since.
+    let target = if push {
+        Some(RegistryTarget::from_config(&project.config).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no registry to push to: set registry.host (or DOCKER_REGISTRY_HOST) in it",
+                project.config_path().display()
+            )
+        })?)
+    } else {
+        None
+    };
     let observer = Forward(events.clone());
-    let options = PipelineOptions::default();
-    build_image(&project, &options, events.clone(), &observer, cancel).await?;
-    let _ = events
-        .send(BuildEvent::Done {
-            reference: name.clone(),
-        })
-        .await;
-    Ok(name)
+    let options = PipelineOptions {
+        push: target,
+        ..Default::default()
+    };
+    let outcome = build_image(&project, &options, events.clone(), &observer, cancel).await?;
+    let delivered = match (outcome.remote, outcome.push) {
+        (None, _) => Delivered::Loaded(name),
+        (Some(remote), summary) => {
+            let s = summary.unwrap_or_default();
+            Delivered::Pushed(PushView {
+                remote: remote.to_string(),
+                // No summary: the tag was there before anything was built.
+                up_to_date: outcome.up_to_date || s.already_present,
+                blobs_sent: s.blobs_sent,
+                bytes_sent: s.bytes_sent,
+                blobs_reused: s.blobs_reused,
+                bytes_reused: s.bytes_reused,
+                blobs_mounted: s.blobs_mounted,
+                bytes_mounted: s.bytes_mounted,
+            })
+        }
+    };
+    let reference = match &delivered {
+        Delivered::Loaded(r) => r.clone(),
+        Delivered::Pushed(p) => p.remote.clone(),
+    };
+    let _ = events.send(BuildEvent::Done { reference }).await;
+    Ok(delivered)
 }
 
 /// Sends the image steps' events to the build's channel.

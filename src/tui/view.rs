@@ -28,6 +28,8 @@ pub struct ProjectView {
     pub image: Result<String, String>,
     pub presets: Vec<PresetView>,
     pub files: Vec<FileView>,
+    /// Where `P` pushes (`host[/namespace]`), `None` when the project configures no registry.
+    pub registry: Option<String>,
 }
 
 /// A search result.
@@ -38,6 +40,29 @@ pub struct Hit {
     pub description: Option<String>,
     /// Char indices of `attr` the query matched (highlighted).
     pub matched: Vec<usize>,
+}
+
+/// Where a finished pipeline put the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Loaded into Docker as this `name:tag`.
+    Loaded(String),
+    Pushed(PushView),
+}
+
+/// What a push did (the library's `PushSummary`, as the UI shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushView {
+    /// `host/namespace/name:tag`.
+    pub remote: String,
+    /// The registry had this tag already: nothing was built or sent.
+    pub up_to_date: bool,
+    pub blobs_sent: usize,
+    pub bytes_sent: u64,
+    pub blobs_reused: usize,
+    pub bytes_reused: u64,
+    pub blobs_mounted: usize,
+    pub bytes_mounted: u64,
 }
 
 /// Is the configuration's image built?
@@ -71,6 +96,7 @@ impl Default for ProjectView {
             image: Err("not computed yet".to_string()),
             presets: Vec::new(),
             files: Vec::new(),
+            registry: None,
         }
     }
 }

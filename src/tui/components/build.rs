@@ -1,5 +1,6 @@
 //! The build view: live progress (derivations, what is building and its phase, layers) over the
 //! log, kept in a ring buffer. Following the log is the default; scrolling pauses it, End resumes.
+//! A push (`P`) shows here too: the same build, then the layers sent to the registry.
 
 use std::collections::VecDeque;
 
@@ -15,6 +16,7 @@ use super::{pane, truncate, Component, Ctx, Key};
 use crate::tui::action::Action;
 use crate::tui::ansi;
 use crate::tui::keymap::Command;
+use crate::tui::view::PushView;
 
 /// Log lines kept per build; older ones are dropped.
 pub const LOG_CAPACITY: usize = 5000;
@@ -23,6 +25,12 @@ pub const LOG_CAPACITY: usize = 5000;
 pub struct Build {
     pub visible: bool,
     pub running: bool,
+    /// This run pushes to the registry (instead of loading into Docker).
+    pub push: bool,
+    /// Where the push goes (`host[/namespace]`).
+    pub registry: String,
+    /// What the finished push did.
+    pub pushed: Option<PushView>,
     pub cancelling: bool,
     /// "Cancel the build?" is on screen.
     pub confirming: bool,
@@ -59,10 +67,12 @@ impl Build {
         }
     }
 
-    fn start(&mut self) {
+    fn start(&mut self, push: Option<&str>) {
         *self = Build {
             visible: true,
             running: true,
+            push: push.is_some(),
+            registry: push.unwrap_or_default().to_string(),
             stage: "starting".into(),
             ..Build::default()
         };
@@ -132,6 +142,30 @@ impl Build {
     }
 }
 
+impl Build {
+    fn finish(&mut self, result: Result<String, String>) {
+        self.running = false;
+        self.cancelling = false;
+        self.confirming = false;
+        self.building.clear();
+        if let Err(e) = &result {
+            for l in e.lines() {
+                self.push_line(Line::from(l.to_string()));
+            }
+        }
+        self.result = Some(result);
+    }
+
+    /// "Build" or "Push", for titles.
+    fn noun(&self) -> &'static str {
+        if self.push {
+            "Push"
+        } else {
+            "Build"
+        }
+    }
+}
+
 impl Component for Build {
     fn handle_key(&mut self, key: &Key) -> Option<Action> {
         let command = key.command?;
@@ -156,7 +190,8 @@ impl Component for Build {
 
     fn update(&mut self, action: &Action) -> Option<Action> {
         match action {
-            Action::Build if !self.running => self.start(),
+            Action::Build if !self.running => self.start(None),
+            Action::PushStarted(registry) => self.start(Some(registry)),
             Action::Build | Action::ShowBuild => self.visible = true,
             Action::HideBuild => self.visible = false,
             Action::AskCancelBuild => self.confirming = true,
@@ -166,17 +201,15 @@ impl Component for Build {
                 self.cancelling = true;
             }
             Action::BuildEvents(events) => events.iter().for_each(|e| self.on_event(e)),
-            Action::BuildFinished(result) => {
-                self.running = false;
-                self.cancelling = false;
-                self.confirming = false;
-                self.building.clear();
-                if let Err(e) = result {
-                    for l in e.lines() {
-                        self.push_line(Line::from(l.to_string()));
-                    }
-                }
-                self.result = Some(result.clone());
+            Action::BuildFinished(result) => self.finish(result.clone()),
+            Action::PushFinished(result) => {
+                self.pushed = result.as_ref().ok().cloned();
+                self.finish(
+                    result
+                        .as_ref()
+                        .map(|p| p.remote.clone())
+                        .map_err(Clone::clone),
+                );
             }
             _ => {}
         }
@@ -186,9 +219,9 @@ impl Component for Build {
     fn draw(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = ctx.theme;
         let title = if self.running {
-            format!("Build · {}", self.stage)
+            format!("{} · {}", self.noun(), self.stage)
         } else {
-            "Build".to_string()
+            self.noun().to_string()
         };
         let block = pane(
             &title,
@@ -214,7 +247,11 @@ impl Component for Build {
         let (state, color) = match (&self.result, self.running) {
             (_, true) if self.cancelling => ("cancelling…".to_string(), t.warn_fg),
             (_, true) => ("running".to_string(), t.progress_fg),
-            (Some(Ok(r)), false) => (format!("✓ built {r}"), t.ok_fg),
+            (Some(Ok(r)), false) => match &self.pushed {
+                Some(p) if p.up_to_date => (format!("✓ already in the registry: {r}"), t.ok_fg),
+                Some(_) => (format!("✓ pushed {r}"), t.ok_fg),
+                None => (format!("✓ built {r}"), t.ok_fg),
+            },
             (Some(Err(_)), false) => ("✗ failed".to_string(), t.failed_fg),
             (None, false) => ("not started".to_string(), t.dim_fg),
         };
@@ -265,16 +302,26 @@ impl Component for Build {
                 }
                 s
             }
+            None if self.running && self.stage == "push" => {
+                format!("pushing to {}…", self.registry)
+            }
             None if self.running => format!("{}…", self.stage),
             None => String::new(),
         };
         frame.render_widget(Paragraph::new(truncate(&current, width)), now);
 
-        let layer_text = if self.layers_total == 0 {
+        let layer_text = if let Some(p) = &self.pushed {
+            push_summary(p)
+        } else if self.layers_total == 0 {
             "layers: not yet".to_string()
         } else {
             format!(
-                "layers: {} sent ({}), {} reused, of {}",
+                "{}: {} sent ({}), {} reused, of {}",
+                if self.stage == "push" {
+                    "push"
+                } else {
+                    "layers"
+                },
                 self.layers_sent,
                 bytes(self.bytes_sent),
                 self.layers_reused,
@@ -307,12 +354,15 @@ impl Component for Build {
         frame.render_widget(Paragraph::new(lines), log);
 
         let hint = if self.running {
-            "esc back (the build goes on) · ↑↓ pgup pgdn scroll · end follow · c cancel"
+            format!(
+                "esc back (the {} goes on) · ↑↓ pgup pgdn scroll · end follow · c cancel",
+                self.noun().to_lowercase()
+            )
         } else {
-            "esc back · ↑↓ pgup pgdn scroll · end follow"
+            "esc back · ↑↓ pgup pgdn scroll · end follow".to_string()
         };
         frame.render_widget(
-            Paragraph::new(Span::styled(truncate(hint, width), t.dim())),
+            Paragraph::new(Span::styled(truncate(&hint, width), t.dim())),
             keys,
         );
 
@@ -324,8 +374,9 @@ impl Component for Build {
                 .flex(Flex::Center)
                 .areas(popup);
             frame.render_widget(Clear, popup);
+            let title = format!("Cancel the {}?", self.noun().to_lowercase());
             let block = pane(
-                "Cancel the build?",
+                &title,
                 &Ctx {
                     focused: true,
                     ..*ctx
@@ -344,6 +395,22 @@ impl Component for Build {
             );
         }
     }
+}
+
+/// The push's line: what went, what the registry had, what it linked from a sibling repository.
+pub fn push_summary(p: &PushView) -> String {
+    if p.up_to_date {
+        return "pushed: nothing, the registry has this image".to_string();
+    }
+    format!(
+        "pushed: {} blobs sent ({}), {} reused ({}), {} mounted ({})",
+        p.blobs_sent,
+        bytes(p.bytes_sent),
+        p.blobs_reused,
+        bytes(p.bytes_reused),
+        p.blobs_mounted,
+        bytes(p.bytes_mounted)
+    )
 }
 
 /// 1536 → "1.5 KiB".

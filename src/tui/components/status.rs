@@ -1,5 +1,5 @@
-//! The status line: image reference, whether it is built, Docker's state, the build's progress
-//! and the last note.
+//! The status line: image reference, whether it is built (in Docker or the registry), Docker's
+//! state, the build's or push's progress and the last note.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -11,7 +11,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{Component, Ctx};
 use crate::tui::action::Action;
 use crate::tui::keymap::Command;
-use crate::tui::view::{DockerState, ImageState};
+use crate::tui::view::{DockerState, ImageState, PushView};
 
 use biar::build::BuildEvent;
 
@@ -22,11 +22,25 @@ pub struct Status {
     pub docker: DockerState,
     /// `(done, expected)` while a build runs.
     pub building: Option<(u64, u64)>,
+    /// `(layers done, layers)` once a push sends layers.
+    pub pushing: Option<(usize, usize)>,
     pub note: String,
+    /// The note is a warning: drawn as one, and the line makes room for it.
+    pub warning: bool,
 }
 
 impl Component for Status {
     fn update(&mut self, action: &Action) -> Option<Action> {
+        if matches!(
+            action,
+            Action::Edited { .. }
+                | Action::BuildFinished(_)
+                | Action::PushFinished(_)
+                | Action::RunFinished(Ok(_))
+                | Action::Notice(_)
+        ) {
+            self.warning = false;
+        }
         match action {
             Action::ProjectLoaded(p) => self.image = Some(p.image.clone()),
             Action::Edited { project, message } => {
@@ -35,13 +49,33 @@ impl Component for Status {
             }
             Action::Image(state) => self.image_state = state.clone(),
             Action::Docker(state) => self.docker = state.clone(),
-            Action::Build if self.building.is_none() => self.building = Some((0, 0)),
+            Action::Build | Action::PushStarted(_) if self.building.is_none() => {
+                self.building = Some((0, 0));
+            }
             Action::BuildEvents(events) => {
                 for e in events {
-                    if let BuildEvent::Progress { done, expected, .. } = e {
-                        self.building = Some((*done, *expected));
+                    match e {
+                        BuildEvent::Progress { done, expected, .. } => {
+                            self.building = Some((*done, *expected));
+                        }
+                        BuildEvent::Stage { name } if name == "push" => {
+                            self.pushing = Some((0, 0));
+                        }
+                        BuildEvent::Layer { total, .. } => {
+                            if let Some((done, _)) = self.pushing {
+                                self.pushing = Some((done + 1, *total));
+                            }
+                        }
+                        _ => {}
                     }
                 }
+            }
+            Action::PushFinished(result) => {
+                (self.building, self.pushing) = (None, None);
+                self.note = match result {
+                    Ok(p) => push_note(p),
+                    Err(_) => "push failed".to_string(),
+                };
             }
             Action::BuildFinished(result) => {
                 self.building = None;
@@ -54,6 +88,10 @@ impl Component for Status {
                 self.note = format!("the environment exited with code {code}");
             }
             Action::Notice(note) => self.note = note.clone(),
+            Action::Warning(note) => {
+                self.note = note.clone();
+                self.warning = true;
+            }
             _ => {}
         }
         None
@@ -62,12 +100,75 @@ impl Component for Status {
     fn draw(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = ctx.theme;
         let base = Style::default().fg(t.status_fg).bg(t.status_bg);
-        let sep = || Span::styled(" │ ", base.add_modifier(Modifier::DIM));
+        let width = area.width as usize;
+        let mut help = ctx
+            .keymap
+            .keys_for(Command::Help)
+            .into_iter()
+            .next()
+            .map(|k| format!("{k} help "))
+            .unwrap_or_default();
+        let mut spans = self.states(ctx, area.width, Shown::All);
+        let used = |spans: &[Span]| spans.iter().map(|s| s.content.width()).sum::<usize>();
+        // Room for the note: what is left, keeping room for the help key.
+        let room =
+            |spans: &[Span], help: &str| width.saturating_sub(used(spans) + 3 + help.width() + 1);
+        if self.warning && room(&spans, &help) < self.note.width() {
+            // A warning must be read: Docker's version (when it is up), the help key and the
+            // image's state give way to it, in that order.
+            if matches!(self.docker, DockerState::Up { .. }) {
+                spans = self.states(ctx, area.width, Shown::NoDocker);
+            }
+            if room(&spans, &help) < self.note.width() {
+                help.clear();
+            }
+            if room(&spans, &help) < self.note.width() {
+                spans = self.states(ctx, area.width, Shown::ImageOnly);
+            }
+        }
+        if !self.note.is_empty() {
+            let room = room(&spans, &help);
+            if room >= 8 {
+                spans.push(separator(base));
+                let style = if self.warning {
+                    Style::default().fg(t.warn_fg).add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default()
+                };
+                spans.push(Span::styled(super::truncate(&self.note, room), style));
+            }
+        }
+        let used = used(&spans);
+        if used + help.width() < width {
+            spans.push(Span::raw(" ".repeat(width - used - help.width())));
+            spans.push(Span::styled(help, base.add_modifier(Modifier::DIM)));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+    }
+}
+
+/// How much of the states a warning leaves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    All,
+    NoDocker,
+    ImageOnly,
+}
+
+fn separator(base: Style) -> Span<'static> {
+    Span::styled(" │ ", base.add_modifier(Modifier::DIM))
+}
+
+impl Status {
+    /// The line's states: the image, whether it is built, Docker, the build's progress.
+    fn states(&self, ctx: &Ctx, width: u16, shown: Shown) -> Vec<Span<'static>> {
+        let t = ctx.theme;
+        let base = Style::default().fg(t.status_fg).bg(t.status_bg);
         let mut spans = vec![Span::raw(" ")];
         match &self.image {
             None => spans.push(Span::raw("loading…")),
             Some(Ok(r)) => spans.push(Span::styled(
-                shorten_reference(r, area.width),
+                shorten_reference(r, width),
                 Style::default().fg(t.image_fg).add_modifier(Modifier::BOLD),
             )),
             Some(Err(_)) => spans.push(Span::styled(
@@ -75,7 +176,10 @@ impl Component for Status {
                 Style::default().fg(t.failed_fg),
             )),
         }
-        spans.push(sep());
+        if shown == Shown::ImageOnly {
+            return spans;
+        }
+        spans.push(separator(base));
         let (text, color) = match self.image_state {
             ImageState::Unknown => ("built: ?", t.status_fg),
             ImageState::Checking => ("built: checking…", t.warn_fg),
@@ -84,48 +188,44 @@ impl Component for Status {
             ImageState::NotBuilt => ("not built yet", t.warn_fg),
         };
         spans.push(Span::styled(text, Style::default().fg(color)));
-        spans.push(sep());
-        let (text, color) = match &self.docker {
-            DockerState::Connecting => ("docker: connecting…".to_string(), t.warn_fg),
-            // Distribution suffixes (`+dfsg1`) say nothing here.
-            DockerState::Up { version } => (
-                format!("docker {}", version.split('+').next().unwrap_or(version)),
-                t.ok_fg,
-            ),
-            DockerState::Down { .. } => ("docker: unreachable".to_string(), t.failed_fg),
+        if shown == Shown::All {
+            spans.push(separator(base));
+            let (text, color) = match &self.docker {
+                DockerState::Connecting => ("docker: connecting…".to_string(), t.warn_fg),
+                // Distribution suffixes (`+dfsg1`) say nothing here.
+                DockerState::Up { version } => (
+                    format!("docker {}", version.split('+').next().unwrap_or(version)),
+                    t.ok_fg,
+                ),
+                DockerState::Down { .. } => ("docker: unreachable".to_string(), t.failed_fg),
+            };
+            spans.push(Span::styled(text, Style::default().fg(color)));
+        }
+        let progress = match (self.pushing, self.building) {
+            (Some((done, total)), _) => Some(format!("pushing {done}/{total}")),
+            (None, Some((done, expected))) => Some(format!("building {done}/{expected}")),
+            (None, None) => None,
         };
-        spans.push(Span::styled(text, Style::default().fg(color)));
-        if let Some((done, expected)) = self.building {
-            spans.push(sep());
-            spans.push(Span::styled(
-                format!("building {done}/{expected}"),
-                Style::default().fg(t.progress_fg),
-            ));
+        if let Some(text) = progress {
+            spans.push(separator(base));
+            spans.push(Span::styled(text, Style::default().fg(t.progress_fg)));
         }
-        let help = ctx
-            .keymap
-            .keys_for(Command::Help)
-            .into_iter()
-            .next()
-            .map(|k| format!("{k} help "))
-            .unwrap_or_default();
-        let width = area.width as usize;
-        let used: usize = spans.iter().map(|s| s.content.width()).sum();
-        if !self.note.is_empty() {
-            // The note gets what is left, keeping room for the help key.
-            let room = width.saturating_sub(used + 3 + help.width() + 1);
-            if room >= 8 {
-                spans.push(sep());
-                spans.push(Span::raw(super::truncate(&self.note, room)));
-            }
-        }
-        let used: usize = spans.iter().map(|s| s.content.width()).sum();
-        if used + help.width() < width {
-            spans.push(Span::raw(" ".repeat(width - used - help.width())));
-            spans.push(Span::styled(help, base.add_modifier(Modifier::DIM)));
-        }
-        frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+        spans
     }
+}
+
+/// The status line's word on a finished push (the build view shows the whole summary).
+fn push_note(p: &PushView) -> String {
+    if p.up_to_date {
+        return "already in the registry: nothing sent".to_string();
+    }
+    format!(
+        "pushed {} blobs ({}), {} reused, {} mounted",
+        p.blobs_sent,
+        super::build::bytes(p.bytes_sent),
+        p.blobs_reused,
+        p.blobs_mounted
+    )
 }
 
 /// The full `name:tag` when the line has room for it, else both hashes cut to 12 characters (the

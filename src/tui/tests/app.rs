@@ -6,6 +6,7 @@ use super::*;
 use crate::tui::action::Pane;
 use crate::tui::app::Effect;
 use crate::tui::backend::Request;
+use crate::tui::view::PushView;
 
 fn requests(app: &mut App) -> Vec<Request> {
     app.take_effects()
@@ -228,4 +229,175 @@ fn remapped_keys_work_and_show_in_help() {
     app.dispatch(Action::ToggleHelp);
     let text = draw(&app, 110, 28).backend().to_string();
     assert!(text.contains("ctrl-b"));
+}
+
+fn pushed_view() -> PushView {
+    PushView {
+        remote: "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
+        up_to_date: false,
+        blobs_sent: 2,
+        bytes_sent: 3 << 20,
+        blobs_reused: 1,
+        bytes_reused: 1 << 10,
+        blobs_mounted: 1,
+        bytes_mounted: 5 << 20,
+    }
+}
+
+fn push_layers() -> Vec<BuildEvent> {
+    let layer = |index, reused| BuildEvent::Layer {
+        index,
+        total: 3,
+        digest: format!("sha256:{index}"),
+        size: 1 << 20,
+        reused,
+    };
+    vec![
+        BuildEvent::Stage {
+            name: "push".into(),
+        },
+        layer(0, false),
+        layer(2, true),
+    ]
+}
+
+#[test]
+fn shift_p_pushes_with_progress_in_the_build_view_and_the_result_in_the_status_line() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Push)]);
+    assert!(app.build.visible && app.build.running && app.build.push);
+    // `b` and `P` again while it runs start nothing else.
+    press(&mut app, KeyCode::Char('b'));
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    assert!(app.take_effects().is_empty());
+
+    app.dispatch(Action::BuildEvents(push_layers()));
+    assert_eq!(app.status.pushing, Some((2, 3)));
+    assert_eq!((app.build.layers_sent, app.build.layers_reused), (1, 1));
+    app.dispatch(Action::PushFinished(Ok(pushed_view())));
+    assert!(!app.build.running);
+    assert_eq!(app.status.image_state, ImageState::Registry);
+    assert_eq!(
+        app.status.note,
+        "pushed 2 blobs (3.0 MiB), 1 reused, 1 mounted"
+    );
+    assert!(app.take_effects().is_empty(), "a push does not attach");
+}
+
+#[test]
+fn a_push_keeps_a_local_image_local_for_r() {
+    let mut app = loaded_app();
+    app.dispatch(Action::Image(ImageState::Local));
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    app.take_effects();
+    app.dispatch(Action::PushFinished(Ok(PushView {
+        up_to_date: true,
+        ..pushed_view()
+    })));
+    assert_eq!(app.status.image_state, ImageState::Local);
+    assert_eq!(app.status.note, "already in the registry: nothing sent");
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+}
+
+#[test]
+fn r_during_a_push_loads_the_image_then_attaches() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    app.take_effects();
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('r'));
+    assert!(app.build.visible && app.take_effects().is_empty());
+    app.dispatch(Action::PushFinished(Ok(pushed_view())));
+    // Pushed, not in Docker: `r` still needs the image loaded.
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+    assert!(app.build.running && !app.build.push);
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+}
+
+#[test]
+fn push_without_a_registry_says_which_key_to_set_and_starts_nothing() {
+    let mut app = loaded_app();
+    let mut project = project(&["hello"]);
+    project.registry = None;
+    app.dispatch(Action::ProjectLoaded(project));
+    app.take_effects();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    assert!(
+        app.take_effects().is_empty(),
+        "nothing asked of the backend"
+    );
+    assert!(!app.build.visible && !app.build.running);
+    assert!(app.status.warning);
+    assert_eq!(app.status.note, crate::tui::app::NO_REGISTRY);
+    // Readable on an 80-column terminal with a full-length image reference: the key to set.
+    let mut long = project_with_long_reference();
+    long.registry = None;
+    app.dispatch(Action::ProjectLoaded(long));
+    let screen = draw(&app, 80, 24).backend().to_string();
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains("to push, set registry.host"), "{status}");
+    // The next note is a plain one again.
+    app.dispatch(Action::Notice("turned node on".into()));
+    assert!(!app.status.warning);
+}
+
+fn project_with_long_reference() -> ProjectView {
+    let mut p = project(&["hello"]);
+    p.image = Ok("biar-fe4c99a17f3987dd52f044bac25d8dd4:792425c134271b581d524650b2b45f27".into());
+    p
+}
+
+#[test]
+fn cancelling_a_push_asks_once_and_says_nothing_was_tagged() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    app.take_effects();
+    app.dispatch(Action::BuildEvents(push_layers()));
+    press(&mut app, KeyCode::Char('c'));
+    assert!(app.build.confirming);
+    let screen = draw(&app, 110, 28).backend().to_string();
+    assert!(screen.contains("Cancel the push?"), "{screen}");
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(requests(&mut app), vec![Request::CancelBuild]);
+    app.dispatch(Action::PushFinished(Err(
+        "push cancelled: nothing was tagged; re-run `biar-tui build --push` to finish".into(),
+    )));
+    assert!(!app.build.running && app.status.pushing.is_none());
+    assert_eq!(app.status.image_state, ImageState::NotBuilt);
+    assert!(app
+        .banner
+        .message
+        .as_deref()
+        .is_some_and(|m| m.starts_with("the push failed: push cancelled: nothing was tagged")));
+}
+
+#[test]
+fn the_help_scrolls_on_a_short_terminal_and_keeps_its_keys_to_itself() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('?'));
+    let first = draw(&app, 80, 12).backend().to_string();
+    assert!(
+        first.contains("search packages") && first.contains("↓ more"),
+        "{first}"
+    );
+    assert!(!first.contains("quit"), "{first}");
+    press(&mut app, KeyCode::End);
+    let last = draw(&app, 80, 12).backend().to_string();
+    assert!(last.contains("quit") && last.contains("↑ more"), "{last}");
+    assert!(!last.contains("search packages"), "{last}");
+    // Up from the bottom moves at once (the scroll never runs past the last page).
+    press(&mut app, KeyCode::Up);
+    let up = draw(&app, 80, 12).backend().to_string();
+    assert!(up.contains("↑↓ more"), "{up}");
+    press(&mut app, KeyCode::PageUp);
+    press(&mut app, KeyCode::PageUp);
+    assert_eq!(draw(&app, 80, 12).backend().to_string(), first);
+    // Keys that are commands elsewhere do nothing behind the help.
+    press(&mut app, KeyCode::Char('b'));
+    assert!(!app.build.running && app.take_effects().is_empty());
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.help.visible);
 }

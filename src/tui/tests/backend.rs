@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::tui::backend::{Backend, Engine, PackageIndex, Request};
-use crate::tui::view::{DockerState, ImageState};
+use crate::tui::view::{Delivered, DockerState, ImageState};
 
 #[derive(Default)]
 struct Fake {
@@ -71,9 +71,10 @@ impl Engine for Fake {
     }
     fn build(
         &self,
+        push: bool,
         events: mpsc::Sender<BuildEvent>,
-        _cancel: CancellationToken,
-    ) -> BoxFuture<'static, anyhow::Result<String>> {
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
         async move {
             for i in 0..1000 {
                 let line = format!("line {i}");
@@ -82,7 +83,12 @@ impl Engine for Fake {
                     .await
                     .unwrap();
             }
-            Ok("biar-x:y".to_string())
+            if !push {
+                return Ok(Delivered::Loaded("biar-x:y".to_string()));
+            }
+            // A push that waits to be cancelled, as the real one stops between blobs.
+            cancel.cancelled().await;
+            anyhow::bail!("push cancelled: nothing was tagged")
         }
         .boxed()
     }
@@ -197,6 +203,33 @@ async fn build_events_arrive_in_batches_before_the_end() {
         "every event, before BuildFinished"
     );
     assert!(batches.len() < 100, "batched: {batches:?}");
+    assert_eq!(
+        seen.last(),
+        Some(&Action::BuildFinished(Ok("biar-x:y".into())))
+    );
+}
+
+#[tokio::test]
+async fn a_push_runs_alone_and_cancelling_ends_it_as_a_push() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(Fake::default()), tx);
+    backend.send(Request::Push);
+    let seen = until(&mut rx, |a| matches!(a, Action::BuildEvents(_))).await;
+    assert!(!seen.iter().any(|a| matches!(a, Action::BuildFinished(_))));
+    // A build asked for while the push runs does not start a second pipeline.
+    backend.send(Request::Build);
+    backend.send(Request::CancelBuild);
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::PushFinished(_) | Action::BuildFinished(_))
+    })
+    .await;
+    match seen.last() {
+        Some(Action::PushFinished(Err(e))) => assert!(e.contains("push cancelled"), "{e}"),
+        other => panic!("the push ends as a push: {other:?}"),
+    }
+    // The next one starts (the cancelled push is over).
+    backend.send(Request::Build);
+    let seen = until(&mut rx, |a| matches!(a, Action::BuildFinished(_))).await;
     assert_eq!(
         seen.last(),
         Some(&Action::BuildFinished(Ok("biar-x:y".into())))

@@ -45,6 +45,7 @@ pub fn project(user: &[&str]) -> ProjectView {
                 error: None,
             },
         ],
+        registry: Some("127.0.0.1:5000/team".into()),
     }
 }
 

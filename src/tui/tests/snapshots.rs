@@ -11,7 +11,11 @@ const SIZES: [(u16, u16); 2] = [(110, 28), (64, 22)];
 /// Snapshots `app` at both sizes; nix store hashes and temp paths are hidden (as insta's filters
 /// would, without the regex dependency).
 fn check(name: &str, app: &App) {
-    for (w, h) in SIZES {
+    check_at(name, app, &SIZES);
+}
+
+fn check_at(name: &str, app: &App, sizes: &[(u16, u16)]) {
+    for &(w, h) in sizes {
         let text = scrub(&draw(app, w, h).backend().to_string());
         insta::with_settings!({
             snapshot_suffix => format!("{w}x{h}"),
@@ -209,6 +213,76 @@ fn help_lists_the_keys() {
     check("help", &app);
     press(&mut app, KeyCode::Esc);
     assert!(!app.help.visible);
+}
+
+#[test]
+fn help_scrolls_when_short() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('?'));
+    check_at("help_short", &app, &[(80, 12)]);
+    press(&mut app, KeyCode::PageDown);
+    check_at("help_short_page_down", &app, &[(80, 12)]);
+    press(&mut app, KeyCode::End);
+    check_at("help_short_end", &app, &[(80, 12)]);
+}
+
+#[test]
+fn push_progress_and_result() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    let layer = |index, reused| BuildEvent::Layer {
+        index,
+        total: 3,
+        digest: format!("sha256:{index}"),
+        size: 3 << 20,
+        reused,
+    };
+    let mut events = recorded_events("chatty.stderr");
+    events.extend([
+        BuildEvent::Stage {
+            name: "layers".into(),
+        },
+        layer(0, true),
+        layer(1, true),
+        layer(2, true),
+        BuildEvent::Stage {
+            name: "push".into(),
+        },
+        layer(1, false),
+        layer(0, true),
+    ]);
+    app.dispatch(Action::BuildEvents(events));
+    check("push_running", &app);
+    app.dispatch(Action::BuildEvents(vec![
+        layer(2, false),
+        BuildEvent::Done {
+            reference: "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
+        },
+    ]));
+    app.dispatch(Action::PushFinished(Ok(crate::tui::view::PushView {
+        remote: "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
+        up_to_date: false,
+        blobs_sent: 3,
+        bytes_sent: 6 << 20,
+        blobs_reused: 0,
+        bytes_reused: 0,
+        blobs_mounted: 1,
+        bytes_mounted: 3 << 20,
+    })));
+    check("push_done", &app);
+    press(&mut app, KeyCode::Esc);
+    check("push_done_back", &app);
+}
+
+#[test]
+fn push_without_a_registry() {
+    let mut app = loaded_app();
+    let mut project = project(&["hello"]);
+    project.registry = None;
+    app.dispatch(Action::ProjectLoaded(project));
+    app.dispatch(Action::Image(crate::tui::view::ImageState::NotBuilt));
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    check_at("push_no_registry", &app, &[SIZES[0], SIZES[1], (80, 24)]);
 }
 
 #[test]
