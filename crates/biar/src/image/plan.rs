@@ -161,7 +161,11 @@ struct Indexed<'a> {
 
 fn index(graph: &ClosureGraph) -> Result<Indexed<'_>, ImageError> {
     let mut names: Vec<&str> = graph.paths.iter().map(|p| p.path.as_str()).collect();
-    names.sort_unstable();
+    // Name first, hash last: every tie-break of the plans follows this order, so a rebuild that
+    // gives a path a new hash (and nothing else) plans the same layers in the same stack. Sorted
+    // by hash, a new hash could reorder ties, and a Docker engine re-receives every layer above
+    // the first difference.
+    names.sort_unstable_by_key(|n| name_then_hash(n));
     names.dedup();
     let at: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut refs = vec![Vec::new(); names.len()];
@@ -396,9 +400,9 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
     let mut left: Vec<Group> = groups.into_iter().flatten().collect();
     let mut below = vec![0u64; words];
     let mut below_count = 0u128;
-    let mut stacked: Vec<Vec<usize>> = Vec::with_capacity(left.len());
+    let mut stacked: Vec<Group> = Vec::with_capacity(left.len());
     while !left.is_empty() {
-        let keyed: Vec<(u128, u128, &str)> = left
+        let keyed: Vec<(u128, u128, usize)> = left
             .iter()
             .map(|g| {
                 let union: u128 = below
@@ -406,12 +410,8 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
                     .zip(&g.changes)
                     .map(|(x, y)| (x | y).count_ones() as u128)
                     .sum();
-                let first = g
-                    .members
-                    .iter()
-                    .map(|&m| ix.names[m])
-                    .min()
-                    .expect("non-empty");
+                // Members are indices in name order: the lowest is the first name.
+                let first = *g.members.iter().min().expect("non-empty");
                 (union - below_count, g.size.max(1), first)
             })
             .collect();
@@ -422,7 +422,7 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
                 (ga * sb)
                     .cmp(&(gb * sa))
                     .then(sb.cmp(&sa))
-                    .then_with(|| na.cmp(nb))
+                    .then_with(|| na.cmp(&nb))
             })
             .expect("non-empty");
         let g = left.swap_remove(pick);
@@ -430,15 +430,73 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
             *x |= y;
         }
         below_count = count(&below);
-        stacked.push(g.members);
+        stacked.push(g);
     }
+    let stacked = refine_stack(stacked, |g| (g.size, &g.changes[..]));
     let _ = &pop;
     Ok(LayerPlan {
         layers: stacked
             .into_iter()
-            .map(|m| layer(m.iter().map(|&i| ix.names[i].to_string()).collect(), &sizes))
+            .map(|g| {
+                layer(
+                    g.members.iter().map(|&i| ix.names[i].to_string()).collect(),
+                    &sizes,
+                )
+            })
             .collect(),
     })
+}
+
+/// The engine cost of a stack (bottom first): Σ size(L) × |change sets at or below L|.
+fn stack_cost<G>(stack: &[G], key: &impl Fn(&G) -> (u128, &[u64])) -> u128 {
+    let Some(first) = stack.first() else { return 0 };
+    let mut below = vec![0u64; key(first).1.len()];
+    let mut cost = 0u128;
+    for g in stack {
+        let (size, changes) = key(g);
+        for (x, y) in below.iter_mut().zip(changes) {
+            *x |= y;
+        }
+        let n: u128 = below.iter().map(|w| w.count_ones() as u128).sum();
+        cost += size * n;
+    }
+    cost
+}
+
+/// Improves a greedy stack by moving one layer at a time to wherever lowers [`stack_cost`] most,
+/// until no move helps (a few sweeps; the greedy order is close). Deterministic: it depends only on
+/// the input order, which follows names, not hashes.
+fn refine_stack<G>(mut stack: Vec<G>, key: impl Fn(&G) -> (u128, &[u64])) -> Vec<G> {
+    let mut cost = stack_cost(&stack, &key);
+    for _ in 0..20 {
+        let mut improved = false;
+        for from in 0..stack.len() {
+            let mut best = (cost, from);
+            for to in 0..stack.len() {
+                if to == from {
+                    continue;
+                }
+                let g = stack.remove(from);
+                stack.insert(to, g);
+                let c = stack_cost(&stack, &key);
+                if c < best.0 {
+                    best = (c, to);
+                }
+                let g = stack.remove(to);
+                stack.insert(from, g);
+            }
+            if best.1 != from {
+                let g = stack.remove(from);
+                stack.insert(best.1, g);
+                cost = best.0;
+                improved = true;
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    stack
 }
 
 /// Nixery's grouping, for comparison: a virtual root references every root; each child of the
@@ -775,6 +833,93 @@ mod tests {
                 .len(),
             5
         );
+    }
+
+    /// `graph` after a change of `leaf`: it and every path referencing it get new hashes.
+    fn rehashed(graph: &ClosureGraph, leaf: &str) -> (ClosureGraph, Vec<String>) {
+        let mut changed: Vec<String> = vec![graph
+            .paths
+            .iter()
+            .find(|p| p.path.ends_with(leaf))
+            .expect("leaf in graph")
+            .path
+            .clone()];
+        loop {
+            let more: Vec<String> = graph
+                .paths
+                .iter()
+                .filter(|p| !changed.contains(&p.path))
+                .filter(|p| p.references.iter().any(|r| changed.contains(r)))
+                .map(|p| p.path.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            changed.extend(more);
+        }
+        let rename = |p: &str| -> String {
+            if changed.iter().any(|c| c == p) {
+                // Same length, another hash.
+                let (hash, name) = p.rsplit_once('/').unwrap().1.split_once('-').unwrap();
+                let new: String = hash.chars().rev().collect();
+                format!("/nix/store/{new}-{name}")
+            } else {
+                p.to_string()
+            }
+        };
+        let mut json: Vec<crate::build::StorePathInfo> = graph.paths.clone();
+        for p in &mut json {
+            p.path = rename(&p.path);
+            p.references = p.references.iter().map(|r| rename(r)).collect();
+        }
+        let g = ClosureGraph::from_export_json(&serde_json::to_string(&json).unwrap()).unwrap();
+        (g, changed.iter().map(|c| rename(c)).collect())
+    }
+
+    #[test]
+    fn new_hashes_alone_keep_the_plan_and_its_stack() {
+        let g = data("closure-ankisyncd.json");
+        let before = plan_cochange(&g, 100).unwrap();
+        let (g2, changed) = rehashed(&g, "python3.8-pyOpenSSL-20.0.0");
+        let after = plan_cochange(&g2, 100).unwrap();
+        assert_eq!(before.layers.len(), after.layers.len());
+        // Layer by layer, the same paths but for the new hashes; so the layers an engine
+        // already has are exactly those below the first one holding a changed path.
+        let strip = |l: &PlannedLayer| -> Vec<String> {
+            let mut v: Vec<String> = l
+                .paths
+                .iter()
+                .map(|p| p.split_once('-').unwrap().1.to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        for (a, b) in before.layers.iter().zip(&after.layers) {
+            assert_eq!(strip(a), strip(b));
+        }
+        let first_changed = after
+            .layers
+            .iter()
+            .position(|l| l.paths.iter().any(|p| changed.contains(p)))
+            .unwrap();
+        let unchanged_prefix = before
+            .layers
+            .iter()
+            .zip(&after.layers)
+            .take_while(|(a, b)| a.paths == b.paths)
+            .count();
+        assert_eq!(unchanged_prefix, first_changed);
+        // And what is above it is small: at most twice the changed paths (the target).
+        let leaf = g
+            .paths
+            .iter()
+            .find(|p| p.path.ends_with("python3.8-pyOpenSSL-20.0.0"))
+            .unwrap();
+        // A registry receives only the changed layers: within the 2x of the changed paths.
+        // (An engine receives everything from the first changed layer up: ~3x for this leaf.)
+        let (paths, changed_layers, stacked) = change_cost(&g, &before, &leaf.path);
+        assert!(changed_layers <= 2 * paths, "{changed_layers} vs {paths}");
+        assert!(stacked <= 4 * paths, "{stacked} vs {paths}");
     }
 
     #[test]
