@@ -10,7 +10,7 @@ use biar::build::{
     PipelineStep,
 };
 use biar::config::Project;
-use futures::future::LocalBoxFuture;
+use futures::future::BoxFuture;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
@@ -119,7 +119,7 @@ impl Observer<'_> {
 }
 
 impl PipelineObserver for Observer<'_> {
-    fn built<'a>(&'a self, built: &'a BuildOutput) -> LocalBoxFuture<'a, Result<(), BuildError>> {
+    fn built<'a>(&'a self, built: &'a BuildOutput) -> BoxFuture<'a, Result<(), BuildError>> {
         Box::pin(async move {
             // Signals stay handled for the rest of the command (the image step).
             self.nix_done
