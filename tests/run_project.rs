@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{biar, docker_available, offline_project};
 
@@ -48,6 +50,10 @@ fn run_builds_first_and_mounts_workdir() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains("building it first"), "{stderr}");
+    // The build's result lines go to stderr with its progress: stdout is the command's alone.
+    assert!(stderr.contains("environment: /nix/store/"), "{stderr}");
+    assert!(stderr.contains("layers: "), "{stderr}");
+    assert!(stderr.contains(&format!("loaded {prefix}")), "{stderr}");
     assert!(
         stdout == "/home/user/workdir\na note from the host\nHello, world!\n",
         "{stdout}"
@@ -63,4 +69,224 @@ fn run_builds_first_and_mounts_workdir() {
         .stdout("Hello, world!\n");
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(!stderr.contains("building"), "{stderr}");
+}
+
+/// `biar-tui run` as a std Command, for spawning and signalling.
+fn biar_std(home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("biar-tui"));
+    cmd.env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("BIAR_PROJECT");
+    cmd
+}
+
+fn unique() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// A project whose image is its own (a unique no-op package), with `packages` in user.nix.
+fn project_with(prefix: &str, packages: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+    });
+    std::fs::write(
+        dir.join("user.nix"),
+        format!(
+            "{{ pkgs }}:\n[\n{packages}\n  (pkgs.sleeper {{ seconds = 0; salt = \"{}\"; }})\n]\n",
+            unique()
+        ),
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
+/// Containers (any state) child `pid` left behind: builder containers carry its pid as a label,
+/// run containers in their name.
+fn containers_of(pid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for filter in [
+        format!("label=biar.pid={pid}"),
+        format!("name=biar-run-{pid}-"),
+    ] {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+            .unwrap();
+        found.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    found
+}
+
+/// Removes the containers child `pid` left behind, on drop.
+struct ContainersOf(u32);
+impl Drop for ContainersOf {
+    fn drop(&mut self) {
+        for id in containers_of(self.0) {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+    }
+}
+
+#[test]
+fn a_failed_build_runs_nothing_and_keeps_its_exit_category() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-runfail-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+
+    // The user's own file is at fault: bad input, exit 2.
+    let (tmp, dir) = project_with(&prefix, "  pkgs.hello\n  pkgs.nosuchthing");
+    let out = biar(tmp.path())
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args(["--", "echo", "ran"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains("nothing was run"), "{stderr}");
+    assert!(
+        stderr.contains("attribute 'nosuchthing' missing"),
+        "{stderr}"
+    );
+
+    // A package that fails to build: a failure, exit 1.
+    let (tmp, dir) = project_with(&prefix, "  pkgs.failing");
+    let out = biar(tmp.path())
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args(["--", "echo", "ran"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains("nothing was run"), "{stderr}");
+    assert!(stderr.contains("building failing-1.0 failed"), "{stderr}");
+}
+
+#[test]
+fn sigterm_while_building_first_cancels_the_build_and_runs_nothing() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-runcancel-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = project_with(
+        &prefix,
+        &format!(
+            "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
+            unique()
+        ),
+    );
+    let mut child = biar_std(tmp.path())
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args(["--", "echo", "ran"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _containers = ContainersOf(pid);
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stderr = String::new();
+    // Wait until the sleeper really builds.
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("build ended before the sleeper started:\n{stderr}"))
+            .unwrap();
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.contains("building sleeper-120s") {
+            break;
+        }
+    }
+    let sent = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    for line in lines {
+        stderr.push_str(&line.unwrap());
+        stderr.push('\n');
+    }
+    eprintln!("the build stopped {took:?} after SIGTERM");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    assert!(stderr.contains("nothing was run"), "{stderr}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        containers_of(pid).is_empty(),
+        "stray containers: {:?}",
+        containers_of(pid)
+    );
+}
+
+/// The build's signal handling ends with the build: SIGTERM then ends `run` as it would have
+/// without a build first (terminated by the signal).
+#[test]
+fn sigterm_after_building_first_terminates_run() {
+    use std::os::unix::process::ExitStatusExt;
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-runterm-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = project_with(&prefix, "  pkgs.hello");
+    let mut child = biar_std(tmp.path())
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args(["--", "sh", "-c", "echo started; sleep 60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _containers = ContainersOf(pid);
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "started");
+    let sent = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(status.signal(), Some(15), "{status:?}");
 }

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, dispatch, and the one place errors become exit codes
 //! (0 success, 1 failure, 2 bad input or usage).
 
+mod build_report;
 mod commands;
 mod exit;
 

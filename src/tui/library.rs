@@ -174,14 +174,8 @@ impl Engine for Library {
         events: mpsc::Sender<BuildEvent>,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
-        let dir = self.project_dir.clone();
-        // `build::run`'s future is not `Send` (it holds a non-`Sync` writer across awaits), so it
-        // runs on a blocking-pool thread that drives it with the runtime's handle.
-        let handle = tokio::runtime::Handle::current();
-        let task = tokio::task::spawn_blocking(move || {
-            handle.block_on(build_and_deliver(dir, push, events, cancel))
-        });
-        async move { task.await? }.boxed()
+        // `Send`: the backend spawns it on the runtime like any other request.
+        build_and_deliver(self.project_dir.clone(), push, events, cancel).boxed()
     }
 
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {

@@ -4,9 +4,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use biar::build::PipelineOptions;
 use biar::config::Project;
 use biar::run::{self, RunSpec};
 
+use crate::cli::build_report::{self, Show, Sink};
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -56,32 +58,19 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
-/// `biar-tui build`, as `run` needs it when the image is missing. Run as a child process with its
-/// stdout sent to our stderr, so `run`'s stdout carries only the command's output (scripts read
-/// it); the progress display and Ctrl-C behave exactly as in `biar-tui build`.
+/// `biar-tui build`, as `run` needs it when the image is missing: the same pipeline, progress
+/// and Ctrl-C behaviour, with every line on stderr so `run`'s stdout carries only the command's
+/// output (scripts read it). A failed build runs nothing and keeps its exit category.
 async fn build_first(project: &Project, image: &str) -> anyhow::Result<()> {
-    use std::os::fd::AsFd;
     eprintln!("{image} is not in Docker yet: building it first");
-    let exe = std::env::current_exe().context("finding the biar-tui binary to build with")?;
-    let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
-    let status = tokio::process::Command::new(exe)
-        .arg("build")
-        .arg("--project")
-        .arg(&project.root)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::from(stderr))
-        .status()
+    let show = Show {
+        json: false,
+        verbose: false,
+        closure_json: None,
+        results: Sink::Stderr,
+    };
+    build_report::build(project, &PipelineOptions::default(), &show)
         .await
-        .context("starting `biar-tui build`")?;
-    if status.code() == Some(2) {
-        // The build refused the project's files: the same bad input for `run`.
-        return Err(crate::cli::BadInput(format!(
-            "building {image} failed (see above); nothing was run"
-        ))
-        .into());
-    }
-    if !status.success() {
-        anyhow::bail!("building {image} failed (see above); nothing was run");
-    }
+        .with_context(|| format!("building {image} failed; nothing was run"))?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::LocalBoxFuture;
+use futures::future::BoxFuture;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
@@ -34,8 +34,8 @@ pub enum PipelineStep {
 /// Hooks called as the pipeline goes; every one defaults to nothing.
 pub trait PipelineObserver: Send + Sync {
     /// The Nix build is over (its event channel closed); an error stops the pipeline before the
-    /// image step. Local: the build output is not `Sync`.
-    fn built<'a>(&'a self, _built: &'a BuildOutput) -> LocalBoxFuture<'a, Result<(), BuildError>> {
+    /// image step.
+    fn built<'a>(&'a self, _built: &'a BuildOutput) -> BoxFuture<'a, Result<(), BuildError>> {
         Box::pin(async { Ok(()) })
     }
     /// An event of the image, load or push step.
@@ -248,4 +248,22 @@ pub fn labels(
         ("biar.user-hash".to_string(), reference.tag.clone()),
         ("biar.packages".to_string(), names.join(" ")),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TUI spawns the pipeline on the runtime's workers: its future must stay `Send`.
+    #[allow(dead_code)]
+    fn build_image_future_is_send(
+        project: &Project,
+        options: &PipelineOptions,
+        events: Sender<BuildEvent>,
+        observer: &dyn PipelineObserver,
+        cancel: CancellationToken,
+    ) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(build_image(project, options, events, observer, cancel));
+    }
 }

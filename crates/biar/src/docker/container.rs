@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
@@ -40,8 +41,10 @@ pub struct BuilderContainer {
     engine: Engine,
     id: String,
     name: String,
-    /// The attached stdin of the container's `cat`: closing it ends the container.
-    stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    /// The attached stdin of the container's `cat`: closing it ends the container. Only ever
+    /// held and dropped; the mutex makes the container `Sync` (bollard's writer is only `Send`),
+    /// so a `&BuilderContainer` can cross awaits in a `Send` future.
+    stdin: Option<Mutex<Pin<Box<dyn AsyncWrite + Send>>>>,
     /// Keeps the attach connection read side alive.
     _attach_output: Option<tokio::task::JoinHandle<()>>,
     /// False once [`BuilderContainer::remove`] ran; until then Drop removes the container.
@@ -172,7 +175,7 @@ impl BuilderContainer {
             )
             .await
             .map_err(DockerError::api(format!("attaching to {}", self.name)))?;
-        self.stdin = Some(attached.input);
+        self.stdin = Some(Mutex::new(attached.input));
         let mut output = attached.output;
         self._attach_output = Some(tokio::spawn(async move {
             while let Some(Ok(_)) = output.next().await {}

@@ -1,0 +1,92 @@
+//! How the CLI shows a build: the Nix build's progress (a spinner on a terminal, timed lines
+//! otherwise, JSON lines with `--json`), then the environment, layers, load and push lines, and
+//! what Ctrl-C and SIGTERM do meanwhile. `build` prints its results on stdout; `run`, which builds
+//! a missing image first, sends them to stderr so its stdout carries only the command's output.
+
+mod observer;
+mod progress;
+mod signals;
+
+use std::path::PathBuf;
+
+use biar::build::{BuildEvent, PipelineOptions, PipelineOutcome};
+use biar::config::Project;
+use tokio_util::sync::CancellationToken;
+
+use observer::Observer;
+use progress::Reporter;
+use signals::Phase;
+
+/// Where the result lines (environment, loaded, pushed, up to date, and JSON lines) go; progress
+/// always goes to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Stdout,
+    Stderr,
+}
+
+impl Sink {
+    fn line(self, line: impl std::fmt::Display) {
+        match self {
+            Sink::Stdout => println!("{line}"),
+            Sink::Stderr => eprintln!("{line}"),
+        }
+    }
+}
+
+/// What to show of a build.
+#[derive(Debug)]
+pub struct Show {
+    /// JSON lines of events and results instead of text.
+    pub json: bool,
+    /// The builds' own log lines and Nix's chattier messages.
+    pub verbose: bool,
+    /// Write the closure graph (exportReferencesGraph JSON) here once Nix is done.
+    pub closure_json: Option<PathBuf>,
+    pub results: Sink,
+}
+
+/// Runs the library's pipeline for `project`, showing it as `show` says. The first Ctrl-C or
+/// SIGTERM cancels the Nix build (see [`signals`] for later ones).
+pub async fn build(
+    project: &Project,
+    options: &PipelineOptions,
+    show: &Show,
+) -> anyhow::Result<PipelineOutcome> {
+    let cancel = CancellationToken::new();
+    let phase = Phase::default();
+    tokio::spawn(signals::handle(
+        cancel.clone(),
+        phase.clone(),
+        options.push.is_some(),
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<BuildEvent>(1024);
+    let mut reporter = Reporter::new(show);
+    // The channel closes when the Nix build ends: the reporter's summary comes before the image.
+    let report_task = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            reporter.on(&event);
+        }
+        reporter.finish();
+    });
+    let observer = Observer::new(show, phase.clone(), report_task);
+    let outcome = biar::build::build_image(project, options, tx, &observer, cancel).await;
+    observer.wait_reporter().await;
+    phase.over();
+    let outcome = outcome?;
+    if outcome.up_to_date {
+        let (reference, place) = match &outcome.remote {
+            None => (outcome.reference.reference(), "Docker"),
+            Some(remote) => (remote.to_string(), "the registry"),
+        };
+        if show.json {
+            show.results
+                .line(serde_json::json!({"event": "up_to_date", "reference": reference}));
+        } else {
+            show.results.line(format!(
+                "{reference} is up to date in {place}: nothing built or sent"
+            ));
+        }
+    }
+    Ok(outcome)
+}
