@@ -71,6 +71,14 @@ user_nix() { printf '{ pkgs }: [ (pkgs.benchClosure { %s }) ]\n' "$1" >"$P/user.
 
 echo "== store volume $VOLUME, registry 127.0.0.1:$PORT"
 "$BIAR" -p "$P" builder create --offline >/dev/null
+# The (a) image is named by the configuration alone: one left in Docker by an earlier run (or by
+# hand) would make the load's (a) a no-op. Ours to remove: it is this script's configuration.
+user_nix ''
+first_ref=$("$BIAR" -p "$P" hash --json | python3 -c "import json,sys; print(json.load(sys.stdin)['reference'])")
+if docker image inspect "$first_ref" >/dev/null 2>&1; then
+  echo "    removing $first_ref, left in Docker by an earlier run"
+  docker image rm -f "$first_ref" >/dev/null
+fi
 
 # One `biar-tui build [--push]`: total time, and the image stage's own lines.
 build() { # $1 = label, $2 = closure json out, $3… = extra build arguments
