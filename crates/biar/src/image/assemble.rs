@@ -157,6 +157,11 @@ impl ImageLayout {
             .collect()
     }
 
+    /// The `created_by` of layer `index` in the config's history (what `docker history` shows).
+    pub fn created_by(&self, index: usize) -> Option<&str> {
+        self.config["history"][index]["created_by"].as_str()
+    }
+
     /// The image, once every layer is known.
     fn into_known(self) -> ImageDescriptor {
         let layers = self.layers.iter().map(|l| l.known().cloned());
@@ -205,23 +210,44 @@ impl ImageLayout {
         let missing: Vec<usize> = (0..self.layers.len())
             .filter(|&i| self.layers[i].known().is_none())
             .collect();
-        let predicted: Vec<u64> = missing.iter().map(|&i| self.layers[i].size()).collect();
-        let paths: Vec<Vec<String>> = missing
+        self.measure_slots(&missing, source, cache, events).await?;
+        Ok(self.into_known())
+    }
+
+    /// Measures layer `index` (if its digest is not known yet) and records it in `cache`.
+    pub async fn measure_layer(
+        &mut self,
+        index: usize,
+        source: &dyn NarSource,
+        cache: &LayerCache,
+    ) -> Result<&LayerDescriptor, ImageError> {
+        if self.layers[index].known().is_none() {
+            self.measure_slots(&[index], source, cache, &|_| {}).await?;
+        }
+        Ok(self.layers[index].known().expect("measured"))
+    }
+
+    async fn measure_slots(
+        &mut self,
+        index: &[usize],
+        source: &dyn NarSource,
+        cache: &LayerCache,
+        events: &(dyn Fn(BuildEvent) + Send + Sync),
+    ) -> Result<(), ImageError> {
+        let predicted: Vec<u64> = index.iter().map(|&i| self.layers[i].size()).collect();
+        let paths: Vec<Vec<String>> = index
             .iter()
             .map(|&i| self.layers[i].store_paths().to_vec())
             .collect();
-        let measured = measure(&paths, source, cache, self.layers.len(), &missing, events).await?;
-        for ((i, desc), expected) in missing.into_iter().zip(measured).zip(predicted) {
+        let measured = measure(&paths, source, cache, self.layers.len(), index, events).await?;
+        for ((&i, desc), expected) in index.iter().zip(measured).zip(predicted) {
             if desc.size != expected {
-                return Err(size_mismatch(
-                    &desc.store_paths,
-                    expected,
-                    desc.size.to_string(),
-                ));
+                let actual = desc.size.to_string();
+                return Err(size_mismatch(&desc.store_paths, expected, actual));
             }
             self.layers[i] = LayerSlot::Known(desc);
         }
-        Ok(self.into_known())
+        Ok(())
     }
 }
 
