@@ -21,6 +21,7 @@
 mod assemble;
 mod cache;
 mod error;
+mod in_engine;
 pub mod layer;
 mod listing;
 mod load;
@@ -37,6 +38,7 @@ pub use assemble::{
 };
 pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
+pub use in_engine::layers_in_engine;
 pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
-pub use load::{image_exists, layers_in_engine, load_into_docker, load_layout, LoadSummary};
+pub use load::{image_exists, load_into_docker, load_layout, LoadSummary};
 pub use plan::{plan, LayerPlan, PlannedLayer, Strategy};

@@ -1,11 +1,14 @@
 //! Test helpers: a small store and closure, and a source that counts what it is asked for.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Mutex;
 
 use super::layer::{ListStream, NarSource, NarStream};
-use super::{ImageError, ImageInput, LocalStore, Strategy};
-use crate::build::{ClosureGraph, StorePathInfo};
+use super::{
+    describe, ImageError, ImageInput, ImageLayout, LayerCache, LocalStore, Sizes, Strategy,
+};
+use crate::build::{BuildEvent, ClosureGraph, StorePathInfo};
 use crate::config::{ImageRef, ImageSettings};
 
 /// Three store paths (`aaa-lib` ← `bbb-app` ← `ccc-biar-env`) in `<dir>/store`.
@@ -98,4 +101,20 @@ impl NarSource for Counting {
         *self.lists.lock().unwrap() += 1;
         self.can_list.then(|| self.inner.list(paths)).flatten()
     }
+}
+
+/// A layout of the fixture with a cold cache (in `cache`): every store layer predicted.
+pub async fn listed(graph: &ClosureGraph, source: &dyn NarSource, cache: &Path) -> ImageLayout {
+    let settings = ImageSettings::default();
+    let events = |_e: BuildEvent| {};
+    let cache = LayerCache::at(cache);
+    describe(
+        &input(graph, &settings),
+        source,
+        &cache,
+        Sizes::List,
+        &events,
+    )
+    .await
+    .unwrap()
 }
