@@ -150,7 +150,40 @@ async fn send<F>(
 where
     F: FnOnce(Vec<LayerDescriptor>) -> ImageDescriptor + Send,
 {
-    let reference = archive.reference.clone();
+    let reference = &archive.reference;
+    let mut summary = summarize(slots, have, events);
+    let (produced, consumed) = upload(engine, archive, slots, have, source, events, finish).await;
+    // The producer's error explains a consumer failure (a truncated upload), not the reverse.
+    let image = produced?;
+    if let Err(e) = consumed {
+        if have == 0 {
+            return Err(e);
+        }
+        // A layer left out may have gone since it was found (an image removed meanwhile, whose
+        // layers no other image held): the Engine then misses its file. Send them all, once.
+        tracing::info!("loading {reference} again with every layer: {e}");
+        let slots: Vec<LayerSlot> = image.layers.iter().cloned().map(LayerSlot::Known).collect();
+        summary = summarize(&slots, 0, &|_| {});
+        let finish = |_: Vec<LayerDescriptor>| image.clone();
+        let (produced, consumed) = upload(engine, archive, &slots, 0, source, events, finish).await;
+        produced?;
+        consumed?;
+    }
+    if !image_exists(engine, reference).await? {
+        return Err(ImageError::Docker {
+            doing: format!("loading {reference}"),
+            reason: "the Engine accepted the archive but has no such image afterwards".to_string(),
+        });
+    }
+    Ok((image, summary))
+}
+
+/// What a load of `slots` from `have` up sends; emits a `Layer` event per layer the Engine has.
+fn summarize(
+    slots: &[LayerSlot],
+    have: usize,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> LoadSummary {
     let total = slots.len();
     let mut summary = LoadSummary {
         layers_total: total,
@@ -173,6 +206,23 @@ where
             summary.bytes_sent += l.size();
         }
     }
+    summary
+}
+
+/// One `POST /images/load`: what the archive's producer and the Engine each said.
+async fn upload<F>(
+    engine: &Engine,
+    archive: &Archive,
+    slots: &[LayerSlot],
+    have: usize,
+    source: &dyn NarSource,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+    finish: F,
+) -> (Result<ImageDescriptor, ImageError>, Result<(), ImageError>)
+where
+    F: FnOnce(Vec<LayerDescriptor>) -> ImageDescriptor + Send,
+{
+    let reference = &archive.reference;
     let (reader, writer) = tokio::io::duplex(1024 * 1024);
     // A failed producer ends the body with an error, so the Engine sees a broken upload rather
     // than a short archive.
@@ -192,19 +242,15 @@ where
     let options = ImportImageOptionsBuilder::default().quiet(true).build();
     let consumer = async {
         let mut responses = engine.docker.import_image_stream(options, body, None);
-        let mut last = None;
         while let Some(item) = responses.next().await {
-            match item {
-                Ok(info) => last = info.stream.or(info.status).or(last),
-                Err(e) => {
-                    return Err(ImageError::Docker {
-                        doing: format!("loading {reference}"),
-                        reason: e.to_string(),
-                    })
-                }
+            if let Err(e) = item {
+                return Err(ImageError::Docker {
+                    doing: format!("loading {reference}"),
+                    reason: e.to_string(),
+                });
             }
         }
-        Ok(last)
+        Ok(())
     };
     let producer = async {
         let mut writer = writer;
@@ -216,17 +262,7 @@ where
         drop(writer);
         written
     };
-    let (produced, consumed) = tokio::join!(producer, consumer);
-    // The producer's error explains a consumer failure (a truncated upload), not the reverse.
-    let image = produced?;
-    consumed?;
-    if !image_exists(engine, &reference).await? {
-        return Err(ImageError::Docker {
-            doing: format!("loading {reference}"),
-            reason: "the Engine accepted the archive but has no such image afterwards".to_string(),
-        });
-    }
-    Ok((image, summary))
+    tokio::join!(producer, consumer)
 }
 
 /// A layer's file in the archive, by position: its digest may not be known when it starts.
