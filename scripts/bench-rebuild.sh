@@ -137,7 +137,8 @@ build pa "$WORK/closure-a.json" --push
 baseline a "$(cat "$WORK/pa.env")"
 
 # The same bytes' source for both: every path dumped out of the store through the Docker API,
-# hashed by sha256sum, against biar's own pass (NAR → tar → sha256) in the load's (a).
+# hashed by sha256sum, against biar's own pass (NAR → tar → sha256) in the push's (a), its only
+# pass that sends nothing (a load lists the layers' sizes and reads them once, as it sends them).
 paths=$(python3 -c "import json,sys; print(' '.join(p['path'] for p in json.load(open(sys.argv[1]))))" "$WORK/closure-a.json")
 t0=$(now)
 docker exec "$HELPER" sh -c "for p in $paths; do nix-store --dump \$p; done" | sha256sum >/dev/null
@@ -172,7 +173,7 @@ print(round(sum(p["narSize"] for p in b if p["path"] not in a) / 1e6, 2))
 changed_p=$(changed "$WORK/closure-a.json" "$WORK/closure-pb.json")
 changed_l=$(changed "$WORK/closure-a.json" "$WORK/closure-lb.json")
 layer_bytes=$(python3 -c "print($(cat "$WORK/base-a.bytes") / 1e6)")
-stream_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/la.layers"))")
+stream_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/pa.layers"))")
 sha_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/sha256sum.s"))")
 dump_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/dump-sha256sum.s"))")
 base_a=$(cat "$WORK/base-a.total")

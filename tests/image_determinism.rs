@@ -1,6 +1,7 @@
 //! Same closure, two clean Nix stores (two new store volumes), two empty layer caches: the layers,
 //! the config and the manifest come out byte-identical. Then the image loads and `hello` from the
-//! test package set prints its greeting.
+//! test package set prints its greeting. A load with a cold cache, sizes listed by the builder's
+//! busybox, reads each store path once and makes the same image.
 
 mod common;
 
@@ -8,7 +9,9 @@ use std::collections::BTreeMap;
 
 use biar::build::BuildOptions;
 use biar::config::{Config, ImageRef, Project};
-use biar::image::{assemble, load_into_docker, BuilderStore, ImageInput, LayerCache};
+use biar::image::{
+    assemble, describe, load_into_docker, load_layout, BuilderStore, ImageInput, LayerCache, Sizes,
+};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures::StreamExt;
@@ -78,9 +81,13 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
         name: format!("biar-test-determinism-{id}"),
         tag: "t".to_string(),
     };
+    let one_pass = ImageRef {
+        tag: "one-pass".to_string(),
+        ..reference.clone()
+    };
     let _cleanup = Cleanup {
         volumes: volumes.to_vec(),
-        images: vec![reference.reference()],
+        images: vec![reference.reference(), one_pass.reference()],
     };
     let tmp = tempfile::tempdir().unwrap();
     let events = |_e: biar::build::BuildEvent| {};
@@ -128,6 +135,36 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
                 image.layers.len()
             );
             assert!(summary.layers_sent >= 1);
+
+            // One pass from a cold cache: the builder lists the new layers, each store path is
+            // dumped once, and the image is the same.
+            let cold = LayerCache::at(tmp.path().join("cache-one-pass"));
+            let counting = common::counting::Counting::new(source.clone());
+            let input = ImageInput {
+                reference: one_pass.clone(),
+                ..input.clone()
+            };
+            let layout = describe(&input, &counting, &cold, Sizes::List, &events)
+                .await
+                .unwrap();
+            let (listed, _) = load_layout(&engine, layout, &counting, &cold, &events)
+                .await
+                .unwrap();
+            assert_eq!(counting.lists(), 1);
+            let mut paths: Vec<String> =
+                built.closure.paths.iter().map(|p| p.path.clone()).collect();
+            paths.sort();
+            assert_eq!(counting.opened(), paths, "each store path dumped once");
+            assert_eq!(listed.layers, image.layers);
+            assert_eq!(listed.config, image.config);
+            let id = |r: String| {
+                let engine = engine.clone();
+                async move { engine.docker.inspect_image(&r).await.unwrap().id }
+            };
+            assert_eq!(
+                id(one_pass.reference()).await,
+                id(reference.reference()).await
+            );
         }
         built.container.remove().await;
         images.push(image);

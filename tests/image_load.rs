@@ -1,7 +1,8 @@
 //! The image path against the real Docker Engine: a small closure (a static busybox and a `hello`
 //! script) from a store folder on this host → layers → `POST /images/load` → a container prints
 //! the greeting; a changed leaf reloads only the layers from the change up; a present `name:tag`
-//! sends nothing.
+//! sends nothing; with a cold layer cache, a load reads each layer once and makes the same image
+//! as measuring the layers first.
 
 mod common;
 
@@ -12,7 +13,8 @@ use std::path::Path;
 use biar::build::{ClosureGraph, StorePathInfo};
 use biar::config::{ImageRef, ImageSettings};
 use biar::image::{
-    assemble, load_into_docker, ImageInput, LayerCache, LocalStore, NarSource, Strategy,
+    assemble, describe, load_into_docker, load_layout, ImageInput, LayerCache, LocalStore,
+    NarSource, Sizes, Strategy,
 };
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
@@ -213,4 +215,109 @@ async fn load_run_and_reload_only_what_changed() {
     let history = String::from_utf8(history.stdout).unwrap();
     assert_eq!(history.lines().count(), 4, "{history}");
     assert!(history.contains("busybox-1.0"), "{history}");
+}
+
+/// The Engine's image ID of `reference`.
+async fn image_id(engine: &biar::docker::Engine, reference: &str) -> String {
+    engine
+        .docker
+        .inspect_image(reference)
+        .await
+        .unwrap()
+        .id
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_cache_load_reads_each_layer_once_and_matches_two_passes() {
+    if !common::docker_available() {
+        return;
+    }
+    let engine = biar::docker::connect().await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let name = format!("biar-image-test-{}-{}", std::process::id(), rand_suffix());
+    let _cleanup = Cleanup(vec![
+        format!("{name}:one-pass"),
+        format!("{name}:two-pass"),
+        format!("{name}:shared"),
+    ]);
+    let settings = ImageSettings::default();
+    let events = |_e: biar::build::BuildEvent| {};
+    let greeting = "Hello, one pass!";
+    let store = tmp.path().join("store");
+    let graph = write_store(&store, greeting);
+    let env_path = env(greeting);
+    let input = |tag: &str| ImageInput {
+        reference: ImageRef {
+            name: name.clone(),
+            tag: tag.to_string(),
+        },
+        env_path: &env_path,
+        closure: &graph,
+        settings: &settings,
+        strategy: Strategy::default(),
+        labels: BTreeMap::new(),
+    };
+
+    // One pass: sizes from a listing, digests while the layers stream into Docker.
+    let cache = LayerCache::at(tmp.path().join("cache-one"));
+    let source = common::counting::Counting::new(LocalStore {
+        root: store.clone(),
+    });
+    let layout = describe(&input("one-pass"), &source, &cache, Sizes::List, &events)
+        .await
+        .unwrap();
+    assert!(source.opened().is_empty(), "describing reads no layer");
+    let (image, summary) = load_layout(&engine, layout, &source, &cache, &events)
+        .await
+        .unwrap();
+    assert_eq!(source.lists(), 1);
+    let mut paths: Vec<String> = graph.paths.iter().map(|p| p.path.clone()).collect();
+    paths.sort();
+    assert_eq!(source.opened(), paths, "each store path read once");
+    // busybox may be in the Engine already (other tests load it): then it is found, not sent.
+    assert_eq!(
+        summary.layers_sent + summary.layers_reused,
+        4,
+        "{summary:?}"
+    );
+    assert!(summary.layers_sent >= 3, "{summary:?}");
+    let out = run_in(&engine, &format!("{name}:one-pass"), &["hello"]).await;
+    assert_eq!(out.trim(), greeting);
+    // The digests learnt on the way are recorded: a second description knows every layer.
+    let again = describe(&input("one-pass"), &source, &cache, Sizes::List, &events)
+        .await
+        .unwrap();
+    assert_eq!(again.known_diff_ids(), image.diff_ids());
+
+    // Two passes (measure, then load) from a cold cache: the same image, byte for byte.
+    let cache = LayerCache::at(tmp.path().join("cache-two"));
+    let local = LocalStore { root: store };
+    let measured = assemble(&input("two-pass"), &local, &cache, &events)
+        .await
+        .unwrap();
+    assert_eq!(measured.layers, image.layers);
+    assert_eq!(measured.config, image.config);
+    load_into_docker(&engine, &measured, &local, &events)
+        .await
+        .unwrap();
+    let one = image_id(&engine, &format!("{name}:one-pass")).await;
+    let two = image_id(&engine, &format!("{name}:two-pass")).await;
+    assert_eq!(one, two);
+    assert_eq!(one, image.config_digest);
+
+    // Another cold cache, and the Engine has these layers: each is measured (read once) to find
+    // it there, and none is sent.
+    let cache = LayerCache::at(tmp.path().join("cache-three"));
+    let source = common::counting::Counting::new(local);
+    let layout = describe(&input("shared"), &source, &cache, Sizes::List, &events)
+        .await
+        .unwrap();
+    let (shared, summary) = load_layout(&engine, layout, &source, &cache, &events)
+        .await
+        .unwrap();
+    assert_eq!(source.opened(), paths, "each store path read once");
+    assert_eq!((summary.layers_sent, summary.layers_reused), (0, 4));
+    assert_eq!(shared.config, image.config);
+    assert_eq!(image_id(&engine, &format!("{name}:shared")).await, one);
 }

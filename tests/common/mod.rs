@@ -88,6 +88,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+pub mod counting;
 pub mod registry;
 pub mod testimage;
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::build::{BuildError, BuildEvent, BuildOptions, BuildOutput, ClosureGraph};
 use crate::config::{ImageRef, Project};
-use crate::image::{BuilderStore, ImageDescriptor, ImageInput, LayerCache, LoadSummary};
+use crate::image::{BuilderStore, ImageDescriptor, ImageInput, LayerCache, LoadSummary, Sizes};
 use crate::registry::{PushSummary, RegistryRef, RegistryTarget};
 
 /// What [`build_image`] does besides building.
@@ -79,9 +79,9 @@ impl PipelineOutcome {
 }
 
 /// Builds `project`'s image unless `name:tag` is already there (in Docker, or in the registry
-/// with `push`): the Nix build (its events on `events`), the layers (digests from the cache or
-/// measured from the builder's store) with the labels, then a load of what Docker lacks or a push
-/// of what the registry lacks. `cancel` stops any step; nothing is tagged half-way.
+/// with `push`): the Nix build (its events on `events`), the layers (digests from the cache, else
+/// measured from the builder's store for a push, or learnt while a load sends them) with the
+/// labels, then a load of what Docker lacks or a push of what the registry lacks. `cancel` stops any step; nothing is tagged half-way.
 pub async fn build_image(
     project: &Project,
     options: &PipelineOptions,
@@ -165,21 +165,30 @@ async fn image_steps(
     let started = Instant::now();
     let cache = LayerCache::open_default();
     let on_layers = |e: BuildEvent| observer.event(PipelineStep::Layers, e);
+    let Some(target) = &options.push else {
+        // A load needs sizes before bytes, not digests: new layers are listed, then read once
+        // as they are sent (the image is whole, and reported as assembled, after the load).
+        let layout = tokio::select! {
+            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+            r = crate::image::describe(&input, &source, &cache, Sizes::List, &on_layers) => r?,
+        };
+        let described = started.elapsed();
+        let started = Instant::now();
+        let on_load = |e: BuildEvent| observer.event(PipelineStep::Load, e);
+        let (image, summary) = tokio::select! {
+            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+            r = crate::image::load_layout(&engine, layout, &source, &cache, &on_load) => r?,
+        };
+        observer.assembled(&image, described);
+        observer.loaded(&reference, &summary, started.elapsed());
+        return Ok((reference, None, Some(summary), None));
+    };
+    // A push asks the registry for each blob by digest first: every digest is measured up front.
     let image = tokio::select! {
         _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
         r = crate::image::assemble(&input, &source, &cache, &on_layers) => r?,
     };
     observer.assembled(&image, started.elapsed());
-    let Some(target) = &options.push else {
-        let started = Instant::now();
-        let on_load = |e: BuildEvent| observer.event(PipelineStep::Load, e);
-        let summary = tokio::select! {
-            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-            r = crate::image::load_into_docker(&engine, &image, &source, &on_load) => r?,
-        };
-        observer.loaded(&reference, &summary, started.elapsed());
-        return Ok((reference, None, Some(summary), None));
-    };
     let (remote, summary) = push(target, &image, built, observer, cancel).await?;
     Ok((reference, Some(remote), None, Some(summary)))
 }

@@ -1,7 +1,9 @@
-//! From a build's closure to an image described as data: the layer plan, each layer's digest
-//! (from the cache, or measured by streaming it once), the root layer, the OCI config and manifest.
-//! Nothing is written anywhere but the layer cache; [`super::load`] and the registry stream the
-//! layers again when they send them.
+//! From a build's closure to an image described as data: the layer plan, each layer's size and
+//! digest, the root layer, the OCI config and manifest. A layer's digest and size come from the
+//! cache, or from streaming it once ([`Sizes::Measure`]); for a load, a new layer's size can
+//! instead be predicted from a listing ([`Sizes::List`]), its digest then learnt while
+//! [`super::load`] sends it, so the store is read once. Nothing is written anywhere but the layer
+//! cache; [`super::load`] and the registry stream the layers when they send them.
 
 use std::collections::BTreeMap;
 
@@ -88,6 +90,182 @@ fn descriptor(l: &LayerDescriptor) -> Descriptor {
     }
 }
 
+/// How [`describe`] learns the size of a layer the cache does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sizes {
+    /// Stream the layer once to learn its digest and size: a push needs every digest first.
+    Measure,
+    /// Predict the size from a listing of the layer's store paths (no file contents read); the
+    /// digest is learnt while the layer is sent ([`super::load_layout`]), so a load reads the
+    /// store once. Falls back to measuring when the source cannot list.
+    List,
+}
+
+/// A layer of an [`ImageLayout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerSlot {
+    /// Digest and size known: from the cache, measured, or the root layer.
+    Known(LayerDescriptor),
+    /// The size predicted from a listing; the digest is learnt while the layer streams.
+    Predicted { store_paths: Vec<String>, size: u64 },
+}
+
+impl LayerSlot {
+    pub fn size(&self) -> u64 {
+        match self {
+            LayerSlot::Known(l) => l.size,
+            LayerSlot::Predicted { size, .. } => *size,
+        }
+    }
+
+    pub fn store_paths(&self) -> &[String] {
+        match self {
+            LayerSlot::Known(l) => &l.store_paths,
+            LayerSlot::Predicted { store_paths, .. } => store_paths,
+        }
+    }
+
+    pub fn known(&self) -> Option<&LayerDescriptor> {
+        match self {
+            LayerSlot::Known(l) => Some(l),
+            LayerSlot::Predicted { .. } => None,
+        }
+    }
+}
+
+/// An image whose layers' sizes are known, not necessarily their digests: the config (which
+/// lists them) and the manifest are made when they are ([`ImageLayout::finish`]).
+#[derive(Debug, Clone)]
+pub struct ImageLayout {
+    pub reference: ImageRef,
+    pub plan: LayerPlan,
+    /// Bottom first; the last is the root layer.
+    pub layers: Vec<LayerSlot>,
+    /// The root layer's bytes (a few KiB): it has no store paths to stream from.
+    pub root_layer: Bytes,
+    /// The OCI config with an empty `rootfs.diff_ids`.
+    config: serde_json::Value,
+}
+
+impl ImageLayout {
+    /// The diff IDs of the bottom layers, up to the first one not known yet.
+    pub fn known_diff_ids(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .map_while(LayerSlot::known)
+            .map(|l| l.diff_id.clone())
+            .collect()
+    }
+
+    /// The `created_by` of layer `index` in the config's history (what `docker history` shows).
+    pub fn created_by(&self, index: usize) -> Option<&str> {
+        self.config["history"][index]["created_by"].as_str()
+    }
+
+    /// The image, once every layer is known.
+    fn into_known(self) -> ImageDescriptor {
+        let layers = self.layers.iter().map(|l| l.known().cloned());
+        let layers = layers
+            .collect::<Option<Vec<_>>>()
+            .expect("every layer known");
+        self.finish(layers)
+    }
+
+    /// The image with `layers` (one per slot, in order) as its layers: the config lists their
+    /// diff IDs, the manifest their descriptors.
+    pub fn finish(self, layers: Vec<LayerDescriptor>) -> ImageDescriptor {
+        debug_assert_eq!(layers.len(), self.layers.len());
+        let mut config = self.config;
+        // Replacing the placeholder keeps the key's place, so the bytes match a config made whole.
+        config["rootfs"]["diff_ids"] = layers.iter().map(|l| l.diff_id.as_str()).collect();
+        let config = Bytes::from(serde_json::to_vec(&config).expect("config serializes"));
+        let config_digest = sha256_digest(&config);
+        let manifest = ImageManifest::new(
+            Descriptor::of_bytes(OCI_CONFIG, &config),
+            layers.iter().map(descriptor).collect(),
+        )
+        .to_bytes();
+        let manifest_digest = sha256_digest(&manifest);
+        ImageDescriptor {
+            reference: self.reference,
+            plan: self.plan,
+            layers,
+            root_layer: self.root_layer,
+            config,
+            config_digest,
+            manifest,
+            manifest_digest,
+        }
+    }
+
+    /// Measures the layers whose digests are not known (reading them once; none, nothing is
+    /// read), records them in `cache`, and returns the whole image. A measured size must match
+    /// its prediction.
+    pub async fn measure(
+        mut self,
+        source: &dyn NarSource,
+        cache: &LayerCache,
+        events: &(dyn Fn(BuildEvent) + Send + Sync),
+    ) -> Result<ImageDescriptor, ImageError> {
+        let missing: Vec<usize> = (0..self.layers.len())
+            .filter(|&i| self.layers[i].known().is_none())
+            .collect();
+        self.measure_slots(&missing, source, cache, events).await?;
+        Ok(self.into_known())
+    }
+
+    /// Measures layer `index` (if its digest is not known yet) and records it in `cache`.
+    pub async fn measure_layer(
+        &mut self,
+        index: usize,
+        source: &dyn NarSource,
+        cache: &LayerCache,
+    ) -> Result<&LayerDescriptor, ImageError> {
+        if self.layers[index].known().is_none() {
+            self.measure_slots(&[index], source, cache, &|_| {}).await?;
+        }
+        Ok(self.layers[index].known().expect("measured"))
+    }
+
+    async fn measure_slots(
+        &mut self,
+        index: &[usize],
+        source: &dyn NarSource,
+        cache: &LayerCache,
+        events: &(dyn Fn(BuildEvent) + Send + Sync),
+    ) -> Result<(), ImageError> {
+        let predicted: Vec<u64> = index.iter().map(|&i| self.layers[i].size()).collect();
+        let paths: Vec<Vec<String>> = index
+            .iter()
+            .map(|&i| self.layers[i].store_paths().to_vec())
+            .collect();
+        let measured = measure(&paths, source, cache, self.layers.len(), index, events).await?;
+        for ((&i, desc), expected) in index.iter().zip(measured).zip(predicted) {
+            if desc.size != expected {
+                let actual = desc.size.to_string();
+                return Err(size_mismatch(&desc.store_paths, expected, actual));
+            }
+            self.layers[i] = LayerSlot::Known(desc);
+        }
+        Ok(())
+    }
+}
+
+/// The error of a layer whose bytes do not have the length announced for it.
+pub(crate) fn size_mismatch(paths: &[String], expected: u64, actual: String) -> ImageError {
+    let shown = match paths {
+        [] => "the root layer".to_string(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} paths)", rest.len()),
+    };
+    ImageError::SizeMismatch {
+        paths: shown,
+        expected,
+        actual,
+        cache: LayerCache::default_dir().display().to_string(),
+    }
+}
+
 /// Describes the image of `input`: plans the layers, takes each layer's digest from `cache` or
 /// measures it (one pass over the NARs of all unknown layers), builds the root layer, config and
 /// manifest. Emits `Stage { layers }` and a `Layer` event per layer (`reused`: known from the cache).
@@ -97,44 +275,63 @@ pub async fn assemble(
     cache: &LayerCache,
     events: &(dyn Fn(BuildEvent) + Send + Sync),
 ) -> Result<ImageDescriptor, ImageError> {
+    let layout = describe(input, source, cache, Sizes::Measure, events).await?;
+    Ok(layout.into_known())
+}
+
+/// Plans the layers of `input` and learns every layer's size: digest and size from `cache`, or
+/// else as `sizes` says. Emits `Stage { layers }` and a `Layer` event per layer whose digest it
+/// knows (`reused`: known from the cache).
+pub async fn describe(
+    input: &ImageInput<'_>,
+    source: &dyn NarSource,
+    cache: &LayerCache,
+    sizes: Sizes,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<ImageLayout, ImageError> {
     events(BuildEvent::Stage {
         name: "layers".to_string(),
     });
     let plan = plan_with(input.closure, input.settings.max_layers, input.strategy)?;
     let total = plan.layers.len() + 1;
-    let mut layers: Vec<Option<LayerDescriptor>> =
+    let cached: Vec<Option<LayerDescriptor>> =
         plan.layers.iter().map(|l| cache.get(&l.paths)).collect();
-    let missing: Vec<usize> = (0..layers.len()).filter(|&i| layers[i].is_none()).collect();
-    for (i, l) in layers.iter().enumerate() {
+    let missing: Vec<usize> = (0..cached.len()).filter(|&i| cached[i].is_none()).collect();
+    for (i, l) in cached.iter().enumerate() {
         if let Some(l) = l {
             events(layer_event(i, total, l, true));
         }
     }
-    if !missing.is_empty() {
-        let all: Vec<String> = missing
-            .iter()
-            .flat_map(|&i| plan.layers[i].paths.iter().cloned())
-            .collect();
-        let mut nar = source.open(&all)?;
-        for &i in &missing {
-            let paths = &plan.layers[i].paths;
-            let d = write_layer_from(&mut nar, paths, tokio::io::sink()).await?;
-            let desc = LayerDescriptor {
-                digest: d.digest.clone(),
-                diff_id: d.digest,
-                size: d.size,
-                media_type: OCI_LAYER_TAR.to_string(),
-                store_paths: paths.clone(),
-            };
-            events(layer_event(i, total, &desc, false));
-            layers[i] = Some(desc);
-        }
-        expect_end(&mut nar, &all).await?;
-        for &i in &missing {
-            cache.put(layers[i].as_ref().expect("measured"))?;
-        }
+    let paths: Vec<Vec<String>> = missing
+        .iter()
+        .map(|&i| plan.layers[i].paths.clone())
+        .collect();
+    let predicted = match sizes {
+        Sizes::List if !missing.is_empty() => predict(&paths, source).await,
+        _ => None,
+    };
+    let mut layers: Vec<LayerSlot> = Vec::with_capacity(total);
+    let mut learnt: Vec<LayerSlot> = match predicted {
+        Some(sizes) => paths
+            .into_iter()
+            .zip(sizes)
+            .map(|(store_paths, size)| LayerSlot::Predicted { store_paths, size })
+            .collect(),
+        None => measure(&paths, source, cache, total, &missing, events)
+            .await?
+            .into_iter()
+            .map(LayerSlot::Known)
+            .collect::<Vec<_>>(),
     }
-    let mut layers: Vec<LayerDescriptor> = layers.into_iter().map(|l| l.expect("known")).collect();
+    .into_iter()
+    .rev()
+    .collect();
+    for l in cached {
+        layers.push(match l {
+            Some(l) => LayerSlot::Known(l),
+            None => learnt.pop().expect("one per missing layer"),
+        });
+    }
     let spec = RootSpec {
         env_path: input.env_path.to_string(),
         user: input.settings.user.clone(),
@@ -151,25 +348,64 @@ pub async fn assemble(
         store_paths: Vec::new(),
     };
     events(layer_event(total - 1, total, &root_desc, false));
-    layers.push(root_desc);
-    let config = Bytes::from(config_json(input, &spec, &plan, &layers));
-    let config_digest = sha256_digest(&config);
-    let manifest = ImageManifest::new(
-        Descriptor::of_bytes(OCI_CONFIG, &config),
-        layers.iter().map(descriptor).collect(),
-    )
-    .to_bytes();
-    let manifest_digest = sha256_digest(&manifest);
-    Ok(ImageDescriptor {
+    layers.push(LayerSlot::Known(root_desc));
+    let config = config_json(input, &spec, &plan);
+    Ok(ImageLayout {
         reference: input.reference.clone(),
         plan,
         layers,
         root_layer: root,
         config,
-        config_digest,
-        manifest,
-        manifest_digest,
     })
+}
+
+/// The predicted sizes of layers of `paths` from one listing, or `None` (why goes to the log).
+async fn predict(paths: &[Vec<String>], source: &dyn NarSource) -> Option<Vec<u64>> {
+    let all: Vec<String> = paths.iter().flatten().cloned().collect();
+    let mut listing = source.list(&all)?;
+    let layers: Vec<&[String]> = paths.iter().map(Vec::as_slice).collect();
+    match super::listing::layer_sizes(&mut listing, &layers).await {
+        Ok(sizes) => Some(sizes),
+        Err(reason) => {
+            tracing::info!("measuring the new layers instead of listing them: {reason}");
+            None
+        }
+    }
+}
+
+/// Streams the layers of `paths` (at plan positions `index`) once, to a sink, and records their
+/// digests and sizes in `cache`. One source call for all of them.
+async fn measure(
+    paths: &[Vec<String>],
+    source: &dyn NarSource,
+    cache: &LayerCache,
+    total: usize,
+    index: &[usize],
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<Vec<LayerDescriptor>, ImageError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all: Vec<String> = paths.iter().flatten().cloned().collect();
+    let mut nar = source.open(&all)?;
+    let mut measured = Vec::with_capacity(paths.len());
+    for (paths, &i) in paths.iter().zip(index) {
+        let d = write_layer_from(&mut nar, paths, tokio::io::sink()).await?;
+        let desc = LayerDescriptor {
+            digest: d.digest.clone(),
+            diff_id: d.digest,
+            size: d.size,
+            media_type: OCI_LAYER_TAR.to_string(),
+            store_paths: paths.clone(),
+        };
+        events(layer_event(i, total, &desc, false));
+        measured.push(desc);
+    }
+    expect_end(&mut nar, &all).await?;
+    for desc in &measured {
+        cache.put(desc)?;
+    }
+    Ok(measured)
 }
 
 fn layer_event(index: usize, total: usize, l: &LayerDescriptor, reused: bool) -> BuildEvent {
@@ -191,13 +427,9 @@ fn architecture() -> &'static str {
 }
 
 /// The OCI image config: environment, shell as default command, working directory, user, labels,
-/// diff_ids and one history entry per layer (`docker history` shows them); no real timestamps.
-fn config_json(
-    input: &ImageInput<'_>,
-    spec: &RootSpec,
-    plan: &LayerPlan,
-    layers: &[LayerDescriptor],
-) -> Vec<u8> {
+/// diff_ids (empty here: [`ImageLayout::finish`] fills them in) and one history entry per layer
+/// (`docker history` shows them); no real timestamps.
+fn config_json(input: &ImageInput<'_>, spec: &RootSpec, plan: &LayerPlan) -> serde_json::Value {
     let mut env = vec![
         "PATH=/bin:/usr/bin".to_string(),
         format!("USER={}", spec.user),
@@ -247,11 +479,11 @@ fn config_json(
         },
         "rootfs": {
             "type": "layers",
-            "diff_ids": layers.iter().map(|l| l.diff_id.as_str()).collect::<Vec<_>>(),
+            "diff_ids": [],
         },
         "history": history,
     });
-    serde_json::to_vec(&config).expect("config serializes")
+    config
 }
 
 /// See [`ImageDescriptor::open_layer`].
@@ -294,54 +526,10 @@ pub fn open_layer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::StorePathInfo;
+    use crate::image::testing::{fixture, input, Counting};
     use crate::image::LocalStore;
     use futures::StreamExt;
     use sha2::{Digest as _, Sha256};
-
-    fn fixture() -> (tempfile::TempDir, ClosureGraph) {
-        let d = tempfile::tempdir().unwrap();
-        let store = d.path().join("store");
-        for (name, body) in [
-            ("aaa-lib", "lib"),
-            ("bbb-app", "app"),
-            ("ccc-biar-env", "env"),
-        ] {
-            std::fs::create_dir_all(store.join(name).join("bin")).unwrap();
-            std::fs::write(store.join(name).join("bin/x"), body).unwrap();
-        }
-        let info = |p: &str, refs: &[&str]| StorePathInfo {
-            path: format!("/nix/store/{p}"),
-            nar_size: 100,
-            nar_hash: String::new(),
-            closure_size: None,
-            references: refs.iter().map(|r| format!("/nix/store/{r}")).collect(),
-        };
-        let graph = ClosureGraph::from_export_json(
-            &serde_json::to_string(&[
-                info("aaa-lib", &[]),
-                info("bbb-app", &["aaa-lib"]),
-                info("ccc-biar-env", &["bbb-app"]),
-            ])
-            .unwrap(),
-        )
-        .unwrap();
-        (d, graph)
-    }
-
-    fn input<'a>(graph: &'a ClosureGraph, settings: &'a ImageSettings) -> ImageInput<'a> {
-        ImageInput {
-            reference: ImageRef {
-                name: "biar-x".into(),
-                tag: "y".into(),
-            },
-            env_path: "/nix/store/ccc-biar-env",
-            closure: graph,
-            settings,
-            strategy: Strategy::default(),
-            labels: BTreeMap::new(),
-        }
-    }
 
     #[tokio::test]
     async fn cached_layers_are_not_read_and_streams_verify_digests() {
@@ -393,5 +581,78 @@ mod tests {
             }
         }
         assert!(failed, "a tampered layer must not stream cleanly");
+    }
+
+    #[tokio::test]
+    async fn a_listed_layout_measures_into_the_same_image() {
+        let (d, graph) = fixture();
+        let settings = ImageSettings::default();
+        let source = LocalStore {
+            root: d.path().join("store"),
+        };
+        let events = |_e: BuildEvent| {};
+        let measured_cache = LayerCache::at(d.path().join("measured"));
+        let image = assemble(&input(&graph, &settings), &source, &measured_cache, &events)
+            .await
+            .unwrap();
+        let cache = LayerCache::at(d.path().join("listed"));
+        let counting = Counting::new(source.clone());
+        let layout = describe(
+            &input(&graph, &settings),
+            &counting,
+            &cache,
+            Sizes::List,
+            &events,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            counting.opened(),
+            Vec::<String>::new(),
+            "a listing reads no NAR"
+        );
+        assert_eq!(counting.lists(), 1);
+        let predicted: Vec<u64> = layout.layers.iter().map(LayerSlot::size).collect();
+        let sizes: Vec<u64> = image.layers.iter().map(|l| l.size).collect();
+        assert_eq!(predicted, sizes);
+        assert!(layout.layers[..3].iter().all(|l| l.known().is_none()));
+        assert_eq!(layout.known_diff_ids(), Vec::<String>::new());
+        let again = layout.measure(&source, &cache, &events).await.unwrap();
+        assert_eq!(again.layers, image.layers);
+        assert_eq!(again.config, image.config);
+        assert_eq!(again.manifest, image.manifest);
+        // Measured layers are recorded: the next description knows them all.
+        let known = describe(
+            &input(&graph, &settings),
+            &source,
+            &cache,
+            Sizes::List,
+            &events,
+        )
+        .await
+        .unwrap();
+        assert_eq!(known.known_diff_ids(), image.diff_ids());
+    }
+
+    #[tokio::test]
+    async fn a_source_that_cannot_list_is_measured() {
+        let (d, graph) = fixture();
+        let settings = ImageSettings::default();
+        let cache = LayerCache::at(d.path().join("cache"));
+        let counting = Counting::unlistable(LocalStore {
+            root: d.path().join("store"),
+        });
+        let events = |_e: BuildEvent| {};
+        let layout = describe(
+            &input(&graph, &settings),
+            &counting,
+            &cache,
+            Sizes::List,
+            &events,
+        )
+        .await
+        .unwrap();
+        assert!(layout.layers.iter().all(|l| l.known().is_some()));
+        assert_eq!(counting.opened().len(), 3);
     }
 }

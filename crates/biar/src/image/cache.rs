@@ -1,7 +1,8 @@
 //! The layer cache: what a layer of these store paths hashes to, so an unchanged layer is
 //! neither re-read nor re-sent. Keyed by the layer's store paths (their names carry the hash of
 //! everything that went into them) and the tar format version; one small JSON file per layer
-//! under `$XDG_CACHE_HOME/biar/layers/`. A corrupt entry is a miss, never an error.
+//! under `$XDG_CACHE_HOME/biar/layers/`. A corrupt entry is a miss, never an error. An empty file
+//! per recorded digest (`digests/<hex>`) says which digests the cache knows, whatever their paths.
 
 use std::path::{Path, PathBuf};
 
@@ -67,7 +68,34 @@ impl LayerCache {
     pub fn get(&self, store_paths: &[String]) -> Option<LayerDescriptor> {
         let text = std::fs::read(self.file(store_paths)).ok()?;
         let d: LayerDescriptor = serde_json::from_slice(&text).ok()?;
-        (d.store_paths == store_paths).then_some(d)
+        if d.store_paths != store_paths {
+            return None;
+        }
+        // Entries written before the digest index existed join it when they are used.
+        let marker = self.digest_file(&d.digest);
+        if !marker.exists() {
+            let _ = std::fs::create_dir_all(self.dir.join("digests"))
+                .and_then(|_| std::fs::write(&marker, b""));
+        }
+        Some(d)
+    }
+
+    /// Whether the cache recorded a layer with this digest. A layer of other store paths cannot
+    /// have it (the tar holds the paths' names): a load uses that to know, without reading it, that
+    /// a new layer is not one the Engine got from this cache.
+    pub fn knows_digest(&self, digest: &str) -> bool {
+        self.digest_file(digest).exists()
+    }
+
+    fn digest_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        // Only hex names: a malformed digest never reaches outside the folder.
+        let hex = if hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex
+        } else {
+            "invalid"
+        };
+        self.dir.join("digests").join(hex)
     }
 
     /// Records a descriptor (atomically: a crash leaves the old entry or none).
@@ -82,6 +110,8 @@ impl LayerCache {
             .map_err(err)?;
         tmp.persist(self.file(&d.store_paths))
             .map_err(|e| err(e.error))?;
+        std::fs::create_dir_all(self.dir.join("digests")).map_err(err)?;
+        std::fs::write(self.digest_file(&d.digest), b"").map_err(err)?;
         Ok(())
     }
 
@@ -108,8 +138,12 @@ mod tests {
             media_type: "application/vnd.oci.image.layer.v1.tar".into(),
             store_paths: paths.clone(),
         };
+        assert!(!cache.knows_digest("sha256:00"));
         cache.put(&desc).unwrap();
         assert_eq!(cache.get(&paths), Some(desc));
+        assert!(cache.knows_digest("sha256:00"));
+        assert!(!cache.knows_digest("sha256:01"));
+        assert!(!cache.knows_digest("sha256:../layers"));
         assert_eq!(cache.get(&paths[..1]), None);
         std::fs::write(cache.file(&paths), "{not json").unwrap();
         assert_eq!(cache.get(&paths), None);

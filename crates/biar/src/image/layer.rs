@@ -4,6 +4,8 @@
 //! container, or a folder on this host), pass through the NAR → tar converter, and go to any
 //! `AsyncWrite` (a sink when only the digest is wanted, Docker's load stream, a registry upload)
 //! through a [`HashWriter`]. Buffers are bounded: a slow consumer slows the producer down.
+//! [`LayerSize`] adds a layer's size up from a listing of its entries with the same rules, so a
+//! load can announce a layer's size before reading it.
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -14,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 
 use super::nar::nar_to_tar;
-use super::tar::{self, Kind};
+use super::tar::{self, Kind, KindLen};
 use super::ImageError;
 use crate::docker::Engine;
 
@@ -80,11 +82,21 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for HashWriter<W> {
 /// A readable stream of concatenated NARs.
 pub type NarStream = Pin<Box<dyn AsyncBufRead + Send>>;
 
+/// A readable listing of store paths' entries (see [`super::listing`]).
+pub type ListStream = Pin<Box<dyn AsyncBufRead + Send>>;
+
 /// Where store paths' NARs come from.
 pub trait NarSource: Send + Sync {
     /// The NARs of `paths`, one after another, in this order. A failure of the source (a path
     /// missing, the container gone) surfaces as a read error, at the latest at the end.
     fn open(&self, paths: &[String]) -> Result<NarStream, ImageError>;
+
+    /// The output of [`super::listing::SCRIPT`] on `paths`, which predicts their layers' sizes
+    /// without reading file contents; `None` if this source cannot list (layers are then
+    /// measured by reading them).
+    fn list(&self, _paths: &[String]) -> Option<ListStream> {
+        None
+    }
 }
 
 /// Read buffer between the source and the converter.
@@ -111,13 +123,24 @@ impl NarSource for BuilderStore {
             "sh",
         ];
         cmd.extend(paths.iter().map(String::as_str));
-        let stream = crate::docker::exec_stream_stdout(&self.engine, &self.container, &cmd)
+        Ok(self.stdout(&cmd))
+    }
+
+    fn list(&self, paths: &[String]) -> Option<ListStream> {
+        let script = format!("cd /nix/store && {}", super::listing::SCRIPT);
+        let args = super::listing::arguments(paths);
+        let mut cmd: Vec<&str> = vec!["sh", "-c", &script, "sh"];
+        cmd.extend(args.iter().map(String::as_str));
+        Some(self.stdout(&cmd))
+    }
+}
+
+impl BuilderStore {
+    fn stdout(&self, cmd: &[&str]) -> NarStream {
+        let stream = crate::docker::exec_stream_stdout(&self.engine, &self.container, cmd)
             .map(|r| r.map_err(std::io::Error::other));
         let reader = tokio_util::io::StreamReader::new(stream);
-        Ok(Box::pin(tokio::io::BufReader::with_capacity(
-            READ_BUFFER,
-            reader,
-        )))
+        Box::pin(tokio::io::BufReader::with_capacity(READ_BUFFER, reader))
     }
 }
 
@@ -153,7 +176,34 @@ impl NarSource for LocalStore {
             reader,
         )))
     }
+
+    /// The same listing script as in the builder, run by this host's `sh` in `root`.
+    fn list(&self, paths: &[String]) -> Option<ListStream> {
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(super::listing::SCRIPT)
+            .arg("sh")
+            .args(super::listing::arguments(paths))
+            .current_dir(&self.root)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        let stdout = child.stdout.take()?;
+        // A failure shows in the output (no `end` line); the task only reaps the child.
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+        Some(Box::pin(tokio::io::BufReader::new(stdout)))
+    }
 }
+
+/// The tar name of the store directory, which every store path's entries are below.
+const STORE_DIR: &[u8] = b"nix/store/";
+/// The parent directories every store layer starts with.
+const PARENTS: [&[u8]; 2] = [b"nix/", STORE_DIR];
 
 /// `nix/store/<basename>` for a store path.
 fn tar_root(path: &str) -> Result<Vec<u8>, ImageError> {
@@ -164,7 +214,42 @@ fn tar_root(path: &str) -> Result<Vec<u8>, ImageError> {
             path: path.to_string(),
             reason: "not a path directly under /nix/store".to_string(),
         })?;
-    Ok(format!("nix/store/{base}").into_bytes())
+    Ok([STORE_DIR, base.as_bytes()].concat())
+}
+
+/// A store layer's tar size added up from its entries' lengths, with the rules
+/// [`write_layer_from`] and the NAR converter write by ([`tar::entry_len`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LayerSize(u64);
+
+impl LayerSize {
+    /// An empty layer: its parent directories and the end of the archive.
+    pub fn new() -> LayerSize {
+        LayerSize(
+            PARENTS
+                .iter()
+                .map(|d| tar::entry_len(d.len(), KindLen::Dir))
+                .sum::<u64>()
+                + tar::END_LEN,
+        )
+    }
+
+    /// One entry, named `name` below the store directory (`<hash>-<name>[/…]`; a directory's
+    /// tar name gets a trailing `/`).
+    pub fn add(&mut self, name_len: usize, kind: KindLen) {
+        let slash = usize::from(kind == KindLen::Dir);
+        self.0 += tar::entry_len(STORE_DIR.len() + name_len + slash, kind);
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for LayerSize {
+    fn default() -> Self {
+        LayerSize::new()
+    }
 }
 
 /// Writes the tar of a store layer (`paths`, sorted) to `out`, returning its digest and size.
@@ -196,8 +281,9 @@ where
     let mut w = HashWriter::new(BufWriter::with_capacity(WRITE_BUFFER, out));
     let werr = ImageError::io("writing a layer");
     let mut head = Vec::with_capacity(2 * tar::BLOCK);
-    tar::header(&mut head, b"nix/", Kind::Dir, 0o755);
-    tar::header(&mut head, b"nix/store/", Kind::Dir, 0o755);
+    for dir in PARENTS {
+        tar::header(&mut head, dir, Kind::Dir, 0o755);
+    }
     w.write_all(&head).await.map_err(werr)?;
     for path in paths {
         nar_to_tar(nar, &mut w, &tar_root(path)?, path).await?;

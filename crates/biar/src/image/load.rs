@@ -5,20 +5,33 @@
 //! opens the file of a layer it lacks. So the archive leaves out the layers of the longest prefix
 //! the Engine already has (found through the `biar.image` label of the images biar-tui loaded
 //! before): a rebuild sends the changed layers and those above them, nothing else. Layer files
-//! come first, then the config and `manifest.json`, so nothing is buffered.
+//! (named by position) come first, then the config and `manifest.json`, so nothing is buffered.
+//!
+//! A layer file's tar header needs its size before its bytes, not its digest: a layer whose size
+//! was predicted from a listing streams with its digest computed on the way, and the config (which
+//! lists the digests) is made after the last layer. A layer that turns out longer or shorter than
+//! announced stops the upload with an error before `manifest.json`, which is what makes Docker
+//! tag anything: a wrong prediction never leaves a corrupt image.
 
-use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use bollard::query_parameters::{ImportImageOptionsBuilder, ListImagesOptionsBuilder};
+use bollard::query_parameters::ImportImageOptionsBuilder;
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::assemble::{ImageDescriptor, LABEL_IMAGE};
+use super::assemble::{size_mismatch, ImageDescriptor, ImageLayout, LayerSlot};
+use super::cache::{LayerCache, LayerDescriptor};
+use super::in_engine::{engine_history, engine_images, layers_in_engine, reusable_prefix};
 use super::layer::{expect_end, write_layer_from, NarSource};
 use super::tar::{self, Kind};
 use super::ImageError;
 use crate::build::BuildEvent;
 use crate::docker::Engine;
+use crate::registry::{sha256_digest, OCI_LAYER_TAR};
 
 /// What a load sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -43,173 +56,324 @@ pub async fn image_exists(engine: &Engine, reference: &str) -> Result<bool, Imag
         })
 }
 
-/// How many bottom layers of `diff_ids` the Engine already has, in that order: the longest
-/// common prefix with an image biar-tui loaded before.
-pub async fn layers_in_engine(engine: &Engine, diff_ids: &[String]) -> Result<usize, ImageError> {
-    let filters = HashMap::from([("label".to_string(), vec![LABEL_IMAGE.to_string()])]);
-    let options = ListImagesOptionsBuilder::default()
-        .filters(&filters)
-        .build();
-    let images = engine
-        .docker
-        .list_images(Some(options))
-        .await
-        .map_err(|e| ImageError::Docker {
-            doing: "listing images".to_string(),
-            reason: e.to_string(),
-        })?;
-    let mut best = 0;
-    for image in images {
-        let Ok(inspect) = engine.docker.inspect_image(&image.id).await else {
-            continue; // removed meanwhile
-        };
-        let have = inspect.root_fs.and_then(|r| r.layers).unwrap_or_default();
-        let common = have
-            .iter()
-            .zip(diff_ids)
-            .take_while(|(a, b)| a == b)
-            .count();
-        best = best.max(common);
-        if best == diff_ids.len() {
-            break;
-        }
-    }
-    Ok(best)
-}
-
 /// Loads `image` into Docker as `name:tag`, streaming the layers the Engine lacks out of
 /// `source`, each verified against its digest as it streams. Does nothing when `name:tag` exists.
-/// Emits `Stage { load }` and a `Layer` event per layer (`reused`: the Engine had it).
+/// Emits `Stage { load }` and a `Layer` event per layer (`reused`: the Engine had it), a sent one
+/// once it has streamed.
 pub async fn load_into_docker(
     engine: &Engine,
     image: &ImageDescriptor,
     source: &dyn NarSource,
     events: &(dyn Fn(BuildEvent) + Send + Sync),
 ) -> Result<LoadSummary, ImageError> {
-    let reference = image.reference.reference();
-    let total = image.layers.len();
-    if image_exists(engine, &reference).await? {
-        return Ok(LoadSummary {
-            already_present: true,
-            layers_total: total,
-            ..Default::default()
-        });
+    if image_exists(engine, &image.reference.reference()).await? {
+        return Ok(present(image.layers.len()));
     }
     events(BuildEvent::Stage {
         name: "load".to_string(),
     });
     let have = layers_in_engine(engine, &image.diff_ids()).await?;
-    let mut summary = LoadSummary {
+    let slots: Vec<LayerSlot> = image.layers.iter().cloned().map(LayerSlot::Known).collect();
+    let archive = Archive {
+        reference: image.reference.reference(),
+        root_layer: image.root_layer.clone(),
+    };
+    let finish = |_: Vec<LayerDescriptor>| image.clone();
+    let (_, summary) = send(engine, &archive, &slots, have, source, events, finish).await?;
+    Ok(summary)
+}
+
+/// Loads `layout` into Docker as `name:tag` reading each layer the Engine lacks once: a layer
+/// whose size was predicted learns its digest as it streams, and is recorded in `cache`
+/// afterwards (so later builds and pushes know it). Returns the whole image and what was sent.
+/// When `name:tag` exists nothing is sent (the unknown layers are measured, to describe it).
+/// Layers the Engine has are left out as with [`load_into_docker`] (see
+/// [`super::in_engine`] for when that needs a layer measured). Events as [`load_into_docker`].
+pub async fn load_layout(
+    engine: &Engine,
+    mut layout: ImageLayout,
+    source: &dyn NarSource,
+    cache: &LayerCache,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<(ImageDescriptor, LoadSummary), ImageError> {
+    let total = layout.layers.len();
+    if image_exists(engine, &layout.reference.reference()).await? {
+        let image = layout.measure(source, cache, &|_| {}).await?;
+        return Ok((image, present(total)));
+    }
+    events(BuildEvent::Stage {
+        name: "load".to_string(),
+    });
+    let mut images = engine_images(engine).await?;
+    let history = engine_history(engine);
+    let have = reusable_prefix(&mut images, &history, &mut layout, source, cache).await?;
+    let slots = layout.layers.clone();
+    let archive = Archive {
+        reference: layout.reference.reference(),
+        root_layer: layout.root_layer.clone(),
+    };
+    let finish = move |layers: Vec<LayerDescriptor>| layout.finish(layers);
+    let (image, summary) = send(engine, &archive, &slots, have, source, events, finish).await?;
+    for (slot, layer) in slots.iter().zip(&image.layers) {
+        if slot.known().is_none() {
+            cache.put(layer)?;
+        }
+    }
+    Ok((image, summary))
+}
+
+fn present(total: usize) -> LoadSummary {
+    LoadSummary {
+        already_present: true,
         layers_total: total,
         ..Default::default()
-    };
-    for (i, l) in image.layers.iter().enumerate() {
-        let reused = i < have;
-        if reused {
-            summary.layers_reused += 1;
-            summary.bytes_reused += l.size;
-        } else {
-            summary.layers_sent += 1;
-            summary.bytes_sent += l.size;
-        }
-        events(BuildEvent::Layer {
-            index: i,
-            total,
-            digest: l.digest.clone(),
-            size: l.size,
-            reused,
-        });
     }
-    let (reader, writer) = tokio::io::duplex(1024 * 1024);
-    let body = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
-    let options = ImportImageOptionsBuilder::default().quiet(true).build();
-    let consumer = async {
-        let mut responses = engine.docker.import_image_stream(options, body, None);
-        let mut last = None;
-        while let Some(item) = responses.next().await {
-            match item {
-                Ok(info) => last = info.stream.or(info.status).or(last),
-                Err(e) => {
-                    return Err(ImageError::Docker {
-                        doing: format!("loading {reference}"),
-                        reason: e.to_string(),
-                    })
-                }
-            }
-        }
-        Ok(last)
-    };
-    let producer = write_archive(image, have, source, writer);
-    let (produced, consumed) = tokio::join!(producer, consumer);
+}
+
+/// What the archive needs besides the layers: the tag and the root layer's bytes.
+struct Archive {
+    reference: String,
+    root_layer: Bytes,
+}
+
+/// `POST /images/load` of `slots` from `have` up (the Engine has those below); `finish` makes the
+/// image (config and manifest) from every layer's descriptor once the last one has streamed.
+async fn send<F>(
+    engine: &Engine,
+    archive: &Archive,
+    slots: &[LayerSlot],
+    have: usize,
+    source: &dyn NarSource,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+    finish: F,
+) -> Result<(ImageDescriptor, LoadSummary), ImageError>
+where
+    F: FnOnce(Vec<LayerDescriptor>) -> ImageDescriptor + Send,
+{
+    let reference = &archive.reference;
+    let mut summary = summarize(slots, have, events);
+    let (produced, consumed) = upload(engine, archive, slots, have, source, events, finish).await;
     // The producer's error explains a consumer failure (a truncated upload), not the reverse.
-    produced?;
-    consumed?;
-    if !image_exists(engine, &reference).await? {
+    let image = produced?;
+    if let Err(e) = consumed {
+        if have == 0 {
+            return Err(e);
+        }
+        // A layer left out may have gone since it was found (an image removed meanwhile, whose
+        // layers no other image held): the Engine then misses its file. Send them all, once.
+        tracing::info!("loading {reference} again with every layer: {e}");
+        let slots: Vec<LayerSlot> = image.layers.iter().cloned().map(LayerSlot::Known).collect();
+        summary = summarize(&slots, 0, &|_| {});
+        let finish = |_: Vec<LayerDescriptor>| image.clone();
+        let (produced, consumed) = upload(engine, archive, &slots, 0, source, events, finish).await;
+        produced?;
+        consumed?;
+    }
+    if !image_exists(engine, reference).await? {
         return Err(ImageError::Docker {
             doing: format!("loading {reference}"),
             reason: "the Engine accepted the archive but has no such image afterwards".to_string(),
         });
     }
-    Ok(summary)
+    Ok((image, summary))
 }
 
-fn layer_file(digest: &str) -> String {
-    format!("{}.tar", digest.trim_start_matches("sha256:"))
+/// What a load of `slots` from `have` up sends; emits a `Layer` event per layer the Engine has.
+fn summarize(
+    slots: &[LayerSlot],
+    have: usize,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> LoadSummary {
+    let total = slots.len();
+    let mut summary = LoadSummary {
+        layers_total: total,
+        ..Default::default()
+    };
+    for (i, l) in slots.iter().enumerate() {
+        if i < have {
+            summary.layers_reused += 1;
+            summary.bytes_reused += l.size();
+            let l = l.known().expect("the Engine's layers are known");
+            events(BuildEvent::Layer {
+                index: i,
+                total,
+                digest: l.digest.clone(),
+                size: l.size,
+                reused: true,
+            });
+        } else {
+            summary.layers_sent += 1;
+            summary.bytes_sent += l.size();
+        }
+    }
+    summary
+}
+
+/// One `POST /images/load`: what the archive's producer and the Engine each said.
+async fn upload<F>(
+    engine: &Engine,
+    archive: &Archive,
+    slots: &[LayerSlot],
+    have: usize,
+    source: &dyn NarSource,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+    finish: F,
+) -> (Result<ImageDescriptor, ImageError>, Result<(), ImageError>)
+where
+    F: FnOnce(Vec<LayerDescriptor>) -> ImageDescriptor + Send,
+{
+    let reference = &archive.reference;
+    let (reader, writer) = tokio::io::duplex(1024 * 1024);
+    // A failed producer ends the body with an error, so the Engine sees a broken upload rather
+    // than a short archive.
+    let failed = Arc::new(AtomicBool::new(false));
+    let body = {
+        let failed = failed.clone();
+        async_stream::stream! {
+            let mut chunks = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+            while let Some(chunk) = chunks.next().await {
+                yield chunk;
+            }
+            if failed.load(Ordering::SeqCst) {
+                yield Err(std::io::Error::other("the image stream was stopped"));
+            }
+        }
+    };
+    let options = ImportImageOptionsBuilder::default().quiet(true).build();
+    let consumer = async {
+        let mut responses = engine.docker.import_image_stream(options, body, None);
+        while let Some(item) = responses.next().await {
+            if let Err(e) = item {
+                return Err(ImageError::Docker {
+                    doing: format!("loading {reference}"),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    };
+    let producer = async {
+        let mut writer = writer;
+        let written =
+            write_archive(archive, slots, have, source, &mut writer, events, finish).await;
+        if written.is_err() {
+            failed.store(true, Ordering::SeqCst);
+        }
+        drop(writer);
+        written
+    };
+    tokio::join!(producer, consumer)
+}
+
+/// A layer's file in the archive, by position: its digest may not be known when it starts.
+fn layer_file(index: usize) -> String {
+    format!("layer-{index}.tar")
 }
 
 /// The docker-archive: layer files from `skip` up, then the config and `manifest.json`.
-async fn write_archive<W: AsyncWrite + Unpin>(
-    image: &ImageDescriptor,
+async fn write_archive<W, F>(
+    archive: &Archive,
+    slots: &[LayerSlot],
     skip: usize,
     source: &dyn NarSource,
-    mut out: W,
-) -> Result<(), ImageError> {
+    out: &mut W,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+    finish: F,
+) -> Result<ImageDescriptor, ImageError>
+where
+    W: AsyncWrite + Unpin,
+    F: FnOnce(Vec<LayerDescriptor>) -> ImageDescriptor,
+{
     let werr = || ImageError::io("streaming the image to Docker");
-    let send: Vec<&super::LayerDescriptor> = image.layers[skip..].iter().collect();
-    let store_paths: Vec<String> = send
+    let total = slots.len();
+    let store_paths: Vec<String> = slots[skip..]
         .iter()
-        .flat_map(|l| l.store_paths.iter().cloned())
+        .flat_map(|l| l.store_paths().iter().cloned())
         .collect();
     let mut nar = if store_paths.is_empty() {
         None
     } else {
         Some(source.open(&store_paths)?)
     };
+    let mut layers: Vec<LayerDescriptor> = slots[..skip]
+        .iter()
+        .map(|l| l.known().expect("the Engine's layers are known").clone())
+        .collect();
     let mut head = Vec::with_capacity(1024);
-    for l in &send {
+    for (i, slot) in slots.iter().enumerate().skip(skip) {
+        let size = slot.size();
         head.clear();
         tar::header(
             &mut head,
-            layer_file(&l.digest).as_bytes(),
-            Kind::File { size: l.size },
+            layer_file(i).as_bytes(),
+            Kind::File { size },
             0o644,
         );
         out.write_all(&head).await.map_err(werr())?;
-        if l.store_paths.is_empty() {
-            out.write_all(&image.root_layer).await.map_err(werr())?;
+        let paths = slot.store_paths();
+        let digest = if paths.is_empty() {
+            let root = &archive.root_layer;
+            if root.len() as u64 != size {
+                return Err(size_mismatch(paths, size, root.len().to_string()));
+            }
+            out.write_all(root).await.map_err(werr())?;
+            sha256_digest(root)
         } else {
             let nar = nar.as_mut().expect("opened for store layers");
-            let d = write_layer_from(nar, &l.store_paths, &mut out).await?;
-            if d.digest != l.digest || d.size != l.size {
+            let mut bounded = Bounded {
+                inner: &mut *out,
+                left: size,
+                overflowed: false,
+            };
+            let d = match write_layer_from(nar, paths, &mut bounded).await {
+                Err(_) if bounded.overflowed => {
+                    return Err(size_mismatch(paths, size, format!("more than {size}")))
+                }
+                r => r?,
+            };
+            if d.size != size {
+                return Err(size_mismatch(paths, size, d.size.to_string()));
+            }
+            d.digest
+        };
+        let layer = match slot {
+            LayerSlot::Known(l) if l.digest != digest => {
                 return Err(ImageError::DigestMismatch {
                     digest: l.digest.clone(),
-                    actual: d.digest,
-                    cache: super::LayerCache::default_dir().display().to_string(),
-                });
+                    actual: digest,
+                    cache: LayerCache::default_dir().display().to_string(),
+                })
             }
-        }
-        out.write_all(&[0u8; tar::BLOCK][..tar::padding(l.size)])
+            LayerSlot::Known(l) => l.clone(),
+            LayerSlot::Predicted { store_paths, size } => LayerDescriptor {
+                digest: digest.clone(),
+                diff_id: digest,
+                size: *size,
+                media_type: OCI_LAYER_TAR.to_string(),
+                store_paths: store_paths.clone(),
+            },
+        };
+        out.write_all(&[0u8; tar::BLOCK][..tar::padding(size)])
             .await
             .map_err(werr())?;
+        events(BuildEvent::Layer {
+            index: i,
+            total,
+            digest: layer.digest.clone(),
+            size,
+            reused: false,
+        });
+        layers.push(layer);
     }
     if let Some(nar) = nar.as_mut() {
         expect_end(nar, &store_paths).await?;
     }
+    let image = finish(layers);
     let config_file = format!("{}.json", image.config_digest.trim_start_matches("sha256:"));
     let manifest = serde_json::json!([{
         "Config": config_file,
-        "RepoTags": [image.reference.reference()],
-        "Layers": image.layers.iter().map(|l| layer_file(&l.digest)).collect::<Vec<_>>(),
+        "RepoTags": [archive.reference],
+        "Layers": (0..total).map(layer_file).collect::<Vec<_>>(),
     }]);
     head.clear();
     tar::file(&mut head, config_file.as_bytes(), &image.config, 0o644);
@@ -222,5 +386,144 @@ async fn write_archive<W: AsyncWrite + Unpin>(
     tar::end(&mut head);
     out.write_all(&head).await.map_err(werr())?;
     out.shutdown().await.map_err(werr())?;
-    Ok(())
+    Ok(image)
+}
+
+/// Passes at most `left` bytes on to `inner`: a write past that fails (and sets `overflowed`)
+/// without passing anything on, so a layer longer than its tar header says never spills into
+/// the archive.
+struct Bounded<W> {
+    inner: W,
+    left: u64,
+    overflowed: bool,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Bounded<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if buf.len() as u64 > this.left {
+            this.overflowed = true;
+            return Poll::Ready(Err(std::io::Error::other(
+                "the layer is longer than announced",
+            )));
+        }
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            this.left -= n as u64;
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::BuildEvent;
+    use crate::config::ImageSettings;
+    use crate::image::testing::{fixture, input, listed, Counting};
+    use crate::image::{assemble, LocalStore};
+
+    async fn archive_of(
+        layout: ImageLayout,
+        source: &dyn NarSource,
+    ) -> (Result<ImageDescriptor, ImageError>, Vec<u8>) {
+        let archive = Archive {
+            reference: layout.reference.reference(),
+            root_layer: layout.root_layer.clone(),
+        };
+        let slots = layout.layers.clone();
+        let mut out = Vec::new();
+        let events = |_e: BuildEvent| {};
+        let finish = move |layers: Vec<LayerDescriptor>| layout.finish(layers);
+        let r = write_archive(&archive, &slots, 0, source, &mut out, &events, finish).await;
+        (r, out)
+    }
+
+    #[tokio::test]
+    async fn a_listed_layout_streams_in_one_pass_into_the_measured_image() {
+        let (d, graph) = fixture();
+        let local = LocalStore {
+            root: d.path().join("store"),
+        };
+        let source = Counting::new(local.clone());
+        let layout = listed(&graph, &source, &d.path().join("one-pass")).await;
+        let (image, out) = archive_of(layout, &source).await;
+        let image = image.unwrap();
+        let mut opened = source.opened();
+        opened.sort();
+        assert_eq!(
+            opened,
+            ["aaa-lib", "bbb-app", "ccc-biar-env"].map(|p| format!("/nix/store/{p}")),
+            "each store path read once"
+        );
+        // The same image as measuring first.
+        let settings = ImageSettings::default();
+        let cache = LayerCache::at(d.path().join("two-pass"));
+        let events = |_e: BuildEvent| {};
+        let two_pass = assemble(&input(&graph, &settings), &local, &cache, &events)
+            .await
+            .unwrap();
+        assert_eq!(image.layers, two_pass.layers);
+        assert_eq!(image.config, two_pass.config);
+        // A docker-archive GNU tar reads: layer files by position, hashing to their digests.
+        let file = d.path().join("archive.tar");
+        std::fs::write(&file, &out).unwrap();
+        let x = d.path().join("x");
+        std::fs::create_dir(&x).unwrap();
+        let st = std::process::Command::new("tar")
+            .arg("-xf")
+            .arg(&file)
+            .arg("-C")
+            .arg(&x)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(x.join("manifest.json")).unwrap()).unwrap();
+        let files = manifest[0]["Layers"].as_array().unwrap();
+        assert_eq!(files.len(), image.layers.len());
+        for (f, l) in files.iter().zip(&image.layers) {
+            let bytes = std::fs::read(x.join(f.as_str().unwrap())).unwrap();
+            assert_eq!(sha256_digest(&bytes), l.digest);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_prediction_stops_before_the_manifest() {
+        let (d, graph) = fixture();
+        let source = LocalStore {
+            root: d.path().join("store"),
+        };
+        for delta in [512i64, -512] {
+            let cache = d.path().join(format!("cache{delta}"));
+            let mut layout = listed(&graph, &source, &cache).await;
+            let LayerSlot::Predicted { size, .. } = &mut layout.layers[1] else {
+                panic!("a cold cache predicts")
+            };
+            let announced = (*size as i64 + delta) as u64;
+            *size = announced;
+            let (r, out) = archive_of(layout, &source).await;
+            let err = r.unwrap_err();
+            assert!(matches!(err, ImageError::SizeMismatch { .. }), "{err}");
+            assert!(err.to_string().contains(&announced.to_string()), "{err}");
+            let text = String::from_utf8_lossy(&out);
+            assert!(!text.contains("manifest.json"), "nothing may be tagged");
+            assert!(
+                !text.contains("layer-2.tar"),
+                "no layer after the wrong one"
+            );
+        }
+    }
 }

@@ -7,6 +7,10 @@
 //!   [`ImageDescriptor`]: every layer's `{digest, diff_id, size, media type, store paths}`, the
 //!   root layer, the OCI config and manifest. Layers known to the cache are not read; the others
 //!   are streamed once (hashed, sent nowhere) and recorded.
+//! - [`describe`] with [`Sizes::List`] → [`ImageLayout`] (new layers' sizes predicted from a
+//!   listing of their store paths, no contents read), then [`load_layout`] → the
+//!   [`ImageDescriptor`] and what was sent: a first load reads each layer once, learning its
+//!   digest as it streams, and records it in the cache. A push needs digests first: [`assemble`].
 //! - [`load_into_docker`]: `POST /images/load` of the layers the Engine lacks (skipped entirely
 //!   when `name:tag` exists; [`image_exists`] asks).
 //! - [`ImageDescriptor::push_image`] and [`ImageDescriptor::open_layer`]: what the registry push
@@ -17,16 +21,24 @@
 mod assemble;
 mod cache;
 mod error;
+mod in_engine;
 pub mod layer;
+mod listing;
 mod load;
 pub mod nar;
 pub mod plan;
 pub mod root;
 pub mod tar;
+#[cfg(test)]
+mod testing;
 
-pub use assemble::{assemble, open_layer, ImageDescriptor, ImageInput, CREATED, LABEL_IMAGE};
+pub use assemble::{
+    assemble, describe, open_layer, ImageDescriptor, ImageInput, ImageLayout, LayerSlot, Sizes,
+    CREATED, LABEL_IMAGE,
+};
 pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
-pub use layer::{BuilderStore, Digest, LocalStore, NarSource, NarStream};
-pub use load::{image_exists, layers_in_engine, load_into_docker, LoadSummary};
+pub use in_engine::layers_in_engine;
+pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
+pub use load::{image_exists, load_into_docker, load_layout, LoadSummary};
 pub use plan::{plan, LayerPlan, PlannedLayer, Strategy};

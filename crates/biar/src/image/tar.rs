@@ -10,6 +10,10 @@
 
 pub const BLOCK: usize = 512;
 pub const MTIME: u64 = 1;
+/// Names and link targets this long or longer go in a `././@LongLink` record first.
+const LONG: usize = 100;
+/// The end of an archive: two zero blocks.
+pub const END_LEN: u64 = 2 * BLOCK as u64;
 
 /// What an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +34,11 @@ pub fn header_owned(out: &mut Vec<u8>, name: &[u8], kind: Kind<'_>, mode: u32, o
         Kind::Symlink { target } => target,
         _ => b"",
     };
-    if name.len() >= 100 {
+    let start = out.len();
+    if name.len() >= LONG {
         long_record(out, b'L', name);
     }
-    if link.len() >= 100 {
+    if link.len() >= LONG {
         long_record(out, b'K', link);
     }
     let (size, flag) = match kind {
@@ -43,14 +48,49 @@ pub fn header_owned(out: &mut Vec<u8>, name: &[u8], kind: Kind<'_>, mode: u32, o
     };
     raw_header(
         out,
-        &name[..name.len().min(100)],
-        &link[..link.len().min(100)],
+        &name[..name.len().min(LONG)],
+        &link[..link.len().min(LONG)],
         size,
         flag,
         mode,
         MTIME,
         owner,
     );
+    // Layer sizes are predicted from listings with `header_len`: it must agree with what is written.
+    debug_assert_eq!(
+        (out.len() - start) as u64,
+        header_len(name.len(), link.len())
+    );
+}
+
+/// The length of the header block(s) [`header`] writes for a name and a link target (empty unless a
+/// symlink) of these lengths.
+pub fn header_len(name_len: usize, link_len: usize) -> u64 {
+    let long = |len: usize| {
+        if len >= LONG {
+            (BLOCK + len + 1 + padding(len as u64 + 1)) as u64
+        } else {
+            0
+        }
+    };
+    BLOCK as u64 + long(name_len) + long(link_len)
+}
+
+/// The length of a whole entry: its header(s), then for a file its content and padding.
+pub fn entry_len(name_len: usize, kind: KindLen) -> u64 {
+    match kind {
+        KindLen::Dir => header_len(name_len, 0),
+        KindLen::File { size } => header_len(name_len, 0) + size + padding(size) as u64,
+        KindLen::Symlink { target_len } => header_len(name_len, target_len),
+    }
+}
+
+/// What an entry is, when only lengths are known (a listing, not the bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindLen {
+    Dir,
+    File { size: u64 },
+    Symlink { target_len: usize },
 }
 
 fn long_record(out: &mut Vec<u8>, flag: u8, value: &[u8]) {
@@ -114,7 +154,7 @@ fn octal(field: &mut [u8], value: u64) {
 
 /// The end of an archive: two zero blocks.
 pub fn end(out: &mut Vec<u8>) {
-    out.resize(out.len() + 2 * BLOCK, 0);
+    out.resize(out.len() + END_LEN as usize, 0);
 }
 
 /// A whole small entry (header, content, padding): for the root layer and the docker archive.
@@ -182,6 +222,30 @@ mod tests {
         assert!(
             lines[3].starts_with("-r-xr-xr-x") && lines[3].ends_with(&long),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn header_len_is_what_header_writes() {
+        for name_len in (1..1200).chain([4095, 4096]) {
+            for link_len in [0, 1, 98, 99, 100, 101, 510, 511, 512, 1023, 4095] {
+                let name = vec![b'n'; name_len];
+                let link = vec![b'l'; link_len];
+                let kind = if link_len == 0 {
+                    Kind::Dir
+                } else {
+                    Kind::Symlink { target: &link }
+                };
+                let mut out = Vec::new();
+                header(&mut out, &name, kind, 0o555);
+                assert_eq!(out.len() as u64, header_len(name_len, link_len));
+            }
+        }
+        let mut out = Vec::new();
+        file(&mut out, &[b'f'; 300], &[1; 513], 0o444);
+        assert_eq!(
+            out.len() as u64,
+            entry_len(300, KindLen::File { size: 513 })
         );
     }
 
