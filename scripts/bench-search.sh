@@ -6,17 +6,50 @@
 #  2. whole process: `biar-tui search Q` vs `fzf --filter Q` on the same names, side by side with
 #     hyperfine, ratio per query and the median ratio (target <= 0.5);
 #  3. a fresh `biar-tui search` process: wall time and peak RSS (cache warm in the page cache).
-# Usage: scripts/bench-search.sh [--no-build]
+# With --instructions, only: instructions per keystroke of biar's engine counted by callgrind
+# (the 82 keystrokes of the ten queries once; repeatable on a loaded machine, unlike wall time).
+# Usage: scripts/bench-search.sh [--no-build] [--instructions]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "${1:-}" != "--no-build" ]; then
+build=1 instructions=0
+for a in "$@"; do
+  case "$a" in
+    --no-build) build=0 ;;
+    --instructions) instructions=1 ;;
+    *) echo "usage: $0 [--no-build] [--instructions]" >&2; exit 2 ;;
+  esac
+done
+if [ "$build" = 1 ]; then
   cargo build --release --bin biar-tui -p biar-tui -p biar --example bench_search
 fi
 bin=target/release/biar-tui
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME="$tmp/cache"
+
+if [ "$instructions" = 1 ]; then
+  # One callgrind dump per call of bench_keystroke: one file, one count, per keystroke.
+  valgrind --tool=callgrind --toggle-collect='bench_search::bench_keystroke' \
+    --dump-after='bench_search::bench_keystroke' --callgrind-out-file="$tmp/cg.out" \
+    target/release/examples/bench_search --keystrokes-only >/dev/null 2>"$tmp/valgrind.log"
+  python3 - "$tmp" <<'EOF'
+import glob, statistics, sys
+files = sorted(glob.glob(f"{sys.argv[1]}/cg.out.*"), key=lambda f: int(f.rsplit(".", 1)[1]))
+counts = [next(int(l.split()[1]) for l in open(f) if l.startswith(("summary:", "totals:"))) for f in files]
+queries = ["python3", "numpy", "ripgrep", "nodejs_20", "rustc", "haskellPackages.lens", "firefox",
+           "pyhton", "qzxwvjk", "hpkgslens"]
+keys = [q[:e] for q in queries for e in range(1, len(q) + 1)]
+assert len(counts) == len(keys), (len(counts), len(keys))
+s = sorted(counts)
+p = lambda x: s[round((len(s) - 1) * x)] / 1e6
+print(f"instructions per keystroke ({len(s)} keystrokes, callgrind): mean {statistics.mean(s) / 1e6:.2f} M, "
+      f"median {p(.5):.2f} M, p99 {p(.99):.2f} M, max {s[-1] / 1e6:.2f} M")
+top = sorted(zip(counts, keys), reverse=True)[:10]
+print("heaviest:", ", ".join(f"{k} {c / 1e6:.1f} M" for c, k in top))
+EOF
+  exit 0
+fi
 
 echo "== in-process: per keystroke, load, memory"
 target/release/examples/bench_search --markdown

@@ -96,7 +96,32 @@ fn rss_kb() -> usize {
         .unwrap_or(0)
 }
 
+/// One keystroke of our engine, not inlined so that callgrind can count it alone
+/// (`scripts/bench-search.sh --instructions`).
+#[inline(never)]
+fn bench_keystroke(searcher: &mut Searcher, q: &str) -> usize {
+    searcher.search(q, LIMIT).len()
+}
+
+/// `--keystrokes-only`: the 246 keystrokes once through our engine and nothing else, for
+/// `valgrind --tool=callgrind --toggle-collect=*bench_keystroke* --dump-after=*bench_keystroke*`,
+/// which then writes one instruction count per keystroke (repeatable on a loaded machine).
+fn keystrokes_only() {
+    let index = Arc::new(biar::index::bundled().expect("bundled names"));
+    let mut n = 0;
+    for q in QUERIES {
+        let mut searcher = Searcher::new(index.clone());
+        for end in 1..=q.len() {
+            n += std::hint::black_box(bench_keystroke(&mut searcher, &q[..end]));
+        }
+    }
+    println!("{n} hits");
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--keystrokes-only") {
+        return keystrokes_only();
+    }
     let markdown = std::env::args().any(|a| a == "--markdown");
     // Load: decode the bundled list once, write its cache, then time loads from the cache file.
     let rss0 = rss_kb();

@@ -23,6 +23,7 @@ mod ranking_tests;
 mod search;
 mod sources;
 mod store;
+mod typo;
 mod update;
 
 pub use bundled::BUNDLED_ORIGIN;

@@ -170,3 +170,22 @@ fn typing_char_by_char_matches_one_off_searches() {
         }
     }
 }
+
+#[test]
+fn resumed_fuzzy_matches_agree_with_one_off_searches() {
+    let idx = bundled();
+    let mut s = Searcher::new(idx.clone());
+    // The last word grows (one character or a paste of several), words are added, the query
+    // shrinks: each keystroke must find what a one-off search finds.
+    let typed: &[&[&str]] = &[
+        &["hpk", "hpkgs", "hpkgs l", "hpkgs lns", "hpkgs lnsx"],
+        &["pyt nmp", "pyt nmpy", "pyt nmpy3", "pyt nmpy31"],
+        &["hpkgsl", "hpkgsle", "hpkgs", "hpkgslens"],
+        &["rgp", "rgpal", "rgpall"],
+    ];
+    for keystrokes in typed {
+        for q in *keystrokes {
+            assert_eq!(s.search(q, 50), idx.search(q, 50), "query {q:?}");
+        }
+    }
+}

@@ -117,9 +117,9 @@ fn mask_of(s: &[u8]) -> u64 {
 pub struct Searcher {
     index: std::sync::Arc<Index>,
     matcher: Matcher,
-    /// The last normalised query and the entries whose attribute holds every term as a
-    /// subsequence (every name match is among them).
-    names: Option<(String, Vec<u32>)>,
+    /// The last query's name candidates (every name match of a query extending it is among
+    /// them).
+    names: Option<Names>,
     /// The same for description matches, computed only when a search needed descriptions.
     descs: Option<(String, Vec<u32>)>,
     /// Turn narrowing off (for the benchmark's comparison).
@@ -149,11 +149,12 @@ impl Searcher {
     pub fn search(&mut self, query: &str, limit: usize) -> Vec<SearchHit> {
         let q = Query::new(query);
         // The previous candidates are reused (not copied) when the query extends the last one.
-        let narrow = |prev: Option<(String, Vec<u32>)>| -> Option<(String, Vec<u32>)> {
-            prev.filter(|(text, _)| !text.is_empty() && q.text.starts_with(text.as_str()))
-        };
+        let extends = |text: &str| !text.is_empty() && q.text.starts_with(text);
         let (names_in, descs_in) = if self.narrowing {
-            (narrow(self.names.take()), narrow(self.descs.take()))
+            (
+                self.names.take().filter(|n| extends(&n.text)),
+                self.descs.take().filter(|(text, _)| extends(text)),
+            )
         } else {
             (None, None)
         };
@@ -162,11 +163,11 @@ impl Searcher {
             &mut self.matcher,
             &q,
             limit,
-            names_in.as_ref().map(|c| c.1.as_slice()),
+            names_in.as_ref(),
             descs_in.as_ref().map(|c| c.1.as_slice()),
             self.threads,
         );
-        self.names = out.names.map(|c| (q.text.clone(), c));
+        self.names = out.names;
         // Description candidates of a shorter query stay valid when this one did not need them.
         self.descs = out.descs.map(|c| (q.text.clone(), c)).or(descs_in);
         out.hits
@@ -192,13 +193,44 @@ impl Index {
 
 struct RunOut {
     hits: Vec<SearchHit>,
-    names: Option<Vec<u32>>,
+    names: Option<Names>,
     descs: Option<Vec<u32>>,
+}
+
+/// One query's name candidates: every entry whose attribute holds each term as a subsequence,
+/// split into those in a cheap tier and the subsequence-only ones.
+struct Names {
+    /// The normalised query.
+    text: String,
+    terms: Vec<String>,
+    cheap: Vec<u32>,
+    /// Subsequence-only entries, each with where the leftmost subsequence match of the last
+    /// term ends: the next keystroke resumes the match there instead of starting over.
+    fuzzy: Vec<(u32, u16)>,
+}
+
+impl Names {
+    /// What the last term grew by, when `q` only extends this query's last term (same terms
+    /// before it): then a subsequence-only entry stays one exactly when the extension matches
+    /// after the stored end (a term that is not a substring does not become one by growing).
+    fn extension<'q>(&self, q: &'q Query) -> Option<&'q [u8]> {
+        let n = self.terms.len();
+        if n == 0 || q.terms.len() != n {
+            return None;
+        }
+        let same = self.terms[..n - 1]
+            .iter()
+            .zip(&q.terms)
+            .all(|(a, b)| *a == b.text);
+        let last = q.terms[n - 1].text.as_bytes();
+        (same && last.starts_with(self.terms[n - 1].as_bytes()))
+            .then(|| &last[self.terms[n - 1].len()..])
+    }
 }
 
 /// Sort key inside a tier: depth, then a sub-rank, then length, then path (entries are sorted).
 #[inline]
-fn key(depth: u8, sub: u8, len: usize, id: u32) -> u64 {
+pub(super) fn key(depth: u8, sub: u8, len: usize, id: u32) -> u64 {
     (depth as u64) << 56 | (sub as u64) << 48 | (len.min(0xffff) as u64) << 32 | id as u64
 }
 
@@ -250,8 +282,21 @@ fn cheap_tier(index: &Index, i: usize, lower: &[u8], term: &Term) -> Option<(usi
     if lower.starts_with(t) {
         return Some((1, 0));
     }
-    let attr = index.attrs.get(i).as_bytes();
+    let attr = &index.attrs.text.as_bytes()[index.attrs.range(i)];
     let mut found = None;
+    if let &[c] = t {
+        // One character (the first keystroke, over every entry): a plain loop beats setting up
+        // a substring search per entry.
+        for (pos, &b) in lower.iter().enumerate() {
+            if b == c {
+                if is_boundary(attr, pos) {
+                    return Some((2, 0));
+                }
+                found = Some((3, 0));
+            }
+        }
+        return found;
+    }
     for pos in term.finder.find_iter(lower) {
         if is_boundary(attr, pos) {
             return Some((2, 0));
@@ -261,10 +306,14 @@ fn cheap_tier(index: &Index, i: usize, lower: &[u8], term: &Term) -> Option<(usi
     found
 }
 
+/// Where the leftmost (greedy) match of `needle` as a subsequence of `hay[from..]` ends.
 #[inline]
-fn is_subsequence(needle: &[u8], hay: &[u8]) -> bool {
-    let mut it = hay.iter();
-    needle.iter().all(|c| it.any(|h| h == c))
+fn subsequence_end(needle: &[u8], hay: &[u8], from: usize) -> Option<usize> {
+    let mut p = from;
+    for &c in needle {
+        p += memchr::memchr(c, hay.get(p..)?)? + 1;
+    }
+    Some(p)
 }
 
 /// Candidates at least this many are classified on two threads.
@@ -273,8 +322,10 @@ const PARALLEL_MIN: usize = 40_000;
 #[derive(Default)]
 struct Pass {
     tiers: [Vec<u64>; TIERS],
-    fuzzy: Vec<u32>,
-    names: Vec<u32>,
+    /// Subsequence-only matches, with the end of the last term's leftmost match.
+    fuzzy: Vec<(u32, u16)>,
+    /// The entries in `tiers`.
+    cheap: Vec<u32>,
 }
 
 impl Pass {
@@ -283,15 +334,16 @@ impl Pass {
             t.extend(o);
         }
         self.fuzzy.extend(other.fuzzy);
-        self.names.extend(other.names);
+        self.cheap.extend(other.cheap);
     }
 }
 
-/// Sorts entries into the cheap tiers (sort keys), subsequence-only matches and all name
-/// candidates (for narrowing).
-fn classify(index: &Index, q: &Query, ids: &[u32]) -> Pass {
-    let mut p = Pass::default();
-    'entries: for &i in ids {
+/// Sorts entries into the cheap tiers (sort keys) and subsequence-only matches.
+fn classify(index: &Index, q: &Query, ids: impl Iterator<Item = u32>, p: &mut Pass) {
+    let last = q.terms.last().map_or(&[][..], |t| t.text.as_bytes());
+    // Most candidates of a short query match: no regrowing (and copying) on the way.
+    p.cheap.reserve(ids.size_hint().0);
+    'entries: for i in ids {
         let iu = i as usize;
         let f = index.facts[iu];
         if f.mask & q.mask != q.mask {
@@ -300,21 +352,29 @@ fn classify(index: &Index, q: &Query, ids: &[u32]) -> Pass {
         let lower = &index.lower[index.attrs.range(iu)];
         let mut worst = (0usize, 0u8);
         let mut subseq_only = false;
-        for term in &q.terms {
+        let mut last_end = None;
+        for (k, term) in q.terms.iter().enumerate() {
             match cheap_tier(index, iu, lower, term) {
                 Some(t) => worst = worst.max(t),
                 None => {
-                    if !is_subsequence(term.text.as_bytes(), lower) {
+                    let Some(end) = subsequence_end(term.text.as_bytes(), lower, 0) else {
                         continue 'entries;
+                    };
+                    if k + 1 == q.terms.len() {
+                        last_end = Some(end);
                     }
                     subseq_only = true;
                 }
             }
         }
-        p.names.push(i);
         if subseq_only {
-            p.fuzzy.push(i);
+            // Names are far shorter than 64 kB; a longer one just never resumes.
+            let end = last_end
+                .or_else(|| subsequence_end(last, lower, 0))
+                .unwrap_or(0);
+            p.fuzzy.push((i, end.min(u16::MAX as usize) as u16));
         } else {
+            p.cheap.push(i);
             let (tier, sub) = worst;
             let len = lower.len();
             // Versioned variants: newest (longest, then last in order) first.
@@ -326,7 +386,24 @@ fn classify(index: &Index, q: &Query, ids: &[u32]) -> Pass {
             p.tiers[tier].push(k);
         }
     }
-    p
+}
+
+/// The subsequence-only entries of the previous query that stay so: the last term's extension
+/// `ext` must match after where its match ended.
+fn resume_fuzzy(index: &Index, q: &Query, prev: &[(u32, u16)], ext: &[u8], p: &mut Pass) {
+    let last = q.terms.last().map_or(&[][..], |t| t.text.as_bytes());
+    for &(i, end) in prev {
+        let lower = &index.lower[index.attrs.range(i as usize)];
+        let resumed = if end == u16::MAX {
+            // An entry too long to carry its end (never a real name): match afresh.
+            subsequence_end(last, lower, 0)
+        } else {
+            subsequence_end(ext, lower, end as usize)
+        };
+        if let Some(e) = resumed {
+            p.fuzzy.push((i, e.min(u16::MAX as usize) as u16));
+        }
+    }
 }
 
 /// Above this many fuzzy candidates, rank with the greedy scorer first.
@@ -338,20 +415,23 @@ fn score_fuzzy(
     index: &Index,
     matcher: &mut Matcher,
     q: &Query,
-    ids: &[u32],
+    ids: &[(u32, u16)],
     greedy: bool,
 ) -> Vec<u64> {
     let mut scored = Vec::with_capacity(ids.len());
     let mut buf = Vec::new();
     // ASCII terms are pre-ranked on the lowercased bytes, with no UTF-32 view per candidate.
     let bytes = greedy && q.terms.iter().all(|t| t.text.is_ascii());
-    'entries: for &i in ids {
+    let last = q.terms.len().saturating_sub(1);
+    'entries: for &(i, end) in ids {
         let attr = index.attrs.get(i as usize);
         let mut total = 0u32;
         if bytes {
             let lower = &index.lower[index.attrs.range(i as usize)];
-            for term in &q.terms {
-                match greedy_score(term.text.as_bytes(), lower, attr.as_bytes()) {
+            for (k, term) in q.terms.iter().enumerate() {
+                // Classifying found where the last term's leftmost match ends (MAX: unknown).
+                let end = (k == last && end != u16::MAX).then_some(end as usize);
+                match greedy_score(term.text.as_bytes(), lower, attr.as_bytes(), end) {
                     Some(s) => total += s as u32,
                     None => continue 'entries,
                 }
@@ -380,73 +460,30 @@ fn score_fuzzy(
     scored
 }
 
-/// Optimal string alignment distance of two short ASCII strings, as `strsim::osa_distance`
-/// computes it, on the stack (the typo scan runs it on thousands of names per keystroke).
-fn osa_ascii(a: &[u8], b: &[u8]) -> usize {
-    let mut rows = [[0usize; 65]; 3];
-    for (j, c) in rows[1].iter_mut().enumerate().take(b.len() + 1) {
-        *c = j;
-    }
-    for i in 1..=a.len() {
-        // Row r sits in rows[(r + 1) % 3]: pp is row i-2, p row i-1, c row i.
-        let (pp, p, c) = ((i + 2) % 3, i % 3, (i + 1) % 3);
-        rows[c][0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (rows[p][j] + 1)
-                .min(rows[c][j - 1] + 1)
-                .min(rows[p][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(rows[pp][j - 2] + 1);
-            }
-            rows[c][j] = v;
-        }
-    }
-    rows[(a.len() + 1) % 3][b.len()]
-}
-
 /// A linear pre-rank in the spirit of nucleo's greedy scorer, on the lowercased bytes with no
 /// conversion per candidate: the leftmost match tightened from its end, then a point per matched
 /// character, a bonus at word boundaries (double on the first character) and for runs, and a
 /// penalty per gap. It only picks which candidates nucleo's optimal scorer re-scores.
 #[inline]
-fn greedy_score(needle: &[u8], lower: &[u8], attr: &[u8]) -> Option<u16> {
+fn greedy_score(needle: &[u8], lower: &[u8], attr: &[u8], end: Option<usize>) -> Option<u16> {
     let n = needle.len();
     if n == 0 {
         return Some(0);
     }
-    let mut j = 0;
-    let mut end = 0;
-    for (p, &b) in lower.iter().enumerate() {
-        if b == needle[j] {
-            j += 1;
-            if j == n {
-                end = p + 1;
-                break;
-            }
-        }
-    }
-    if j < n {
-        return None;
-    }
-    let mut start = 0;
-    let mut k = n;
-    for p in (0..end).rev() {
-        if lower[p] == needle[k - 1] {
-            k -= 1;
-            if k == 0 {
-                start = p;
-                break;
-            }
-        }
+    let end = match end {
+        Some(e) => e,
+        None => subsequence_end(needle, lower, 0)?,
+    };
+    // Tighten: match the needle backwards from the end.
+    let mut start = end;
+    for &c in needle.iter().rev() {
+        start = lower[..start].iter().rposition(|&b| b == c)?;
     }
     let mut score: i32 = 0;
     let mut prev: Option<usize> = None;
-    let mut j = 0;
-    for (p, &b) in lower.iter().enumerate().take(end).skip(start) {
-        if j == n || b != needle[j] {
-            continue;
-        }
+    let mut from = start;
+    for (j, &c) in needle.iter().enumerate() {
+        let p = from + lower[from..end].iter().position(|&b| b == c)?;
         let mut bonus = if is_boundary(attr, p) { 8 } else { 0 };
         if j == 0 {
             bonus *= 2;
@@ -460,7 +497,7 @@ fn greedy_score(needle: &[u8], lower: &[u8], attr: &[u8]) -> Option<u16> {
         }
         score += 16 + bonus;
         prev = Some(p);
-        j += 1;
+        from = p + 1;
     }
     Some(score.max(0) as u16)
 }
@@ -470,7 +507,7 @@ fn run(
     matcher: &mut Matcher,
     q: &Query,
     limit: usize,
-    names_in: Option<&[u32]>,
+    names_in: Option<&Names>,
     descs_in: Option<&[u32]>,
     threads: usize,
 ) -> RunOut {
@@ -489,32 +526,52 @@ fn run(
         };
     }
 
-    // Pass 1: classify every candidate into the cheap tiers; keep subsequence-only matches aside.
-    // A big candidate set is split over two threads (the first keystrokes scan everything).
-    let all: Vec<u32>;
+    // Pass 1: classify the candidates into the cheap tiers; keep subsequence-only matches aside.
+    // When the query only grew its last term, the previous subsequence-only matches just resume
+    // their match. A big candidate set can be split over two threads (`Searcher::threads`).
+    let mut pass = Pass::default();
+    let joined: Vec<u32>;
     let ids: &[u32] = match names_in {
-        Some(c) => c,
+        Some(prev) => match prev.extension(q) {
+            Some(ext) => {
+                resume_fuzzy(index, q, &prev.fuzzy, ext, &mut pass);
+                &prev.cheap
+            }
+            None => {
+                joined = prev
+                    .cheap
+                    .iter()
+                    .copied()
+                    .chain(prev.fuzzy.iter().map(|f| f.0))
+                    .collect();
+                &joined
+            }
+        },
         None => {
-            all = (0..index.len() as u32).collect();
-            &all
+            joined = (0..index.len() as u32).collect();
+            &joined
         }
     };
+    if threads > 1 && ids.len() >= PARALLEL_MIN {
+        let (a, b) = ids.split_at(ids.len() / 2);
+        let pa = std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                let mut pa = Pass::default();
+                classify(index, q, a.iter().copied(), &mut pa);
+                pa
+            });
+            classify(index, q, b.iter().copied(), &mut pass);
+            h.join().expect("search thread")
+        });
+        pass.extend(pa);
+    } else {
+        classify(index, q, ids.iter().copied(), &mut pass);
+    }
     let Pass {
         mut tiers,
         fuzzy,
-        names,
-    } = if threads > 1 && ids.len() >= PARALLEL_MIN {
-        let (a, b) = ids.split_at(ids.len() / 2);
-        let (mut pa, pb) = std::thread::scope(|s| {
-            let h = s.spawn(|| classify(index, q, a));
-            let pb = classify(index, q, b);
-            (h.join().expect("search thread"), pb)
-        });
-        pa.extend(pb);
-        pa
-    } else {
-        classify(index, q, ids)
-    };
+        cheap,
+    } = pass;
 
     let mut chosen: Vec<(u32, MatchKind, u32)> = Vec::with_capacity(limit);
     const KINDS: [MatchKind; TIERS] = [
@@ -550,41 +607,8 @@ fn run(
         };
         if qname.chars().count() >= 5 {
             let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
-            let tl = qname.len();
-            let maxd = if tl <= 6 { 1 } else { 2 };
-            let qmask = mask_of(qname.as_bytes());
-            let mut typos: Vec<u64> = Vec::new();
-            for (i, f) in index.facts.iter().enumerate() {
-                // Cheap rejections first, before touching the text: the name's length, and the
-                // query letters missing from the whole attribute (a subset of those the name lacks).
-                let range = index.attrs.range(i);
-                let seg = f.seg as usize;
-                if (range.len() - seg).abs_diff(tl) > maxd
-                    || (qmask & !f.mask).count_ones() as usize > 2 * maxd
-                {
-                    continue;
-                }
-                let lower = &index.lower[range];
-                let name = &lower[seg..];
-                if let Some(set) = qset {
-                    if seg == 0 || &lower[..seg - 1] != set {
-                        continue;
-                    }
-                }
-                if (mask_of(name) ^ qmask).count_ones() as usize > 2 * maxd
-                    || taken.contains(&(i as u32))
-                {
-                    continue;
-                }
-                let d = if qname.is_ascii() && name.is_ascii() && name.len() < 64 && tl < 64 {
-                    osa_ascii(qname.as_bytes(), name)
-                } else {
-                    strsim::osa_distance(qname, std::str::from_utf8(name).unwrap_or(""))
-                };
-                if d <= maxd {
-                    typos.push(key(d as u8, f.depth, lower.len(), i as u32));
-                }
-            }
+            let maxd = if qname.len() <= 6 { 1 } else { 2 };
+            let mut typos = super::typo::typo_keys(index, qset, qname, maxd, &taken);
             let need = limit - chosen.len();
             take_smallest(&mut typos, need);
             for &k in typos.iter().take(need) {
@@ -604,23 +628,26 @@ fn run(
             .map(|c| c.0)
             .collect();
         taken.sort_unstable();
-        let cands: Vec<u32> = if taken.is_empty() {
-            fuzzy
+        let filtered: Vec<(u32, u16)>;
+        let cands: &[(u32, u16)] = if taken.is_empty() {
+            &fuzzy
         } else {
-            fuzzy
-                .into_iter()
-                .filter(|i| taken.binary_search(i).is_err())
-                .collect()
+            filtered = fuzzy
+                .iter()
+                .copied()
+                .filter(|f| taken.binary_search(&f.0).is_err())
+                .collect();
+            &filtered
         };
         let need = limit - chosen.len();
         let greedy = cands.len() > GREEDY_ABOVE;
-        let mut scored = score_fuzzy(index, matcher, q, &cands, greedy);
+        let mut scored = score_fuzzy(index, matcher, q, cands, greedy);
         if greedy {
             take_smallest(&mut scored, (need * 4).max(100));
-            let best: Vec<u32> = scored
+            let best: Vec<(u32, u16)> = scored
                 .iter()
                 .take((need * 4).max(100))
-                .map(|&k| k as u32)
+                .map(|&k| (k as u32, u16::MAX))
                 .collect();
             scored = score_fuzzy(index, matcher, q, &best, false);
         }
@@ -675,7 +702,12 @@ fn run(
         .collect();
     RunOut {
         hits,
-        names: Some(names),
+        names: Some(Names {
+            text: q.text.clone(),
+            terms: q.terms.iter().map(|t| t.text.clone()).collect(),
+            cheap,
+            fuzzy,
+        }),
         descs: descs_out,
     }
 }
@@ -788,22 +820,6 @@ mod tests {
 
     fn top(idx: &Index, q: &str, n: usize) -> Vec<String> {
         idx.search(q, n).into_iter().map(|h| h.attr).collect()
-    }
-
-    #[test]
-    fn osa_ascii_agrees_with_strsim() {
-        let words = [
-            "", "a", "ab", "ba", "pyhton", "python", "ripgrpe", "ripgrep", "abcdef", "ca",
-        ];
-        for a in words {
-            for b in words {
-                assert_eq!(
-                    osa_ascii(a.as_bytes(), b.as_bytes()),
-                    strsim::osa_distance(a, b),
-                    "{a:?} {b:?}"
-                );
-            }
-        }
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct Index {
     pub(crate) desc_lower: Arena,
     /// Entries listed for an empty query, best first (computed on first use: it sorts everything).
     pub(crate) popular: std::sync::OnceLock<Vec<u32>>,
+    /// Entries bucketed by the length of their last segment, for the typo tier (built on the
+    /// first typo search).
+    pub(crate) typo: std::sync::OnceLock<super::typo::TypoIndex>,
 }
 
 impl fmt::Debug for Index {
@@ -241,6 +244,7 @@ impl Index {
             descriptions,
             desc_lower,
             popular: std::sync::OnceLock::new(),
+            typo: std::sync::OnceLock::new(),
         }
     }
 
@@ -345,6 +349,7 @@ impl Index {
             + arena(&self.descriptions)
             + arena(&self.desc_lower)
             + self.popular.get().map_or(0, |p| p.capacity() * 4)
+            + self.typo.get().map_or(0, |t| t.heap_bytes())
     }
 
     /// All entries, in attribute order (for writing a cache or exporting).
