@@ -1,10 +1,13 @@
 //! Compares layer plans on a recorded closure: popularity (nixpkgs) vs dominator groups (Nixery).
 //! For every store path, "change it" (it and every path referencing it get new hashes) and count
 //! the bytes a push must send (changed layers) and a Docker engine must receive (every layer from
-//! the lowest changed one up). Usage: `cargo run -p biar --example layer_plans -- CLOSURE.json [MAX]`.
+//! the lowest changed one up). Then edits the closure (40 additions of a 0.1-5 MB path referencing
+//! every k-th path and referenced by the root; 20 removals of a leaf) and counts what re-planning
+//! re-sends (see `biar::image::plan_edits`). Usage: `cargo run -p biar --example layer_plans -- CLOSURE.json [MAX]`.
 
 use biar::build::ClosureGraph;
 use biar::image::plan::{change_cost, plan_with, LayerPlan, Strategy};
+use biar::image::plan_edits::{replan, sample_edits, Edit};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -26,12 +29,13 @@ fn main() {
     );
     println!("mean over every path changed (with its referrers) / over every leaf changed; ratio = sent / changed paths' size");
     println!("plan        layers  largest MiB  push MiB  engine MiB  leaf push MiB  leaf engine MiB  leaf push ratio  leaf engine ratio  leaves push<=2x");
-    for (name, s) in [
+    let strategies = [
         ("popularity", Strategy::Popularity),
         ("pop-sized", Strategy::PopularitySized),
         ("co-change", Strategy::CoChange),
         ("dominator", Strategy::Dominator),
-    ] {
+    ];
+    for (name, s) in strategies {
         let p = plan_with(&graph, max, s).unwrap();
         report(name, &graph, &p, &mib);
         if let Some(f) = &focus {
@@ -44,6 +48,44 @@ fn main() {
             println!(
                 "    change {f}: changed paths {:.1} MiB, push {:.1} MiB ({:.1}x), engine {:.1} MiB ({:.1}x)",
                 mib(c as f64), mib(a as f64), a as f64 / c as f64, mib(b as f64), b as f64 / c as f64
+            );
+        }
+    }
+    edits(&graph, max, &strategies, &mib);
+}
+
+/// Re-planning after each edit: means over the edits of each kind.
+fn edits(graph: &ClosureGraph, max: usize, strategies: &[(&str, Strategy)], mib: &dyn Fn(f64) -> f64) {
+    let all = sample_edits(graph, 40, 20);
+    println!();
+    println!("after an edit (means; new = bytes of new paths, floor = layers holding them, pushed = layers not sent before, regrouped = layers whose paths by name are new; ok = pushed <= 2 new + floor)");
+    println!("plan        edit    new MiB  floor MiB  pushed MiB  regrouped MiB  regrouped layers  worst pushed-floor MiB  kept layers  ok");
+    for (name, s) in strategies {
+        let before = plan_with(graph, max, *s).unwrap();
+        for (kind, list) in [
+            ("add", all.iter().filter(|e| e.what.starts_with("add")).collect::<Vec<&Edit>>()),
+            ("remove", all.iter().filter(|e| e.what.starts_with("remove")).collect()),
+        ] {
+            let n = list.len() as f64;
+            let (mut new, mut floor, mut pushed, mut regrouped, mut layers, mut kept) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+            let (mut worst, mut ok) = (0u64, 0);
+            for e in &list {
+                let after = plan_with(&e.graph, max, *s).unwrap();
+                let r = replan(&before, &after, graph);
+                new += e.new_bytes as f64;
+                floor += r.floor as f64;
+                pushed += r.pushed as f64;
+                regrouped += r.regrouped as f64;
+                layers += r.regrouped_layers as f64;
+                kept += r.kept_layers as f64;
+                worst = worst.max(r.pushed - r.floor.min(r.pushed));
+                if r.pushed <= 2 * e.new_bytes + r.floor {
+                    ok += 1;
+                }
+            }
+            println!(
+                "{name:<11} {kind:<6} {:>8.2}  {:>9.1}  {:>10.1}  {:>13.1}  {:>16.1}  {:>22.1}  {:>11.1}  {ok}/{n}",
+                mib(new / n), mib(floor / n), mib(pushed / n), mib(regrouped / n), layers / n, mib(worst as f64), kept / n
             );
         }
     }

@@ -27,6 +27,7 @@ mod listing;
 mod load;
 pub mod nar;
 pub mod plan;
+pub mod plan_edits;
 pub mod root;
 pub mod tar;
 #[cfg(test)]
