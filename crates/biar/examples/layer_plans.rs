@@ -55,7 +55,12 @@ fn main() {
 }
 
 /// Re-planning after each edit: means over the edits of each kind.
-fn edits(graph: &ClosureGraph, max: usize, strategies: &[(&str, Strategy)], mib: &dyn Fn(f64) -> f64) {
+fn edits(
+    graph: &ClosureGraph,
+    max: usize,
+    strategies: &[(&str, Strategy)],
+    mib: &dyn Fn(f64) -> f64,
+) {
     let all = sample_edits(graph, 40, 20);
     println!();
     println!("after an edit (means; new = bytes of new paths, floor = layers holding them, pushed = layers not sent before, regrouped = layers whose paths by name are new; ok = pushed <= 2 new + floor)");
@@ -63,11 +68,22 @@ fn edits(graph: &ClosureGraph, max: usize, strategies: &[(&str, Strategy)], mib:
     for (name, s) in strategies {
         let before = plan_with(graph, max, *s).unwrap();
         for (kind, list) in [
-            ("add", all.iter().filter(|e| e.what.starts_with("add")).collect::<Vec<&Edit>>()),
-            ("remove", all.iter().filter(|e| e.what.starts_with("remove")).collect()),
+            (
+                "add",
+                all.iter()
+                    .filter(|e| e.what.starts_with("add"))
+                    .collect::<Vec<&Edit>>(),
+            ),
+            (
+                "remove",
+                all.iter()
+                    .filter(|e| e.what.starts_with("remove"))
+                    .collect(),
+            ),
         ] {
             let n = list.len() as f64;
-            let (mut new, mut floor, mut pushed, mut regrouped, mut layers, mut kept) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+            let (mut new, mut floor, mut pushed, mut regrouped, mut layers, mut kept) =
+                (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
             let (mut worst, mut ok) = (0u64, 0);
             for e in &list {
                 let after = plan_with(&e.graph, max, *s).unwrap();

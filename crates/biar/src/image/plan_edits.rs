@@ -127,7 +127,11 @@ pub fn without(graph: &ClosureGraph, path: &str) -> (ClosureGraph, u64) {
 
 /// Gives `changed` and every path referencing them new hashes; returns the graph and the bytes of
 /// the paths that are new (not in `old`).
-fn rehashed(old: &ClosureGraph, mut paths: Vec<StorePathInfo>, changed: &[String]) -> (ClosureGraph, u64) {
+fn rehashed(
+    old: &ClosureGraph,
+    mut paths: Vec<StorePathInfo>,
+    changed: &[String],
+) -> (ClosureGraph, u64) {
     let mut hit: HashSet<String> = changed.iter().cloned().collect();
     loop {
         let more: Vec<String> = paths
