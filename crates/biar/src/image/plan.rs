@@ -835,45 +835,28 @@ mod tests {
         );
     }
 
-    /// `graph` after a change of `leaf`: it and every path referencing it get new hashes.
+    /// `graph` after a change of `leaf`: it and every path referencing it get new hashes; the
+    /// new graph and its changed paths.
     fn rehashed(graph: &ClosureGraph, leaf: &str) -> (ClosureGraph, Vec<String>) {
-        let mut changed: Vec<String> = vec![graph
+        let leaf = graph
             .paths
             .iter()
             .find(|p| p.path.ends_with(leaf))
-            .expect("leaf in graph")
-            .path
-            .clone()];
-        loop {
-            let more: Vec<String> = graph
-                .paths
-                .iter()
-                .filter(|p| !changed.contains(&p.path))
-                .filter(|p| p.references.iter().any(|r| changed.contains(r)))
-                .map(|p| p.path.clone())
-                .collect();
-            if more.is_empty() {
-                break;
-            }
-            changed.extend(more);
-        }
-        let rename = |p: &str| -> String {
-            if changed.iter().any(|c| c == p) {
-                // Same length, another hash.
-                let (hash, name) = p.rsplit_once('/').unwrap().1.split_once('-').unwrap();
-                let new: String = hash.chars().rev().collect();
-                format!("/nix/store/{new}-{name}")
-            } else {
-                p.to_string()
-            }
-        };
-        let mut json: Vec<crate::build::StorePathInfo> = graph.paths.clone();
-        for p in &mut json {
-            p.path = rename(&p.path);
-            p.references = p.references.iter().map(|r| rename(r)).collect();
-        }
-        let g = ClosureGraph::from_export_json(&serde_json::to_string(&json).unwrap()).unwrap();
-        (g, changed.iter().map(|c| rename(c)).collect())
+            .expect("leaf in graph");
+        let (g, _) = crate::image::plan_edits::rehashed(
+            graph,
+            graph.paths.clone(),
+            std::slice::from_ref(&leaf.path),
+        );
+        let old: std::collections::HashSet<&str> =
+            graph.paths.iter().map(|p| p.path.as_str()).collect();
+        let changed = g
+            .paths
+            .iter()
+            .filter(|p| !old.contains(p.path.as_str()))
+            .map(|p| p.path.clone())
+            .collect();
+        (g, changed)
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub fn without(graph: &ClosureGraph, path: &str) -> (ClosureGraph, u64) {
 
 /// Gives `changed` and every path referencing them new hashes; returns the graph and the bytes of
 /// the paths that are new (not in `old`).
-fn rehashed(
+pub(crate) fn rehashed(
     old: &ClosureGraph,
     mut paths: Vec<StorePathInfo>,
     changed: &[String],
