@@ -114,12 +114,23 @@ pub async fn load_layout(
     };
     let finish = move |layers: Vec<LayerDescriptor>| layout.finish(layers);
     let (image, summary) = send(engine, &archive, &slots, have, source, events, finish).await?;
+    // The image is in Docker now: a cache that cannot be written costs a later measuring pass,
+    // not this load.
     for (slot, layer) in slots.iter().zip(&image.layers) {
         if slot.known().is_none() {
-            cache.put(layer)?;
+            if let Err(e) = cache.put(layer) {
+                tracing::warn!("layer cache not updated: {e}");
+            }
         }
     }
     Ok((image, summary))
+}
+
+/// Whether a load failed because the Engine lacked a layer the archive left out (the file of a
+/// left-out layer is missing from the upload it unpacked).
+fn missing_layer_file(e: &ImageError) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("no such file") || text.contains("does not exist") || text.contains("not found")
 }
 
 fn present(total: usize) -> LoadSummary {
@@ -156,18 +167,27 @@ where
     // The producer's error explains a consumer failure (a truncated upload), not the reverse.
     let image = produced?;
     if let Err(e) = consumed {
-        if have == 0 {
+        // A layer left out may have gone since it was found (an image removed meanwhile, whose
+        // layers no other image held): the Engine then misses its file. Only that is worth
+        // sending everything again, once; any other error (disk full, daemon gone) is final.
+        if have == 0 || !missing_layer_file(&e) {
             return Err(e);
         }
-        // A layer left out may have gone since it was found (an image removed meanwhile, whose
-        // layers no other image held): the Engine then misses its file. Send them all, once.
-        tracing::info!("loading {reference} again with every layer: {e}");
+        tracing::warn!("loading {reference} again with every layer: {e}");
+        // A new stage: progress counters start over instead of adding the second pass.
+        events(BuildEvent::Stage {
+            name: "load".to_string(),
+        });
         let slots: Vec<LayerSlot> = image.layers.iter().cloned().map(LayerSlot::Known).collect();
         summary = summarize(&slots, 0, &|_| {});
         let finish = |_: Vec<LayerDescriptor>| image.clone();
         let (produced, consumed) = upload(engine, archive, &slots, 0, source, events, finish).await;
-        produced?;
-        consumed?;
+        let again = |second: ImageError| ImageError::Docker {
+            doing: format!("loading {reference} (sent again whole after: {e})"),
+            reason: second.to_string(),
+        };
+        produced.map_err(again)?;
+        consumed.map_err(again)?;
     }
     if !image_exists(engine, reference).await? {
         return Err(ImageError::Docker {
