@@ -292,10 +292,22 @@ pub async fn describe(
     events(BuildEvent::Stage {
         name: "layers".to_string(),
     });
-    let plan = plan_with(input.closure, input.settings.max_layers, input.strategy)?;
+    // Planning (quadratic in the closure) and the cache's file reads run off the async runtime.
+    let (closure, settings, strategy) = (
+        input.closure.clone(),
+        input.settings.max_layers,
+        input.strategy,
+    );
+    let lookup = cache.clone();
+    let (plan, cached) = tokio::task::spawn_blocking(move || {
+        let plan = plan_with(&closure, settings, strategy)?;
+        let cached: Vec<Option<LayerDescriptor>> =
+            plan.layers.iter().map(|l| lookup.get(&l.paths)).collect();
+        Ok::<_, ImageError>((plan, cached))
+    })
+    .await
+    .map_err(|e| ImageError::Other(format!("planning the layers: {e}")))??;
     let total = plan.layers.len() + 1;
-    let cached: Vec<Option<LayerDescriptor>> =
-        plan.layers.iter().map(|l| cache.get(&l.paths)).collect();
     let missing: Vec<usize> = (0..cached.len()).filter(|&i| cached[i].is_none()).collect();
     for (i, l) in cached.iter().enumerate() {
         if let Some(l) = l {

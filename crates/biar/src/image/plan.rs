@@ -165,7 +165,7 @@ fn index(graph: &ClosureGraph) -> Result<Indexed<'_>, ImageError> {
     // gives a path a new hash (and nothing else) plans the same layers in the same stack. Sorted
     // by hash, a new hash could reorder ties, and a Docker engine re-receives every layer above
     // the first difference.
-    names.sort_unstable_by_key(|n| name_then_hash(n));
+    names.sort_by_cached_key(|n| name_then_hash(n));
     names.dedup();
     let at: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut refs = vec![Vec::new(); names.len()];
@@ -305,13 +305,13 @@ pub fn order_by_popularity(graph: &ClosureGraph) -> Result<Vec<String>, ImageErr
 /// average Σ size(L)·|changes(L)| / V. Starting from a layer per path, repeatedly merge the two
 /// layers whose merge adds least to that sum (size(A)·|changes(B)∖changes(A)| + the converse)
 /// until the budget fits: O(V²) per merge with bitsets, milliseconds for real closures.
-/// Layers are then stacked by popularity (the most popular member's), as nixpkgs stacks paths.
+/// Layers are then stacked greedily by change-set growth per byte, then refined by
+/// [`refine_stack`].
 pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPlan, ImageError> {
     check_max_layers(max_layers)?;
     let ix = index(graph)?;
     let n = ix.names.len();
     let order = topological(&ix)?;
-    let pop = popularity_indexed(&ix)?;
     let sizes = sizes(graph);
     let words = n.div_ceil(64);
     // closure[u] = u and everything it references, transitively (reverse topological order).
@@ -433,7 +433,6 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
         stacked.push(g);
     }
     let stacked = refine_stack(stacked, |g| (g.size, &g.changes[..]));
-    let _ = &pop;
     Ok(LayerPlan {
         layers: stacked
             .into_iter()
