@@ -288,6 +288,33 @@ async fn upload(
 }
 
 /// Nix names the uploaded copies (`/build/project/user.nix:4:3`); the user knows the originals.
+/// Whether Nix's errors put the fault at a position (`file:line:col`) in one of the project's
+/// own files, so the configuration is bad input; failures of the world (a download, memory) are
+/// not, wherever the evaluation was.
+fn names_project_position(errors: &str) -> bool {
+    let prefix = format!("{BUILD_DIR}/project/");
+    let at_position = errors.match_indices(&prefix).any(|(i, _)| {
+        let rest = &errors[i + prefix.len()..];
+        let file = rest.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+        // `user.nix:4:3` (with maybe a trailing `:`).
+        let mut parts = file.trim_end_matches(':').rsplitn(3, ':');
+        let col = parts.next().unwrap_or("");
+        let line = parts.next().unwrap_or("");
+        !col.is_empty()
+            && !line.is_empty()
+            && col.bytes().all(|b| b.is_ascii_digit())
+            && line.bytes().all(|b| b.is_ascii_digit())
+    });
+    let lower = errors.to_ascii_lowercase();
+    let world = [
+        "unable to download",
+        "out of memory",
+        "cannot connect",
+        "timed out",
+    ];
+    at_position && !world.iter().any(|w| lower.contains(w))
+}
+
 fn host_paths(text: &str, project: &Project, plan: &Plan) -> String {
     let mut text = text.replace(
         &format!("{BUILD_DIR}/project/"),
@@ -401,12 +428,10 @@ async fn build_in(
                     .map(|e| e.as_str())
                     .collect::<Vec<_>>()
                     .join("\n");
+                let in_project = names_project_position(&message);
                 if message.is_empty() {
                     message = parser.plain_tail().join("\n");
                 }
-                // Nix names a position in one of the project's own files: the configuration
-                // is at fault (bad input), not the builder.
-                let in_project = message.contains(&format!("{BUILD_DIR}/project/"));
                 let message = host_paths(&message, project, plan);
                 if in_project {
                     BuildError::Evaluation { message }
@@ -473,6 +498,24 @@ pub fn closure_from_path_info(json: &[u8], roots: Vec<String>) -> Result<Closure
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_positions_in_project_files_are_bad_input() {
+        assert!(names_project_position(
+            "error: attribute 'nosuchthing' missing\n  at /build/project/user.nix:4:3:"
+        ));
+        assert!(names_project_position(
+            "at /build/project/presets/python.nix:2:1"
+        ));
+        assert!(!names_project_position(
+            "error: builder failed in /build/pkgs/default.nix:3:1"
+        ));
+        assert!(!names_project_position("reading /build/project/user.nix"));
+        assert!(!names_project_position(
+            "error: unable to download 'https://x/y.tar.gz'\n  at /build/project/base.nix:3:9"
+        ));
+        assert!(!names_project_position(""));
+    }
 
     #[test]
     fn path_info_json_from_nix_2_8_becomes_a_graph() {
