@@ -392,7 +392,15 @@ fn classify(index: &Index, q: &Query, ids: impl Iterator<Item = u32>, p: &mut Pa
 /// `ext` must match after where its match ended.
 fn resume_fuzzy(index: &Index, q: &Query, prev: &[(u32, u16)], ext: &[u8], p: &mut Pass) {
     let last = q.terms.last().map_or(&[][..], |t| t.text.as_bytes());
+    let last_text = q.terms.last().map_or("", |t| t.text.as_str());
     for &(i, end) in prev {
+        // The one cheap tier that is not a substring of the name: the package name equal to the
+        // term. Such an entry is classified afresh, as a one-off search of the query would.
+        let pname = index.pnames.get(i as usize);
+        if !pname.is_empty() && pname.eq_ignore_ascii_case(last_text) {
+            classify(index, q, std::iter::once(i), p);
+            continue;
+        }
         let lower = &index.lower[index.attrs.range(i as usize)];
         let resumed = if end == u16::MAX {
             // An entry too long to carry its end (never a real name): match afresh.
@@ -816,6 +824,27 @@ mod tests {
                 ..Entry::default()
             }),
         )
+    }
+
+    #[test]
+    fn a_typed_pname_ranks_as_when_pasted() {
+        // `xmxaxkxe`'s package name is `make`: a subsequence of the attribute while typed, equal
+        // once complete; typing must reach the same ranking as a one-off search.
+        let idx = Arc::new(Index::from_entries(
+            SourceInfo {
+                kind: "test".into(),
+                origin: "t".into(),
+            },
+            [("xmxaxkxe", "make"), ("mkdocs", ""), ("cmake", "")].map(|(a, p)| Entry {
+                attr: a.to_string(),
+                pname: Some(p.to_string()).filter(|p| !p.is_empty()),
+                ..Entry::default()
+            }),
+        ));
+        let mut s = Searcher::new(idx.clone());
+        for q in ["m", "ma", "mak", "make", "mak", "xm"] {
+            assert_eq!(s.search(q, 10), idx.search(q, 10), "query {q:?}");
+        }
     }
 
     fn top(idx: &Index, q: &str, n: usize) -> Vec<String> {
