@@ -18,7 +18,7 @@ pub enum ImageError {
         actual: String,
         cache: String,
     },
-    #[error("the layer of {paths} streamed {actual} bytes where {expected} were announced: the load stopped before anything was tagged\n  the store changed while it was read, or the layer cache at {cache} is wrong (remove it); rebuild, and report it if it persists")]
+    #[error("the layer of {paths} streamed {actual} bytes where {expected} were announced: the load stopped before anything was tagged\n  the store changed while it was read, the size predicted from the store's listing was wrong, or the layer cache at {cache} is wrong (remove it); rebuild, and report it if it persists")]
     SizeMismatch {
         paths: String,
         expected: u64,
