@@ -175,9 +175,25 @@ async fn image_steps(
         let described = started.elapsed();
         let started = Instant::now();
         let on_load = |e: BuildEvent| observer.event(PipelineStep::Load, e);
-        let (image, summary) = tokio::select! {
+        let loaded = tokio::select! {
             _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-            r = crate::image::load_layout(&engine, layout, &source, &cache, &on_load) => r?,
+            r = crate::image::load_layout(&engine, layout, &source, &cache, &on_load) => r,
+        };
+        let (image, summary) = match loaded {
+            // A size predicted from the listing was wrong: nothing was tagged. Measure every new
+            // layer (the two-pass way) and load again, so a build is never stuck on a listing.
+            Err(e @ crate::image::ImageError::SizeMismatch { .. }) => {
+                tracing::warn!("loading again with measured layers: {e}");
+                let layout = tokio::select! {
+                    _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+                    r = crate::image::describe(&input, &source, &cache, Sizes::Measure, &on_layers) => r?,
+                };
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+                    r = crate::image::load_layout(&engine, layout, &source, &cache, &on_load) => r?,
+                }
+            }
+            other => other?,
         };
         observer.assembled(&image, described);
         observer.loaded(&reference, &summary, started.elapsed());
