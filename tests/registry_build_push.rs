@@ -56,20 +56,7 @@ fn build_push_pull_run_hello() {
     let _cleanup = Images(vec![remote.to_string(), local.clone()]);
 
     // The registry has it, as skopeo reads it.
-    let inspect = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{remote}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        inspect.status.success(),
-        "{}",
-        String::from_utf8_lossy(&inspect.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let v = common::registry::skopeo_inspect(remote).unwrap_or_else(|e| panic!("{e}"));
     assert!(v["Layers"].as_array().unwrap().len() >= 2, "{v}");
 
     // Again: nothing is sent.

@@ -49,20 +49,8 @@ async fn push(
 }
 
 fn skopeo_layers(host: &str, repo: &str, tag: &str) -> Vec<String> {
-    let out = std::process::Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{host}/{repo}:{tag}"),
-        ])
-        .output()
-        .expect("skopeo installed");
-    assert!(
-        out.status.success(),
-        "skopeo inspect failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::registry::skopeo_inspect(&format!("{host}/{repo}:{tag}"))
+        .unwrap_or_else(|e| panic!("{e}"));
     v["Layers"]
         .as_array()
         .unwrap()

@@ -129,16 +129,8 @@ fn search_add_run_hello_and_come_back() {
     let (tmp, dir) = project(&prefix);
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let binary = assert_cmd::cargo::cargo_bin("biar-tui");
     let exit_file = tmp.path().join("exit-code");
-    let command = format!(
-        "env XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; sleep 60",
-        cache = shell_quote(&home.join("cache")),
-        config = shell_quote(&home.join("config")),
-        bin = shell_quote(&binary),
-        dir = shell_quote(&dir),
-        exit = shell_quote(&exit_file),
-    );
+    let command = tui_command(&home, &dir, &exit_file);
     let name = format!("biar-tui-e2e-{}", std::process::id());
     let tmux = Tmux::start(&name, 120, 32, &command);
     let short = Duration::from_secs(20);
@@ -230,14 +222,7 @@ fn sigterm_restores_the_terminal() {
     let home = tmp.path().join("home");
     let binary = assert_cmd::cargo::cargo_bin("biar-tui");
     let exit_file = tmp.path().join("exit-code");
-    let command = format!(
-        "env XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} {bin} --project {dir}; echo $? > {exit}; exec cat",
-        cache = shell_quote(&home.join("cache")),
-        config = shell_quote(&home.join("config")),
-        bin = shell_quote(&binary),
-        dir = shell_quote(&dir),
-        exit = shell_quote(&exit_file),
-    );
+    let command = tui_command_then(&home, &dir, &exit_file, "exec cat");
     let name = format!("biar-tui-term-{}", std::process::id());
     let tmux = Tmux::start(&name, 100, 30, &command);
     tmux.wait("the TUI", Duration::from_secs(20), |s| {
@@ -285,8 +270,13 @@ fn sigterm_restores_the_terminal() {
 /// The command line that runs the TUI on `dir` in tmux with a private cache and config, writes its
 /// exit code to `exit`, then keeps the pane open.
 fn tui_command(home: &Path, dir: &Path, exit: &Path) -> String {
+    tui_command_then(home, dir, exit, "sleep 60")
+}
+
+/// [`tui_command`], running `then` in the pane after the TUI exits.
+fn tui_command_then(home: &Path, dir: &Path, exit: &Path, then: &str) -> String {
     format!(
-        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; sleep 60",
+        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; {then}",
         cache = shell_quote(&home.join("cache")),
         config = shell_quote(&home.join("config")),
         bin = shell_quote(&assert_cmd::cargo::cargo_bin("biar-tui")),
@@ -361,20 +351,7 @@ fn shift_p_builds_and_pushes_to_the_registry() {
         reg.host(),
         hash["reference"].as_str().unwrap()
     );
-    let inspect = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{remote}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        inspect.status.success(),
-        "{}",
-        String::from_utf8_lossy(&inspect.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let v = common::registry::skopeo_inspect(&remote).unwrap_or_else(|e| panic!("{e}"));
     assert!(v["Layers"].as_array().unwrap().len() >= 2, "{v}");
     assert_eq!(v["Labels"]["biar.user-hash"], hash["tag"], "{v}");
 
@@ -519,15 +496,14 @@ fn cancelling_a_push_stops_it_and_tags_nothing() {
         .unwrap();
     let hash: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let remote = format!(
-        "docker://{}/biar-test/{}",
+        "{}/biar-test/{}",
         reg.host(),
         hash["reference"].as_str().unwrap()
     );
-    let inspect = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", &remote])
-        .output()
-        .unwrap();
-    assert!(!inspect.status.success(), "nothing was tagged");
+    assert!(
+        common::registry::skopeo_inspect(&remote).is_err(),
+        "nothing was tagged"
+    );
 
     tmux.key("q");
     assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");

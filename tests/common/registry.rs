@@ -277,3 +277,23 @@ pub fn write_docker_config(home: &Path, host: &str, user: &str, password: &str) 
     )
     .unwrap();
 }
+
+/// `skopeo inspect` of `reference` (`HOST/REPO:TAG`, plain HTTP allowed): the image's JSON, or
+/// skopeo's error output when it cannot read it (not there, registry down).
+pub fn skopeo_inspect(reference: &str) -> Result<serde_json::Value, String> {
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ])
+        .output()
+        .expect("skopeo installed");
+    if !out.status.success() {
+        return Err(format!(
+            "skopeo inspect {reference} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(serde_json::from_slice(&out.stdout).expect("skopeo prints JSON"))
+}
