@@ -146,43 +146,36 @@ fn a_failed_build_runs_nothing_and_keeps_its_exit_category() {
     let prefix = format!("biar-test-runfail-{}-", std::process::id());
     let _cleanup = ImagesNamed(prefix.clone());
 
+    // `run -- echo ran` on a project whose build fails: nothing on stdout, "nothing was run".
+    let run_failing = |body: &str| -> (Option<i32>, String) {
+        let (tmp, dir) = project_with(&prefix, body);
+        let out = biar(tmp.path())
+            .args(["run", "--project"])
+            .arg(&dir)
+            .args(["--", "echo", "ran"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(stderr.contains("nothing was run"), "{stderr}");
+        (out.status.code(), stderr)
+    };
+
     // The user's own file is at fault: bad input, exit 2.
-    let (tmp, dir) = project_with(&prefix, "  pkgs.hello\n  pkgs.nosuchthing");
-    let out = biar(tmp.path())
-        .args(["run", "--project"])
-        .arg(&dir)
-        .args(["--", "echo", "ran"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(stderr.contains("nothing was run"), "{stderr}");
+    let (code, stderr) = run_failing("  pkgs.hello\n  pkgs.nosuchthing");
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("attribute 'nosuchthing' missing"),
         "{stderr}"
     );
 
     // A package that fails to build: a failure, exit 1.
-    let (tmp, dir) = project_with(&prefix, "  pkgs.failing");
-    let out = biar(tmp.path())
-        .args(["run", "--project"])
-        .arg(&dir)
-        .args(["--", "echo", "ran"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(stderr.contains("nothing was run"), "{stderr}");
+    let (code, stderr) = run_failing("  pkgs.failing");
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("building failing-1.0 failed"), "{stderr}");
 }
 
