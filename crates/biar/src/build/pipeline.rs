@@ -428,7 +428,10 @@ async fn build_in(
                     .map(|e| e.as_str())
                     .collect::<Vec<_>>()
                     .join("\n");
-                let in_project = names_project_position(&message);
+                // A conflict the composition found (two versions of one language) is the
+                // configuration's fault: it names both files.
+                let in_project = names_project_position(&message)
+                    || message.contains(crate::nixexpr::CONFLICT_MARK);
                 if message.is_empty() {
                     message = parser.plain_tail().join("\n");
                 }
