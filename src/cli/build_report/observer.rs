@@ -61,6 +61,7 @@ impl PipelineObserver for Observer<'_> {
                     "packages": built.packages,
                     "paths": built.closure.paths.len(),
                     "nar_size": size,
+                    "collisions": built.collisions,
                 }));
             } else {
                 self.show.results.line(format!(

@@ -100,6 +100,13 @@ impl Reporter {
             BuildEvent::Message { level, text } => (*level == 1
                 || (self.verbose && (1..=3).contains(level)))
             .then(|| biar::build::neutralise_log(text)),
+            BuildEvent::Collision {
+                file,
+                winner,
+                others,
+            } => Some(biar::build::neutralise_log(
+                &biar::build::collisions::describe(file, winner, others),
+            )),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {
@@ -160,3 +167,4 @@ impl Reporter {
         }
     }
 }
+

@@ -137,6 +137,14 @@ impl Build {
                     self.bytes_sent += size;
                 }
             }
+            BuildEvent::Collision {
+                file,
+                winner,
+                others,
+            } => self.push_line(
+                ansi::log_line(&biar::build::collisions::describe(file, winner, others))
+                    .style(Style::default().add_modifier(Modifier::BOLD)),
+            ),
             BuildEvent::Done { reference } => self.result = Some(Ok(reference.clone())),
         }
     }

@@ -33,6 +33,13 @@ pub enum BuildEvent {
         size: u64,
         reused: bool,
     },
+    /// A file several packages provide with different contents: the environment has the
+    /// winner's (first in configuration order, or the one `lib.hiPrio` declares).
+    Collision {
+        file: String,
+        winner: super::collisions::Provider,
+        others: Vec<super::collisions::Provider>,
+    },
     /// The pipeline finished with this image reference.
     Done { reference: String },
 }

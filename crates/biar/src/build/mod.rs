@@ -20,6 +20,7 @@
 //! shares the Nix store volume, whose locks make concurrent builds safe.
 
 mod closure;
+pub mod collisions;
 mod error;
 mod event;
 mod image_pipeline;
@@ -28,6 +29,7 @@ mod log_text;
 mod pipeline;
 
 pub use closure::{ClosureGraph, StorePathInfo};
+pub use collisions::{Collision, Provider};
 pub use error::BuildError;
 pub use event::BuildEvent;
 pub use image_pipeline::{

@@ -38,6 +38,8 @@ pub struct BuildOutput {
     pub packages: Vec<String>,
     /// Every path of the environment's closure with NAR size, hash and references.
     pub closure: ClosureGraph,
+    /// Files several packages provide (also sent as [`BuildEvent::Collision`]).
+    pub collisions: Vec<super::Collision>,
     /// The builder container the build ran in, still running with the store mounted: stream paths
     /// out of it (`container.exec_stream_stdout(&["nix-store", "--dump", path])`). Dropping it
     /// removes the container.
@@ -69,7 +71,7 @@ pub async fn run(
         r = build_in(&container, project, &plan, options, &events) => r,
     };
     match result {
-        Ok((env_path, closure)) => {
+        Ok((env_path, closure, collisions)) => {
             let packages = closure
                 .paths
                 .iter()
@@ -87,6 +89,7 @@ pub async fn run(
                 env_path,
                 packages,
                 closure,
+                collisions,
                 container,
             })
         }
@@ -347,7 +350,7 @@ async fn build_in(
     plan: &Plan,
     options: &BuildOptions,
     events: &Sender<BuildEvent>,
-) -> Result<(String, ClosureGraph), BuildError> {
+) -> Result<(String, ClosureGraph, Vec<super::Collision>), BuildError> {
     let uploaded = upload(container, project, plan).await?;
 
     let settings = &project.config.builder;
@@ -386,11 +389,18 @@ async fn build_in(
     let mut parser = LogParser::new();
     let mut lines = LineBuffer::default();
     let mut stdout = Vec::new();
+    let mut origins = Vec::new();
     while let Some(chunk) = exec.next().await {
         match chunk? {
             ExecOutput::Stdout(b) => stdout.extend_from_slice(&b),
             ExecOutput::Stderr(b) => {
                 for line in lines.push(&b) {
+                    // The expression's trace of where each package comes from: ours, not
+                    // a message for the user.
+                    if let Some(o) = super::collisions::origins_from_line(&line) {
+                        origins = o;
+                        continue;
+                    }
                     for event in parser.feed(&line) {
                         let _ = events.send(event).await;
                     }
@@ -453,6 +463,17 @@ async fn build_in(
         .trim()
         .to_string();
 
+    let collisions = super::collisions::find(container, &origins).await?;
+    for c in &collisions {
+        let _ = events
+            .send(BuildEvent::Collision {
+                file: c.file.clone(),
+                winner: c.winner.clone(),
+                others: c.others.clone(),
+            })
+            .await;
+    }
+
     stage(events, "closure").await;
     let json = container
         .exec_checked(&[
@@ -466,7 +487,7 @@ async fn build_in(
         ])
         .await?;
     let closure = closure_from_path_info(&json, vec![env_path.clone()])?;
-    Ok((env_path, closure))
+    Ok((env_path, closure, collisions))
 }
 
 #[derive(Deserialize)]
