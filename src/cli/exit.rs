@@ -29,6 +29,7 @@ pub fn category_of(err: &anyhow::Error) -> Category {
             biar::config::ConfigError,
             biar::nixexpr::NixError,
             biar::presets::PresetError,
+            biar::init::InitError,
             biar::index::IndexError,
             biar::docker::DockerError,
             biar::build::BuildError,

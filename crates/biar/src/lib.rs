@@ -11,6 +11,7 @@ pub mod docker;
 pub mod error;
 pub mod image;
 pub mod index;
+pub mod init;
 pub mod location;
 pub mod nixexpr;
 pub mod presets;

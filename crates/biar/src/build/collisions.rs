@@ -241,15 +241,19 @@ mod tests {
             origins_from_line(line).unwrap(),
             [origin("vim-9.1.0", "user.nix", 5)]
         );
-        assert!(origins_from_line(r#"@nix {"action":"msg","level":0,"msg":"trace: hello"}"#)
-            .is_none());
+        assert!(
+            origins_from_line(r#"@nix {"action":"msg","level":0,"msg":"trace: hello"}"#).is_none()
+        );
         assert!(origins_from_line("building foo").is_none());
     }
 
     #[test]
     fn equal_priorities_collide_and_a_declared_winner_silences() {
         let listings = vec![
-            (origin("vim", "presets/shell.nix", 5), vec!["bin/vi".into(), "bin/vim".into()]),
+            (
+                origin("vim", "presets/shell.nix", 5),
+                vec!["bin/vi".into(), "bin/vim".into()],
+            ),
             (origin("nvi", "user.nix", 5), vec!["bin/vi".into()]),
         ];
         let c = candidates(&listings);
