@@ -12,6 +12,7 @@ mod compose;
 mod error;
 mod package_file;
 mod parse;
+mod python_list;
 
 pub use attr::{is_identifier, AttrPath};
 pub use build_expr::{
