@@ -313,3 +313,38 @@ fn a_collision_is_reported_and_hiprio_declares_the_winner() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "nvi 1.81.6 (test package set)\n");
 }
+
+#[test]
+fn closure_json_is_written_even_when_the_image_is_up_to_date() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = unique_prefix("closure-json");
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = project_with(&prefix, &[], "{ pkgs }: [ pkgs.hello ]\n");
+    biar(tmp.path())
+        .args(["build", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let closure = tmp.path().join("closure.json");
+    let out = biar(tmp.path())
+        .args(["build", "--closure-json"])
+        .arg(&closure)
+        .arg("--project")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("is up to date"), "{stdout}");
+    let graph: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&closure).unwrap()).unwrap();
+    assert!(graph
+        .iter()
+        .any(|p| p["path"].as_str().unwrap().ends_with("-hello-2.12.1")));
+}

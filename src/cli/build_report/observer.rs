@@ -167,6 +167,27 @@ impl PipelineObserver for Observer<'_> {
     }
 }
 
+/// `--closure-json` when the image was up to date: the environment's closure from the store (the
+/// Nix build finds everything there), written the same way as after a build.
+pub async fn write_closure_of_store(
+    project: &biar::config::Project,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let engine = biar::docker::connect().await?;
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let built = biar::build::run(
+        &engine,
+        project,
+        &biar::build::BuildOptions::default(),
+        tx,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await?;
+    let result = write_closure_json(file, &built);
+    built.container.remove().await;
+    result
+}
+
 fn write_closure_json(file: &Path, built: &BuildOutput) -> anyhow::Result<()> {
     let json = serde_json::to_vec_pretty(&built.closure.paths)?;
     let tmp = file.with_extension("tmp");
