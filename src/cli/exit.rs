@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::cli::print::errln;
 use biar::Category;
 
 /// A CLI-level error that is the user's input at fault (exit 2).
@@ -45,7 +46,7 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             match category_of(&err) {
                 Category::BadInput => ExitCode::from(2),
                 Category::Failure => ExitCode::from(1),

@@ -4,6 +4,7 @@
 mod build_report;
 mod commands;
 mod exit;
+mod print;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
