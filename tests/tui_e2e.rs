@@ -10,78 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::registry::Registry;
+use common::tmux::Tmux;
 use common::{biar, docker_available, offline_project};
-
-/// A tmux session running one command; killed on drop, even when the test fails.
-struct Tmux {
-    name: String,
-}
-
-impl Tmux {
-    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
-        let status = Command::new("tmux")
-            .args(["-L", name, "new-session", "-d", "-s", name])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .arg(command)
-            .status()
-            .expect("tmux is installed");
-        assert!(status.success(), "tmux new-session failed");
-        Tmux {
-            name: name.to_string(),
-        }
-    }
-
-    fn tmux(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &self.name]);
-        cmd
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .tmux()
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Literal text (no key names).
-    fn type_text(&self, text: &str) {
-        self.tmux()
-            .args(["send-keys", "-t", &self.name, "-l", text])
-            .status()
-            .unwrap();
-    }
-
-    fn key(&self, key: &str) {
-        self.tmux()
-            .args(["send-keys", "-t", &self.name, key])
-            .status()
-            .unwrap();
-    }
-
-    /// Waits until the screen satisfies `ok`; panics with the screen after `timeout`.
-    fn wait(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux().args(["kill-server"]).status();
-    }
-}
 
 /// A copy of example-offline pinned to the repository's package set, with an empty user.nix and
 /// an image name prefix of its own (so the image is this test's alone, built here, and removed).
@@ -194,24 +124,6 @@ fn search_add_run_hello_and_come_back() {
     }
     let code = std::fs::read_to_string(&exit_file).unwrap_or_default();
     assert_eq!(code.trim(), "0", "the TUI exited cleanly");
-}
-
-impl Tmux {
-    /// A tmux format variable of the pane (`alternate_on`, `pane_pid`…).
-    fn var(&self, name: &str) -> String {
-        let out = self
-            .tmux()
-            .args([
-                "display-message",
-                "-p",
-                "-t",
-                &self.name,
-                &format!("#{{{name}}}"),
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
 }
 
 /// SIGTERM: the UI quits and the terminal is itself again (main screen, cursor shown, cooked
