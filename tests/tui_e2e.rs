@@ -164,8 +164,8 @@ fn sigterm_restores_the_terminal() {
         std::fs::read_to_string(&exit_file)
             .unwrap_or_default()
             .trim(),
-        "0",
-        "a clean exit on SIGTERM"
+        "143",
+        "a clean exit on SIGTERM, with the code a shell gives a terminated command"
     );
     assert_eq!(tmux.var("alternate_on"), "0", "back on the main screen");
     assert_eq!(tmux.var("cursor_flag"), "1", "cursor shown again");
@@ -177,6 +177,68 @@ fn sigterm_restores_the_terminal() {
         Duration::from_secs(5),
         |s| s.matches("still-typing").count() >= 2,
     );
+}
+
+/// Keys typed right after `r` (a space, two more `r`s) belong to the hand-over: they reach the
+/// environment or no one, never the TUI. After the shell exits, no preset was toggled and the
+/// environment does not run again.
+#[test]
+fn keys_typed_during_the_hand_over_never_reach_the_tui() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-tui-keys-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir) = project(&prefix);
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    // Built beforehand, so `r` attaches at once.
+    biar(&home)
+        .args(["build", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let config_before = std::fs::read(dir.join("config.json")).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-keys-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI with the image built", short, |s| {
+        s.contains("Presets") && s.contains("built: local")
+    });
+    // One write: `r`, then what a hurried hand types next (space toggles the preset under the
+    // cursor, `r` runs the environment).
+    tmux.keys(&["r", "Space", "r", "r"]);
+    tmux.wait(
+        "the container's shell prompt",
+        Duration::from_secs(60),
+        |s| {
+            !s.contains("Presets")
+                && s.lines()
+                    .any(|l| l.trim_end().ends_with('$') || l.trim_end().ends_with('#'))
+        },
+    );
+    // Whatever of those keys reached the shell is a line of its own, then it exits.
+    tmux.key("Enter");
+    tmux.type_text("exit");
+    tmux.key("Enter");
+    tmux.wait("the TUI back after exit", short, |s| {
+        s.contains("Presets") && s.contains("exited with code 0")
+    });
+    // Give replayed keys time to act.
+    std::thread::sleep(Duration::from_secs(3));
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("Presets") && screen.contains("exited with code 0"),
+        "the environment ran again:\n{screen}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("config.json")).unwrap(),
+        config_before,
+        "a preset was toggled:\n{screen}"
+    );
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
 }
 
 /// The command line that runs the TUI on `dir` in tmux with a private cache and config, writes its

@@ -53,6 +53,15 @@ impl Tmux {
             .unwrap();
     }
 
+    /// Several keys (tmux key names) in one write, as a fast typist's burst arrives.
+    pub fn keys(&self, keys: &[&str]) {
+        self.tmux()
+            .args(["send-keys", "-t", &self.name])
+            .args(keys)
+            .status()
+            .unwrap();
+    }
+
     /// Waits until the screen satisfies `ok`; panics with the screen after `timeout`.
     pub fn wait(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
