@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use exit::error_text;
 #[allow(unused_imports)]
 pub use exit::BadInput;
 

@@ -465,7 +465,7 @@ async fn attach(
     while events.try_recv().is_ok() {}
     term::leave();
     let result = tokio::select! {
-        r = engine.run_attached() => Some(r.map_err(|e| format!("{e:#}"))),
+        r = engine.run_attached() => Some(r.map_err(|e| super::backend::error_message(&e))),
         _ = sigterm.recv() => None,
     };
     let _ = terminal::enable_raw_mode();

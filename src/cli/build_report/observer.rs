@@ -51,7 +51,8 @@ impl PipelineObserver for Observer<'_> {
             // The reporter ends as the channel closes; its summary line comes first.
             self.wait_reporter().await;
             if let Some(file) = &self.show.closure_json {
-                write_closure_json(file, built).map_err(|e| BuildError::Other(format!("{e:#}")))?;
+                write_closure_json(file, built)
+                    .map_err(|e| BuildError::Other(crate::cli::error_text(&e)))?;
             }
             let size: u64 = built.closure.total_nar_size();
             if self.show.json {
