@@ -159,7 +159,7 @@ async fn serve(
 
 /// An error as the TUI shows it: each cause once, through the one sanitizer.
 pub fn error_message(e: &anyhow::Error) -> String {
-    biar::build::neutralise_text(&crate::cli::error_text(e))
+    super::library::shown(&crate::cli::error_text(e))
 }
 
 /// The action that ends a pipeline: a push ends as a push even when it failed while building.
