@@ -241,6 +241,51 @@ fn keys_typed_during_the_hand_over_never_reach_the_tui() {
     assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
 }
 
+/// The TUI's build view of a derivation whose log, phase and forged Nix messages carry escape
+/// sequences (OSC 52, OSC 0, CSI 2J, BEL, C1), with tmux's clipboard on: no paste buffer, the
+/// pane title kept, no bell; the failure names the derivation Nix says failed.
+#[test]
+fn a_hostile_build_log_leaves_the_tuis_terminal_alone() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-tui-hostile-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir) = project(&prefix);
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: [ pkgs.hostile.log ]\n").unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-hostile-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    tmux.tmux()
+        .args(["set", "-g", "set-clipboard", "on"])
+        .status()
+        .unwrap();
+    tmux.tmux()
+        .args(["select-pane", "-T", "biar-test-title"])
+        .status()
+        .unwrap();
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("b");
+    let screen = tmux.wait("the build failed", Duration::from_secs(300), |s| {
+        s.contains("✗ failed")
+    });
+    // The failure Nix counted; the builder's forged message shows only as a line of its log.
+    assert!(
+        screen.contains("the build failed: building hostile-log-1.0 failed"),
+        "{screen}"
+    );
+    assert!(!screen.contains("building innocent"), "{screen}");
+    assert!(!screen.contains("PWNED"), "{screen}");
+    assert_eq!(tmux.buffers(), "", "OSC 52 wrote the clipboard:\n{screen}");
+    assert_eq!(tmux.var("pane_title"), "biar-test-title", "{screen}");
+    assert_eq!(tmux.var("window_bell_flag"), "0", "a bell rang:\n{screen}");
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
+}
+
 /// The command line that runs the TUI on `dir` in tmux with a private cache and config, writes its
 /// exit code to `exit`, then keeps the pane open.
 fn tui_command(home: &Path, dir: &Path, exit: &Path) -> String {
