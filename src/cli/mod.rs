@@ -4,12 +4,14 @@
 mod build_report;
 mod commands;
 mod exit;
+mod print;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use exit::error_text;
 #[allow(unused_imports)]
 pub use exit::BadInput;
 

@@ -45,7 +45,7 @@ impl Engine for Library {
                 Err(e) => FileView {
                     name: name.clone(),
                     packages: Vec::new(),
-                    error: Some(e.to_string()),
+                    error: Some(shown(&e.to_string())),
                 },
             })
             .collect();
@@ -54,12 +54,12 @@ impl Engine for Library {
             image: project
                 .image_ref()
                 .map(|r| r.reference())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| shown(&e.to_string())),
             presets: biar::presets::list(&project)?
                 .into_iter()
                 .map(|p| PresetView {
                     name: p.name,
-                    description: p.description,
+                    description: shown(&p.description),
                     enabled: p.enabled,
                 })
                 .collect(),
@@ -128,7 +128,7 @@ impl Engine for Library {
                     DockerState::Up { version }
                 }
                 Err(e) => DockerState::Down {
-                    reason: e.to_string(),
+                    reason: shown(&e.to_string()),
                 },
             }
         }
@@ -274,10 +274,32 @@ impl PackageIndex for biar::index::Searcher {
             .into_iter()
             .map(|h| Hit {
                 attr: h.attr,
-                version: h.version,
-                description: h.description,
+                version: h.version.as_deref().map(shown),
+                description: h.description.as_deref().map(shown),
                 matched: h.matched,
             })
             .collect()
+    }
+}
+
+/// Text the TUI only shows (descriptions, versions, messages) through the one sanitizer, as it
+/// leaves the library: plain lines, since colours here would show as text. Names that are also
+/// identifiers (files, attributes) stay as they are and are drawn through ratatui's buffer, which
+/// drops control characters.
+pub fn shown(text: &str) -> String {
+    text.split('\n')
+        .map(biar::build::plain_text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shown_text_is_plain_lines() {
+        assert_eq!(
+            super::shown("Evil \x1b]52;c;eA==\x07\x1b[31mpreset\x1b[0m\u{9b}2J\nsecond\x07"),
+            "Evil preset\nsecond"
+        );
     }
 }

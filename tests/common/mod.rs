@@ -91,6 +91,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 pub mod counting;
 pub mod registry;
 pub mod testimage;
+pub mod tmux;
 
 /// A temp copy of `example-offline/` pinned (by absolute path, since the copy lives elsewhere) to
 /// the repository's test package set, with `edit` applied to its config.json.

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use biar::config::Project;
 use biar::nixexpr::{AttrPath, PackageFile};
 
+use crate::cli::print::outln;
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +48,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     })
     .await??;
     for l in lines {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use biar::config::BuilderSettings;
 
+use crate::cli::print::{errln, outln};
 use crate::cli::{BadInput, Global};
 
 #[derive(Debug, clap::Args)]
@@ -34,7 +35,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         BuilderCommand::Create { offline } => {
             let report = biar::docker::builder::create(&engine, &settings, offline, &|step| {
-                eprintln!("{step}…")
+                errln!("{step}…")
             })
             .await?;
             let said = |existed: bool| {
@@ -44,12 +45,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     "created"
                 }
             };
-            println!(
+            outln!(
                 "builder image {}: {}",
                 report.image,
                 said(report.image_existed)
             );
-            println!(
+            outln!(
                 "store volume {}: {}",
                 report.volume,
                 said(report.volume_existed)
@@ -58,11 +59,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         BuilderCommand::Status { json } => {
             let status = biar::docker::builder::status(&engine, &settings).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                outln!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                println!("engine:  {}", status.engine);
+                outln!("engine:  {}", status.engine);
                 match &status.image_info {
-                    Some(info) => println!(
+                    Some(info) => outln!(
                         "image:   {} ({}, {:.1} MB, created {})",
                         status.image,
                         info.id
@@ -72,12 +73,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         info.size as f64 / 1e6,
                         info.created
                     ),
-                    None => println!(
+                    None => outln!(
                         "image:   {} missing (run `biar-tui builder create --offline`)",
                         status.image
                     ),
                 }
-                println!(
+                outln!(
                     "volume:  {} {}",
                     status.volume,
                     if status.volume_exists {
@@ -86,9 +87,9 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         "missing (run `biar-tui builder create`)"
                     }
                 );
-                println!("running builder containers: {}", status.containers.len());
+                outln!("running builder containers: {}", status.containers.len());
                 for c in &status.containers {
-                    println!("  {c}");
+                    outln!("  {c}");
                 }
             }
             if status.image_info.is_none() || !status.volume_exists {

@@ -33,7 +33,7 @@ pub use event::BuildEvent;
 pub use image_pipeline::{
     build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome, PipelineStep,
 };
-pub use log_text::neutralise_log;
+pub use log_text::{neutralise_log, neutralise_text, plain_text};
 pub use pipeline::{
     closure_from_path_info, run, upload_project, BuildOptions, BuildOutput, UploadedProject,
     ENV_NAME,
