@@ -306,6 +306,17 @@ mod tests {
     }
 
     #[test]
+    fn a_fifo_in_a_path_pinned_package_set_is_refused_without_hanging() {
+        let d = make(CONFIG);
+        let fifo = d.path().join("pkgs/lib/pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let e = Project::load(d.path()).unwrap().image_ref().unwrap_err();
+        assert_eq!(e.category(), crate::Category::BadInput, "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+
+    #[test]
     fn comment_and_layout_edits_keep_the_reference() {
         let d = make(CONFIG);
         let before = reference(&d);

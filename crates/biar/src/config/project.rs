@@ -697,6 +697,23 @@ mod tests {
     }
 
     #[test]
+    fn a_user_config_changed_since_loading_is_not_overwritten() {
+        let d = project(
+            r#"{"baseConfig": "base.nix", "userConfig": ["user.nix"]}"#,
+            &["base.nix", "user.nix", "a.nix"],
+        );
+        let stale = Project::load(d.path()).unwrap();
+        let changed = r#"{"baseConfig": "base.nix", "userConfig": ["a.nix", "user.nix"]}"#;
+        std::fs::write(d.path().join("config.json"), changed).unwrap();
+        let e = stale.set_user_config(&[]).unwrap_err();
+        assert!(matches!(e, ConfigError::ChangedOnDisk { .. }), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("config.json")).unwrap(),
+            changed
+        );
+    }
+
+    #[test]
     fn duplicate_keys_are_refused() {
         let d = project(
             "{\"baseConfig\": \"base.nix\", \"userConfig\": [], \"userConfig\": []}",
