@@ -183,6 +183,9 @@ fn fifos_and_folders_are_refused_without_hanging() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains("FIFO"), "{err}");
     }
+    // A search reads config.json too (for the index settings): it must not hang either.
+    let (code, _, err) = run(tmp.path(), &dir, &["search", "hello"]);
+    assert_eq!(code, 0, "{err}");
     std::fs::remove_file(dir.join("config.json")).unwrap();
     std::fs::create_dir(dir.join("config.json")).unwrap();
     let (code, _, err) = run(tmp.path(), &dir, &["hash"]);
