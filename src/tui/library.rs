@@ -36,17 +36,23 @@ impl Engine for Library {
             .config
             .user_config
             .iter()
-            .map(|name| match PackageFile::load(&project.root.join(name)) {
-                Ok(file) => FileView {
-                    name: name.clone(),
-                    packages: file.packages().iter().map(|p| p.attr.to_string()).collect(),
-                    error: None,
-                },
-                Err(e) => FileView {
-                    name: name.clone(),
-                    packages: Vec::new(),
-                    error: Some(shown(&e.to_string())),
-                },
+            .map(|name| {
+                match project
+                    .resolve(name)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|path| Ok(PackageFile::load(&path)?))
+                {
+                    Ok(file) => FileView {
+                        name: name.clone(),
+                        packages: file.packages().iter().map(|p| p.attr.to_string()).collect(),
+                        error: None,
+                    },
+                    Err(e) => FileView {
+                        name: name.clone(),
+                        packages: Vec::new(),
+                        error: Some(shown(&e.to_string())),
+                    },
+                }
             })
             .collect();
         Ok(ProjectView {
@@ -81,12 +87,10 @@ impl Engine for Library {
     }
 
     fn add_package(&self, attr: &str) -> anyhow::Result<String> {
-        let project = self.project()?;
         let attr = AttrPath::parse(attr)?;
-        let (name, path) = project.user_file(None)?;
-        let mut file = PackageFile::load(&path)?;
-        let outcome = file.add(std::slice::from_ref(&attr))?;
-        file.save()?;
+        let (name, _, outcome) = Project::edit_package_file(&self.project_dir, None, |f| {
+            f.add(std::slice::from_ref(&attr))
+        })?;
         Ok(if outcome.added.is_empty() {
             format!("{attr} is already in {name}")
         } else {
@@ -95,12 +99,10 @@ impl Engine for Library {
     }
 
     fn remove_package(&self, name: &str, attr: &str) -> anyhow::Result<String> {
-        let project = self.project()?;
         let attr = AttrPath::parse(attr)?;
-        let (name, path) = project.user_file(Some(name))?;
-        let mut file = PackageFile::load(&path)?;
-        let outcome = file.remove(std::slice::from_ref(&attr))?;
-        file.save()?;
+        let (name, _, outcome) = Project::edit_package_file(&self.project_dir, Some(name), |f| {
+            f.remove(std::slice::from_ref(&attr))
+        })?;
         Ok(if outcome.removed.is_empty() {
             format!("{attr} is not in {name}")
         } else {

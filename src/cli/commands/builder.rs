@@ -1,7 +1,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use biar::config::BuilderSettings;
 
 use crate::cli::print::{errln, outln};
@@ -104,10 +103,13 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 /// builder is shared by all projects, so these commands work anywhere.
 pub fn builder_settings(project: &Path) -> anyhow::Result<BuilderSettings> {
     let path = project.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
+    // Read like every project file (regular, size-limited, never through a link out).
+    let text = match biar::config::resolve_inside(project, Path::new("config.json"))
+        .and_then(|p| biar::config::read_text(&p, biar::config::MAX_CONFIG_JSON_BYTES))
+    {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BuilderSettings::default()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.is_not_found() => return Ok(BuilderSettings::default()),
+        Err(e) => return Err(biar::config::ConfigError::from(e).into()),
     };
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         BadInput(format!(

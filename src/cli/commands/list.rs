@@ -34,8 +34,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 .config
                 .user_config
                 .iter()
-                .map(|e| (e.clone(), project.root.join(e)))
-                .collect();
+                .map(|e| Ok((e.clone(), project.resolve(e)?)))
+                .collect::<anyhow::Result<_>>()?;
             if let Some(local) = project.local_file() {
                 entries.push(("workdir/local.nix".into(), local));
             }
