@@ -1,5 +1,6 @@
 //! Errors become a message on stderr and an exit code.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use biar::Category;
@@ -45,7 +46,11 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            // A build a signal cancelled: 128 + the signal, as shells report it.
+            if let Some(signal) = super::build_report::cancelled_by() {
+                return ExitCode::from((128 + signal) as u8);
+            }
             match category_of(&err) {
                 Category::BadInput => ExitCode::from(2),
                 Category::Failure => ExitCode::from(1),

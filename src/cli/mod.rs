@@ -68,6 +68,10 @@ pub enum Command {
     Pull(commands::pull::Args),
     /// Run the environment attached to this terminal (a shell, or CMD).
     Run(commands::run::Args),
+    /// Internal: started by biar-tui itself; removes its containers when it dies, even by SIGKILL
+    /// (see docs/security.md).
+    #[command(name = "__watch-containers", hide = true)]
+    WatchContainers,
 }
 
 /// Options every command sees.
@@ -80,6 +84,14 @@ pub struct Global {
 
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::WatchContainers) = cli.command {
+        biar::docker::owner::serve_watcher().await;
+        return ExitCode::SUCCESS;
+    }
+    // The containers this process creates are watched by a helper process, this binary again.
+    if let Ok(exe) = std::env::current_exe() {
+        biar::docker::owner::set_watcher(exe, vec!["__watch-containers".into()]);
+    }
     let global = Global {
         project: cli.project,
         theme: cli.theme,

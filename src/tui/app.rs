@@ -338,7 +338,7 @@ pub async fn run(
             match effect {
                 Effect::Request(r) => backend.send(r),
                 Effect::Attach => {
-                    let result = attach(&input, terminal, engine.as_ref(), &mut sigterm).await;
+                    let result = attach(&input, terminal, engine.as_ref()).await;
                     match result {
                         Some(r) => app.dispatch(Action::RunFinished(r)),
                         None => app.dispatch(Action::Quit),
@@ -431,18 +431,26 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
 
 /// Hands the terminal to the environment and takes it back: stop reading the keyboard, leave the
 /// alternate screen, run attached, then re-enter, read again and redraw everything at the
-/// terminal's current size. `None` when SIGTERM arrived meanwhile.
+/// terminal's current size. `None` when SIGTERM or SIGHUP arrived meanwhile: the run has then
+/// removed its container (the library handles both signals during a run), and the UI quits.
 async fn attach(
     input: &Input,
     terminal: &mut Term,
     engine: &dyn Engine,
-    sigterm: &mut tokio::signal::unix::Signal,
 ) -> Option<Result<i64, String>> {
     input.pause().await;
     term::leave();
-    let result = tokio::select! {
-        r = engine.run_attached() => Some(r.map_err(|e| format!("{e:#}"))),
-        _ = sigterm.recv() => None,
+    let result = match engine.run_attached().await {
+        Ok(code) => Some(Ok(code)),
+        Err(e)
+            if matches!(
+                e.downcast_ref::<biar::run::RunError>(),
+                Some(biar::run::RunError::Interrupted { .. })
+            ) =>
+        {
+            None
+        }
+        Err(e) => Some(Err(format!("{e:#}"))),
     };
     let _ = terminal::enable_raw_mode();
     let _ = execute!(
