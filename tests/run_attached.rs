@@ -440,7 +440,7 @@ fn containers_of_dead_owners_are_swept_at_the_next_start() {
     let home = tempfile::tempdir().unwrap();
     common::biar(home.path())
         .current_dir(home.path())
-        .args(["run", "--image", &image.reference, "--", "true"])
+        .args(["run", "--image", &image.reference, "--", "sh", "-c", ":"])
         .assert()
         .success();
     let exists = |name: &str| {
