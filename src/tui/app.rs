@@ -452,6 +452,9 @@ async fn attach(
         }
         Err(e) => Some(Err(format!("{e:#}"))),
     };
+    // `None`: quitting, and the terminal may be gone (SIGHUP): a new reader on a hung-up
+    // terminal would spin, so nothing reads it again.
+    result.as_ref()?;
     let _ = terminal::enable_raw_mode();
     let _ = execute!(
         std::io::stdout(),
