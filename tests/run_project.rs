@@ -344,3 +344,53 @@ fn a_cancelled_build_exits_128_plus_the_signal() {
         );
     }
 }
+
+/// `biar-tui build` SIGKILLed while the Nix build runs: no code of ours runs, yet its builder
+/// container does not live on (its `cat` sees end of file, and the watcher removes it).
+#[test]
+fn a_sigkilled_build_leaves_no_builder_container() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-buildkill-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = project_with(
+        &prefix,
+        &format!(
+            "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
+            unique()
+        ),
+    );
+    let mut child = biar_std(tmp.path())
+        .args(["build", "--project"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _containers = ContainersOf(pid);
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("build ended before the sleeper started")
+            .unwrap();
+        if line.contains("building sleeper-120s") {
+            break;
+        }
+    }
+    assert_eq!(containers_of(pid).len(), 1, "the builder container runs");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !containers_of(pid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still there after SIGKILL: {:?}",
+            containers_of(pid)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
