@@ -20,8 +20,7 @@ use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -129,24 +128,13 @@ impl BuilderContainer {
             }),
             ..Default::default()
         };
-        let docker = &engine.docker;
-        owner::watch(&name);
-        let created = match docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                owner::unwatch(&name);
-                return Err(DockerError::api(format!(
+        let created =
+            owner::create_container(engine, &name, body)
+                .await
+                .map_err(DockerError::api(format!(
                     "creating builder container {name} from {}",
                     settings.image
-                ))(e));
-            }
-        };
+                )))?;
         let mut container = BuilderContainer {
             engine: engine.clone(),
             id: created.id,

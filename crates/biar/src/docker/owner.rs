@@ -25,7 +25,10 @@ use std::path::PathBuf;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::models::{ContainerCreateBody, ContainerCreateResponse};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
 use tokio::io::AsyncBufReadExt;
 
 use super::Engine;
@@ -112,6 +115,35 @@ fn spawn(program: &PathBuf, args: &[OsString]) -> std::io::Result<ChildStdin> {
         .stdin
         .take()
         .ok_or_else(|| std::io::Error::other("no stdin pipe"))
+}
+
+/// Creates container `name`, watched from before the request (see [`watch`]). The request runs
+/// in a task of its own: if the caller's future is dropped meanwhile (a cancelled build, a
+/// signal), the task still sees the answer and removes the container it made, so none is left
+/// `Created`. The caller [`unwatch`]es once it has removed the container.
+pub async fn create_container(
+    engine: &Engine,
+    name: &str,
+    body: ContainerCreateBody,
+) -> Result<ContainerCreateResponse, bollard::errors::Error> {
+    watch(name);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let engine = engine.clone();
+    let name = name.to_string();
+    tokio::spawn(async move {
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let result = engine.docker.create_container(Some(options), body).await;
+        if result.is_err() {
+            unwatch(&name);
+        }
+        if let Err(Ok(_)) = tx.send(result) {
+            // Nobody waits for it any more: it must not stay.
+            remove(&engine, &name).await;
+            unwatch(&name);
+        }
+    });
+    rx.await
+        .unwrap_or_else(|_| Err(bollard::errors::Error::RequestTimeoutError))
 }
 
 /// The watcher's side: reads `+name` / `-name` lines from stdin until end of file (the owner

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    ResizeContainerTTYOptionsBuilder, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -76,7 +76,10 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
         r = run => r,
         signal = stop.recv() => Err(RunError::Interrupted { signal }),
     };
-    guard.remove_now().await;
+    // After a signal the create request may still be on its way to the engine, and the container
+    // appear after our removal: the watcher keeps its name and removes it once we are gone.
+    let interrupted = matches!(result, Err(RunError::Interrupted { .. }));
+    guard.remove_now(!interrupted).await;
     result
 }
 
@@ -160,12 +163,8 @@ async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, R
         }),
         ..Default::default()
     };
-    let options = CreateContainerOptionsBuilder::default().name(name).build();
-    // Listed before it exists: if this process dies from here on, the watcher removes it.
-    owner::watch(name);
-    let created = engine
-        .docker
-        .create_container(Some(options), body)
+    // Watched before it exists, and removed even if this future is dropped midway.
+    let created = owner::create_container(engine, name, body)
         .await
         .map_err(RunError::docker("create the container"))?;
     Ok(created.id)
@@ -381,10 +380,13 @@ impl Removal {
         }
     }
 
-    async fn remove_now(&mut self) {
+    /// Removes the container; `unwatch`: tell the watcher it is gone.
+    async fn remove_now(&mut self, unwatch: bool) {
         self.done = true;
         remove(&self.engine, &self.name).await;
-        owner::unwatch(&self.name);
+        if unwatch {
+            owner::unwatch(&self.name);
+        }
     }
 }
 
