@@ -587,6 +587,17 @@ mod tests {
             let msg = Project::load(d.path()).unwrap_err().to_string();
             assert!(msg.contains(needle), "{extra}: {msg}");
         }
+        // image.workdir's errors point at its key in config.json.
+        let d = project(
+            "{\"baseConfig\": \"base.nix\", \"userConfig\": [],\n  \"image\": {\"workdir\": \"/a/../b\"}}",
+            &["base.nix"],
+        );
+        let e = Project::load(d.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("config.json:2:13: image.workdir"),
+            "{e}"
+        );
+        assert_eq!(e.category(), crate::Category::BadInput);
         let d = project(r#"{"baseConfig": "../base.nix", "userConfig": []}"#, &[]);
         let msg = Project::load(d.path()).unwrap_err().to_string();
         assert!(msg.contains("inside the project"), "{msg}");
