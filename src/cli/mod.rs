@@ -88,8 +88,12 @@ pub async fn main() -> ExitCode {
         biar::docker::owner::serve_watcher().await;
         return ExitCode::SUCCESS;
     }
-    // The containers this process creates are watched by a helper process, this binary again.
-    if let Ok(exe) = std::env::current_exe() {
+    // The containers this process creates are watched by a helper process, this binary again
+    // (through /proc/self/exe, which still runs it if the file was replaced meanwhile).
+    let exe = Some(PathBuf::from("/proc/self/exe"))
+        .filter(|p| p.exists())
+        .or_else(|| std::env::current_exe().ok());
+    if let Some(exe) = exe {
         biar::docker::owner::set_watcher(exe, vec!["__watch-containers".into()]);
     }
     let global = Global {
