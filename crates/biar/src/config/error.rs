@@ -22,6 +22,9 @@ pub enum ConfigError {
         file: String,
         path: PathBuf,
     },
+    /// The user's own settings file (`$XDG_CONFIG_HOME/biar/config.toml`) is unusable.
+    #[error("{file}: {message}")]
+    UserSettings { file: PathBuf, message: String },
     /// A Nix file of the configuration (hashing parses it).
     #[error(transparent)]
     Nix(#[from] crate::nixexpr::NixError),
