@@ -409,6 +409,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn nix_conf_has_build_users_and_one_line_per_setting() {
+        let settings = BuilderSettings::default();
+        let conf = nix_conf(&settings).unwrap();
+        assert!(conf.contains("\nbuild-users-group = nixbld\n"), "{conf}");
+        assert!(
+            conf.contains("\nsandbox = false\nsandbox-fallback = false\n"),
+            "{conf}"
+        );
+        assert!(nixbld_group_line().starts_with("nixbld:x:30000:nixbld1,nixbld2,"));
+        assert_eq!(
+            build_user_passwd_lines().lines().count(),
+            BUILD_USERS as usize
+        );
+        // Whatever got past config load, a value never adds a line of its own.
+        for bad in ["https://x\nsandbox = true", "https://x y"] {
+            let settings = BuilderSettings {
+                substituters: vec![bad.to_string()],
+                ..BuilderSettings::default()
+            };
+            assert!(nix_conf(&settings).is_err(), "{bad:?}");
+        }
+        let settings = BuilderSettings {
+            trusted_public_keys: vec!["k:AAAA\nsandbox = true".to_string()],
+            ..BuilderSettings::default()
+        };
+        assert!(nix_conf(&settings).is_err());
+    }
+
+    #[test]
     fn references_split_at_the_tag_colon_only() {
         assert_eq!(
             split_reference("biar-builder:latest"),
