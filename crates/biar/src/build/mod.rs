@@ -26,6 +26,7 @@ mod image_pipeline;
 pub mod internal_json;
 mod log_text;
 mod pipeline;
+mod upload_set;
 
 pub use closure::{ClosureGraph, StorePathInfo};
 pub use error::BuildError;
