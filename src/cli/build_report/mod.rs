@@ -7,12 +7,15 @@ mod observer;
 mod progress;
 mod signals;
 
+pub use signals::cancelled_by;
+
 use std::path::PathBuf;
 
 use biar::build::{BuildEvent, PipelineOptions, PipelineOutcome};
 use biar::config::Project;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::print::{errln, outln};
 use observer::Observer;
 use progress::Reporter;
 use signals::Phase;
@@ -28,8 +31,8 @@ pub enum Sink {
 impl Sink {
     fn line(self, line: impl std::fmt::Display) {
         match self {
-            Sink::Stdout => println!("{line}"),
-            Sink::Stderr => eprintln!("{line}"),
+            Sink::Stdout => outln!("{line}"),
+            Sink::Stderr => errln!("{line}"),
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::signals::Phase;
 use super::Show;
+use crate::cli::print::errln;
 
 pub struct Observer<'a> {
     show: &'a Show,
@@ -50,7 +51,8 @@ impl PipelineObserver for Observer<'_> {
             // The reporter ends as the channel closes; its summary line comes first.
             self.wait_reporter().await;
             if let Some(file) = &self.show.closure_json {
-                write_closure_json(file, built).map_err(|e| BuildError::Other(format!("{e:#}")))?;
+                write_closure_json(file, built)
+                    .map_err(|e| BuildError::Other(crate::cli::error_text(&e)))?;
             }
             let size: u64 = built.closure.total_nar_size();
             if self.show.json {
@@ -89,7 +91,7 @@ impl PipelineObserver for Observer<'_> {
             },
         ) = (step, &e)
         {
-            eprintln!(
+            errln!(
                 "  sent layer {}/{total} {} ({:.1} MB)",
                 index + 1,
                 &digest[..digest.len().min(19)],
@@ -100,7 +102,7 @@ impl PipelineObserver for Observer<'_> {
 
     fn assembled(&self, image: &biar::image::ImageDescriptor, took: Duration) {
         if !self.show.json {
-            eprintln!(
+            errln!(
                 "layers: {} store layers + root layer, {:.1} MB ({:.1}s)",
                 image.layers.len() - 1,
                 image.layers.iter().map(|l| l.size).sum::<u64>() as f64 / 1e6,

@@ -8,6 +8,7 @@ use biar::build::BuildEvent;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Show, Sink};
+use crate::cli::print::errln;
 
 enum Mode {
     Bar(ProgressBar),
@@ -110,15 +111,17 @@ impl Reporter {
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {
+            // The spinner prints around our print module: its text goes through the sanitizer
+            // here (phases and names are the builder's text).
             Mode::Bar(bar) => {
                 if let Some(line) = line {
-                    bar.println(line);
+                    bar.println(crate::cli::print::clean(&line));
                 }
-                bar.set_message(self.status());
+                bar.set_message(crate::cli::print::clean(&self.status()));
             }
             Mode::Plain => {
                 if let Some(line) = line {
-                    eprintln!("[{:>5.1}s] {line}", self.started.elapsed().as_secs_f64());
+                    errln!("[{:>5.1}s] {line}", self.started.elapsed().as_secs_f64());
                 }
             }
             Mode::Json(_) => {}
@@ -158,7 +161,7 @@ impl Reporter {
             bar.finish_and_clear();
         }
         if !matches!(self.mode, Mode::Json(_)) && self.expected > 0 {
-            eprintln!(
+            errln!(
                 "{}/{} derivations built, {:.1}s",
                 self.done,
                 self.expected,

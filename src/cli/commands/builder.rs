@@ -1,10 +1,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use biar::config::BuilderSettings;
 
-use crate::cli::{BadInput, Global};
+use crate::cli::print::{errln, outln};
+use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,7 +34,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         BuilderCommand::Create { offline } => {
             let report = biar::docker::builder::create(&engine, &settings, offline, &|step| {
-                eprintln!("{step}…")
+                errln!("{step}…")
             })
             .await?;
             let said = |existed: bool| {
@@ -44,12 +44,19 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     "created"
                 }
             };
-            println!(
-                "builder image {}: {}",
-                report.image,
-                said(report.image_existed)
-            );
-            println!(
+            if report.image_replaced {
+                outln!(
+                    "builder image {}: re-created (the old one, made by an older biar-tui, ran builds as root)",
+                    report.image
+                );
+            } else {
+                outln!(
+                    "builder image {}: {}",
+                    report.image,
+                    said(report.image_existed)
+                );
+            }
+            outln!(
                 "store volume {}: {}",
                 report.volume,
                 said(report.volume_existed)
@@ -58,26 +65,34 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         BuilderCommand::Status { json } => {
             let status = biar::docker::builder::status(&engine, &settings).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                outln!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                println!("engine:  {}", status.engine);
+                outln!("engine:  {}", status.engine);
                 match &status.image_info {
-                    Some(info) => println!(
-                        "image:   {} ({}, {:.1} MB, created {})",
-                        status.image,
-                        info.id
-                            .trim_start_matches("sha256:")
-                            .get(..12)
-                            .unwrap_or(&info.id),
-                        info.size as f64 / 1e6,
-                        info.created
-                    ),
-                    None => println!(
+                    Some(info) => {
+                        outln!(
+                            "image:   {} ({}, {:.1} MB, created {})",
+                            status.image,
+                            info.id
+                                .trim_start_matches("sha256:")
+                                .get(..12)
+                                .unwrap_or(&info.id),
+                            info.size as f64 / 1e6,
+                            info.created
+                        );
+                        if info.outdated {
+                            outln!(
+                                "         outdated: made by an older biar-tui, it runs builds as \
+                                 root (run `biar-tui builder create` to re-create it)"
+                            );
+                        }
+                    }
+                    None => outln!(
                         "image:   {} missing (run `biar-tui builder create --offline`)",
                         status.image
                     ),
                 }
-                println!(
+                outln!(
                     "volume:  {} {}",
                     status.volume,
                     if status.volume_exists {
@@ -86,12 +101,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         "missing (run `biar-tui builder create`)"
                     }
                 );
-                println!("running builder containers: {}", status.containers.len());
+                outln!("running builder containers: {}", status.containers.len());
                 for c in &status.containers {
-                    println!("  {c}");
+                    outln!("  {c}");
                 }
             }
-            if status.image_info.is_none() || !status.volume_exists {
+            if status.image_info.as_ref().is_none_or(|i| i.outdated) || !status.volume_exists {
                 return Ok(ExitCode::from(1));
             }
         }
@@ -99,26 +114,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `builder` settings of `DIR/config.json`, or the defaults when there is no project: the
-/// builder is shared by all projects, so these commands work anywhere.
+/// The `builder` settings of `DIR/config.json` (validated), or the defaults when there is no
+/// project: the builder is shared by all projects, so these commands work anywhere.
 pub fn builder_settings(project: &Path) -> anyhow::Result<BuilderSettings> {
-    let path = project.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BuilderSettings::default()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        BadInput(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
-    match doc.get("builder") {
-        None => Ok(BuilderSettings::default()),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| BadInput(format!("{}: \"builder\": {e}", path.display())).into()),
-    }
+    Ok(biar::config::builder_settings(project)?)
 }

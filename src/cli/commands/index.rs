@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use crate::cli::print::{errln, outln};
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -27,10 +28,10 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             let mut notes = Vec::new();
             let reports = biar::index::update(&global.project, &update.sources, &mut notes).await;
             for note in &notes {
-                eprintln!("note: {note}");
+                errln!("note: {note}");
             }
             for r in &reports {
-                println!("{r}");
+                outln!("{r}");
             }
             if reports
                 .iter()

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use biar::config::Project;
 
+use crate::cli::print::outln;
 use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
@@ -25,6 +26,6 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         })
     })
     .await??;
-    println!("{message}");
+    outln!("{message}");
     Ok(ExitCode::SUCCESS)
 }

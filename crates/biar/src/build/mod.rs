@@ -27,6 +27,7 @@ mod image_pipeline;
 pub mod internal_json;
 mod log_text;
 mod pipeline;
+mod upload_set;
 
 pub use closure::{ClosureGraph, StorePathInfo};
 pub use collisions::{Collision, Provider};
@@ -35,7 +36,7 @@ pub use event::BuildEvent;
 pub use image_pipeline::{
     build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome, PipelineStep,
 };
-pub use log_text::neutralise_log;
+pub use log_text::{neutralise_log, neutralise_text, plain_text};
 pub use pipeline::{
     closure_from_path_info, run, upload_project, BuildOptions, BuildOutput, UploadedProject,
     ENV_NAME,

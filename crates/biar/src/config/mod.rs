@@ -5,17 +5,29 @@
 //! [`Project::image_ref`] is the identity (see `docs/config.md` for exactly what is hashed).
 
 mod atomic;
+mod builder_check;
+mod edit;
+mod edit_lock;
 mod error;
 mod identity;
 mod image_ref;
 mod json_edit;
 mod model;
 mod project;
+mod project_file;
+mod trust;
 
 pub use atomic::write_atomic;
+pub use builder_check::{check_public_key, check_substituter};
+pub use edit_lock::EditLock;
 pub use error::ConfigError;
 pub use image_ref::ImageRef;
 pub use model::{
     BuilderSettings, Config, ImageSettings, IndexSettings, PackageSetPin, RegistrySettings,
 };
-pub use project::{normalise_entry, same_entry, Project};
+pub use project::{builder_settings, normalise_entry, same_entry, Project};
+pub use project_file::{
+    check_regular, open_regular, read_text, resolve_inside, FileError, MAX_CONFIG_JSON_BYTES,
+    MAX_NIX_FILE_BYTES,
+};
+pub use trust::{user_config_dir, TrustedPaths, TRUSTED_PATHS_KEY};
