@@ -68,10 +68,11 @@ fn init_with_two_python_presets_and_an_added_package_imports_them_all() {
             "data-science",
             "--offline",
         ])
-        .arg("--nixpkgs")
-        .arg(repo().join("tests/fixtures/pkgs"))
+        .args(["--nixpkgs", "pkgs"])
         .assert()
         .success();
+    // The test package set inside the project (a path pin outside it would need trust).
+    common::copy_dir(&repo().join("tests/fixtures/pkgs"), &dir.join("pkgs"));
     for f in [
         "config.json",
         "base.nix",
