@@ -176,7 +176,10 @@ pub async fn write_closure_of_store(
     file: &Path,
 ) -> anyhow::Result<()> {
     let engine = biar::docker::connect().await?;
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    // Nobody listens: a closed channel makes every send return at once (an open, unread one
+    // would block the build at its second event).
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    drop(rx);
     let built = biar::build::run(
         &engine,
         project,
