@@ -1,17 +1,10 @@
 //! The crate-wide error: one variant per module, each a typed error of its own.
 //!
-//! The binary maps [`Category`] to an exit code: bad input is 2, any other failure 1.
+//! Its [`Category`] is the variant's own.
 
 use thiserror::Error;
 
-/// Whether an error is the user's input at fault (fix it and retry) or the world (Docker, network, Nix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    /// A file, argument or name the user gave is wrong; nothing was changed.
-    BadInput,
-    /// Something outside the user's input failed.
-    Failure,
-}
+pub use crate::category::Category;
 
 #[derive(Debug, Error)]
 pub enum Error {

@@ -6,13 +6,16 @@
 //! pushes them, and [`run`] starts the environment. [`index`] answers package searches.
 
 pub mod build;
+pub mod category;
 pub mod config;
 pub mod docker;
 pub mod error;
+pub mod fsutil;
 pub mod image;
 pub mod index;
 pub mod location;
 pub mod nixexpr;
+pub mod oci;
 pub mod presets;
 pub mod registry;
 pub mod run;

@@ -173,7 +173,7 @@ impl Project {
                 serde_json::from_str::<serde_json::Value>(spliced).ok() == Some(doc.clone())
             })
             .unwrap_or_else(|| to_json_like(&doc, &text));
-        super::write_atomic(&path, out.as_bytes())
+        crate::fsutil::write_atomic(&path, out.as_bytes())
             .map_err(|source| ConfigError::Io { path, source })
     }
 

@@ -17,9 +17,7 @@ use super::root::{find_ca_bundle, root_layer, RootSpec, USER_ID};
 use super::ImageError;
 use crate::build::{BuildEvent, ClosureGraph};
 use crate::config::{ImageRef, ImageSettings};
-use crate::registry::{
-    sha256_digest, Descriptor, ImageManifest, PushImage, OCI_CONFIG, OCI_LAYER_TAR,
-};
+use crate::oci::{sha256_digest, Descriptor, ImageManifest, PushImage, OCI_CONFIG, OCI_LAYER_TAR};
 
 /// A label on every image biar-tui makes (lets `load` find the layers Docker already has).
 pub const LABEL_IMAGE: &str = "biar.image";

@@ -146,7 +146,7 @@ mod tests {
     use crate::config::ImageSettings;
     use crate::image::testing::{fixture, input, listed, Counting};
     use crate::image::{assemble, LayerDescriptor, LocalStore};
-    use crate::registry::OCI_LAYER_TAR;
+    use crate::oci::OCI_LAYER_TAR;
 
     /// An Engine image with these layers and history entries.
     fn engine_image(layers: &[String], history: &[String]) -> EngineImage {

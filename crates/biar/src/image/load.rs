@@ -31,7 +31,7 @@ use super::tar::{self, Kind};
 use super::ImageError;
 use crate::build::BuildEvent;
 use crate::docker::Engine;
-use crate::registry::{sha256_digest, OCI_LAYER_TAR};
+use crate::oci::{sha256_digest, OCI_LAYER_TAR};
 
 /// What a load sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

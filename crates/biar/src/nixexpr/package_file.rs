@@ -218,7 +218,7 @@ impl PackageFile {
         if !self.is_modified() {
             return Ok(false);
         }
-        crate::config::write_atomic(&self.path, self.text.as_bytes()).map_err(|source| {
+        crate::fsutil::write_atomic(&self.path, self.text.as_bytes()).map_err(|source| {
             NixError::Io {
                 path: self.path.clone(),
                 source,

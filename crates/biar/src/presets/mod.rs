@@ -166,7 +166,7 @@ fn write_preset(path: &Path, text: &str) -> Result<(), PresetError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    crate::config::write_atomic(path, text.as_bytes()).map_err(io)
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(io)
 }
 
 /// `python`, `python.nix` and `presets/python.nix` all name the preset `python`.
