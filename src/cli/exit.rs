@@ -31,7 +31,7 @@ pub fn category_of(err: &anyhow::Error) -> Category {
             biar::presets::PresetError,
             biar::index::IndexError,
             biar::docker::DockerError,
-            biar::build::BuildError,
+            biar::nixbuild::BuildError,
             biar::image::ImageError,
             biar::registry::RegistryError,
             biar::run::RunError

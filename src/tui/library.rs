@@ -5,12 +5,11 @@ use std::path::PathBuf;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use biar::build::{build_image, BuildEvent, PipelineObserver, PipelineOptions, PipelineStep};
 use biar::config::Project;
 use biar::nixexpr::{AttrPath, PackageFile};
+use biar::operations::{build_image, PipelineOptions};
 use biar::registry::RegistryTarget;
 use biar::run::RunSpec;
 
@@ -171,7 +170,7 @@ impl Engine for Library {
     fn build(
         &self,
         push: bool,
-        events: mpsc::Sender<BuildEvent>,
+        events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
         // `Send`: the backend spawns it on the runtime like any other request.
@@ -205,7 +204,7 @@ impl Engine for Library {
 async fn build_and_deliver(
     dir: PathBuf,
     push: bool,
-    events: mpsc::Sender<BuildEvent>,
+    events: biar::progress::Sender,
     cancel: CancellationToken,
 ) -> anyhow::Result<Delivered> {
     let project = Project::load(&dir)?;
@@ -223,12 +222,12 @@ async fn build_and_deliver(
     } else {
         None
     };
-    let observer = Forward(events.clone());
     let options = PipelineOptions {
         push: target,
         ..Default::default()
     };
-    let outcome = build_image(&project, &options, events.clone(), &observer, cancel).await?;
+    // The pipeline sends every step's events, and last the delivered reference.
+    let outcome = build_image(&project, &options, events, &(), cancel).await?;
     let delivered = match (outcome.remote, outcome.push) {
         (None, _) => Delivered::Loaded(name),
         (Some(remote), summary) => {
@@ -246,22 +245,7 @@ async fn build_and_deliver(
             })
         }
     };
-    let reference = match &delivered {
-        Delivered::Loaded(r) => r.clone(),
-        Delivered::Pushed(p) => p.remote.clone(),
-    };
-    let _ = events.send(BuildEvent::Done { reference }).await;
     Ok(delivered)
-}
-
-/// Sends the image steps' events to the build's channel.
-struct Forward(mpsc::Sender<BuildEvent>);
-
-impl PipelineObserver for Forward {
-    fn event(&self, _step: PipelineStep, e: BuildEvent) {
-        // Layer events are few (one per layer and stage); a full channel only loses progress.
-        let _ = self.0.try_send(e);
-    }
 }
 
 impl PackageIndex for biar::index::Searcher {

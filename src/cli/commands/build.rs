@@ -3,8 +3,9 @@
 
 use std::process::ExitCode;
 
-use biar::build::{BuildOptions, PipelineOptions};
 use biar::config::Project;
+use biar::nixbuild::BuildOptions;
+use biar::operations::PipelineOptions;
 
 use crate::cli::build_report::{self, Show, Sink};
 use crate::cli::Global;

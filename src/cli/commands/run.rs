@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use biar::build::PipelineOptions;
 use biar::config::Project;
+use biar::operations::PipelineOptions;
 use biar::run::{self, RunSpec};
 
 use crate::cli::build_report::{self, Show, Sink};

@@ -13,7 +13,7 @@ use crate::tui::action::Action;
 use crate::tui::keymap::Command;
 use crate::tui::view::{DockerState, ImageState, PushView};
 
-use biar::build::BuildEvent;
+use biar::progress::{BuildEvent, Stage};
 
 #[derive(Debug, Default)]
 pub struct Status {
@@ -58,7 +58,7 @@ impl Component for Status {
                         BuildEvent::Progress { done, expected, .. } => {
                             self.building = Some((*done, *expected));
                         }
-                        BuildEvent::Stage { name } if name == "push" => {
+                        BuildEvent::Stage { name: Stage::Push } => {
                             self.pushing = Some((0, 0));
                         }
                         BuildEvent::Layer { total, .. } => {

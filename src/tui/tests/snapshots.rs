@@ -159,7 +159,7 @@ fn build_view_from_recorded_events() {
     press(&mut app, KeyCode::End);
     app.dispatch(Action::BuildEvents(vec![
         BuildEvent::Stage {
-            name: "layers".into(),
+            name: Stage::Layers,
         },
         BuildEvent::Layer {
             index: 0,
@@ -240,14 +240,12 @@ fn push_progress_and_result() {
     let mut events = recorded_events("chatty.stderr");
     events.extend([
         BuildEvent::Stage {
-            name: "layers".into(),
+            name: Stage::Layers,
         },
         layer(0, true),
         layer(1, true),
         layer(2, true),
-        BuildEvent::Stage {
-            name: "push".into(),
-        },
+        BuildEvent::Stage { name: Stage::Push },
         layer(1, false),
         layer(0, true),
     ]);

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::client::{Client, Mount};
 use super::RegistryError;
-use crate::build::BuildEvent;
 use crate::oci::{sha256_digest, verify_digest, ByteStream, Descriptor, PushImage, OCI_MANIFEST};
+use crate::progress::{BuildEvent, Stage};
 
 /// Opens a layer's bytes to send them; called only for layers the registry lacks.
 pub type OpenLayer<'a> = dyn Fn(&Descriptor) -> Pin<Box<dyn Future<Output = std::io::Result<ByteStream>> + Send>>
@@ -94,9 +94,7 @@ pub async fn push_image(
         reference: format!("{}/{repository}:{tag}", client.host()),
         reason,
     })?;
-    events(BuildEvent::Stage {
-        name: "push".into(),
-    });
+    events(BuildEvent::Stage { name: Stage::Push });
     client.ping().await?;
 
     let manifest = image.manifest();

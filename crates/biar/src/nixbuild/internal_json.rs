@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
 
-use super::BuildEvent;
+use crate::progress::BuildEvent;
 
 const ACT_BUILDS: u64 = 104;
 const ACT_BUILD: u64 = 105;

@@ -19,7 +19,7 @@ pub enum Error {
     #[error(transparent)]
     Docker(#[from] crate::docker::DockerError),
     #[error(transparent)]
-    Build(#[from] crate::build::BuildError),
+    Build(#[from] crate::nixbuild::BuildError),
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
     #[error(transparent)]
