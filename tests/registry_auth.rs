@@ -176,3 +176,90 @@ async fn cli_pull_uses_docker_config_credentials() {
         "pulled with a password\n"
     );
 }
+
+/// An `identitytoken` entry is named as what it is, not as a credential helper.
+#[tokio::test]
+async fn identity_tokens_are_named_not_called_helpers() {
+    let Some(reg) = auth_registry() else { return };
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+    std::fs::write(
+        home.path().join(".docker/config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"identitytoken": "refresh-token-value"}}}}}}"#,
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let c = client_with(home.path(), &reg.host());
+    let text = c.ping().await.unwrap_err().to_string();
+    assert!(
+        text.contains("identity token")
+            && text.contains(&reg.host())
+            && !text.contains("credential helper")
+            && !text.contains("refresh-token-value"),
+        "{text}"
+    );
+}
+
+/// A Docker config entry of the wrong JSON type never puts its secret in a message: for another
+/// host it is skipped (the pull goes on to the registry), for the host in use the error names the
+/// host and the field (exit 2).
+#[test]
+fn malformed_docker_config_never_prints_a_secret() {
+    if !common::docker_available() {
+        return;
+    }
+    use base64::Engine as _;
+    let Some(reg) = Registry::start() else { return };
+    let host = reg.host();
+    let b64 = base64::engine::general_purpose::STANDARD.encode("bob:Pa55-w0rd");
+    let secrets = [b64.as_str(), "Pa55-w0rd"];
+    let shapes = [
+        format!(r#""{b64}""#),
+        format!(r#"["{b64}"]"#),
+        format!(r#"{{"auth": ["{b64}"]}}"#),
+        format!(r#"{{"auth": {{"v": "{b64}"}}}}"#),
+        r#"{"username": "bob", "password": ["Pa55-w0rd"]}"#.to_string(),
+        r#"{"auth": "Pa55-w0rd!"}"#.to_string(),
+    ];
+    for (i, shape) in shapes.iter().enumerate() {
+        for (key, ours) in [("other.example:5000", false), (host.as_str(), true)] {
+            let home = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+            std::fs::write(
+                home.path().join(".docker/config.json"),
+                format!(r#"{{"auths": {{"{key}": {shape}}}}}"#),
+            )
+            .unwrap();
+            let out = common::biar(home.path())
+                .current_dir(home.path())
+                .env("HOME", home.path())
+                .env_remove("DOCKER_CONFIG")
+                .args(["pull", "--registry", &host, "--image", "biar-test-none:t"])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            for secret in secrets {
+                assert!(
+                    !stdout.contains(secret) && !stderr.contains(secret),
+                    "shape {i} under {key}: {stdout}{stderr}"
+                );
+            }
+            if ours {
+                assert_eq!(out.status.code(), Some(2), "shape {i}: {stderr}");
+                assert!(
+                    stderr.contains(&host) && stderr.contains("config.json"),
+                    "shape {i}: {stderr}"
+                );
+            } else {
+                // Skipped: the registry was asked and said the image is not there.
+                assert!(
+                    stderr.contains("does not exist in the registry"),
+                    "shape {i}: {stderr}"
+                );
+            }
+        }
+    }
+}

@@ -234,7 +234,12 @@ impl App {
                 Err(e) => {
                     self.run_after_build = false;
                     let first = e.lines().next().unwrap_or("").to_string();
-                    next.push(Action::Error(format!("the push failed: {first}")));
+                    // Cancelled by the user: the error says so ("push cancelled: …").
+                    next.push(Action::Error(if self.build.cancelling {
+                        first
+                    } else {
+                        format!("the push failed: {first}")
+                    }));
                 }
             },
             Action::BuildFinished(result) => match result {

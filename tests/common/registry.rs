@@ -225,6 +225,27 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     head.split_whitespace().nth(1)?.parse().ok()
 }
 
+impl Registry {
+    /// Freezes the registry process (SIGSTOP): the kernel still accepts connections for it, but
+    /// nothing answers, as with a hung server. Dropping the registry kills it all the same.
+    pub fn freeze(&self) {
+        signal(self.child.id(), "-STOP");
+    }
+
+    /// Lets a frozen registry run again (SIGCONT).
+    pub fn thaw(&self) {
+        signal(self.child.id(), "-CONT");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();

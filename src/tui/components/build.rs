@@ -32,6 +32,8 @@ pub struct Build {
     /// What the finished push did.
     pub pushed: Option<PushView>,
     pub cancelling: bool,
+    /// The last run ended in an error after the user cancelled it: it was cancelled, not failed.
+    pub cancelled: bool,
     /// "Cancel the build?" is on screen.
     pub confirming: bool,
     /// What the run's events add up to (the library's fold, rendered here).
@@ -98,6 +100,7 @@ impl Build {
 impl Build {
     fn finish(&mut self, result: Result<String, String>) {
         self.running = false;
+        self.cancelled = self.cancelling && result.is_err();
         self.cancelling = false;
         self.confirming = false;
         self.tally.building.clear();
@@ -205,6 +208,7 @@ impl Component for Build {
                 Some(_) => (format!("✓ pushed {r}"), t.ok_fg),
                 None => (format!("✓ built {r}"), t.ok_fg),
             },
+            (Some(Err(_)), false) if self.cancelled => ("✗ cancelled".to_string(), t.warn_fg),
             (Some(Err(_)), false) => ("✗ failed".to_string(), t.failed_fg),
             (None, false) => ("not started".to_string(), t.dim_fg),
         };

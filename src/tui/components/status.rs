@@ -20,6 +20,8 @@ pub struct Status {
     pub image: Option<Result<String, String>>,
     pub image_state: ImageState,
     pub docker: DockerState,
+    /// The user cancelled the running build or push: an error ending it is the cancel.
+    pub cancelling: bool,
     /// `(done, expected)` while a build runs.
     pub building: Option<(u64, u64)>,
     /// `(layers done, layers)` once a push sends layers.
@@ -70,19 +72,24 @@ impl Component for Status {
                     }
                 }
             }
+            Action::CancelBuild => self.cancelling = true,
             Action::PushFinished(result) => {
                 (self.building, self.pushing) = (None, None);
                 self.note = match result {
                     Ok(p) => push_note(p),
+                    Err(_) if self.cancelling => "push cancelled".to_string(),
                     Err(_) => "push failed".to_string(),
                 };
+                self.cancelling = false;
             }
             Action::BuildFinished(result) => {
                 self.building = None;
                 self.note = match result {
                     Ok(r) => format!("built {r}"),
+                    Err(_) if self.cancelling => "build cancelled".to_string(),
                     Err(_) => "build failed".to_string(),
                 };
+                self.cancelling = false;
             }
             Action::RunFinished(Ok(code)) => {
                 self.note = format!("the environment exited with code {code}");

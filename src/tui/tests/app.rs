@@ -372,7 +372,15 @@ fn cancelling_a_push_asks_once_and_says_nothing_was_tagged() {
         .banner
         .message
         .as_deref()
-        .is_some_and(|m| m.starts_with("the push failed: push cancelled: nothing was tagged")));
+        .is_some_and(|m| m.starts_with("push cancelled: nothing was tagged")));
+    // Said as cancelled, not failed (issue 10).
+    assert_eq!(app.status.note, "push cancelled");
+    assert!(app.build.cancelled);
+    let screen = draw(&app, 110, 28).backend().to_string();
+    assert!(
+        screen.contains("✗ cancelled") && !screen.contains("failed"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -3,13 +3,14 @@
 //!
 //! Only `auths.<host>.auth` (base64 `user:password`, or separate `username`/`password`) is used.
 //! Credential helpers (`credHelpers`, `credsStore`) are external programs we deliberately do not
-//! run; a host that relies on one gets an error saying so.
+//! run, and identity tokens (`identitytoken`) are not used; a host that relies on either gets an
+//! error saying so. No message quotes a value of the file: it holds secrets.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use serde::Deserialize;
+use serde_json::Value;
 
 use super::RegistryError;
 
@@ -34,6 +35,9 @@ pub enum HostAuth {
     Basic(Credentials),
     /// The host's credentials live in `docker-credential-<helper>`, which we do not run.
     Helper(String),
+    /// The host's entry holds only an `identitytoken` (an OAuth refresh token), which we do not
+    /// use.
+    IdentityToken,
 }
 
 /// The Docker config file biar-tui reads: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
@@ -48,30 +52,21 @@ pub fn docker_config_path() -> PathBuf {
     home.join(".docker").join("config.json")
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DockerConfig {
-    #[serde(default)]
-    auths: BTreeMap<String, AuthEntry>,
-    #[serde(default)]
-    cred_helpers: BTreeMap<String, String>,
-    #[serde(default)]
-    creds_store: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
+/// One `auths` entry, its fields checked to be strings.
+#[derive(Debug, Default)]
 struct AuthEntry {
-    #[serde(default)]
     auth: Option<String>,
-    #[serde(default)]
     username: Option<String>,
-    #[serde(default)]
     password: Option<String>,
-    #[serde(default)]
     identitytoken: Option<String>,
 }
 
 /// Looks `host` up in the Docker config at `path`. A missing file means no credentials.
+///
+/// The file holds secrets, so no message ever quotes a value from it: the file is read as plain
+/// JSON and each part checked for its type by hand (serde's "invalid type: string \"…\"" would
+/// quote it). An entry for another host that is malformed is skipped with a warning; for `host`
+/// it is an error naming the host and the field.
 pub fn lookup(path: &Path, host: &str) -> Result<HostAuth, RegistryError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -83,32 +78,109 @@ pub fn lookup(path: &Path, host: &str) -> Result<HostAuth, RegistryError> {
             })
         }
     };
-    let config: DockerConfig =
-        serde_json::from_str(&text).map_err(|e| RegistryError::DockerConfig {
-            path: path.to_path_buf(),
-            reason: format!("line {}:{}: {e}", e.line(), e.column()),
-        })?;
+    // Syntax errors name a position and what was expected, never the text found.
+    let config: Value = serde_json::from_str(&text).map_err(|e| RegistryError::DockerConfig {
+        path: path.to_path_buf(),
+        reason: format!("line {}:{}: {}", e.line(), e.column(), syntax_reason(&e)),
+    })?;
     lookup_in(&config, path, host)
 }
 
-fn lookup_in(config: &DockerConfig, path: &Path, host: &str) -> Result<HostAuth, RegistryError> {
+/// serde_json's message without its own ` at line L column C` suffix (we say it first).
+fn syntax_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// `a string`, `an object`…: what a value is, never what it holds.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Whether an `auths` key (`host`, `http://host`, `https://host/v1/`…) names `host`.
+fn key_names(key: &str, host: &str) -> bool {
+    let k = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    k.split('/').next().unwrap_or("") == host
+}
+
+/// An `auths` entry's fields, or which field is of the wrong type (`.auth is a number…`).
+fn parse_entry(value: &Value) -> Result<AuthEntry, String> {
+    let Value::Object(fields) = value else {
+        return Err(format!(" is {}, expected an object", json_type(value)));
+    };
+    let field = |name: &str| -> Result<Option<String>, String> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!(
+                ".{name} is {}, expected a string",
+                json_type(other)
+            )),
+        }
+    };
+    Ok(AuthEntry {
+        auth: field("auth")?,
+        username: field("username")?,
+        password: field("password")?,
+        identitytoken: field("identitytoken")?,
+    })
+}
+
+fn lookup_in(config: &Value, path: &Path, host: &str) -> Result<HostAuth, RegistryError> {
     let bad = |reason: String| RegistryError::DockerConfig {
         path: path.to_path_buf(),
         reason,
     };
-    // Entries may be written as `host`, `http://host`, `https://host/v1/`…
-    let entry = config.auths.iter().find(|(key, _)| {
-        let k = key
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        let k = k.split('/').next().unwrap_or("");
-        k == host
-    });
-    if let Some((key, entry)) = entry {
+    let empty = serde_json::Map::new();
+    let Value::Object(top) = config else {
+        return Err(bad(format!(
+            "the file is {}, expected a JSON object",
+            json_type(config)
+        )));
+    };
+    let object = |name: &str| match top.get(name) {
+        None | Some(Value::Null) => Ok(&empty),
+        Some(Value::Object(m)) => Ok(m),
+        Some(other) => Err(bad(format!(
+            "`{name}` is {}, expected an object of registries",
+            json_type(other)
+        ))),
+    };
+    let auths = object("auths")?;
+    let cred_helpers = object("credHelpers")?;
+
+    let mut entry = None;
+    for (key, value) in auths {
+        let parsed = parse_entry(value);
+        if entry.is_none() && key_names(key, host) {
+            let parsed = parsed.map_err(|problem| {
+                bad(format!("the entry for {host}, auths.\"{key}\"{problem}"))
+            })?;
+            entry = Some((key, parsed));
+        } else if let Err(problem) = parsed {
+            tracing::warn!(
+                "{}: auths.\"{key}\"{problem}; skipped (biar-tui uses the entry for {host})",
+                path.display()
+            );
+        }
+    }
+    if let Some((key, entry)) = &entry {
         if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
-                .map_err(|e| bad(format!("auths.\"{key}\".auth is not base64: {e}")))?;
+                .map_err(|_| bad(format!("auths.\"{key}\".auth is not base64")))?;
             let decoded = String::from_utf8(decoded)
                 .map_err(|_| bad(format!("auths.\"{key}\".auth is not UTF-8 once decoded")))?;
             let (user, pass) = decoded.split_once(':').ok_or_else(|| {
@@ -127,21 +199,42 @@ fn lookup_in(config: &DockerConfig, path: &Path, host: &str) -> Result<HostAuth,
                 password: p.clone(),
             }));
         }
-        if entry.identitytoken.is_some() {
-            // An OAuth refresh token: only a helper-based login writes these.
-            return Ok(HostAuth::Helper(
-                config
-                    .creds_store
-                    .clone()
-                    .unwrap_or_else(|| "identity-token".into()),
-            ));
+        if entry
+            .identitytoken
+            .as_deref()
+            .is_some_and(|t| !t.is_empty())
+        {
+            return Ok(HostAuth::IdentityToken);
         }
     }
-    if let Some(helper) = config.cred_helpers.get(host) {
-        return Ok(HostAuth::Helper(helper.clone()));
+    for (key, value) in cred_helpers {
+        match value {
+            Value::String(helper) if key == host => return Ok(HostAuth::Helper(helper.clone())),
+            Value::String(_) => {}
+            other if key == host => {
+                return Err(bad(format!(
+                    "the entry for {host}, credHelpers.\"{key}\" is {}, expected a string",
+                    json_type(other)
+                )))
+            }
+            other => tracing::warn!(
+                "{}: credHelpers.\"{key}\" is {}, expected a string; skipped",
+                path.display(),
+                json_type(other)
+            ),
+        }
     }
-    if let (Some(store), Some(_)) = (&config.creds_store, entry) {
-        return Ok(HostAuth::Helper(store.clone()));
+    if entry.is_some() {
+        match top.get("credsStore") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(store)) => return Ok(HostAuth::Helper(store.clone())),
+            Some(other) => {
+                return Err(bad(format!(
+                    "`credsStore` (where the credentials for {host} are) is {}, expected a string",
+                    json_type(other)
+                )))
+            }
+        }
     }
     Ok(HostAuth::None)
 }
@@ -272,12 +365,85 @@ mod tests {
             lookup(&dir.path().join("none.json"), "h").unwrap(),
             HostAuth::None
         );
-        let (_d, p) = write("{\n  \"auths\": [\n");
+        // A syntax error (the file is read as plain JSON first, then checked field by field).
+        let (_d, p) = write("{\n  \"auths\": {\"h\" 1}\n");
         let err = lookup(&p, "h").unwrap_err().to_string();
         assert!(
             err.contains("config.json") && err.contains("line 2"),
             "{err}"
         );
+    }
+
+    /// A secret in every shape a hand-edited file may hold it: no message, for the host in use
+    /// or another one, quotes it.
+    #[test]
+    fn malformed_entries_never_echo_a_secret() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode("bob:Pa55-w0rd");
+        let secrets = [b64.as_str(), "Pa55-w0rd", "bob:Pa55"];
+        let shapes = [
+            format!(r#"{{"auths": {{"reg:5000": "{b64}"}}}}"#),
+            format!(r#"{{"auths": {{"reg:5000": ["{b64}"]}}}}"#),
+            format!(r#"{{"auths": {{"reg:5000": {{"auth": ["{b64}"]}}}}}}"#),
+            format!(r#"{{"auths": {{"reg:5000": {{"auth": {{"v": "{b64}"}}}}}}}}"#),
+            r#"{"auths": {"reg:5000": {"username": "bob", "password": ["Pa55-w0rd"]}}}"#.into(),
+            r#"{"auths": {"reg:5000": {"auth": "Pa55-w0rd!"}}}"#.into(),
+            r#"{"auths": {"reg:5000": {"identitytoken": {"t": "Pa55-w0rd"}}}}"#.into(),
+            r#"{"credHelpers": {"reg:5000": ["Pa55-w0rd"]}}"#.into(),
+            format!(r#"{{"auths": ["{b64}"]}}"#),
+            format!(r#"["{b64}"]"#),
+            format!(r#"{{"auths": {{"reg:5000": {{"auth": "{b64}" "x"}}}}}}"#),
+        ];
+        for shape in &shapes {
+            let (_d, p) = write(shape);
+            let err = lookup(&p, "reg:5000").unwrap_err().to_string();
+            for secret in secrets {
+                assert!(!err.contains(secret), "{shape}\n  gave: {err}");
+            }
+            assert!(err.contains("config.json"), "{err}");
+            // The entry of the host in use is named with the field at fault.
+            if shape.contains("\"reg:5000\"") && !shape.contains("\"x\"") {
+                assert!(err.contains("reg:5000"), "{shape}\n  gave: {err}");
+            }
+        }
+        let err = lookup(&write(&shapes[2]).1, "reg:5000")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                r#"the entry for reg:5000, auths."reg:5000".auth is an array, expected a string"#
+            ),
+            "{err}"
+        );
+        // A malformed entry for another host is skipped: the host in use still gets its own.
+        for (section, entry) in [
+            ("auths", format!(r#""{b64}""#)),
+            ("auths", format!(r#"{{"auth": 5, "password": ["{b64}"]}}"#)),
+            ("credHelpers", r#"["Pa55-w0rd"]"#.to_string()),
+        ] {
+            let (_d, p) = write(&format!(
+                r#"{{"{section}": {{"other:1": {entry}}}, "auths_": 0, "x": {{}}}}"#
+            ));
+            assert_eq!(lookup(&p, "ours:1").unwrap(), HostAuth::None);
+            let mixed = if section == "auths" {
+                format!(
+                    r#"{{"auths": {{"other:1": {entry}, "ours:1": {{"username": "u", "password": "p"}}}}}}"#
+                )
+            } else {
+                format!(
+                    r#"{{"credHelpers": {{"other:1": {entry}}}, "auths": {{"ours:1": {{"username": "u", "password": "p"}}}}}}"#
+                )
+            };
+            let (_d, p) = write(&mixed);
+            assert!(
+                matches!(lookup(&p, "ours:1").unwrap(), HostAuth::Basic(c) if c.username == "u")
+            );
+        }
+    }
+
+    #[test]
+    fn identity_tokens_are_named_as_such() {
+        let (_d, p) = write(r#"{"auths": {"reg:5000": {"identitytoken": "refresh-me"}}}"#);
+        assert_eq!(lookup(&p, "reg:5000").unwrap(), HostAuth::IdentityToken);
     }
 
     #[test]

@@ -1,16 +1,28 @@
 //! The OCI distribution API over reqwest: `/v2/` ping, blob HEAD / mount / streamed upload,
 //! manifest HEAD / GET / PUT, basic and bearer-token auth, errors decoded from the registry's
 //! JSON error body.
+//!
+//! Credentials go only to the origin (scheme, host, port) they were given for: an upload
+//! session or a redirect that names another origin is followed without them, as the docker CLI
+//! and browsers do. Redirects are followed here, not by reqwest, so that rule is ours to keep.
+//! The one exception is the token endpoint (`realm` of a `Bearer` challenge), which gets the
+//! basic credentials wherever the registry puts it: that is how the token flow works (docker
+//! does the same); its own redirects keep them only within the realm's origin.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::Stream;
 use reqwest::header::{
-    HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION,
+    PROXY_AUTHORIZATION, WWW_AUTHENTICATE,
 };
-use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use reqwest::{Method, Request, RequestBuilder, Response, StatusCode, Url};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
@@ -40,7 +52,22 @@ pub struct ClientOptions {
     pub credentials: Option<Credentials>,
     /// The Docker config file to read credentials from (default: [`auth::docker_config_path`]).
     pub docker_config: Option<PathBuf>,
+    /// How long the registry may leave a request unanswered (and a blob upload without taking a
+    /// byte) before it counts as not answering; default [`ANSWER_TIMEOUT`].
+    pub answer_timeout: Option<Duration>,
 }
+
+/// A registry that accepts connections but sends nothing for this long is reported as not
+/// answering. Shorter than the Engine connection's own timeout, so a push streaming a layer from
+/// the builder blames the registry, not the layer.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// After a blob's last byte the registry stores it (on some backends a copy of the whole blob):
+/// it gets this many answer timeouts for that.
+const COMMIT_TIMEOUTS: u32 = 10;
+
+/// Redirects followed per request, as browsers and reqwest's default do at most.
+const MAX_REDIRECTS: usize = 10;
 
 /// A client of one registry host. Cheap to clone; clones share the auth state.
 #[derive(Clone)]
@@ -49,8 +76,11 @@ pub struct Client {
     host: String,
     base: Url,
     credentials: Option<Credentials>,
-    helper: Option<String>,
+    /// The Docker config names credentials for the host that we cannot use (a helper, an
+    /// identity token): said when the registry asks for credentials.
+    elsewhere: Option<HostAuth>,
     config_path: PathBuf,
+    answer_timeout: Duration,
     auth: Arc<Mutex<AuthState>>,
 }
 
@@ -145,19 +175,20 @@ impl Client {
             .docker_config
             .clone()
             .unwrap_or_else(auth::docker_config_path);
-        let (credentials, helper) = match options.credentials {
+        let (credentials, elsewhere) = match options.credentials {
             Some(c) => (Some(c), None),
             None => match auth::lookup(&config_path, host)? {
                 HostAuth::None => (None, None),
                 HostAuth::Basic(c) => (Some(c), None),
-                HostAuth::Helper(h) => (None, Some(h)),
+                other => (None, Some(other)),
             },
         };
         let http = reqwest::Client::builder()
             .user_agent(concat!("biar-tui/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(10))
-            // Registries may redirect blob requests to their storage backend.
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Registries may redirect blob requests to their storage backend: `follow` does it,
+            // deciding per hop whether credentials may go along.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| RegistryError::Unreachable {
                 url: base.to_string(),
@@ -168,8 +199,9 @@ impl Client {
             host: host.to_string(),
             base,
             credentials,
-            helper,
+            elsewhere,
             config_path,
+            answer_timeout: options.answer_timeout.unwrap_or(ANSWER_TIMEOUT),
             auth: Arc::new(Mutex::new(AuthState::default())),
         })
     }
@@ -277,7 +309,7 @@ impl Client {
             .authorize(self.http.delete(session), &Scope::push(repository))
             .await
         {
-            let _ = rb.send().await;
+            let _ = self.send_raw(rb).await;
         }
     }
 
@@ -294,6 +326,11 @@ impl Client {
         let mut url = session;
         url.query_pairs_mut().append_pair("digest", digest);
         let path = url.path().to_string();
+        let progress = Arc::new(UploadProgress::new());
+        let body = Watched {
+            inner: body,
+            progress: progress.clone(),
+        };
         // The POST before this one settled the auth, so the streamed body needs no retry.
         let rb = self
             .http
@@ -302,7 +339,14 @@ impl Client {
             .header(CONTENT_LENGTH, size)
             .body(reqwest::Body::wrap_stream(body));
         let rb = self.authorize(rb, &Scope::push(repository)).await?;
-        let resp = rb.send().await.map_err(|e| self.interrupted(digest, e))?;
+        let (http, req) = rb.build_split();
+        let req = req.map_err(|e| self.interrupted(digest, e))?;
+        // No overall timeout (a large layer takes as long as it takes): a watchdog notices a
+        // registry that stops taking bytes or never answers.
+        let resp = self
+            .watch_upload(follow(&http, req, &self.base), &progress, &path)
+            .await?
+            .map_err(|e| self.interrupted(digest, e))?;
         if resp.status() != StatusCode::CREATED {
             return Err(self.error(resp, "PUT", &path, Some(repository)).await);
         }
@@ -435,7 +479,9 @@ impl Client {
     ) -> Result<Response, RegistryError> {
         let rb = self.authorize(make(), scope).await?;
         let resp = self.send_raw(rb).await?;
-        if resp.status() != StatusCode::UNAUTHORIZED {
+        // Another origin's 401 (a storage backend we were redirected to) is not the registry
+        // asking for credentials: ours are not for it.
+        if resp.status() != StatusCode::UNAUTHORIZED || !same_origin(resp.url(), &self.base) {
             return Ok(resp);
         }
         let had_auth = {
@@ -459,21 +505,64 @@ impl Client {
         Ok(resp)
     }
 
+    /// Sends one request (following redirects, credentials kept to the registry's origin), with
+    /// the answer timeout: the request carries no streamed body, so it is small.
     async fn send_raw(&self, rb: RequestBuilder) -> Result<Response, RegistryError> {
-        rb.send().await.map_err(|e| {
-            let url = e
-                .url()
-                .map(|u| u.to_string())
-                .unwrap_or_else(|| self.base.to_string());
-            RegistryError::Unreachable {
-                url,
-                reason: error_chain(&e),
+        let (http, req) = rb.build_split();
+        let mut req = req.map_err(|e| self.transport(e))?;
+        *req.timeout_mut() = Some(self.answer_timeout);
+        follow(&http, req, &self.base)
+            .await
+            .map_err(|e| self.transport(e))
+    }
+
+    /// The error for a request that got no answer: unreachable, or silent past the timeout.
+    fn transport(&self, e: reqwest::Error) -> RegistryError {
+        let url = e.url().cloned().unwrap_or_else(|| self.base.clone());
+        if e.is_timeout() {
+            return RegistryError::NoAnswer {
+                registry: self.host.clone(),
+                request: url.path().to_string(),
+                seconds: self.answer_timeout.as_secs(),
+            };
+        }
+        RegistryError::Unreachable {
+            url: url.to_string(),
+            reason: error_chain(&e),
+        }
+    }
+
+    /// Runs a streamed upload, failing with `NoAnswer` when the registry stops taking bytes, or
+    /// gets them all but does not answer (given longer: storing a blob may copy it).
+    async fn watch_upload(
+        &self,
+        send: impl std::future::Future<Output = Result<Response, reqwest::Error>>,
+        progress: &UploadProgress,
+        path: &str,
+    ) -> Result<Result<Response, reqwest::Error>, RegistryError> {
+        let tick = (self.answer_timeout / 4).min(Duration::from_secs(1));
+        let mut send = std::pin::pin!(send);
+        loop {
+            tokio::select! {
+                r = &mut send => return Ok(r),
+                _ = tokio::time::sleep(tick) => {
+                    if let Some(waited) = progress.stalled(self.answer_timeout) {
+                        return Err(RegistryError::NoAnswer {
+                            registry: self.host.clone(),
+                            request: path.to_string(),
+                            seconds: waited.as_secs(),
+                        });
+                    }
+                }
             }
-        })
+        }
     }
 
     /// Records the challenge of a 401; true if it is one we did not know yet.
     async fn learn(&self, resp: &Response) -> bool {
+        if !same_origin(resp.url(), &self.base) {
+            return false;
+        }
         let challenge = resp
             .headers()
             .get_all(WWW_AUTHENTICATE)
@@ -490,11 +579,21 @@ impl Client {
         }
     }
 
+    /// Adds the registry's credentials (basic, or a bearer token for `scope`) to a request for
+    /// the registry's own origin; a request elsewhere (an upload session the registry placed on
+    /// another host or port) goes without them.
     async fn authorize(
         &self,
         rb: RequestBuilder,
         scope: &Scope,
     ) -> Result<RequestBuilder, RegistryError> {
+        let (http, req) = rb.build_split();
+        let req = req.map_err(|e| self.transport(e))?;
+        let ours = same_origin(req.url(), &self.base);
+        let rb = RequestBuilder::from_parts(http, req);
+        if !ours {
+            return Ok(rb);
+        }
         let challenge = self.auth.lock().await.challenge.clone();
         match challenge {
             None => Ok(rb),
@@ -509,13 +608,26 @@ impl Client {
         }
     }
 
-    fn require_credentials(&self) -> Result<&Credentials, RegistryError> {
-        if let Some(helper) = &self.helper {
-            return Err(RegistryError::CredentialHelper {
+    /// Why the Docker config's entry for this host cannot be used, if it names credentials we do
+    /// not read (a helper program, an identity token).
+    fn stored_elsewhere(&self) -> Option<RegistryError> {
+        match self.elsewhere.as_ref()? {
+            HostAuth::Helper(helper) => Some(RegistryError::CredentialHelper {
                 registry: self.host.clone(),
                 config: self.config_path.clone(),
                 helper: helper.clone(),
-            });
+            }),
+            HostAuth::IdentityToken => Some(RegistryError::IdentityToken {
+                registry: self.host.clone(),
+                config: self.config_path.clone(),
+            }),
+            HostAuth::None | HostAuth::Basic(_) => None,
+        }
+    }
+
+    fn require_credentials(&self) -> Result<&Credentials, RegistryError> {
+        if let Some(e) = self.stored_elsewhere() {
+            return Err(e);
         }
         self.credentials
             .as_ref()
@@ -553,20 +665,27 @@ impl Client {
                 q.append_pair("scope", s);
             }
         }
-        let mut rb = self.http.get(url.clone());
-        if let Some(helper) = &self.helper {
-            return Err(RegistryError::CredentialHelper {
-                registry: self.host.clone(),
-                config: self.config_path.clone(),
-                helper: helper.clone(),
-            });
+        if let Some(e) = self.stored_elsewhere() {
+            return Err(e);
         }
+        // The realm gets the basic credentials even on another origin: the registry names it
+        // as the place to trade them for a token (docker does the same). Its redirects keep
+        // them only within the realm's origin.
+        let mut rb = self.http.get(url.clone());
         if let Some(c) = &self.credentials {
             rb = rb.basic_auth(&c.username, Some(&c.password));
         }
-        let resp = rb.send().await.map_err(|e| RegistryError::Unreachable {
-            url: url.to_string(),
-            reason: error_chain(&e),
+        let mut req = rb.build().map_err(|e| self.transport(e))?;
+        *req.timeout_mut() = Some(self.answer_timeout);
+        let resp = follow(&self.http, req, &url).await.map_err(|e| {
+            if e.is_timeout() {
+                self.transport(e)
+            } else {
+                RegistryError::Unreachable {
+                    url: url.to_string(),
+                    reason: error_chain(&e),
+                }
+            }
         })?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -616,12 +735,8 @@ impl Client {
             None => "401 Unauthorized".into(),
         };
         if self.credentials.is_none() {
-            if let Some(helper) = &self.helper {
-                return RegistryError::CredentialHelper {
-                    registry: self.host.clone(),
-                    config: self.config_path.clone(),
-                    helper: helper.clone(),
-                };
+            if let Some(e) = self.stored_elsewhere() {
+                return e;
             }
             return RegistryError::AuthNeeded {
                 registry: self.host.clone(),
@@ -737,6 +852,134 @@ impl Client {
             what: format!("blob {digest}"),
             reason: chain,
         }
+    }
+}
+
+/// Whether two URLs share an origin (scheme, host, port: the unit credentials are given for).
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.origin() == b.origin()
+}
+
+/// Sends `req`, following redirects (as reqwest would: 301/302/303 turn a request with a body into
+/// a GET, 307/308 repeat it; a streamed body cannot be repeated, so that answer is returned as it
+/// is). Credentials (`Authorization`, cookies) stay on the request only while it goes to
+/// `trusted`'s origin; once dropped they stay dropped. Past [`MAX_REDIRECTS`] the last redirect
+/// is returned for the caller to report.
+async fn follow(
+    http: &reqwest::Client,
+    mut req: Request,
+    trusted: &Url,
+) -> Result<Response, reqwest::Error> {
+    for _ in 0..MAX_REDIRECTS {
+        let method = req.method().clone();
+        let headers = req.headers().clone();
+        let timeout = req.timeout().copied();
+        let again = req.try_clone();
+        let resp = http.execute(req).await?;
+        let status = resp.status();
+        let keeps_method = match status {
+            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+            _ => return Ok(resp),
+        };
+        let Some(next_url) = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| resp.url().join(l).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+        else {
+            return Ok(resp);
+        };
+        let mut next = if keeps_method || method == Method::GET || method == Method::HEAD {
+            match again {
+                Some(r) => r,
+                None => return Ok(resp),
+            }
+        } else {
+            let mut r = Request::new(Method::GET, next_url.clone());
+            *r.headers_mut() = headers;
+            for h in [
+                CONTENT_TYPE,
+                CONTENT_LENGTH,
+                reqwest::header::TRANSFER_ENCODING,
+            ] {
+                r.headers_mut().remove(h);
+            }
+            r
+        };
+        *next.url_mut() = next_url;
+        *next.timeout_mut() = timeout;
+        if !same_origin(next.url(), trusted) {
+            for h in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
+                next.headers_mut().remove(h);
+            }
+        }
+        req = next;
+    }
+    http.execute(req).await
+}
+
+/// When an upload last moved: reqwest asking the body for more means the registry took what it
+/// had; a body that is itself waiting (a slow layer source) is not the registry's fault.
+struct UploadProgress {
+    start: Instant,
+    /// Milliseconds after `start` of the last time the body was asked for bytes.
+    last_ms: AtomicU64,
+    /// 0: the body handed out a chunk (the registry's turn), 1: the body is waiting for its
+    /// source, 2: the body is all sent (the registry's turn to answer).
+    state: std::sync::atomic::AtomicU8,
+}
+
+impl UploadProgress {
+    fn new() -> UploadProgress {
+        UploadProgress {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            state: std::sync::atomic::AtomicU8::new(0),
+        }
+    }
+
+    fn polled(&self, state: u8) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::SeqCst);
+        self.state.store(state, Ordering::SeqCst);
+    }
+
+    /// How long the registry has kept us waiting, if longer than it may.
+    fn stalled(&self, limit: Duration) -> Option<Duration> {
+        let limit = match self.state.load(Ordering::SeqCst) {
+            1 => return None,
+            2 => limit * COMMIT_TIMEOUTS,
+            _ => limit,
+        };
+        let last = Duration::from_millis(self.last_ms.load(Ordering::SeqCst));
+        let waited = self.start.elapsed().saturating_sub(last);
+        (waited > limit).then_some(waited)
+    }
+}
+
+/// An upload body that tells its [`UploadProgress`] each time it is asked for bytes.
+struct Watched {
+    inner: ByteStream,
+    progress: Arc<UploadProgress>,
+}
+
+impl Stream for Watched {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let poll = self.inner.as_mut().poll_next(cx);
+        let state = match &poll {
+            std::task::Poll::Ready(Some(_)) => 0,
+            std::task::Poll::Pending => 1,
+            std::task::Poll::Ready(None) => 2,
+        };
+        self.progress.polled(state);
+        poll
     }
 }
 

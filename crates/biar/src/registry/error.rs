@@ -25,6 +25,17 @@ pub enum RegistryError {
         helper: String,
     },
 
+    #[error("{config} holds an identity token (`identitytoken`) for {registry} (an OAuth refresh token some logins save instead of a password); biar-tui does not use identity tokens\n  log in with a user name and password or access token (`docker login {registry}`), so the file gets an `auths.\"{registry}\".auth` entry")]
+    IdentityToken { registry: String, config: PathBuf },
+
+    #[error("the registry {registry} did not answer in time: nothing came back for {seconds} s ({request})\n  it accepts connections but sends nothing: is it stopped or overloaded? re-run once it answers (a push skips the blobs already sent and tags nothing until the end)")]
+    NoAnswer {
+        registry: String,
+        /// The path of the request left unanswered.
+        request: String,
+        seconds: u64,
+    },
+
     #[error("the registry {registry} refused the credentials{user}: {detail}\n  check the user and password for {registry} in {config} (`docker login {registry}`)")]
     AuthRefused {
         registry: String,
