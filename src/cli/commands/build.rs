@@ -7,8 +7,8 @@ use biar::config::Project;
 use biar::nixbuild::BuildOptions;
 use biar::operations::PipelineOptions;
 
+use crate::args::Global;
 use crate::cli::build_report::{self, Show, Sink};
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,7 +49,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 /// The configured registry, or a bad-input error saying how to configure one.
 fn push_target(project: &Project) -> anyhow::Result<biar::registry::RegistryTarget> {
     biar::registry::RegistryTarget::from_config(&project.config).ok_or_else(|| {
-        crate::cli::BadInput(format!(
+        crate::exit::BadInput(format!(
             "{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it",
             project.config_path().display()
         ))

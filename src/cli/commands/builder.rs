@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use biar::config::BuilderSettings;
 
-use crate::cli::{BadInput, Global};
+use crate::args::Global;
+use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use biar::config::Project;
 
-use crate::cli::Global;
+use crate::args::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::args::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

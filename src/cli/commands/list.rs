@@ -4,7 +4,7 @@ use biar::config::Project;
 use biar::nixexpr::PackageFile;
 use serde::Serialize;
 
-use crate::cli::Global;
+use crate::args::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

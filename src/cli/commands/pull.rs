@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use biar::config::{ImageRef, Project};
 use biar::registry::{pull_into_docker, RegistryTarget};
 
-use crate::cli::{BadInput, Global};
+use crate::args::Global;
+use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use biar::config::Project;
 use biar::nixexpr::{AttrPath, PackageFile};
 
-use crate::cli::Global;
+use crate::args::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

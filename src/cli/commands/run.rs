@@ -8,8 +8,8 @@ use biar::config::Project;
 use biar::operations::PipelineOptions;
 use biar::run::{self, RunSpec};
 
+use crate::args::Global;
 use crate::cli::build_report::{self, Show, Sink};
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::Global;
+use crate::args::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -75,7 +75,7 @@ pub(crate) fn check_known_attrs(
         }
         return Ok(());
     }
-    Err(crate::cli::BadInput(format!(
+    Err(crate::exit::BadInput(format!(
         "{} (index: {source}); nothing was changed. Fix the name, run `biar-tui index update` \
          if the index is old, or pass --force to add it anyway",
         lines.join("; ")

@@ -1,4 +1,5 @@
-//! Errors become a message on stderr and an exit code.
+//! Errors become a message on stderr and an exit code (0 success, 1 failure, 2 bad input or usage):
+//! the one place, at the binary's edge, for the CLI and the TUI alike.
 
 use std::process::ExitCode;
 
