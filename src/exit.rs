@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use crate::cli::print::errln;
 use biar::Category;
 
 /// A CLI-level error that is the user's input at fault (exit 2).
@@ -41,16 +42,62 @@ pub fn category_of(err: &anyhow::Error) -> Category {
     Category::Failure
 }
 
+/// The error and its causes, `outer: cause: cause`, each said once. Our errors say their source
+/// in their own message (`{path}: {source}`, so a front end showing one message loses nothing)
+/// and also chain it, so `{:#}` would repeat it (`…: No space left on device: No space left on
+/// device`): a cause whose text was already said is left out.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let said = cause.to_string();
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
+}
+
 /// Prints the error (with its causes) and picks the exit code.
 pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {}", error_text(&err));
             match category_of(&err) {
                 Category::BadInput => ExitCode::from(2),
                 Category::Failure => ExitCode::from(1),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        let full = std::io::Error::from_raw_os_error(28); // ENOSPC
+        let err = biar::index::IndexError::Io {
+            path: "/cache/index".into(),
+            source: full,
+        };
+        let err = anyhow::Error::from(err).context("updating the index");
+        let text = error_text(&err);
+        assert_eq!(text.matches("No space left on device").count(), 1, "{text}");
+        assert!(
+            text.starts_with("updating the index: /cache/index"),
+            "{text}"
+        );
+        // A cause not yet said is kept.
+        let err = anyhow::Error::from(std::io::Error::from_raw_os_error(28)).context("writing x");
+        assert_eq!(
+            error_text(&err),
+            "writing x: No space left on device (os error 28)"
+        );
     }
 }

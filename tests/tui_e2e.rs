@@ -10,78 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::registry::Registry;
+use common::tmux::Tmux;
 use common::{biar, docker_available, offline_project};
-
-/// A tmux session running one command; killed on drop, even when the test fails.
-struct Tmux {
-    name: String,
-}
-
-impl Tmux {
-    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
-        let status = Command::new("tmux")
-            .args(["-L", name, "new-session", "-d", "-s", name])
-            .args(["-x", &width.to_string(), "-y", &height.to_string()])
-            .arg(command)
-            .status()
-            .expect("tmux is installed");
-        assert!(status.success(), "tmux new-session failed");
-        Tmux {
-            name: name.to_string(),
-        }
-    }
-
-    fn tmux(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &self.name]);
-        cmd
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .tmux()
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Literal text (no key names).
-    fn type_text(&self, text: &str) {
-        self.tmux()
-            .args(["send-keys", "-t", &self.name, "-l", text])
-            .status()
-            .unwrap();
-    }
-
-    fn key(&self, key: &str) {
-        self.tmux()
-            .args(["send-keys", "-t", &self.name, key])
-            .status()
-            .unwrap();
-    }
-
-    /// Waits until the screen satisfies `ok`; panics with the screen after `timeout`.
-    fn wait(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux().args(["kill-server"]).status();
-    }
-}
 
 /// A copy of example-offline pinned to the repository's package set, with an empty user.nix and
 /// an image name prefix of its own (so the image is this test's alone, built here, and removed).
@@ -196,24 +126,6 @@ fn search_add_run_hello_and_come_back() {
     assert_eq!(code.trim(), "0", "the TUI exited cleanly");
 }
 
-impl Tmux {
-    /// A tmux format variable of the pane (`alternate_on`, `pane_pid`…).
-    fn var(&self, name: &str) -> String {
-        let out = self
-            .tmux()
-            .args([
-                "display-message",
-                "-p",
-                "-t",
-                &self.name,
-                &format!("#{{{name}}}"),
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
 /// SIGTERM: the UI quits and the terminal is itself again (main screen, cursor shown, cooked
 /// mode, so the shell after it echoes what is typed). Needs no Docker.
 #[test]
@@ -252,8 +164,8 @@ fn sigterm_restores_the_terminal() {
         std::fs::read_to_string(&exit_file)
             .unwrap_or_default()
             .trim(),
-        "0",
-        "a clean exit on SIGTERM"
+        "143",
+        "a clean exit on SIGTERM, with the code a shell gives a terminated command"
     );
     assert_eq!(tmux.var("alternate_on"), "0", "back on the main screen");
     assert_eq!(tmux.var("cursor_flag"), "1", "cursor shown again");
@@ -265,6 +177,113 @@ fn sigterm_restores_the_terminal() {
         Duration::from_secs(5),
         |s| s.matches("still-typing").count() >= 2,
     );
+}
+
+/// Keys typed right after `r` (a space, two more `r`s) belong to the hand-over: they reach the
+/// environment or no one, never the TUI. After the shell exits, no preset was toggled and the
+/// environment does not run again.
+#[test]
+fn keys_typed_during_the_hand_over_never_reach_the_tui() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-tui-keys-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir) = project(&prefix);
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    // Built beforehand, so `r` attaches at once.
+    biar(&home)
+        .args(["build", "--project"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let config_before = std::fs::read(dir.join("config.json")).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-keys-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI with the image built", short, |s| {
+        s.contains("Presets") && s.contains("built: local")
+    });
+    // One write: `r`, then what a hurried hand types next (space toggles the preset under the
+    // cursor, `r` runs the environment).
+    tmux.keys(&["r", "Space", "r", "r"]);
+    tmux.wait(
+        "the container's shell prompt",
+        Duration::from_secs(60),
+        |s| {
+            !s.contains("Presets")
+                && s.lines()
+                    .any(|l| l.trim_end().ends_with('$') || l.trim_end().ends_with('#'))
+        },
+    );
+    // Whatever of those keys reached the shell is a line of its own, then it exits.
+    tmux.key("Enter");
+    tmux.type_text("exit");
+    tmux.key("Enter");
+    tmux.wait("the TUI back after exit", short, |s| {
+        s.contains("Presets") && s.contains("exited with code 0")
+    });
+    // Give replayed keys time to act.
+    std::thread::sleep(Duration::from_secs(3));
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("Presets") && screen.contains("exited with code 0"),
+        "the environment ran again:\n{screen}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("config.json")).unwrap(),
+        config_before,
+        "a preset was toggled:\n{screen}"
+    );
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
+}
+
+/// The TUI's build view of a derivation whose log, phase and forged Nix messages carry escape
+/// sequences (OSC 52, OSC 0, CSI 2J, BEL, C1), with tmux's clipboard on: no paste buffer, the
+/// pane title kept, no bell; the failure names the derivation Nix says failed.
+#[test]
+fn a_hostile_build_log_leaves_the_tuis_terminal_alone() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-tui-hostile-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir) = project(&prefix);
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: [ pkgs.hostile.log ]\n").unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-hostile-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    tmux.tmux()
+        .args(["set", "-g", "set-clipboard", "on"])
+        .status()
+        .unwrap();
+    tmux.tmux()
+        .args(["select-pane", "-T", "biar-test-title"])
+        .status()
+        .unwrap();
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("b");
+    let screen = tmux.wait("the build failed", Duration::from_secs(300), |s| {
+        s.contains("✗ failed")
+    });
+    // The failure Nix counted; the builder's forged message shows only as a line of its log.
+    assert!(
+        screen.contains("the build failed: building hostile-log-1.0 failed"),
+        "{screen}"
+    );
+    assert!(!screen.contains("building innocent"), "{screen}");
+    assert!(!screen.contains("PWNED"), "{screen}");
+    assert_eq!(tmux.buffers(), "", "OSC 52 wrote the clipboard:\n{screen}");
+    assert_eq!(tmux.var("pane_title"), "biar-test-title", "{screen}");
+    assert_eq!(tmux.var("window_bell_flag"), "0", "a bell rang:\n{screen}");
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
 }
 
 /// The command line that runs the TUI on `dir` in tmux with a private cache and config, writes its

@@ -1,6 +1,7 @@
 //! The app: its state (the components), how keys and actions change it, and the loop that ties
 //! terminal input, actions and backend answers together and renders when something changed.
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,10 @@ use super::view::ImageState;
 /// What `P` says when the project names no registry (the key first: the status line may cut it).
 pub const NO_REGISTRY: &str = "to push, set registry.host in config.json (or \
                                DOCKER_REGISTRY_HOST): no registry is configured";
+
+/// Exit codes after SIGTERM and SIGHUP.
+const SIGTERM_EXIT: u8 = 128 + 15;
+const SIGHUP_EXIT: u8 = 128 + 1;
 
 /// At most this many frames a second.
 const FRAME: Duration = Duration::from_millis(33);
@@ -312,13 +317,14 @@ impl FrameLog {
 }
 
 /// Runs the UI until the user quits or a signal asks us to stop. The terminal is entered by the
-/// caller; `started` is when the process began (for the first-frame figure).
+/// caller; `started` is when the process began (for the first-frame figure). The exit code is 0
+/// when the user quit, 143 after SIGTERM and 129 after SIGHUP.
 pub async fn run(
     mut app: App,
     engine: Arc<dyn Engine>,
     terminal: &mut Term,
     started: Instant,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExitCode> {
     let (action_tx, mut actions) = mpsc::unbounded_channel::<Action>();
     let backend = Backend::spawn(engine.clone(), action_tx.clone());
     let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
@@ -326,6 +332,8 @@ pub async fn run(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut log = FrameLog::default();
+    // The exit code when a signal ended the UI (128 + its number, as a shell reports it).
+    let mut signalled: Option<u8> = None;
 
     // First frame before any engine work answers.
     draw(terminal, &app)?;
@@ -343,10 +351,14 @@ pub async fn run(
             match effect {
                 Effect::Request(r) => backend.send(r),
                 Effect::Attach => {
-                    let result = attach(&input, terminal, engine.as_ref(), &mut sigterm).await;
+                    let result =
+                        attach(&input, &mut events, terminal, engine.as_ref(), &mut sigterm).await;
                     match result {
                         Some(r) => app.dispatch(Action::RunFinished(r)),
-                        None => app.dispatch(Action::Quit),
+                        None => {
+                            signalled = Some(SIGTERM_EXIT);
+                            app.dispatch(Action::Quit);
+                        }
                     }
                     let (w, h) = terminal::size().unwrap_or((80, 24));
                     app.dispatch(Action::Resize(w, h));
@@ -404,8 +416,14 @@ pub async fn run(
                 app.dispatch(action);
                 dirty = true;
             }
-            _ = sigterm.recv() => app.dispatch(Action::Quit),
-            _ = sighup.recv() => app.dispatch(Action::Quit),
+            _ = sigterm.recv() => {
+                signalled = Some(SIGTERM_EXIT);
+                app.dispatch(Action::Quit);
+            }
+            _ = sighup.recv() => {
+                signalled = Some(SIGHUP_EXIT);
+                app.dispatch(Action::Quit);
+            }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }
     }
@@ -423,7 +441,7 @@ pub async fn run(
         let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
     }
     log.write();
-    Ok(())
+    Ok(signalled.map_or(ExitCode::SUCCESS, ExitCode::from))
 }
 
 /// One frame inside a synchronized update, so the terminal shows it whole.
@@ -437,16 +455,22 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
 /// Hands the terminal to the environment and takes it back: stop reading the keyboard, leave the
 /// alternate screen, run attached, then re-enter, read again and redraw everything at the
 /// terminal's current size. `None` when SIGTERM arrived meanwhile.
+///
+/// Keys typed during the hand-over go to the environment or nowhere, never to the TUI: those
+/// read before the keyboard was let go (queued in `events` or in crossterm) and those typed after
+/// the environment ended (in the terminal's input queue) are dropped.
 async fn attach(
     input: &Input,
+    events: &mut mpsc::UnboundedReceiver<Event>,
     terminal: &mut Term,
     engine: &dyn Engine,
     sigterm: &mut tokio::signal::unix::Signal,
 ) -> Option<Result<i64, String>> {
     input.pause().await;
+    while events.try_recv().is_ok() {}
     term::leave();
     let result = tokio::select! {
-        r = engine.run_attached() => Some(r.map_err(|e| format!("{e:#}"))),
+        r = engine.run_attached() => Some(r.map_err(|e| super::backend::error_message(&e))),
         _ = sigterm.recv() => None,
     };
     let _ = terminal::enable_raw_mode();
@@ -461,6 +485,7 @@ async fn attach(
     // keyboard reader, and would wait on the input task.)
     let (w, h) = terminal::size().unwrap_or((80, 24));
     let _ = terminal.resize(ratatui::layout::Rect::new(0, 0, w, h));
+    biar::run::terminal::discard_typeahead();
     input.resume();
     result
 }

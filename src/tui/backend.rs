@@ -155,13 +155,18 @@ async fn serve(
     }
 }
 
+/// An error as the TUI shows it: each cause once, through the one sanitizer.
+pub fn error_message(e: &anyhow::Error) -> String {
+    super::library::shown(&crate::exit::error_text(e))
+}
+
 /// The action that ends a pipeline: a push ends as a push even when it failed while building.
 fn finished(push: bool, result: anyhow::Result<Delivered>) -> Action {
     match result {
         Ok(Delivered::Loaded(reference)) => Action::BuildFinished(Ok(reference)),
         Ok(Delivered::Pushed(view)) => Action::PushFinished(Ok(view)),
-        Err(e) if push => Action::PushFinished(Err(format!("{e:#}"))),
-        Err(e) => Action::BuildFinished(Err(format!("{e:#}"))),
+        Err(e) if push => Action::PushFinished(Err(error_message(&e))),
+        Err(e) => Action::BuildFinished(Err(error_message(&e))),
     }
 }
 
@@ -189,7 +194,7 @@ async fn edits(
         .await;
         let action = match result {
             Ok(Ok(action)) => action,
-            Ok(Err(e)) => Action::Error(format!("{e:#}")),
+            Ok(Err(e)) => Action::Error(error_message(&e)),
             Err(e) => Action::Error(format!("internal error: {e}")),
         };
         let _ = out.send(action);
@@ -211,7 +216,8 @@ async fn searches(
         Ok(Ok(index)) => index,
         Ok(Err(e)) => {
             let _ = out.send(Action::IndexFailed(format!(
-                "the package index did not load: {e:#}"
+                "the package index did not load: {}",
+                error_message(&e)
             )));
             return;
         }

@@ -47,9 +47,15 @@ async fn run(mut control: mpsc::UnboundedReceiver<Control>, events: mpsc::Unboun
                     // Dropping the stream wakes crossterm's poll thread and tells it to stop.
                     stream = None;
                     // Taking crossterm's reader lock (a zero-timeout poll) waits until that
-                    // thread has left its poll of the terminal.
+                    // thread has left its poll of the terminal. What crossterm read and did not
+                    // hand out yet (keys typed right after the one that started the hand-over)
+                    // is dropped: it is not the TUI's to replay when the terminal comes back.
                     let _ = tokio::task::spawn_blocking(|| {
-                        crossterm::event::poll(Duration::ZERO)
+                        while let Ok(true) = crossterm::event::poll(Duration::ZERO) {
+                            if crossterm::event::read().is_err() {
+                                break;
+                            }
+                        }
                     })
                     .await;
                     let _ = done.send(());

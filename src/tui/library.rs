@@ -35,17 +35,23 @@ impl Engine for Library {
             .config
             .user_config
             .iter()
-            .map(|name| match PackageFile::load(&project.root.join(name)) {
-                Ok(file) => FileView {
-                    name: name.clone(),
-                    packages: file.packages().iter().map(|p| p.attr.to_string()).collect(),
-                    error: None,
-                },
-                Err(e) => FileView {
-                    name: name.clone(),
-                    packages: Vec::new(),
-                    error: Some(e.to_string()),
-                },
+            .map(|name| {
+                match project
+                    .resolve(name)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|path| Ok(PackageFile::load(&path)?))
+                {
+                    Ok(file) => FileView {
+                        name: name.clone(),
+                        packages: file.packages().iter().map(|p| p.attr.to_string()).collect(),
+                        error: None,
+                    },
+                    Err(e) => FileView {
+                        name: name.clone(),
+                        packages: Vec::new(),
+                        error: Some(shown(&e.to_string())),
+                    },
+                }
             })
             .collect();
         Ok(ProjectView {
@@ -53,12 +59,12 @@ impl Engine for Library {
             image: project
                 .image_ref()
                 .map(|r| r.reference())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| shown(&e.to_string())),
             presets: biar::presets::list(&project)?
                 .into_iter()
                 .map(|p| PresetView {
                     name: p.name,
-                    description: p.description,
+                    description: shown(&p.description),
                     enabled: p.enabled,
                 })
                 .collect(),
@@ -80,12 +86,10 @@ impl Engine for Library {
     }
 
     fn add_package(&self, attr: &str) -> anyhow::Result<String> {
-        let project = self.project()?;
         let attr = AttrPath::parse(attr)?;
-        let (name, path) = project.user_file(None)?;
-        let mut file = PackageFile::load(&path)?;
-        let outcome = file.add(std::slice::from_ref(&attr))?;
-        file.save()?;
+        let (name, _, outcome) = Project::edit_package_file(&self.project_dir, None, |f| {
+            f.add(std::slice::from_ref(&attr))
+        })?;
         Ok(if outcome.added.is_empty() {
             format!("{attr} is already in {name}")
         } else {
@@ -94,12 +98,10 @@ impl Engine for Library {
     }
 
     fn remove_package(&self, name: &str, attr: &str) -> anyhow::Result<String> {
-        let project = self.project()?;
         let attr = AttrPath::parse(attr)?;
-        let (name, path) = project.user_file(Some(name))?;
-        let mut file = PackageFile::load(&path)?;
-        let outcome = file.remove(std::slice::from_ref(&attr))?;
-        file.save()?;
+        let (name, _, outcome) = Project::edit_package_file(&self.project_dir, Some(name), |f| {
+            f.remove(std::slice::from_ref(&attr))
+        })?;
         Ok(if outcome.removed.is_empty() {
             format!("{attr} is not in {name}")
         } else {
@@ -127,7 +129,7 @@ impl Engine for Library {
                     DockerState::Up { version }
                 }
                 Err(e) => DockerState::Down {
-                    reason: e.to_string(),
+                    reason: shown(&e.to_string()),
                 },
             }
         }
@@ -258,10 +260,32 @@ impl PackageIndex for biar::index::Searcher {
             .into_iter()
             .map(|h| Hit {
                 attr: h.attr,
-                version: h.version,
-                description: h.description,
+                version: h.version.as_deref().map(shown),
+                description: h.description.as_deref().map(shown),
                 matched: h.matched,
             })
             .collect()
+    }
+}
+
+/// Text the TUI only shows (descriptions, versions, messages) through the one sanitizer, as it
+/// leaves the library: plain lines, since colours here would show as text. Names that are also
+/// identifiers (files, attributes) stay as they are and are drawn through ratatui's buffer, which
+/// drops control characters.
+pub fn shown(text: &str) -> String {
+    text.split('\n')
+        .map(biar::progress::plain_text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shown_text_is_plain_lines() {
+        assert_eq!(
+            super::shown("Evil \x1b]52;c;eA==\x07\x1b[31mpreset\x1b[0m\u{9b}2J\nsecond\x07"),
+            "Evil preset\nsecond"
+        );
     }
 }

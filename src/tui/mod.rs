@@ -49,6 +49,5 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     let _guard = terminal::Guard;
     let mut term = terminal::enter()?;
     let app = app::App::new(settings.theme, settings.keymap);
-    app::run(app, engine, &mut term, started).await?;
-    Ok(ExitCode::SUCCESS)
+    app::run(app, engine, &mut term, started).await
 }

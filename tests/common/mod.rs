@@ -12,7 +12,12 @@ pub fn repo() -> PathBuf {
 /// The real `biar-tui` binary, with a private cache and config folder so tests never touch the
 /// user's.
 pub fn biar(home: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("biar-tui").expect("biar-tui binary");
+    assert_cmd::Command::from_std(biar_std(home))
+}
+
+/// [`biar`] as a `std::process::Command`, for tests that spawn several at once.
+pub fn biar_std(home: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_biar-tui"));
     cmd.env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env_remove("BIAR_PROJECT");
@@ -91,6 +96,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 pub mod counting;
 pub mod registry;
 pub mod testimage;
+pub mod tmux;
 
 /// A temp copy of `example-offline/` pinned (by absolute path, since the copy lives elsewhere) to
 /// the repository's test package set, with `edit` applied to its config.json.

@@ -14,6 +14,7 @@ use biar::config::Project;
 use biar::operations::{PipelineOptions, PipelineOutcome};
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::print::{errln, outln};
 use observer::Observer;
 use progress::Reporter;
 use signals::Phase;
@@ -29,8 +30,8 @@ pub enum Sink {
 impl Sink {
     fn line(self, line: impl std::fmt::Display) {
         match self {
-            Sink::Stdout => println!("{line}"),
-            Sink::Stderr => eprintln!("{line}"),
+            Sink::Stdout => outln!("{line}"),
+            Sink::Stderr => errln!("{line}"),
         }
     }
 }

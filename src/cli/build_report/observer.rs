@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use super::progress::Reporter;
 use super::signals::Phase;
 use super::Show;
+use crate::cli::print::errln;
 
 pub struct Observer<'a> {
     show: &'a Show,
@@ -60,7 +61,8 @@ impl PipelineObserver for Observer<'_> {
             // line comes first.
             super::lock(&self.reporter).finish();
             if let Some(file) = &self.show.closure_json {
-                write_closure_json(file, built).map_err(|e| BuildError::Other(format!("{e:#}")))?;
+                write_closure_json(file, built)
+                    .map_err(|e| BuildError::Other(crate::exit::error_text(&e)))?;
             }
             let size: u64 = built.closure.total_nar_size();
             if self.show.json {
@@ -86,7 +88,7 @@ impl PipelineObserver for Observer<'_> {
 
     fn assembled(&self, image: &biar::image::ImageDescriptor, took: Duration) {
         if !self.show.json {
-            eprintln!(
+            errln!(
                 "layers: {} store layers + root layer, {:.1} MB ({:.1}s)",
                 image.layers.len() - 1,
                 image.layers.iter().map(|l| l.size).sum::<u64>() as f64 / 1e6,

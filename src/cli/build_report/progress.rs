@@ -8,6 +8,7 @@ use biar::progress::{BuildEvent, Stage, Tally};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Show, Sink};
+use crate::cli::print::errln;
 
 enum Mode {
     Bar(ProgressBar),
@@ -100,15 +101,17 @@ impl Reporter {
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {
+            // The spinner prints around our print module: its text goes through the sanitizer
+            // here (phases and names are the builder's text).
             Mode::Bar(bar) => {
                 if let Some(line) = line {
-                    bar.println(line);
+                    bar.println(crate::cli::print::clean(&line));
                 }
-                bar.set_message(self.status());
+                bar.set_message(crate::cli::print::clean(&self.status()));
             }
             Mode::Plain => {
                 if let Some(line) = line {
-                    eprintln!("[{:>5.1}s] {line}", self.started.elapsed().as_secs_f64());
+                    errln!("[{:>5.1}s] {line}", self.started.elapsed().as_secs_f64());
                 }
             }
             Mode::Json(_) => {}
@@ -126,7 +129,7 @@ impl Reporter {
         } = event
         {
             if self.tally.stage == Some(Stage::Push) {
-                eprintln!(
+                errln!(
                     "  sent layer {}/{total} {} ({:.1} MB)",
                     index + 1,
                     &digest[..digest.len().min(19)],
@@ -172,7 +175,7 @@ impl Reporter {
         }
         let (done, expected) = self.tally.counted;
         if !matches!(self.mode, Mode::Json(_)) && expected > 0 {
-            eprintln!(
+            errln!(
                 "{done}/{expected} derivations built, {:.1}s",
                 self.started.elapsed().as_secs_f64()
             );

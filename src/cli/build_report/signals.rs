@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+use crate::cli::print::errln;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +52,7 @@ pub async fn handle(cancel: CancellationToken, phase: Phase, push: bool) {
             NIX => cancel.cancel(),
             IMAGE if push => cancel.cancel(),
             IMAGE => {
-                eprintln!("error: cancelled");
+                errln!("error: cancelled");
                 std::process::exit(1);
             }
             _ if terminate => {

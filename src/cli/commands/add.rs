@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
 use biar::config::Project;
-use biar::nixexpr::{AttrPath, PackageFile};
+use biar::nixexpr::AttrPath;
 
 use crate::args::Global;
+use crate::cli::print::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,10 +30,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             .collect::<Result<Vec<_>, _>>()?;
         let project = Project::load(&dir)?;
         check_known(&project, &attrs, args.force)?;
-        let (entry, path) = project.user_file(args.file.as_deref())?;
-        let mut file = PackageFile::load(&path)?;
-        let outcome = file.add(&attrs)?;
-        file.save()?;
+        let (entry, _, outcome) =
+            Project::edit_package_file(&dir, args.file.as_deref(), |f| f.add(&attrs))?;
         let mut lines = Vec::new();
         if !outcome.added.is_empty() {
             lines.push(format!("added {} to {entry}", join(&outcome.added)));
@@ -47,7 +46,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     })
     .await??;
     for l in lines {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use biar::config::BuilderSettings;
 
 use crate::args::Global;
+use crate::cli::print::{errln, outln};
 use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
@@ -35,7 +35,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         BuilderCommand::Create { offline } => {
             let report = biar::docker::builder::create(&engine, &settings, offline, &|step| {
-                eprintln!("{step}…")
+                errln!("{step}…")
             })
             .await?;
             let said = |existed: bool| {
@@ -45,12 +45,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     "created"
                 }
             };
-            println!(
+            outln!(
                 "builder image {}: {}",
                 report.image,
                 said(report.image_existed)
             );
-            println!(
+            outln!(
                 "store volume {}: {}",
                 report.volume,
                 said(report.volume_existed)
@@ -59,11 +59,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         BuilderCommand::Status { json } => {
             let status = biar::docker::builder::status(&engine, &settings).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                outln!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                println!("engine:  {}", status.engine);
+                outln!("engine:  {}", status.engine);
                 match &status.image_info {
-                    Some(info) => println!(
+                    Some(info) => outln!(
                         "image:   {} ({}, {:.1} MB, created {})",
                         status.image,
                         info.id
@@ -73,12 +73,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         info.size as f64 / 1e6,
                         info.created
                     ),
-                    None => println!(
+                    None => outln!(
                         "image:   {} missing (run `biar-tui builder create --offline`)",
                         status.image
                     ),
                 }
-                println!(
+                outln!(
                     "volume:  {} {}",
                     status.volume,
                     if status.volume_exists {
@@ -87,9 +87,9 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         "missing (run `biar-tui builder create`)"
                     }
                 );
-                println!("running builder containers: {}", status.containers.len());
+                outln!("running builder containers: {}", status.containers.len());
                 for c in &status.containers {
-                    println!("  {c}");
+                    outln!("  {c}");
                 }
             }
             if status.image_info.is_none() || !status.volume_exists {
@@ -104,10 +104,13 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 /// builder is shared by all projects, so these commands work anywhere.
 pub fn builder_settings(project: &Path) -> anyhow::Result<BuilderSettings> {
     let path = project.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
+    // Read like every project file (regular, size-limited, never through a link out).
+    let text = match biar::config::resolve_inside(project, Path::new("config.json"))
+        .and_then(|p| biar::fsutil::read_text(&p, biar::fsutil::MAX_CONFIG_JSON_BYTES))
+    {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BuilderSettings::default()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) if e.is_not_found() => return Ok(BuilderSettings::default()),
+        Err(e) => return Err(biar::config::ConfigError::from(e).into()),
     };
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         BadInput(format!(

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use biar::config::Project;
 
 use crate::args::Global;
+use crate::cli::print::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,11 +24,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             "tag": image.tag,
             "reference": image.reference(),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("name       {}", image.name);
-        println!("tag        {}", image.tag);
-        println!("reference  {}", image.reference());
+        outln!("name       {}", image.name);
+        outln!("tag        {}", image.tag);
+        outln!("reference  {}", image.reference());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use crate::args::Global;
+use crate::cli::print::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,10 +28,10 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             let mut notes = Vec::new();
             let reports = biar::index::update(&global.project, &update.sources, &mut notes).await;
             for note in &notes {
-                eprintln!("note: {note}");
+                errln!("note: {note}");
             }
             for r in &reports {
-                println!("{r}");
+                outln!("{r}");
             }
             if reports
                 .iter()

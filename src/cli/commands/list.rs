@@ -5,6 +5,7 @@ use biar::nixexpr::PackageFile;
 use serde::Serialize;
 
 use crate::args::Global;
+use crate::cli::print::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,8 +34,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 .config
                 .user_config
                 .iter()
-                .map(|e| (e.clone(), project.root.join(e)))
-                .collect();
+                .map(|e| Ok((e.clone(), project.resolve(e)?)))
+                .collect::<anyhow::Result<_>>()?;
             if let Some(local) = project.local_file() {
                 entries.push(("workdir/local.nix".into(), local));
             }
@@ -66,12 +67,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             file_rows.sort_by_key(|r| r.line);
             rows.extend(file_rows);
         }
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     for (i, (entry, f)) in files.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
         let mut lines: Vec<(usize, String)> = f
             .packages()
@@ -81,9 +82,9 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             .collect();
         lines.sort();
         let n = lines.len();
-        println!("{entry} ({n} {})", if n == 1 { "entry" } else { "entries" });
+        outln!("{entry} ({n} {})", if n == 1 { "entry" } else { "entries" });
         for (line, text) in lines {
-            println!("  {line:>4}  {text}");
+            outln!("  {line:>4}  {text}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use biar::config::Project;
 
 use crate::args::Global;
+use crate::cli::print::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,22 +22,22 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     })
     .await??;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&presets)?);
+        outln!("{}", serde_json::to_string_pretty(&presets)?);
         return Ok(ExitCode::SUCCESS);
     }
     let width = presets.iter().map(|p| p.name.len()).max().unwrap_or(0);
     for p in &presets {
         let mark = if p.enabled { "[x]" } else { "[ ]" };
-        println!("{mark} {:width$}  {}", p.name, p.description);
+        outln!("{mark} {:width$}  {}", p.name, p.description);
     }
     let on = presets.iter().filter(|p| p.enabled).count();
-    println!(
+    outln!(
         "\n{on} of {} on. Turn one on or off with `biar-tui toggle NAME`.",
         presets.len()
     );
     match image {
-        Ok(image) => println!("Image: {image}"),
-        Err(e) => println!("Image: unknown until this is fixed: {e}"),
+        Ok(image) => outln!("Image: {image}"),
+        Err(e) => outln!("Image: unknown until this is fixed: {e}"),
     }
     Ok(ExitCode::SUCCESS)
 }

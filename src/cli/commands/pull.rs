@@ -2,7 +2,6 @@
 //! the Engine's API), tagged with its local name.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
@@ -10,6 +9,7 @@ use biar::config::{ImageRef, Project};
 use biar::registry::{pull_into_docker, RegistryTarget};
 
 use crate::args::Global;
+use crate::cli::print::{errln, outln};
 use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
@@ -45,11 +45,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let remote = target.reference(&image)?;
     let engine = biar::docker::connect().await?;
     if biar::run::image_exists(&engine, &image.reference()).await? {
-        println!("{image} is already in Docker: nothing to pull");
+        outln!("{image} is already in Docker: nothing to pull");
         return Ok(ExitCode::SUCCESS);
     }
     let client = target.client()?;
-    eprintln!("pulling {remote}");
+    errln!("pulling {remote}");
     // One line per layer and status change (not per byte of progress).
     let last: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
     pull_into_docker(&engine, &client, &remote, &image, &|p| {
@@ -64,15 +64,14 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             return;
         }
         last.insert(id.clone(), p.status.clone());
-        let mut err = std::io::stderr().lock();
         if id.is_empty() {
-            let _ = writeln!(err, "  {}", p.status);
+            errln!("  {}", p.status);
         } else {
-            let _ = writeln!(err, "  {id}: {}", p.status);
+            errln!("  {id}: {}", p.status);
         }
     })
     .await?;
-    println!("pulled {remote} as {image}");
+    outln!("pulled {remote} as {image}");
     Ok(ExitCode::SUCCESS)
 }
 

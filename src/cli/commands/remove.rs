@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
 use biar::config::Project;
-use biar::nixexpr::{AttrPath, PackageFile};
+use biar::nixexpr::AttrPath;
 
 use crate::args::Global;
+use crate::cli::print::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,11 +24,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|a| AttrPath::parse(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let project = Project::load(&dir)?;
-        let (entry, path) = project.user_file(args.file.as_deref())?;
-        let mut file = PackageFile::load(&path)?;
-        let outcome = file.remove(&attrs)?;
-        file.save()?;
+        let (entry, file, outcome) =
+            Project::edit_package_file(&dir, args.file.as_deref(), |f| f.remove(&attrs))?;
         let mut lines = Vec::new();
         if !outcome.removed.is_empty() {
             lines.push(format!(
@@ -48,7 +46,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     })
     .await??;
     for l in lines {
-        println!("{l}");
+        outln!("{l}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use biar::run::{self, RunSpec};
 
 use crate::args::Global;
 use crate::cli::build_report::{self, Show, Sink};
+use crate::cli::print::errln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -62,7 +63,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 /// and Ctrl-C behaviour, with every line on stderr so `run`'s stdout carries only the command's
 /// output (scripts read it). A failed build runs nothing and keeps its exit category.
 async fn build_first(project: &Project, image: &str) -> anyhow::Result<()> {
-    eprintln!("{image} is not in Docker yet: building it first");
+    errln!("{image} is not in Docker yet: building it first");
     let show = Show {
         json: false,
         verbose: false,

@@ -1,7 +1,7 @@
-use std::io::Write;
 use std::process::ExitCode;
 
 use crate::args::Global;
+use crate::cli::print::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,16 +21,14 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let loaded =
         tokio::task::spawn_blocking(move || biar::index::load_for_search(&project)).await??;
     for note in &loaded.notes {
-        eprintln!("note: {note}");
+        errln!("note: {note}");
     }
     let index = loaded.index;
     let limit = args.limit;
     let query = args.query;
     let hits = tokio::task::spawn_blocking(move || index.search(&query, limit)).await?;
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &hits)?;
-        writeln!(out)?;
+        outln!("{}", serde_json::to_string_pretty(&hits)?);
     } else {
         let width = hits.iter().map(|h| h.attr.len()).max().unwrap_or(0);
         for h in &hits {
@@ -43,7 +41,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 line.push_str("  ");
                 line.push_str(d);
             }
-            writeln!(out, "{}", line.trim_end())?;
+            outln!("{}", line.trim_end());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -61,7 +59,7 @@ pub(crate) fn check_known_attrs(
         Ok(l) => (l.index.unknown(attrs), l.index.source().clone()),
         Err(e) => {
             // The check is a convenience: no index must not stop an edit.
-            eprintln!("warning: cannot check the attributes against the package index: {e}");
+            errln!("warning: cannot check the attributes against the package index: {e}");
             return Ok(());
         }
     };
@@ -71,7 +69,7 @@ pub(crate) fn check_known_attrs(
     let lines: Vec<String> = unknown.iter().map(|u| u.to_string()).collect();
     if force {
         for line in &lines {
-            eprintln!("warning: {line} (index: {source}); adding it anyway (--force)");
+            errln!("warning: {line} (index: {source}); adding it anyway (--force)");
         }
         return Ok(());
     }

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use biar::config::Project;
 
 use crate::args::Global;
+use crate::cli::print::outln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,6 +26,6 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         })
     })
     .await??;
-    println!("{message}");
+    outln!("{message}");
     Ok(ExitCode::SUCCESS)
 }

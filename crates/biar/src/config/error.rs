@@ -1,9 +1,12 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::category::Category;
 use crate::location::Location;
+
+use super::FileError;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -22,6 +25,27 @@ pub enum ConfigError {
         file: String,
         path: PathBuf,
     },
+    /// `baseConfig`, a `userConfig` entry or `workdir/local.nix` is there but cannot be a
+    /// configuration file (a folder, a FIFO, too large, a link out of the project).
+    #[error("{at}: {key} names {file:?}, which cannot be used: {problem}")]
+    BadFile {
+        at: Location,
+        key: &'static str,
+        file: String,
+        problem: Box<FileError>,
+    },
+    /// A project file that cannot be read as one (see `project_file.rs`).
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// Another edit of the project held its lock for too long.
+    #[error(
+        "{path}: another edit of this project (biar-tui in another terminal?) held the lock for          {}s; try again", waited.as_secs()
+    )]
+    Locked { path: PathBuf, waited: Duration },
+    /// The file changed on disk between reading and writing it (an edit outside biar-tui's lock):
+    /// nothing was written, so that change is not lost.
+    #[error("{path}: changed on disk while biar-tui was editing it; nothing was written, run the edit again")]
+    ChangedOnDisk { path: PathBuf },
     /// A Nix file of the configuration (hashing parses it).
     #[error(transparent)]
     Nix(#[from] crate::nixexpr::NixError),
@@ -35,7 +59,11 @@ pub enum ConfigError {
 impl ConfigError {
     pub fn category(&self) -> Category {
         match self {
-            ConfigError::Io { .. } => Category::Failure,
+            ConfigError::Io { .. }
+            | ConfigError::Locked { .. }
+            | ConfigError::ChangedOnDisk { .. } => Category::Failure,
+            ConfigError::File(e) => e.category(),
+            ConfigError::BadFile { problem, .. } => problem.category(),
             ConfigError::Nix(e) => e.category(),
             _ => Category::BadInput,
         }

@@ -54,7 +54,10 @@ pub(super) fn image_ref(project: &Project) -> Result<ImageRef, ConfigError> {
 /// The base configuration: base file, package-set pin, image settings.
 pub(super) fn base_hash(project: &Project) -> Result<String, ConfigError> {
     let mut h = FieldHasher::new("biar image name v1");
-    h.field("base", &nix_digest(&project.base_file())?);
+    h.field(
+        "base",
+        &nix_digest(&project.resolve(&project.config.base_config)?)?,
+    );
     match &project.config.nixpkgs {
         PackageSetPin::Tarball { url, sha256 } => {
             h.field("pin", b"tarball");
@@ -81,10 +84,10 @@ pub(super) fn base_hash(project: &Project) -> Result<String, ConfigError> {
 /// The user configuration: the userConfig files' contents in order, then `workdir/local.nix`.
 pub(super) fn user_hash(project: &Project) -> Result<String, ConfigError> {
     let mut h = FieldHasher::new("biar image tag v1");
-    let files = project.user_files();
-    h.field("count", files.len().to_string().as_bytes());
-    for f in &files {
-        h.field("file", &nix_digest(f)?);
+    let entries = &project.config.user_config;
+    h.field("count", entries.len().to_string().as_bytes());
+    for e in entries {
+        h.field("file", &nix_digest(&project.resolve(e)?)?);
     }
     if let Some(local) = project.local_file() {
         h.field("local", &nix_digest(&local)?);
@@ -93,10 +96,7 @@ pub(super) fn user_hash(project: &Project) -> Result<String, ConfigError> {
 }
 
 fn nix_digest(path: &Path) -> Result<[u8; 32], ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = super::read_text(path, super::MAX_NIX_FILE_BYTES)?;
     Ok(canonical_digest(path, &text)?)
 }
 
@@ -138,6 +138,13 @@ fn hash_folder(
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&full).map_err(io)?;
             h.field("symlink", target.to_string_lossy().as_bytes());
+        } else if !meta.is_file() {
+            // A FIFO would block the read forever, a device never end.
+            return Err(super::FileError::NotRegular {
+                path: full.clone(),
+                kind: "a FIFO, device or socket",
+            }
+            .into());
         } else {
             use std::os::unix::fs::PermissionsExt;
             let exec = meta.permissions().mode() & 0o111 != 0;
@@ -183,7 +190,20 @@ fn file_digest(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<[u8; 32
             return Ok(d);
         }
     }
-    let mut f = std::fs::File::open(path)?;
+    // Non-blocking and checked on the descriptor: the file may have been swapped for a FIFO.
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?
+    };
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
     let mut content = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -283,6 +303,17 @@ mod tests {
             .tag
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+
+    #[test]
+    fn a_fifo_in_a_path_pinned_package_set_is_refused_without_hanging() {
+        let d = make(CONFIG);
+        let fifo = d.path().join("pkgs/lib/pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let e = Project::load(d.path()).unwrap().image_ref().unwrap_err();
+        assert_eq!(e.category(), crate::Category::BadInput, "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
     }
 
     #[test]

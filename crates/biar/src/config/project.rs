@@ -3,7 +3,13 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::{Config, ConfigError, ImageRef, PackageSetPin};
+use crate::fsutil::{
+    check_regular, read_text, resolve_inside, MAX_CONFIG_JSON_BYTES, MAX_NIX_FILE_BYTES,
+};
 use crate::location::Location;
+
+/// The configuration file a project may keep beside its work.
+const LOCAL_NIX: &str = "workdir/local.nix";
 
 /// An environment project folder and its parsed `config.json`.
 #[derive(Debug, Clone)]
@@ -18,30 +24,22 @@ impl Project {
     /// `config.json:line:column`), value ranges, and that the base and user files exist.
     /// A folder without `config.json` is [`ConfigError::NoProject`].
     pub fn load(dir: &Path) -> Result<Project, ConfigError> {
-        let path = dir.join("config.json");
         if !dir.is_dir() {
             return Err(ConfigError::NoProject {
                 dir: dir.to_path_buf(),
             });
         }
-        let text = match std::fs::read_to_string(&path) {
+        let path = dir.join("config.json");
+        let text = match resolve_inside(dir, Path::new("config.json"))
+            .and_then(|p| read_text(&p, MAX_CONFIG_JSON_BYTES))
+        {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(ConfigError::Invalid {
-                    at: Location {
-                        file: path,
-                        line: 1,
-                        column: 1,
-                    },
-                    message: "config.json is not UTF-8 text; save it as UTF-8 JSON".into(),
-                })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if e.is_not_found() => {
                 return Err(ConfigError::NoProject {
                     dir: dir.to_path_buf(),
                 })
             }
-            Err(source) => return Err(ConfigError::Io { path, source }),
+            Err(e) => return Err(e.into()),
         };
         let config = parse_config(&path, &text)?;
         let project = Project {
@@ -55,9 +53,39 @@ impl Project {
     /// Where `"key":` is in config.json (line 1 if it cannot be found), for messages about a
     /// value that parsed but does not work.
     pub fn key_location(&self, key: &str) -> Location {
-        let path = self.config_path();
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        locate_key(&path, &text, key)
+        locate_key(&self.config_path(), &self.config_text(), key)
+    }
+
+    /// config.json's text as it is now, for locating keys in messages ("" if it cannot be read).
+    fn config_text(&self) -> String {
+        resolve_inside(&self.root, Path::new("config.json"))
+            .and_then(|p| read_text(&p, MAX_CONFIG_JSON_BYTES))
+            .unwrap_or_default()
+    }
+
+    /// Where project file `entry` (relative to the project) really is, symlinks resolved; a file
+    /// that resolves outside the project is refused (see `project_file.rs` for the rules). Read
+    /// and write project files only through the path this returns.
+    pub fn resolve(&self, entry: &str) -> Result<PathBuf, ConfigError> {
+        Ok(resolve_inside(&self.root, Path::new(entry))?)
+    }
+
+    /// The configuration files, as (entry as written, resolved path): `baseConfig`, the
+    /// `userConfig` entries in order, then `workdir/local.nix` if there is one. These are the
+    /// only project files a build needs (upload each one's content, read with
+    /// [`read_text`](super::read_text), under its entry name; never upload links).
+    pub fn config_files(&self) -> Result<Vec<(String, PathBuf)>, ConfigError> {
+        let mut files = vec![(
+            self.config.base_config.clone(),
+            self.resolve(&self.config.base_config)?,
+        )];
+        for e in &self.config.user_config {
+            files.push((e.clone(), self.resolve(e)?));
+        }
+        if let Some(local) = self.local_file() {
+            files.push(("workdir/local.nix".into(), local));
+        }
+        Ok(files)
     }
 
     /// Loads the project again (after a rewrite such as a preset toggle).
@@ -88,9 +116,12 @@ impl Project {
 
     /// `workdir/local.nix`, when the project has one: packages the user keeps beside their
     /// work. It is built with the userConfig files and counts in the tag.
+    /// Resolved like every project file: a `local.nix` that links out of the project is not
+    /// used (loading the project refuses it).
     pub fn local_file(&self) -> Option<PathBuf> {
-        let f = self.workdir().join("local.nix");
-        f.is_file().then_some(f)
+        resolve_inside(&self.root, Path::new(LOCAL_NIX))
+            .ok()
+            .filter(|f| f.is_file())
     }
 
     /// The file `add`/`remove` edit: `file` if given (an entry of userConfig, or
@@ -99,21 +130,16 @@ impl Project {
     pub fn user_file(&self, file: Option<&str>) -> Result<(String, PathBuf), ConfigError> {
         let entries = &self.config.user_config;
         let invalid = |message: String| ConfigError::Invalid {
-            at: locate_key(
-                &self.config_path(),
-                &std::fs::read_to_string(self.config_path()).unwrap_or_default(),
-                "userConfig",
-            ),
+            at: self.key_location("userConfig"),
             message,
         };
         if let Some(f) = file {
             if let Some(e) = entries.iter().find(|e| same_entry(e, f)) {
-                return Ok((e.clone(), self.root.join(e)));
+                return Ok((e.clone(), self.resolve(e)?));
             }
-            if same_entry(f, "workdir/local.nix") {
-                let path = self.workdir().join("local.nix");
-                if path.is_file() {
-                    return Ok(("workdir/local.nix".into(), path));
+            if same_entry(f, LOCAL_NIX) {
+                if let Some(path) = self.local_file() {
+                    return Ok((LOCAL_NIX.into(), path));
                 }
             }
             return Err(invalid(format!(
@@ -131,7 +157,7 @@ impl Project {
                     .find(|e| !normalise_entry(e).starts_with("presets"))
             });
         match chosen {
-            Some(e) => Ok((e.clone(), self.root.join(e))),
+            Some(e) => Ok((e.clone(), self.resolve(e)?)),
             None => Err(invalid(
                 "userConfig has no file of your own to edit (only presets); add \"user.nix\" to \
                  it, or pass --file"
@@ -147,14 +173,21 @@ impl Project {
 
     /// Replaces `userConfig` in `config.json`, keeping every other key, their order and the
     /// file's indentation; the write is atomic. `self` is not updated: [`reload`](Self::reload).
+    ///
+    /// Call it under the project's [`EditLock`](super::EditLock) with `self` loaded under that
+    /// lock. If config.json's userConfig is no longer the one `self` was loaded with (an edit
+    /// outside the lock), nothing is written: [`ConfigError::ChangedOnDisk`].
     pub fn set_user_config(&self, entries: &[String]) -> Result<(), ConfigError> {
-        let path = self.config_path();
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let path = self.resolve("config.json")?;
+        let text = read_text(&path, MAX_CONFIG_JSON_BYTES)?;
         let mut doc: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| json_error(&path, &e))?;
+        let on_disk: Option<Vec<String>> = doc
+            .get("userConfig")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        if on_disk.as_ref() != Some(&self.config.user_config) {
+            return Err(ConfigError::ChangedOnDisk { path });
+        }
         let obj = doc.as_object_mut().ok_or_else(|| ConfigError::Invalid {
             at: Location::from_offset(&path, &text, 0),
             message: "config.json must hold a JSON object".into(),
@@ -177,6 +210,28 @@ impl Project {
             .map_err(|source| ConfigError::Io { path, source })
     }
 
+    /// A file config.json names: there, inside the project (links resolved), a regular file of
+    /// a size a configuration file can have.
+    fn check_file(&self, key: &'static str, entry: &str, at: Location) -> Result<(), ConfigError> {
+        let result = resolve_inside(&self.root, Path::new(entry))
+            .and_then(|p| check_regular(&p, MAX_NIX_FILE_BYTES));
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Err(ConfigError::MissingFile {
+                at,
+                key,
+                file: entry.to_string(),
+                path: self.root.join(entry),
+            }),
+            Err(problem) => Err(ConfigError::BadFile {
+                at,
+                key,
+                file: entry.to_string(),
+                problem: Box::new(problem),
+            }),
+        }
+    }
+
     fn validate(&self, text: &str) -> Result<(), ConfigError> {
         let path = self.config_path();
         let at = |key: &str| locate_key(&path, text, key);
@@ -187,14 +242,7 @@ impl Project {
         let c = &self.config;
         check_relative(&c.base_config)
             .map_err(|m| invalid("baseConfig", format!("baseConfig {m}")))?;
-        if !self.base_file().is_file() {
-            return Err(ConfigError::MissingFile {
-                at: at("baseConfig"),
-                key: "baseConfig",
-                file: c.base_config.clone(),
-                path: self.base_file(),
-            });
-        }
+        self.check_file("baseConfig", &c.base_config, at("baseConfig"))?;
         for (i, entry) in c.user_config.iter().enumerate() {
             check_relative(entry)
                 .map_err(|m| invalid("userConfig", format!("userConfig entry {entry:?} {m}")))?;
@@ -204,14 +252,16 @@ impl Project {
                     format!("userConfig lists {entry:?} twice; keep one"),
                 ));
             }
-            let file = self.root.join(entry);
-            if !file.is_file() {
-                return Err(ConfigError::MissingFile {
-                    at: locate_string(&path, text, entry).unwrap_or_else(|| at("userConfig")),
-                    key: "userConfig",
-                    file: entry.clone(),
-                    path: file,
-                });
+            let place = locate_string(&path, text, entry).unwrap_or_else(|| at("userConfig"));
+            self.check_file("userConfig", entry, place)?;
+        }
+        // `workdir/local.nix` is a configuration file when it is there at all.
+        if std::fs::symlink_metadata(self.root.join(LOCAL_NIX)).is_ok() {
+            match resolve_inside(&self.root, Path::new(LOCAL_NIX))
+                .and_then(|p| check_regular(&p, MAX_NIX_FILE_BYTES))
+            {
+                Err(e) if !e.is_not_found() => return Err(e.into()),
+                _ => {}
             }
         }
         match &c.nixpkgs {
@@ -289,7 +339,36 @@ fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     .into(),
         });
     }
+    check_pin_form(path, text, &doc)?;
     serde_json::from_str(text).map_err(|e| json_error(path, &e))
+}
+
+/// `nixpkgs` is exactly one of its three forms: keys of two (`path` and `channel`) would
+/// otherwise parse as whichever form comes first, the other silently ignored.
+fn check_pin_form(path: &Path, text: &str, doc: &serde_json::Value) -> Result<(), ConfigError> {
+    let Some(pin) = doc.get("nixpkgs").and_then(|p| p.as_object()) else {
+        return Ok(());
+    };
+    let forms: Vec<&str> = [
+        ("`url`/`sha256` (a tarball)", &["url", "sha256"][..]),
+        ("`channel`", &["channel"]),
+        ("`path`", &["path"]),
+    ]
+    .into_iter()
+    .filter(|(_, keys)| keys.iter().any(|k| pin.contains_key(*k)))
+    .map(|(name, _)| name)
+    .collect();
+    if forms.len() > 1 {
+        return Err(ConfigError::Invalid {
+            at: locate_key(path, text, "nixpkgs"),
+            message: format!(
+                "nixpkgs has {}: give exactly one form of pin (a tarball `{{\"url\", \"sha256\"}}`, \
+                 a `{{\"channel\"}}` or a `{{\"path\"}}`)",
+                forms.join(" and ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A serde_json error as `file:line:column: message` (its own "at line L column C" dropped).
@@ -614,6 +693,23 @@ mod tests {
         assert_eq!(
             text,
             original.replace("\t\t\"user.nix\"", "\t\t\"a.nix\",\r\n\t\t\"user.nix\"")
+        );
+    }
+
+    #[test]
+    fn a_user_config_changed_since_loading_is_not_overwritten() {
+        let d = project(
+            r#"{"baseConfig": "base.nix", "userConfig": ["user.nix"]}"#,
+            &["base.nix", "user.nix", "a.nix"],
+        );
+        let stale = Project::load(d.path()).unwrap();
+        let changed = r#"{"baseConfig": "base.nix", "userConfig": ["a.nix", "user.nix"]}"#;
+        std::fs::write(d.path().join("config.json"), changed).unwrap();
+        let e = stale.set_user_config(&[]).unwrap_err();
+        assert!(matches!(e, ConfigError::ChangedOnDisk { .. }), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("config.json")).unwrap(),
+            changed
         );
     }
 

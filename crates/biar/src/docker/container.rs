@@ -482,11 +482,24 @@ pub fn exec_stream_stdout(
     }
 }
 
-/// The last `n` lines of `bytes`, as text.
+/// The most of one line [`tail`] keeps (a runaway line must not fill an error message).
+const MAX_TAIL_LINE: usize = 4096;
+
+/// The last `n` lines of `bytes`, as text, each cut at [`MAX_TAIL_LINE`] bytes.
 pub fn tail(bytes: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| {
+            let mut cut = l.len().min(MAX_TAIL_LINE);
+            while !l.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            &l[..cut]
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -497,5 +510,7 @@ mod tests {
     fn tail_keeps_the_last_lines() {
         assert_eq!(tail(b"a\nb\nc\n", 2), "b\nc");
         assert_eq!(tail(b"", 2), "");
+        let long = vec![b'x'; 10 * MAX_TAIL_LINE];
+        assert_eq!(tail(&long, 2).len(), MAX_TAIL_LINE);
     }
 }

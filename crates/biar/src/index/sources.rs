@@ -51,9 +51,12 @@ pub fn nixenv_source(project_root: &Path, pin: &PackageSetPin) -> SourceInfo {
 /// (searching must still work).
 pub fn read_project_config(dir: &Path, notes: &mut Vec<String>) -> Option<Config> {
     let path = dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
+    // Read like every project file: a FIFO or a huge file must not stall a search.
+    let text = match crate::config::resolve_inside(dir, Path::new("config.json"))
+        .and_then(|p| crate::fsutil::read_text(&p, crate::fsutil::MAX_CONFIG_JSON_BYTES))
+    {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.is_not_found() => return None,
         Err(e) => {
             notes.push(format!(
                 "{}: {e}; using the best index available",

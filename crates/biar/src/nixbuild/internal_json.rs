@@ -5,12 +5,17 @@
 //! builds activity, 101 a build log line, 104 a phase change) and messages (`msg`, with a level;
 //! 0 is an error). The parser keeps the last lines of each derivation's log so a failure can show
 //! them.
+//!
+//! A builder can print `@nix` lines of its own, which Nix passes on: phases, and messages at any
+//! level, an error-looking one included. So which derivation failed is not read from any message:
+//! it is the build activity that stops right after Nix's own count of failed builds went up (an
+//! untrusted builder can start no build activity and report on none).
 
 use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
 
-use crate::progress::BuildEvent;
+use crate::progress::{neutralise_log, plain_text, BuildEvent};
 
 const ACT_BUILDS: u64 = 104;
 const ACT_BUILD: u64 = 105;
@@ -22,6 +27,11 @@ const RES_POST_BUILD_LOG_LINE: u64 = 107;
 
 /// How many log lines per derivation are kept for error reports.
 pub const LOG_TAIL_LINES: usize = 25;
+/// A longer build log line becomes several lines of at most this many bytes.
+pub const MAX_LOG_LINE: usize = 4096;
+/// A longer stderr line is cut into pieces of this many bytes (a `@nix` line that long does not
+/// parse, and is dropped like any garbage), so no line costs more than linear work.
+pub const MAX_STDERR_LINE: usize = 1 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
@@ -72,6 +82,10 @@ pub struct LogParser {
     activities: HashMap<u64, Activity>,
     logs: HashMap<String, VecDeque<String>>,
     last_progress: Option<(u64, u64, u64, u64)>,
+    /// Failed builds Nix counted whose build activity has not stopped yet.
+    failures_pending: u64,
+    /// The derivations whose builds failed, in order (from Nix's activities, never from text).
+    failed: Vec<String>,
     /// Nix's error messages (level 0), without colours.
     pub errors: Vec<String>,
     /// Plain (non-JSON) stderr lines, the last ones.
@@ -90,11 +104,9 @@ impl LogParser {
             if line.trim().is_empty() {
                 return Vec::new();
             }
-            push_bounded(&mut self.plain, strip_ansi(line), LOG_TAIL_LINES);
-            return vec![BuildEvent::Message {
-                level: 3,
-                text: strip_ansi(line),
-            }];
+            let text = plain_text(line);
+            push_bounded(&mut self.plain, text.clone(), LOG_TAIL_LINES);
+            return vec![BuildEvent::Message { level: 3, text }];
         };
         let Ok(parsed) = serde_json::from_str::<Line>(json) else {
             return Vec::new();
@@ -123,7 +135,7 @@ impl LogParser {
                     }],
                     (ACT_SUBSTITUTE, _) if !text.is_empty() => vec![BuildEvent::Message {
                         level: 3,
-                        text: strip_ansi(&text),
+                        text: plain_text(&text),
                     }],
                     _ => Vec::new(),
                 }
@@ -132,12 +144,18 @@ impl LogParser {
                 Some(Activity {
                     typ: ACT_BUILD,
                     drv: Some(drv),
-                }) => vec![BuildEvent::DerivationFinished { drv }],
+                }) => {
+                    if self.failures_pending > 0 {
+                        self.failures_pending -= 1;
+                        self.failed.push(drv.clone());
+                    }
+                    vec![BuildEvent::DerivationFinished { drv }]
+                }
                 _ => Vec::new(),
             },
             Line::Result { id, typ, fields } => self.result(id, typ, &fields),
             Line::Msg { level, msg } => {
-                let text = strip_ansi(&msg);
+                let text = plain_text(&msg);
                 if level == 0 {
                     self.errors.push(text.clone());
                 }
@@ -156,6 +174,8 @@ impl LogParser {
                 if self.last_progress == Some(progress) {
                     return Vec::new();
                 }
+                let failed_before = self.last_progress.map_or(0, |p| p.3);
+                self.failures_pending += progress.3.saturating_sub(failed_before);
                 self.last_progress = Some(progress);
                 vec![BuildEvent::Progress {
                     done: progress.0,
@@ -165,33 +185,42 @@ impl LogParser {
                 }]
             }
             RES_BUILD_LOG_LINE | RES_POST_BUILD_LOG_LINE => {
-                let line = fields
-                    .first()
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string();
+                let line = fields.first().and_then(|v| v.as_str()).unwrap_or_default();
                 let drv = activity.and_then(|a| a.drv);
-                if let Some(drv) = &drv {
-                    let log = self.logs.entry(drv.clone()).or_default();
-                    push_bounded(log, line.clone(), LOG_TAIL_LINES);
+                let mut events = Vec::new();
+                for piece in split_long(line, MAX_LOG_LINE) {
+                    if let Some(drv) = &drv {
+                        let log = self.logs.entry(drv.clone()).or_default();
+                        push_bounded(log, neutralise_log(piece), LOG_TAIL_LINES);
+                    }
+                    events.push(BuildEvent::Log {
+                        drv: drv.clone(),
+                        line: piece.to_string(),
+                    });
                 }
-                vec![BuildEvent::Log { drv, line }]
+                events
             }
+            // The phase is the builder's own text (`setPhase`): plain, and a name's length.
             RES_SET_PHASE => match (activity.and_then(|a| a.drv), fields.first()) {
-                (Some(drv), Some(phase)) => vec![BuildEvent::Phase {
-                    drv,
-                    phase: phase.as_str().unwrap_or_default().to_string(),
-                }],
+                (Some(drv), Some(phase)) => {
+                    let phase = phase.as_str().unwrap_or_default();
+                    let phase = split_long(phase, 64).next().unwrap_or_default();
+                    vec![BuildEvent::Phase {
+                        drv,
+                        phase: plain_text(phase),
+                    }]
+                }
                 _ => Vec::new(),
             },
             _ => Vec::new(),
         }
     }
 
-    /// The derivation that failed, from Nix's error ("builder for '…drv' failed"), with the last
-    /// lines of its log. `None` when the failure was not a derivation's (e.g. evaluation).
+    /// The first derivation whose build failed, as Nix's own activities say (see the module
+    /// documentation), with the last lines of its log. `None` when the failure was not a
+    /// derivation's build (e.g. evaluation).
     pub fn failed_build(&self) -> Option<FailedBuild> {
-        let drv = self.errors.iter().find_map(|e| failed_drv_in(e))?;
+        let drv = self.failed.first()?.clone();
         let log_tail = self
             .logs
             .get(&drv)
@@ -206,7 +235,9 @@ impl LogParser {
     }
 }
 
-/// Splits a byte stream into lines for [`LogParser::feed`]; keeps a partial last line.
+/// Splits a byte stream into lines for [`LogParser::feed`]; keeps a partial last line. Each byte
+/// is looked at once, and a line longer than [`MAX_STDERR_LINE`] comes out in pieces that long,
+/// so any input costs linear time and bounded memory.
 #[derive(Debug, Default)]
 pub struct LineBuffer {
     pending: Vec<u8>,
@@ -214,13 +245,33 @@ pub struct LineBuffer {
 
 impl LineBuffer {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        self.pending.extend_from_slice(bytes);
         let mut lines = Vec::new();
-        while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=pos).collect();
-            lines.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = MAX_STDERR_LINE - self.pending.len();
+            let window = &rest[..rest.len().min(room)];
+            match memchr::memchr(b'\n', window) {
+                Some(pos) => {
+                    self.pending.extend_from_slice(&window[..pos]);
+                    rest = &rest[pos + 1..];
+                    lines.push(self.take());
+                }
+                None => {
+                    self.pending.extend_from_slice(window);
+                    rest = &rest[window.len()..];
+                    if self.pending.len() == MAX_STDERR_LINE {
+                        lines.push(self.take());
+                    }
+                }
+            }
         }
         lines
+    }
+
+    fn take(&mut self) -> String {
+        let line = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        line
     }
 
     pub fn finish(&mut self) -> Option<String> {
@@ -246,32 +297,23 @@ pub fn drv_name(drv: &str) -> String {
     }
 }
 
-fn failed_drv_in(error: &str) -> Option<String> {
-    let start = error.find("/nix/store/")?;
-    let rest = &error[start..];
-    let end = rest.find(".drv")? + 4;
-    error.contains("failed").then(|| rest[..end].to_string())
-}
-
-/// Removes terminal escape sequences (Nix colours its messages).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
+/// `text` in pieces of at most `max` bytes, cut at character boundaries; an empty text is one
+/// empty piece.
+fn split_long(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        if text.len() <= max {
+            rest = None;
+            return Some(text);
         }
-    }
-    out
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        rest = Some(&text[cut..]);
+        Some(&text[..cut])
+    })
 }
 
 #[cfg(test)]
@@ -430,6 +472,116 @@ mod tests {
         );
         assert_eq!(parser.feed(r#"@nix {"action":"stop","id":99}"#), Vec::new());
         assert_eq!(parser.plain_tail(), ["warning: plain"]);
+    }
+
+    #[test]
+    fn a_message_from_the_builder_cannot_blame_another_derivation() {
+        // The failing build of the recording, whose builder printed an `@nix` error message
+        // naming hello's derivation (Nix passes a builder's `msg` on as its own).
+        let forged = r#"@nix {"action":"msg","level":0,"msg":"\u001b[31;1merror:\u001b[0m builder for '/nix/store/mpjzy432ga90f085ll5r9bz382xdv3jf-hello-2.12.1.drv' failed with exit code 1"}"#;
+        let mut parser = LogParser::new();
+        for line in fixture("failing.stderr").lines() {
+            if line.contains("compiling main.c") {
+                parser.feed(forged);
+            }
+            parser.feed(line);
+        }
+        let failed = parser.failed_build().unwrap();
+        assert_eq!(
+            failed.drv,
+            "/nix/store/q5hjqamvdc48spnwaq7032iaf3r3pcfg-failing-1.0.drv"
+        );
+        assert_eq!(parser.errors.len(), 2);
+    }
+
+    #[test]
+    fn with_keep_going_each_failure_is_the_build_that_stopped_after_the_count_rose() {
+        let mut parser = LogParser::new();
+        let lines = [
+            r#"@nix {"action":"start","id":1,"level":0,"text":"","type":104}"#,
+            r#"@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv","",1,1],"id":2,"level":3,"text":"","type":105}"#,
+            r#"@nix {"action":"start","fields":["/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-b.drv","",1,1],"id":3,"level":3,"text":"","type":105}"#,
+            r#"@nix {"action":"result","fields":[0,3,2,0],"id":1,"type":105}"#,
+            r#"@nix {"action":"result","fields":[1,3,1,0],"id":1,"type":105}"#,
+            r#"@nix {"action":"stop","id":3}"#,
+            r#"@nix {"action":"result","fields":[1,3,0,1],"id":1,"type":105}"#,
+            r#"@nix {"action":"stop","id":2}"#,
+        ];
+        for l in lines {
+            parser.feed(l);
+        }
+        assert_eq!(
+            parser.failed_build().unwrap().drv,
+            "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv"
+        );
+    }
+
+    #[test]
+    fn builder_text_reaches_events_without_control_sequences() {
+        let mut parser = LogParser::new();
+        parser.feed(r#"@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv","",1,1],"id":2,"level":3,"text":"","type":105}"#);
+        let phase = parser.feed(
+            r#"@nix {"action":"result","fields":["build\u001b]52;c;cHduZWQ=\u0007Phase\u009b2J"],"id":2,"type":104}"#,
+        );
+        assert_eq!(
+            phase,
+            [BuildEvent::Phase {
+                drv: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv".into(),
+                phase: "buildPhase".into()
+            }]
+        );
+        let msg = parser.feed(
+            r#"@nix {"action":"msg","level":0,"msg":"error: \u001b]0;owned\u0007x\u0007\u009d0;t\u009c"}"#,
+        );
+        assert_eq!(
+            msg,
+            [BuildEvent::Message {
+                level: 0,
+                text: "error: x".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_huge_log_line_comes_out_in_pieces() {
+        // 10 MB in one line, in 64 KiB chunks: pieces of the stderr cap, then log lines of the
+        // log cap; nothing lost of a plain line, nothing kept beyond the caps.
+        let mut buf = LineBuffer::default();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut lines = Vec::new();
+        for _ in 0..160 {
+            lines.extend(buf.push(&chunk));
+        }
+        lines.extend(buf.push(b"\nafter\n"));
+        assert!(lines[..lines.len() - 1]
+            .iter()
+            .all(|l| l.len() <= MAX_STDERR_LINE));
+        assert_eq!(
+            lines[..lines.len() - 1]
+                .iter()
+                .map(String::len)
+                .sum::<usize>(),
+            160 * 64 * 1024
+        );
+        assert_eq!(lines.last().map(String::as_str), Some("after"));
+        assert!(buf.finish().is_none());
+
+        let mut parser = LogParser::new();
+        parser.feed(r#"@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv","",1,1],"id":2,"level":3,"text":"","type":105}"#);
+        let long = "é".repeat(300_000);
+        let events = parser.feed(&format!(
+            r#"@nix {{"action":"result","fields":["{long}"],"id":2,"type":101}}"#
+        ));
+        assert!(events.len() > 100);
+        let mut joined = String::new();
+        for e in &events {
+            let BuildEvent::Log { line, .. } = e else {
+                panic!("{e:?}")
+            };
+            assert!(line.len() <= MAX_LOG_LINE);
+            joined.push_str(line);
+        }
+        assert_eq!(joined, long);
     }
 
     #[test]

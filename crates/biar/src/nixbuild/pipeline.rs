@@ -404,9 +404,11 @@ async fn build_in(
         return Err(match parser.failed_build() {
             Some(failed) => BuildError::Derivation {
                 name: drv_name(&failed.drv),
+                // Nix's own message comes last (a builder may print look-alikes before it).
                 nix_error: parser
                     .errors
                     .iter()
+                    .rev()
                     .find(|e| e.contains(&failed.drv))
                     .cloned()
                     .unwrap_or_default(),

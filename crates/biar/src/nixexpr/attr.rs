@@ -105,6 +105,15 @@ impl AttrPath {
         }
     }
 
+    /// True when the first name needs quotes (`"a.b"`, `"7zip"`, `"if"`): written alone, a
+    /// quoted name in a list is a string, not an attribute, so it must follow the package set's
+    /// name (`pkgs."a.b"`).
+    pub fn needs_head(&self) -> bool {
+        self.segments
+            .first()
+            .is_some_and(|s| !is_identifier(s) || KEYWORDS.contains(&s.as_str()))
+    }
+
     /// `prefix.` + this path.
     pub fn with_prefix(&self, prefix: &str) -> AttrPath {
         let mut segments = vec![prefix.to_string()];
@@ -232,6 +241,23 @@ mod tests {
             let p = AttrPath::from_segments(segments);
             let back = AttrPath::parse(&p.to_string()).unwrap();
             proptest::prop_assert_eq!(back, p);
+        }
+    }
+
+    #[test]
+    fn a_quoted_first_name_needs_the_package_set_in_front() {
+        for (input, needs) in [
+            ("\"a.b\"", true),
+            ("\"7zip\"", true),
+            ("\"if\"", true),
+            ("\"hello\"", false),
+            ("emacsPackages.\"ghub+\"", false),
+        ] {
+            assert_eq!(
+                AttrPath::parse(input).unwrap().needs_head(),
+                needs,
+                "{input}"
+            );
         }
     }
 

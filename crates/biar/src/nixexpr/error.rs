@@ -22,6 +22,16 @@ pub enum NixError {
          report this with the file"
     )]
     EditBroke { path: PathBuf, message: String },
+    /// A project file that cannot be read as one (a FIFO, too large, a BOM…).
+    #[error(transparent)]
+    File(#[from] crate::fsutil::FileError),
+    /// The file changed on disk after it was read (an edit outside biar-tui's project lock):
+    /// nothing was written, so that change is not lost.
+    #[error(
+        "{path}: changed on disk while biar-tui was editing it; nothing was written, run the \
+         edit again"
+    )]
+    ChangedOnDisk { path: PathBuf },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -44,7 +54,10 @@ impl NixError {
             {
                 Category::BadInput
             }
-            NixError::EditBroke { .. } | NixError::Io { .. } => Category::Failure,
+            NixError::File(e) => e.category(),
+            NixError::EditBroke { .. } | NixError::ChangedOnDisk { .. } | NixError::Io { .. } => {
+                Category::Failure
+            }
         }
     }
 }

@@ -98,11 +98,11 @@ struct RawEntry {
 
 impl PackageFile {
     /// Reads and parses `path` and finds its package list.
+    /// Like every project file it must be a regular file within the size limit, UTF-8 without
+    /// a BOM ([`crate::fsutil::read_text`]); `path` should be resolved inside the project
+    /// (`config::Project::resolve`).
     pub fn load(path: &Path) -> Result<PackageFile, NixError> {
-        let text = std::fs::read_to_string(path).map_err(|source| NixError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::fsutil::read_text(path, crate::fsutil::MAX_NIX_FILE_BYTES)?;
         PackageFile::from_text(path, text)
     }
 
@@ -169,6 +169,15 @@ impl PackageFile {
         let mut outcome = AddOutcome::default();
         for attr in attrs {
             let attr = self.normalise(attr);
+            if attr.needs_head() && self.shape.pkgs_name.is_none() {
+                return Err(NixError::BadAttr {
+                    attr: attr.to_string(),
+                    reason: "a name that needs quotes must follow the package set's name \
+                             (`pkgs.\"…\"`; alone it would be a string), and this file's function \
+                             does not name its package set"
+                        .into(),
+                });
+            }
             if self.contains(&attr) {
                 if !outcome.already_present.contains(&attr) {
                     outcome.already_present.push(attr);
@@ -213,10 +222,18 @@ impl PackageFile {
     }
 
     /// Writes the edited text atomically (temp file in the same folder, fsync, rename; the file's
-    /// mode is kept). Returns false, writing nothing, when nothing changed.
+    /// mode is kept). Returns false, writing nothing, when nothing changed. If the file on disk
+    /// is no longer the text it was loaded from (an edit outside the project's
+    /// `config::EditLock`), nothing is written: [`NixError::ChangedOnDisk`].
     pub fn save(&mut self) -> Result<bool, NixError> {
         if !self.is_modified() {
             return Ok(false);
+        }
+        let now = crate::fsutil::read_text(&self.path, crate::fsutil::MAX_NIX_FILE_BYTES);
+        if now.ok().as_deref() != Some(self.original.as_str()) {
+            return Err(NixError::ChangedOnDisk {
+                path: self.path.clone(),
+            });
         }
         crate::fsutil::write_atomic(&self.path, self.text.as_bytes()).map_err(|source| {
             NixError::Io {
@@ -281,7 +298,7 @@ impl PackageFile {
         let prefixed = match self.shape.entries.iter().rev().find(|e| e.attr.is_some()) {
             Some(e) => e.prefixed,
             None => !self.shape.with_pkgs && self.shape.pkgs_name.is_some(),
-        };
+        } || attr.needs_head();
         match (&self.shape.pkgs_name, prefixed) {
             (Some(name), true) => attr.with_prefix(name).to_string(),
             _ => attr.to_string(),

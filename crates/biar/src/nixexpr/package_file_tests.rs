@@ -553,3 +553,38 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn save_does_not_overwrite_a_change_made_since_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("user.nix");
+    std::fs::write(&p, "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    let mut f = PackageFile::load(&p).unwrap();
+    f.add(&attrs(&["jq"])).unwrap();
+    std::fs::write(&p, "{ pkgs }: with pkgs; [ hello git ]\n").unwrap();
+    let e = f.save().unwrap_err();
+    assert!(matches!(e, NixError::ChangedOnDisk { .. }), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        "{ pkgs }: with pkgs; [ hello git ]\n"
+    );
+}
+
+#[test]
+fn a_quoted_first_name_is_written_as_an_attribute_of_the_package_set() {
+    add(
+        "{ pkgs }: with pkgs; [ hello ]",
+        &["\"a.b\""],
+        "{ pkgs }: with pkgs; [ hello pkgs.\"a.b\" ]",
+    );
+    add(
+        "{ pkgs }: [ pkgs.hello ]",
+        &["\"7zip\""],
+        "{ pkgs }: [ pkgs.hello pkgs.\"7zip\" ]",
+    );
+    // Without a name for the package set there is no way to write it: refused, not a string.
+    let mut f = load("{ ... }: [ ]");
+    let e = f.add(&attrs(&["\"a.b\""])).unwrap_err();
+    assert!(matches!(e, NixError::BadAttr { .. }), "{e}");
+    assert_eq!(f.text(), "{ ... }: [ ]");
+}

@@ -57,7 +57,8 @@ pub fn description_of(text: &str) -> String {
 
 /// Every preset (shipped and the project's own), sorted by name.
 pub fn list(project: &Project) -> Result<Vec<Preset>, PresetError> {
-    let dir = project.root.join("presets");
+    // A `presets` folder that links out of the project is refused, not listed.
+    let dir = project.resolve("presets")?;
     let mut names: Vec<String> = SHIPPED.iter().map(|(n, _)| n.to_string()).collect();
     match std::fs::read_dir(&dir) {
         Ok(entries) => {
@@ -67,7 +68,9 @@ pub fn list(project: &Project) -> Result<Vec<Preset>, PresetError> {
                     source,
                 })?;
                 let path = entry.path();
-                if path.extension().is_some_and(|e| e == "nix") && path.is_file() {
+                // Every `*.nix` that is not a folder: one that is not a regular file is named
+                // (and refused) when it is read, rather than silently left out.
+                if path.extension().is_some_and(|e| e == "nix") && !path.is_dir() {
                     if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
                         names.push(stem.to_string());
                     }
@@ -87,13 +90,11 @@ pub fn list(project: &Project) -> Result<Vec<Preset>, PresetError> {
 
 fn describe(project: &Project, name: &str) -> Result<Preset, PresetError> {
     let file = entry_for(name);
-    let path = project.root.join(&file);
-    let in_project = path.is_file();
+    let in_project = std::fs::symlink_metadata(project.root.join(&file)).is_ok();
     let text = if in_project {
-        std::fs::read_to_string(&path).map_err(|source| PresetError::Io {
-            path: path.clone(),
-            source,
-        })?
+        let path = project.resolve(&file)?;
+        crate::fsutil::read_text(&path, crate::fsutil::MAX_NIX_FILE_BYTES)
+            .map_err(crate::config::ConfigError::from)?
     } else {
         shipped(name).unwrap_or_default().to_string()
     };
@@ -119,8 +120,13 @@ fn is_enabled(project: &Project, entry: &str) -> bool {
 /// `presets/NAME.nix` if the project lacks it, then puts the entry in userConfig after the other
 /// presets (before the user's own files). Off: takes the entry out of userConfig (the file
 /// stays). `project` is not updated: reload it ([`Project::reload`]).
+///
+/// Holds the project's [`EditLock`](crate::config::EditLock) and reads config.json afresh under
+/// it, so toggles from several processes (CLI, TUI) all take effect.
 pub fn toggle(project: &Project, name: &str) -> Result<bool, PresetError> {
     let name = normalise_name(name);
+    let _lock = crate::config::EditLock::acquire(&project.root)?;
+    let project = &project.reload()?;
     let presets = list(project)?;
     let Some(preset) = presets.iter().find(|p| p.name == name) else {
         let available: Vec<String> = presets.iter().map(|p| p.name.clone()).collect();
@@ -138,16 +144,13 @@ pub fn toggle(project: &Project, name: &str) -> Result<bool, PresetError> {
     }
     if preset.in_project {
         // Turning on a file that does not parse would only fail later, at hash or build time.
-        let path = preset.path(project);
-        let text = std::fs::read_to_string(&path).map_err(|source| PresetError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let path = project.resolve(&preset.file)?;
+        let text = crate::fsutil::read_text(&path, crate::fsutil::MAX_NIX_FILE_BYTES)
+            .map_err(crate::config::ConfigError::from)?;
         crate::nixexpr::parse(&path, &text).map_err(crate::config::ConfigError::from)?;
     } else {
         let text = shipped(&preset.name).expect("a preset not in the project is shipped");
-        let path = preset.path(project);
-        write_preset(&path, text)?;
+        write_preset(&project.resolve(&preset.file)?, text)?;
     }
     let after_last_preset = entries
         .iter()

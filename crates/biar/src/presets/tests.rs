@@ -206,3 +206,24 @@ fn a_project_preset_that_does_not_parse_is_not_turned_on() {
     assert!(e.to_string().contains("mine.nix:2:1"), "{e}");
     assert_eq!(std::fs::read(d.path().join("config.json")).unwrap(), before);
 }
+
+#[test]
+fn parallel_toggles_all_take_effect() {
+    let (_d, p) = project(r#"["user.nix"]"#);
+    let names = ["go", "rust", "node", "java"];
+    let threads: Vec<_> = names
+        .iter()
+        .map(|n| {
+            let p = p.clone();
+            let n = n.to_string();
+            std::thread::spawn(move || toggle(&p, &n).unwrap())
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap());
+    }
+    let entries = p.reload().unwrap().config.user_config;
+    for n in names {
+        assert!(entries.contains(&entry_for(n)), "{n} lost: {entries:?}");
+    }
+}

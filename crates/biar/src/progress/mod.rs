@@ -10,6 +10,6 @@ mod sink;
 mod tally;
 
 pub use event::{BuildEvent, Stage};
-pub use log_text::neutralise_log;
+pub use log_text::{neutralise_log, neutralise_text, plain_text};
 pub use sink::{channel, Receiver, Sender};
 pub use tally::{Building, Tally};

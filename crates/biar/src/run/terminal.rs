@@ -25,6 +25,18 @@ pub fn size() -> Option<(u16, u16)> {
         .filter(|(c, r)| *c > 0 && *r > 0)
 }
 
+/// Drops what was typed but not read yet (the terminal's input queue), so keys typed while the
+/// terminal changes hands reach no one: the TUI calls it when it takes the keyboard back.
+pub fn discard_typeahead() {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        // SAFETY: tcflush on our own stdin descriptor; an error changes nothing.
+        unsafe {
+            libc::tcflush(stdin.as_raw_fd(), libc::TCIFLUSH);
+        }
+    }
+}
+
 /// Raw mode for the time of a run; restores the mode found at the start when dropped (the TUI
 /// may already be in raw mode, a shell is not).
 pub struct RawMode {
