@@ -63,6 +63,10 @@ pub enum Command {
     Pull(commands::pull::Args),
     /// Run the environment attached to this terminal (a shell, or CMD).
     Run(commands::run::Args),
+    /// Internal: started by biar-tui itself; removes its containers when it dies, even by SIGKILL
+    /// (see docs/security.md).
+    #[command(name = "__watch-containers", hide = true)]
+    WatchContainers,
 }
 
 /// Options every command sees.
@@ -75,6 +79,18 @@ pub struct Global {
 
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::WatchContainers) = cli.command {
+        biar::docker::owner::serve_watcher().await;
+        return ExitCode::SUCCESS;
+    }
+    // The containers this process creates are watched by a helper process, this binary again
+    // (through /proc/self/exe, which still runs it if the file was replaced meanwhile).
+    let exe = Some(PathBuf::from("/proc/self/exe"))
+        .filter(|p| p.exists())
+        .or_else(|| std::env::current_exe().ok());
+    if let Some(exe) = exe {
+        biar::docker::owner::set_watcher(exe, vec!["__watch-containers".into()]);
+    }
     let global = Global {
         project: cli.project,
         theme: cli.theme,

@@ -67,6 +67,10 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             errln!("error: {}", error_text(&err));
+            // A build a signal cancelled: 128 + the signal, as shells report it.
+            if let Some(signal) = crate::cli::cancelled_by() {
+                return ExitCode::from((128 + signal) as u8);
+            }
             match category_of(&err) {
                 Category::BadInput => ExitCode::from(2),
                 Category::Failure => ExitCode::from(1),

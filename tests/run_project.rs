@@ -232,7 +232,8 @@ fn sigterm_while_building_first_cancels_the_build_and_runs_nothing() {
     }
     eprintln!("the build stopped {took:?} after SIGTERM");
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    // Cancelled by SIGTERM: 128 + 15, as a shell reports it (issue 10).
+    assert_eq!(status.code(), Some(143), "{stderr}");
     assert!(stderr.contains("cancelled"), "{stderr}");
     assert!(stderr.contains("nothing was run"), "{stderr}");
     let mut stdout = String::new();
@@ -282,4 +283,114 @@ fn sigterm_after_building_first_terminates_run() {
         sent.elapsed()
     );
     assert_eq!(status.signal(), Some(15), "{status:?}");
+}
+
+/// `biar-tui build` cancelled while the Nix build runs: Ctrl-C exits 130, SIGHUP (the terminal
+/// closed) 129, as a shell reports them; the builder container is gone at exit.
+#[test]
+fn a_cancelled_build_exits_128_plus_the_signal() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-buildcancel-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    for (signal, code) in [("-INT", 130), ("-HUP", 129)] {
+        let (tmp, dir) = project_with(
+            &prefix,
+            &format!(
+                "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
+                unique()
+            ),
+        );
+        let mut child = biar_std(tmp.path())
+            .args(["build", "--project"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let _containers = ContainersOf(pid);
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut stderr = String::new();
+        loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("build ended before the sleeper started:\n{stderr}"))
+                .unwrap();
+            stderr.push_str(&line);
+            stderr.push('\n');
+            if line.contains("building sleeper-120s") {
+                break;
+            }
+        }
+        assert!(Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let status = child.wait().unwrap();
+        for line in lines {
+            stderr.push_str(&line.unwrap());
+            stderr.push('\n');
+        }
+        assert_eq!(status.code(), Some(code), "{signal}: {stderr}");
+        assert!(stderr.contains("cancelled"), "{stderr}");
+        assert!(
+            containers_of(pid).is_empty(),
+            "stray containers: {:?}",
+            containers_of(pid)
+        );
+    }
+}
+
+/// `biar-tui build` SIGKILLed while the Nix build runs: no code of ours runs, yet its builder
+/// container does not live on (its `cat` sees end of file, and the watcher removes it).
+#[test]
+fn a_sigkilled_build_leaves_no_builder_container() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-buildkill-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = project_with(
+        &prefix,
+        &format!(
+            "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
+            unique()
+        ),
+    );
+    let mut child = biar_std(tmp.path())
+        .args(["build", "--project"])
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _containers = ContainersOf(pid);
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("build ended before the sleeper started")
+            .unwrap();
+        if line.contains("building sleeper-120s") {
+            break;
+        }
+    }
+    assert_eq!(containers_of(pid).len(), 1, "the builder container runs");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !containers_of(pid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still there after SIGKILL: {:?}",
+            containers_of(pid)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

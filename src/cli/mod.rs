@@ -6,4 +6,5 @@ mod build_report;
 pub mod commands;
 pub mod print;
 
+pub use build_report::cancelled_by;
 pub use commands::dispatch;

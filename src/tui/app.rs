@@ -351,12 +351,11 @@ pub async fn run(
             match effect {
                 Effect::Request(r) => backend.send(r),
                 Effect::Attach => {
-                    let result =
-                        attach(&input, &mut events, terminal, engine.as_ref(), &mut sigterm).await;
+                    let result = attach(&input, &mut events, terminal, engine.as_ref()).await;
                     match result {
-                        Some(r) => app.dispatch(Action::RunFinished(r)),
-                        None => {
-                            signalled = Some(SIGTERM_EXIT);
+                        Ok(r) => app.dispatch(Action::RunFinished(r)),
+                        Err(code) => {
+                            signalled = Some(code);
                             app.dispatch(Action::Quit);
                         }
                     }
@@ -454,7 +453,8 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
 
 /// Hands the terminal to the environment and takes it back: stop reading the keyboard, leave the
 /// alternate screen, run attached, then re-enter, read again and redraw everything at the
-/// terminal's current size. `None` when SIGTERM arrived meanwhile.
+/// terminal's current size. `Err(exit code)` when SIGTERM or SIGHUP arrived meanwhile: the run has then
+/// removed its container (the library handles both signals during a run), and the UI quits.
 ///
 /// Keys typed during the hand-over go to the environment or nowhere, never to the TUI: those
 /// read before the keyboard was let go (queued in `events` or in crossterm) and those typed after
@@ -464,14 +464,20 @@ async fn attach(
     events: &mut mpsc::UnboundedReceiver<Event>,
     terminal: &mut Term,
     engine: &dyn Engine,
-    sigterm: &mut tokio::signal::unix::Signal,
-) -> Option<Result<i64, String>> {
+) -> Result<Result<i64, String>, u8> {
     input.pause().await;
     while events.try_recv().is_ok() {}
     term::leave();
-    let result = tokio::select! {
-        r = engine.run_attached() => Some(r.map_err(|e| super::backend::error_message(&e))),
-        _ = sigterm.recv() => None,
+    let result = match engine.run_attached().await {
+        Ok(code) => Ok(code),
+        Err(e) => match e.downcast_ref::<biar::run::RunError>() {
+            Some(interrupted @ biar::run::RunError::Interrupted { .. }) => {
+                // Quitting, and the terminal may be gone (SIGHUP): a new reader on a hung-up
+                // terminal would spin, so nothing reads it again.
+                return Err(interrupted.exit_code().unwrap_or(SIGTERM_EXIT));
+            }
+            _ => Err(super::backend::error_message(&e)),
+        },
     };
     let _ = terminal::enable_raw_mode();
     let _ = execute!(
@@ -487,5 +493,5 @@ async fn attach(
     let _ = terminal.resize(ratatui::layout::Rect::new(0, 0, w, h));
     biar::run::terminal::discard_typeahead();
     input.resume();
-    result
+    Ok(result)
 }

@@ -189,7 +189,7 @@ impl Engine for Library {
             let spec = RunSpec {
                 image,
                 cmd: None,
-                workdir_mount: Some((project.workdir(), project.config.image.workdir.clone())),
+                workdir_mount: Some(biar::run::project_workdir(&project)?),
                 tty: biar::run::terminal::is_interactive(),
                 env: Vec::new(),
                 name: None,

@@ -7,6 +7,8 @@ mod observer;
 mod progress;
 mod signals;
 
+pub use signals::cancelled_by;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 

@@ -31,5 +31,6 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Build(args) => build::run(global, args).await,
         Command::Pull(args) => pull::run(global, args).await,
         Command::Run(args) => run::run(global, args).await,
+        Command::WatchContainers => unreachable!("handled before dispatch"),
     }
 }

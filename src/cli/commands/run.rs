@@ -3,10 +3,12 @@
 
 use std::process::ExitCode;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use biar::config::Project;
 use biar::operations::PipelineOptions;
-use biar::run::{self, RunSpec};
+use biar::run::{self, RunError, RunSpec};
 
 use crate::args::Global;
 use crate::cli::build_report::{self, Show, Sink};
@@ -43,20 +45,38 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             _ => return Err(biar::run::RunError::ImageMissing { image }.into()),
         }
     }
+    let workdir_mount = project.as_ref().map(run::project_workdir).transpose()?;
     let spec = RunSpec {
         image: image.clone(),
         cmd: (!args.command.is_empty()).then(|| args.command.clone()),
-        workdir_mount: project
-            .as_ref()
-            .map(|p| (p.workdir(), p.config.image.workdir.clone())),
+        workdir_mount,
         tty: run::terminal::is_interactive(),
         env: Vec::new(),
         name: None,
     };
-    let code = run::run_attached(&engine, &spec)
-        .await
-        .with_context(|| format!("running {image}"))?;
-    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+    match run::run_attached(&engine, &spec).await {
+        Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
+        // The container is already removed: end as the signal would have ended us (a shell
+        // then reports 128 + its number). The terminal may be gone: a failed write is no error.
+        Err(RunError::Interrupted { signal }) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "biar-tui: stopped by signal {signal}; the environment was removed"
+            );
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            Ok(ExitCode::from((128 + signal) as u8))
+        }
+        // The command was not found or not executable: 127 or 126, as a shell and docker say.
+        Err(e @ RunError::CommandNotRun { code, .. }) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: running {image}: {}",
+                biar::progress::neutralise_log(&e.to_string())
+            );
+            Ok(ExitCode::from(code))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("running {image}"))),
+    }
 }
 
 /// `biar-tui build`, as `run` needs it when the image is missing: the same pipeline, progress

@@ -59,6 +59,10 @@ pub enum ConfigError {
 impl ConfigError {
     pub fn category(&self) -> Category {
         match self {
+            // A folder where a file must be is the user's input at fault, not a failure.
+            ConfigError::Io { source, .. } if source.kind() == std::io::ErrorKind::IsADirectory => {
+                Category::BadInput
+            }
             ConfigError::Io { .. }
             | ConfigError::Locked { .. }
             | ConfigError::ChangedOnDisk { .. } => Category::Failure,

@@ -313,12 +313,8 @@ impl Project {
                 ),
             ));
         }
-        if !img.workdir.starts_with('/') {
-            return Err(invalid(
-                "workdir",
-                format!("image.workdir {:?} must be an absolute path", img.workdir),
-            ));
-        }
+        check_container_workdir(&img.workdir)
+            .map_err(|m| invalid("workdir", format!("image.workdir {:?} {m}", img.workdir)))?;
         if let Some(r) = &c.registry {
             if r.host.trim().is_empty() {
                 return Err(invalid("registry", "registry.host is empty".into()));
@@ -326,6 +322,43 @@ impl Project {
         }
         Ok(())
     }
+}
+
+/// `image.workdir` is where `workdir/` is mounted in the container and a folder of the image's
+/// root layer: a clean absolute path below `/` (no `.`, `..`, empty components or trailing `/`,
+/// not `/nix`, which would hide the store) in printable characters without `:` or `\\`, which
+/// mount specifications and tar paths give meanings of their own.
+fn check_container_workdir(dir: &str) -> Result<(), String> {
+    if !dir.starts_with('/') {
+        return Err("must be an absolute path, such as /home/user/workdir".into());
+    }
+    if dir.chars().any(|c| c.is_control()) {
+        return Err("holds a control character; use printable characters only".into());
+    }
+    if dir.contains(':') || dir.contains('\\') {
+        return Err("holds `:` or `\\`, which are not allowed in the mount point".into());
+    }
+    let parts: Vec<&str> = dir[1..].split('/').collect();
+    if dir == "/" {
+        return Err(
+            "is the root folder; name a folder below it, such as /home/user/workdir".into(),
+        );
+    }
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err(
+            "is not a clean path (no `.`, `..`, `//` or trailing `/`); write it as /a/b".into(),
+        );
+    }
+    if parts[0] == "nix" {
+        return Err("is under /nix, where the image's store is; pick another folder".into());
+    }
+    if dir.len() > 1024 {
+        return Err("is longer than 1024 bytes".into());
+    }
+    Ok(())
 }
 
 /// Parses config.json into the typed model, with positions on every error.
@@ -611,6 +644,19 @@ mod tests {
             (r#""image": {"namePrefix": "Biar-"}"#, "namePrefix"),
             (r#""image": {"user": "Root User"}"#, "image.user"),
             (r#""image": {"workdir": "work"}"#, "absolute"),
+            (r#""image": {"workdir": "/"}"#, "root folder"),
+            (
+                r#""image": {"workdir": "/home/../etc"}"#,
+                "not a clean path",
+            ),
+            (r#""image": {"workdir": "/home/user/"}"#, "not a clean path"),
+            (r#""image": {"workdir": "/home//user"}"#, "not a clean path"),
+            (r#""image": {"workdir": "/work:ro"}"#, "`:`"),
+            (
+                r#""image": {"workdir": "/work\u001b]0;x\u0007"}"#,
+                "control character",
+            ),
+            (r#""image": {"workdir": "/nix/store"}"#, "/nix"),
             (r#""nixpkgs": {"url": "", "sha256": ""}"#, "tarball pin"),
         ] {
             let d = project(
@@ -620,6 +666,17 @@ mod tests {
             let msg = Project::load(d.path()).unwrap_err().to_string();
             assert!(msg.contains(needle), "{extra}: {msg}");
         }
+        // image.workdir's errors point at its key in config.json.
+        let d = project(
+            "{\"baseConfig\": \"base.nix\", \"userConfig\": [],\n  \"image\": {\"workdir\": \"/a/../b\"}}",
+            &["base.nix"],
+        );
+        let e = Project::load(d.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("config.json:2:13: image.workdir"),
+            "{e}"
+        );
+        assert_eq!(e.category(), crate::Category::BadInput);
         let d = project(r#"{"baseConfig": "../base.nix", "userConfig": []}"#, &[]);
         let msg = Project::load(d.path()).unwrap_err().to_string();
         assert!(msg.contains("inside the project"), "{msg}");

@@ -8,9 +8,9 @@
 //!
 //! The container's main process is `cat` reading the stdin we hold through an attach: when this
 //! process goes away for any reason (even SIGKILL), the connection closes, `cat` sees end of file,
-//! the container exits and Docker removes it. So no stray container outlives its owner.
+//! the container exits and Docker removes it. A container not started yet (the owner died while
+//! creating it) is removed by the watcher or the sweep of [`super::owner`].
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -20,14 +20,13 @@ use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncWrite;
 
-use super::{builder, DockerError, Engine};
+use super::{builder, owner, DockerError, Engine};
 use crate::config::BuilderSettings;
 
 /// The label every builder container carries (`biar=builder`), for status and cleanup.
@@ -94,6 +93,7 @@ impl BuilderContainer {
         purpose: &str,
     ) -> Result<BuilderContainer, DockerError> {
         builder::ensure_exists(engine, settings).await?;
+        owner::sweep(engine).await;
         let name = format!(
             "biar-{purpose}-{}-{}-{:x}",
             std::process::id(),
@@ -103,10 +103,8 @@ impl BuilderContainer {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         );
-        let labels = HashMap::from([
-            (BUILDER_LABEL.0.to_string(), BUILDER_LABEL.1.to_string()),
-            ("biar.pid".to_string(), std::process::id().to_string()),
-        ]);
+        let mut labels = owner::labels();
+        labels.insert(BUILDER_LABEL.0.to_string(), BUILDER_LABEL.1.to_string());
         let body = ContainerCreateBody {
             image: Some(settings.image.clone()),
             cmd: Some(vec!["cat".to_string()]),
@@ -130,17 +128,13 @@ impl BuilderContainer {
             }),
             ..Default::default()
         };
-        let docker = &engine.docker;
-        let created = docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-            .map_err(DockerError::api(format!(
-                "creating builder container {name} from {}",
-                settings.image
-            )))?;
+        let created =
+            owner::create_container(engine, &name, body)
+                .await
+                .map_err(DockerError::api(format!(
+                    "creating builder container {name} from {}",
+                    settings.image
+                )))?;
         let mut container = BuilderContainer {
             engine: engine.clone(),
             id: created.id,
@@ -279,6 +273,7 @@ impl BuilderContainer {
         self.alive = false;
         self.stdin.take();
         remove_container(&self.engine, &self.id).await;
+        owner::unwatch(&self.name);
     }
 }
 
@@ -292,7 +287,11 @@ impl Drop for BuilderContainer {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 let engine = self.engine.clone();
                 let id = self.id.clone();
-                handle.spawn(async move { remove_container(&engine, &id).await });
+                let name = self.name.clone();
+                handle.spawn(async move {
+                    remove_container(&engine, &id).await;
+                    owner::unwatch(&name);
+                });
             }
         }
         if let Some(task) = self._attach_output.take() {

@@ -11,12 +11,15 @@
 //!   (stdout/stderr chunks, then the exit code), [`BuilderContainer::exec_checked`], and
 //!   [`BuilderContainer::exec_stream_stdout`] / [`exec_stream_stdout`] — a binary-safe stream of a
 //!   command's stdout, e.g. `nix-store --dump /nix/store/…` for the image layers.
+//! - [`owner`]: every container we create is labelled with its owner process and removed when
+//!   that process dies, even by SIGKILL (a watcher process, and a sweep at the next start).
 
 pub mod builder;
 mod connection;
 mod container;
 mod error;
 mod offline;
+pub mod owner;
 pub mod tar_stream;
 
 pub use builder::{BuilderStatus, CreateReport};

@@ -1,16 +1,16 @@
 //! A container attached to this process's stdin/stdout, in the docker CLI's order: create (with
 //! the console size) → wait stream → attach → start → resize (retried) → resize on SIGWINCH →
-//! finish on exit or end of output. The container is removed at the end, also on error or when
-//! the future is dropped.
+//! finish on exit or end of output. The container is removed at the end, also on error, on
+//! SIGTERM or SIGHUP (the terminal closed), or when the future is dropped; if this process dies
+//! without removing it, the watcher of [`crate::docker::owner`] does.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    ResizeContainerTTYOptionsBuilder, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -18,8 +18,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::terminal::{self, RawMode, StdinPump};
-use super::RunError;
-use crate::docker::Engine;
+use super::{RunError, WorkdirMount};
+use crate::docker::{owner, Engine};
 
 /// Keys that detach from the container (which is then removed). Docker's default, Ctrl-P Ctrl-Q,
 /// would swallow Ctrl-P (shell history) while it waits for the second key.
@@ -32,8 +32,9 @@ pub struct RunSpec {
     pub image: String,
     /// The command; `None` runs the image's default (the shell).
     pub cmd: Option<Vec<String>>,
-    /// A host folder and where it is mounted (also the working directory).
-    pub workdir_mount: Option<(PathBuf, String)>,
+    /// A host folder and where it is mounted (also the working directory): the project's
+    /// `workdir/`, checked by [`super::project_workdir`].
+    pub workdir_mount: Option<WorkdirMount>,
     /// Give the container a TTY and put this terminal in raw mode (see [`terminal::is_interactive`]).
     pub tty: bool,
     /// `KEY=value` pairs added to the image's environment.
@@ -53,18 +54,59 @@ pub async fn image_exists(engine: &Engine, image: &str) -> Result<bool, RunError
 /// Runs `spec` attached to the process's real stdin/stdout/stderr and returns the command's exit
 /// code. Call it after the TUI has stopped reading the keyboard (and left the alternate screen);
 /// when it returns, nothing reads stdin any more and the terminal mode is as it was.
+///
+/// SIGTERM or SIGHUP meanwhile stop and remove the container and return
+/// [`RunError::Interrupted`]; the caller then ends the process as that signal would.
 pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunError> {
+    // Listen before anything is created, so no signal finds a container we would not remove.
+    let mut stop = StopSignals::new()?;
     if !image_exists(engine, &spec.image).await? {
         return Err(RunError::ImageMissing {
             image: spec.image.clone(),
         });
     }
+    owner::sweep(engine).await;
     let name = spec.name.clone().unwrap_or_else(unique_name);
     let mut guard = Removal::new(engine, &name);
-    let id = create(engine, spec, &name).await?;
-    let result = attach_and_wait(engine, spec, &id).await;
-    guard.remove_now().await;
+    let run = async {
+        let id = create(engine, spec, &name).await?;
+        attach_and_wait(engine, spec, &id).await
+    };
+    let result = tokio::select! {
+        r = run => r,
+        signal = stop.recv() => Err(RunError::Interrupted { signal }),
+    };
+    // After a signal the create request may still be on its way to the engine, and the container
+    // appear after our removal: the watcher keeps its name and removes it once we are gone.
+    let interrupted = matches!(result, Err(RunError::Interrupted { .. }));
+    guard.remove_now(!interrupted).await;
     result
+}
+
+/// SIGTERM and SIGHUP, for the time of a run.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn new() -> Result<StopSignals, RunError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen =
+            |kind| signal(kind).map_err(|e| RunError::Other(format!("cannot handle signals: {e}")));
+        Ok(StopSignals {
+            term: listen(SignalKind::terminate())?,
+            hup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// The number of the first signal that arrives.
+    async fn recv(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.term.recv() => libc::SIGTERM,
+            _ = self.hup.recv() => libc::SIGHUP,
+        }
+    }
 }
 
 fn unique_name() -> String {
@@ -82,19 +124,19 @@ fn unique_name() -> String {
 }
 
 async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, RunError> {
-    let mut binds = Vec::new();
+    let mut mounts = Vec::new();
     let mut working_dir = None;
-    if let Some((host, target)) = &spec.workdir_mount {
-        std::fs::create_dir_all(host).map_err(|e| RunError::Workdir {
-            path: host.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let host = host.canonicalize().map_err(|e| RunError::Workdir {
-            path: host.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        binds.push(format!("{}:{target}", host.display()));
-        working_dir = Some(target.clone());
+    if let Some(mount) = &spec.workdir_mount {
+        // A typed mount, not a `host:container` bind string: a `:` or `,` in either path is
+        // then just a character.
+        mounts.push(Mount {
+            typ: Some(MountType::BIND),
+            source: Some(mount.host().display().to_string()),
+            target: Some(mount.target().to_string()),
+            read_only: Some(false),
+            ..Default::default()
+        });
+        working_dir = Some(mount.target().to_string());
     }
     let console_size = if spec.tty {
         terminal::size().map(|(c, r)| vec![r as usize, c as usize])
@@ -113,17 +155,16 @@ async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, R
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         working_dir,
+        labels: Some(owner::labels()),
         host_config: Some(HostConfig {
-            binds: (!binds.is_empty()).then_some(binds),
+            mounts: (!mounts.is_empty()).then_some(mounts),
             console_size,
             ..Default::default()
         }),
         ..Default::default()
     };
-    let options = CreateContainerOptionsBuilder::default().name(name).build();
-    let created = engine
-        .docker
-        .create_container(Some(options), body)
+    // Watched before it exists, and removed even if this future is dropped midway.
+    let created = owner::create_container(engine, name, body)
         .await
         .map_err(RunError::docker("create the container"))?;
     Ok(created.id)
@@ -178,7 +219,7 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
         .docker
         .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
         .await
-        .map_err(RunError::docker("start the container"))?;
+        .map_err(start_error)?;
 
     if spec.tty {
         resize_with_retry(engine, id).await;
@@ -247,6 +288,35 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     exit_code_from_inspect(engine, id).await
 }
 
+/// A failed start. When the engine could not execute the command, the code a shell (and the docker
+/// CLI) gives: 127 not found, 126 found but not executable.
+fn start_error(e: bollard::errors::Error) -> RunError {
+    let reason = e.to_string();
+    match command_failure_code(&reason) {
+        Some(code) => RunError::CommandNotRun { code, reason },
+        None => RunError::Docker {
+            what: "start the container".into(),
+            reason,
+        },
+    }
+}
+
+/// The docker CLI's rule (`runStartContainerErr`), applied to the runtime's exec failures.
+fn command_failure_code(message: &str) -> Option<u8> {
+    if !(message.contains("exec") || message.contains("starting container process")) {
+        return None;
+    }
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        Some(127)
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        Some(126)
+    } else {
+        None
+    }
+}
+
 /// The exit code from the container's state; [`RunError::Detached`] if it still runs after a
 /// moment (the output ended because we detached, not because it exited).
 async fn exit_code_from_inspect(engine: &Engine, id: &str) -> Result<i64, RunError> {
@@ -310,9 +380,13 @@ impl Removal {
         }
     }
 
-    async fn remove_now(&mut self) {
+    /// Removes the container; `unwatch`: tell the watcher it is gone.
+    async fn remove_now(&mut self, unwatch: bool) {
         self.done = true;
         remove(&self.engine, &self.name).await;
+        if unwatch {
+            owner::unwatch(&self.name);
+        }
     }
 }
 
@@ -333,7 +407,32 @@ impl Drop for Removal {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let engine = self.engine.clone();
             let name = self.name.clone();
-            handle.spawn(async move { remove(&engine, &name).await });
+            handle.spawn(async move {
+                remove(&engine, &name).await;
+                owner::unwatch(&name);
+            });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_failure_code;
+
+    #[test]
+    fn exec_failures_map_to_the_shell_codes() {
+        let not_found = "Docker responded with status code 400: OCI runtime create failed: \
+            container_linux.go:380: starting container process caused: exec: \"nope\": \
+            executable file not found in $PATH: unknown";
+        assert_eq!(command_failure_code(not_found), Some(127));
+        let no_file =
+            "starting container process caused: exec: \"/x\": stat /x: no such file or directory";
+        assert_eq!(command_failure_code(no_file), Some(127));
+        let not_exec = "starting container process caused: exec: \"/hello.txt\": permission denied";
+        assert_eq!(command_failure_code(not_exec), Some(126));
+        assert_eq!(
+            command_failure_code("driver failed programming external connectivity"),
+            None
+        );
     }
 }

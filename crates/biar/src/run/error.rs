@@ -16,8 +16,23 @@ pub enum RunError {
     #[error("cannot mount {path} into the container: {reason}\n  the project's workdir/ must be a folder you can read")]
     Workdir { path: String, reason: String },
 
+    #[error("{path} {reason} ({target}): it is not mounted into the environment\n  workdir/ must be a folder inside the project; replace the link with a folder (or a link to one inside the project)")]
+    WorkdirOutside {
+        path: String,
+        target: String,
+        reason: String,
+    },
+
     #[error("detached from the environment (Ctrl-]): it was stopped and removed")]
     Detached,
+
+    /// SIGTERM or SIGHUP arrived: the container was stopped and removed.
+    #[error("stopped by {}: the environment was stopped and removed", signal_name(*.signal))]
+    Interrupted { signal: i32 },
+
+    /// The engine could not execute the command (`code` 127: not found, 126: not executable).
+    #[error("the command could not be run in the environment: {reason}")]
+    CommandNotRun { code: u8, reason: String },
 
     #[error("{0}")]
     Other(String),
@@ -26,8 +41,18 @@ pub enum RunError {
 impl RunError {
     pub fn category(&self) -> Category {
         match self {
-            RunError::Workdir { .. } => Category::BadInput,
+            RunError::Workdir { .. } | RunError::WorkdirOutside { .. } => Category::BadInput,
             _ => Category::Failure,
+        }
+    }
+
+    /// The exit code a shell would give: 128 + the signal for [`RunError::Interrupted`], 126/127
+    /// for [`RunError::CommandNotRun`]; `None` for the others (their category decides).
+    pub fn exit_code(&self) -> Option<u8> {
+        match self {
+            RunError::Interrupted { signal } => Some((128 + signal) as u8),
+            RunError::CommandNotRun { code, .. } => Some(*code),
+            _ => None,
         }
     }
 
@@ -36,5 +61,14 @@ impl RunError {
             what: what.to_string(),
             reason: e.to_string(),
         }
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP (the terminal closed)".into(),
+        libc::SIGINT => "SIGINT".into(),
+        n => format!("signal {n}"),
     }
 }
