@@ -10,8 +10,6 @@ use tokio_util::sync::CancellationToken;
 use biar::config::Project;
 use biar::nixexpr::{AttrPath, PackageFile};
 use biar::operations::{build_image, PipelineOptions};
-use biar::registry::RegistryTarget;
-use biar::run::RunSpec;
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
@@ -69,13 +67,7 @@ impl Engine for Library {
                 })
                 .collect(),
             files,
-            registry: RegistryTarget::from_config(&project.config).map(|t| {
-                [t.host, t.namespace]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            }),
+            registry: biar::operations::registry_label(&project),
         })
     }
 
@@ -117,17 +109,8 @@ impl Engine for Library {
 
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
         async {
-            match biar::docker::connect().await {
-                Ok(engine) => {
-                    let version = engine
-                        .docker
-                        .version()
-                        .await
-                        .ok()
-                        .and_then(|v| v.version)
-                        .unwrap_or_else(|| "up".into());
-                    DockerState::Up { version }
-                }
+            match biar::operations::docker_version().await {
+                Ok(version) => DockerState::Up { version },
                 Err(e) => DockerState::Down {
                     reason: shown(&e.to_string()),
                 },
@@ -139,31 +122,11 @@ impl Engine for Library {
     fn image_state(&self) -> BoxFuture<'static, ImageState> {
         let dir = self.project_dir.clone();
         async move {
-            let Ok(project) = Project::load(&dir) else {
-                return ImageState::Unknown;
-            };
-            let Ok(image) = project.image_ref() else {
-                return ImageState::Unknown;
-            };
-            let Ok(engine) = biar::docker::connect().await else {
-                return ImageState::Unknown;
-            };
-            match biar::run::image_exists(&engine, &image.reference()).await {
-                Ok(true) => return ImageState::Local,
-                Ok(false) => {}
-                Err(_) => return ImageState::Unknown,
-            }
-            let Some(target) = RegistryTarget::from_config(&project.config) else {
-                return ImageState::NotBuilt;
-            };
-            // A registry that does not answer quickly is as good as absent for this line.
-            let asked = tokio::time::timeout(
-                std::time::Duration::from_secs(5),
-                biar::registry::exists_in_registry(&target, &image),
-            );
-            match asked.await {
-                Ok(Ok(true)) => ImageState::Registry,
-                _ => ImageState::NotBuilt,
+            match biar::operations::image_state(&dir).await {
+                biar::operations::ImageState::Unknown => ImageState::Unknown,
+                biar::operations::ImageState::Local => ImageState::Local,
+                biar::operations::ImageState::Registry => ImageState::Registry,
+                biar::operations::ImageState::NotBuilt => ImageState::NotBuilt,
             }
         }
         .boxed()
@@ -186,14 +149,7 @@ impl Engine for Library {
             let image = project.image_ref()?.reference();
             let engine = biar::docker::connect().await?;
             // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
-            let spec = RunSpec {
-                image,
-                cmd: None,
-                workdir_mount: Some(biar::run::project_workdir(&project)?),
-                tty: biar::run::terminal::is_interactive(),
-                env: Vec::new(),
-                name: None,
-            };
+            let spec = biar::operations::run_spec(Some(&project), image, None)?;
             Ok(biar::run::run_attached(&engine, &spec).await?)
         }
         .boxed()
@@ -215,12 +171,7 @@ async fn build_and_deliver(
     // The app asks for a push only when the project it loaded had a registry; config.json may
     // have changed since.
     let target = if push {
-        Some(RegistryTarget::from_config(&project.config).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: no registry to push to: set registry.host (or DOCKER_REGISTRY_HOST) in it",
-                project.config_path().display()
-            )
-        })?)
+        Some(biar::operations::push_target(&project)?)
     } else {
         None
     };

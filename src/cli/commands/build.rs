@@ -30,7 +30,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::load(&global.project)?;
     let options = PipelineOptions {
         push: if args.push {
-            Some(push_target(&project)?)
+            Some(biar::operations::push_target(&project)?)
         } else {
             None
         },
@@ -44,15 +44,4 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     };
     build_report::build(&project, &options, &show).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured registry, or a bad-input error saying how to configure one.
-fn push_target(project: &Project) -> anyhow::Result<biar::registry::RegistryTarget> {
-    biar::registry::RegistryTarget::from_config(&project.config).ok_or_else(|| {
-        crate::exit::BadInput(format!(
-            "{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it",
-            project.config_path().display()
-        ))
-        .into()
-    })
 }

@@ -4,7 +4,7 @@
 
 use thiserror::Error;
 
-pub use crate::category::Category;
+use crate::category::Category;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -26,6 +26,9 @@ pub enum Error {
     Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    /// A push was asked of a project that names no registry.
+    #[error("{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it", .config.display())]
+    NoRegistry { config: std::path::PathBuf },
 }
 
 impl Error {
@@ -40,6 +43,7 @@ impl Error {
             Error::Image(e) => e.category(),
             Error::Registry(e) => e.category(),
             Error::Run(e) => e.category(),
+            Error::NoRegistry { .. } => Category::BadInput,
         }
     }
 }
