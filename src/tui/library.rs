@@ -189,12 +189,7 @@ async fn build_and_deliver(
                 remote: remote.to_string(),
                 // No summary: the tag was there before anything was built.
                 up_to_date: outcome.up_to_date || s.already_present,
-                blobs_sent: s.blobs_sent,
-                bytes_sent: s.bytes_sent,
-                blobs_reused: s.blobs_reused,
-                bytes_reused: s.bytes_reused,
-                blobs_mounted: s.blobs_mounted,
-                bytes_mounted: s.bytes_mounted,
+                summary: s,
             })
         }
     };

@@ -364,12 +364,12 @@ pub fn push_summary(p: &PushView) -> String {
     }
     format!(
         "pushed: {} blobs sent ({}), {} reused ({}), {} mounted ({})",
-        p.blobs_sent,
-        bytes(p.bytes_sent),
-        p.blobs_reused,
-        bytes(p.bytes_reused),
-        p.blobs_mounted,
-        bytes(p.bytes_mounted)
+        p.summary.blobs_sent,
+        bytes(p.summary.bytes_sent),
+        p.summary.blobs_reused,
+        bytes(p.summary.bytes_reused),
+        p.summary.blobs_mounted,
+        bytes(p.summary.bytes_mounted)
     )
 }
 

@@ -228,10 +228,10 @@ fn push_note(p: &PushView) -> String {
     }
     format!(
         "pushed {} blobs ({}), {} reused, {} mounted",
-        p.blobs_sent,
-        super::build::bytes(p.bytes_sent),
-        p.blobs_reused,
-        p.blobs_mounted
+        p.summary.blobs_sent,
+        super::build::bytes(p.summary.bytes_sent),
+        p.summary.blobs_reused,
+        p.summary.blobs_mounted
     )
 }
 

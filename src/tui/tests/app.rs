@@ -235,12 +235,15 @@ fn pushed_view() -> PushView {
     PushView {
         remote: "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
         up_to_date: false,
-        blobs_sent: 2,
-        bytes_sent: 3 << 20,
-        blobs_reused: 1,
-        bytes_reused: 1 << 10,
-        blobs_mounted: 1,
-        bytes_mounted: 5 << 20,
+        summary: biar::registry::PushSummary {
+            blobs_sent: 2,
+            bytes_sent: 3 << 20,
+            blobs_reused: 1,
+            bytes_reused: 1 << 10,
+            blobs_mounted: 1,
+            bytes_mounted: 5 << 20,
+            ..Default::default()
+        },
     }
 }
 
