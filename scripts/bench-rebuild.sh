@@ -57,11 +57,13 @@ for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && brea
 # pushing to the loopback registry.
 P=$WORK/project
 cp -r "$REPO/example-offline" "$P"
+# The package set copied inside the project: a path pin outside it needs the user's trust.
+cp -r "$REPO/tests/fixtures/pkgs" "$P/pkgs"
 python3 -c '
 import json, sys
 path, pkgs, volume, registry = sys.argv[1:]
 c = json.load(open(path))
-c["nixpkgs"] = {"path": pkgs}
+c["nixpkgs"] = {"path": "pkgs"}
 c.setdefault("builder", {})["storeVolume"] = volume
 c["userConfig"] = ["user.nix"]
 c["registry"] = {"host": registry, "namespace": "bench"}

@@ -20,11 +20,13 @@ trap cleanup EXIT
 project() {
   local dir=$1 user_nix=$2
   cp -r example-offline "$dir"
-  python3 - "$dir/config.json" "$PWD/tests/fixtures/pkgs" <<'PY'
+  # Inside the project: a path pin outside it needs the user's trust.
+  cp -r tests/fixtures/pkgs "$dir/pkgs"
+  python3 - "$dir/config.json" <<'PY'
 import json, sys
-path, pkgs = sys.argv[1], sys.argv[2]
+path = sys.argv[1]
 c = json.load(open(path))
-c["nixpkgs"]["path"] = pkgs
+c["nixpkgs"]["path"] = "pkgs"
 json.dump(c, open(path, "w"), indent=2)
 PY
   printf '%s' "$user_nix" > "$dir/user.nix"

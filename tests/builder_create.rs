@@ -175,11 +175,7 @@ fn a_fresh_store_volume_is_initialised_and_builds_from_scratch() {
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = common::repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
+    common::pin_test_package_set(&dir, &mut config);
     config["builder"]["storeVolume"] = volume.clone().into();
     std::fs::write(&config_path, config.to_string()).unwrap();
     // A user configuration of its own, so the image identity is new and the build really runs.

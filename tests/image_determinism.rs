@@ -53,11 +53,7 @@ fn project(dir: &std::path::Path, volume: &str) -> Project {
     common::copy_dir(&common::repo().join("example-offline"), dir);
     let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["nixpkgs"]["path"] = common::repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
+    common::pin_test_package_set(dir, &mut json);
     json["builder"]["storeVolume"] = volume.into();
     let config: Config = serde_json::from_value(json).unwrap();
     Project {

@@ -42,9 +42,11 @@ impl Settings {
             }
         }
         for key in table.keys() {
-            if key != "theme" && key != "keybindings" {
+            // `trusted-paths` is the engine's (biar::config::TrustedPaths), read by every build.
+            if key != "theme" && key != "keybindings" && key != biar::config::TRUSTED_PATHS_KEY {
                 return Err(format!(
-                    "{origin}: unknown key `{key}` (expected `theme` or a [keybindings] table)"
+                    "{origin}: unknown key `{key}` (expected `theme`, `{}` or a [keybindings] table)",
+                    biar::config::TRUSTED_PATHS_KEY
                 ));
             }
         }
@@ -87,7 +89,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            "theme = \"high-contrast\"\n[keybindings]\nx = \"quit\"\n",
+            "theme = \"high-contrast\"\ntrusted-paths = [\"/srv/nixpkgs\"]\n[keybindings]\nx = \"quit\"\n",
         )
         .unwrap();
         let s = Settings::load(None, Some(dir.path())).unwrap();

@@ -98,19 +98,49 @@ pub mod registry;
 pub mod testimage;
 pub mod tmux;
 
-/// A temp copy of `example-offline/` pinned (by absolute path, since the copy lives elsewhere) to
-/// the repository's test package set, with `edit` applied to its config.json.
+/// A temp copy of `example-offline/` pinned to a copy of the repository's test package set
+/// inside the project (`pkgs/`: a pin outside a project needs the user's trust, see
+/// [`pin_test_package_set`]), with `edit` applied to its config.json.
+///
+/// `BIAR_TEST_BUILDER_IMAGE` / `BIAR_TEST_STORE_VOLUME`, when set, replace the shared builder
+/// image and store volume, for developing the builder itself without touching the shared ones.
 pub fn offline_project(edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::TempDir, PathBuf) {
     let (tmp, dir) = copy_project(&repo().join("example-offline"));
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["nixpkgs"]["path"] = repo()
-        .join("tests/fixtures/pkgs")
-        .display()
-        .to_string()
-        .into();
+    pin_test_package_set(&dir, &mut config);
+    if let Ok(image) = std::env::var("BIAR_TEST_BUILDER_IMAGE") {
+        config["builder"]["image"] = image.into();
+    }
+    if let Ok(volume) = std::env::var("BIAR_TEST_STORE_VOLUME") {
+        config["builder"]["storeVolume"] = volume.into();
+    }
     edit(&mut config);
     std::fs::write(&config_path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     (tmp, dir)
+}
+
+/// Copies the test package set (tests/fixtures/pkgs) into `dir/pkgs` and pins `config` to it.
+/// A path pin is uploaded whole into the builder, so one outside the project is refused unless
+/// the user's `trusted-paths` lists it; a copy inside the project needs no trust.
+pub fn pin_test_package_set(dir: &Path, config: &mut serde_json::Value) {
+    copy_dir(&repo().join("tests/fixtures/pkgs"), &dir.join("pkgs"));
+    config["nixpkgs"] = serde_json::json!({ "path": "pkgs" });
+}
+
+/// The builder image and store volume a project's config.json names (defaults if it names none).
+pub fn builder_of(dir: &Path) -> (String, String) {
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    (
+        config["builder"]["image"]
+            .as_str()
+            .unwrap_or("biar-builder:latest")
+            .to_string(),
+        config["builder"]["storeVolume"]
+            .as_str()
+            .unwrap_or("biar-nix-store")
+            .to_string(),
+    )
 }

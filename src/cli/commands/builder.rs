@@ -5,7 +5,6 @@ use biar::config::BuilderSettings;
 
 use crate::args::Global;
 use crate::cli::print::{errln, outln};
-use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,11 +44,18 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     "created"
                 }
             };
-            outln!(
-                "builder image {}: {}",
-                report.image,
-                said(report.image_existed)
-            );
+            if report.image_replaced {
+                outln!(
+                    "builder image {}: re-created (the old one, made by an older biar-tui, ran builds as root)",
+                    report.image
+                );
+            } else {
+                outln!(
+                    "builder image {}: {}",
+                    report.image,
+                    said(report.image_existed)
+                );
+            }
             outln!(
                 "store volume {}: {}",
                 report.volume,
@@ -63,16 +69,24 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 outln!("engine:  {}", status.engine);
                 match &status.image_info {
-                    Some(info) => outln!(
-                        "image:   {} ({}, {:.1} MB, created {})",
-                        status.image,
-                        info.id
-                            .trim_start_matches("sha256:")
-                            .get(..12)
-                            .unwrap_or(&info.id),
-                        info.size as f64 / 1e6,
-                        info.created
-                    ),
+                    Some(info) => {
+                        outln!(
+                            "image:   {} ({}, {:.1} MB, created {})",
+                            status.image,
+                            info.id
+                                .trim_start_matches("sha256:")
+                                .get(..12)
+                                .unwrap_or(&info.id),
+                            info.size as f64 / 1e6,
+                            info.created
+                        );
+                        if info.outdated {
+                            outln!(
+                                "         outdated: made by an older biar-tui, it runs builds as \
+                                 root (run `biar-tui builder create` to re-create it)"
+                            );
+                        }
+                    }
                     None => outln!(
                         "image:   {} missing (run `biar-tui builder create --offline`)",
                         status.image
@@ -92,7 +106,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     outln!("  {c}");
                 }
             }
-            if status.image_info.is_none() || !status.volume_exists {
+            if status.image_info.as_ref().is_none_or(|i| i.outdated) || !status.volume_exists {
                 return Ok(ExitCode::from(1));
             }
         }
@@ -100,29 +114,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `builder` settings of `DIR/config.json`, or the defaults when there is no project: the
-/// builder is shared by all projects, so these commands work anywhere.
+/// The `builder` settings of `DIR/config.json` (validated), or the defaults when there is no
+/// project: the builder is shared by all projects, so these commands work anywhere.
 pub fn builder_settings(project: &Path) -> anyhow::Result<BuilderSettings> {
-    let path = project.join("config.json");
-    // Read like every project file (regular, size-limited, never through a link out).
-    let text = match biar::config::resolve_inside(project, Path::new("config.json"))
-        .and_then(|p| biar::fsutil::read_text(&p, biar::fsutil::MAX_CONFIG_JSON_BYTES))
-    {
-        Ok(text) => text,
-        Err(e) if e.is_not_found() => return Ok(BuilderSettings::default()),
-        Err(e) => return Err(biar::config::ConfigError::from(e).into()),
-    };
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        BadInput(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
-    match doc.get("builder") {
-        None => Ok(BuilderSettings::default()),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| BadInput(format!("{}: \"builder\": {e}", path.display())).into()),
-    }
+    Ok(biar::config::builder_settings(project)?)
 }

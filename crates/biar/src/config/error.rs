@@ -46,6 +46,9 @@ pub enum ConfigError {
     /// nothing was written, so that change is not lost.
     #[error("{path}: changed on disk while biar-tui was editing it; nothing was written, run the edit again")]
     ChangedOnDisk { path: PathBuf },
+    /// The user's own settings file (`$XDG_CONFIG_HOME/biar/config.toml`) is unusable.
+    #[error("{file}: {message}")]
+    UserSettings { file: PathBuf, message: String },
     /// A Nix file of the configuration (hashing parses it).
     #[error(transparent)]
     Nix(#[from] crate::nixexpr::NixError),

@@ -4,6 +4,7 @@
 //! unknown keys and key order survive, and every write is atomic ([`crate::fsutil::write_atomic`]);
 //! [`Project::image_ref`] is the identity (see `docs/config.md` for exactly what is hashed).
 
+mod builder_check;
 mod edit;
 mod edit_lock;
 mod error;
@@ -12,17 +13,21 @@ mod image_ref;
 mod json_edit;
 mod model;
 mod project;
+mod trust;
 
+pub use builder_check::{check_public_key, check_substituter};
 pub use edit_lock::EditLock;
 pub use error::ConfigError;
 pub use image_ref::ImageRef;
 pub use model::{
     BuilderSettings, Config, ImageSettings, IndexSettings, PackageSetPin, RegistrySettings,
+    OFFICIAL_NIX_IMAGE,
 };
-pub use project::{normalise_entry, same_entry, Project};
+pub use project::{builder_settings, normalise_entry, same_entry, Project};
 // Project files are read by the ground floor's rules (re-exported for the callers that know
 // them here).
 pub use crate::fsutil::{
     check_regular, open_regular, read_text, resolve_inside, FileError, MAX_CONFIG_JSON_BYTES,
     MAX_NIX_FILE_BYTES,
 };
+pub use trust::{user_config_dir, TrustedPaths, TRUSTED_PATHS_KEY};

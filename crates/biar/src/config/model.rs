@@ -85,7 +85,49 @@ pub struct BuilderSettings {
     pub substituters: Vec<String>,
     /// Public keys trusted for the substituters.
     pub trusted_public_keys: Vec<String>,
+    /// The Nix image the online `builder create` starts from: pulled unless the engine already
+    /// has it.
+    pub base_image: String,
+    /// The memory limit of every builder container, `<number>[k|m|g]` (bytes by default).
+    pub memory: String,
+    /// The most processes (and threads) a builder container may hold at once.
+    pub pids: i64,
 }
+
+impl BuilderSettings {
+    /// [`BuilderSettings::memory`] in bytes, or `None` when it is not a valid size.
+    pub fn memory_bytes(&self) -> Option<i64> {
+        parse_size(&self.memory)
+    }
+}
+
+/// `512m`, `8g`, `1048576` → bytes (binary units, case-insensitive).
+pub fn parse_size(text: &str) -> Option<i64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (digits, unit) = match t.char_indices().last()? {
+        (i, 'k') => (&t[..i], 1i64 << 10),
+        (i, 'm') => (&t[..i], 1 << 20),
+        (i, 'g') => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<i64>().ok()?.checked_mul(unit)
+}
+
+/// The official Nix image `builder create` starts from when it may pull.
+pub const OFFICIAL_NIX_IMAGE: &str = "nixos/nix:2.24.14";
+
+/// Enough for large builds (a compiler, a linker at once), not enough for a runaway build to
+/// take a shared machine's memory.
+pub const DEFAULT_BUILDER_MEMORY: &str = "8g";
+/// Far above what `nix-build` and a few builds need, far below a fork bomb.
+pub const DEFAULT_BUILDER_PIDS: i64 = 4096;
+/// The smallest limits accepted: under these Nix itself does not start reliably.
+pub const MIN_BUILDER_MEMORY: i64 = 256 << 20;
+pub const MIN_BUILDER_PIDS: i64 = 64;
 
 impl Default for BuilderSettings {
     fn default() -> Self {
@@ -96,6 +138,9 @@ impl Default for BuilderSettings {
             trusted_public_keys: vec![
                 "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=".to_string(),
             ],
+            base_image: OFFICIAL_NIX_IMAGE.to_string(),
+            memory: DEFAULT_BUILDER_MEMORY.to_string(),
+            pids: DEFAULT_BUILDER_PIDS,
         }
     }
 }

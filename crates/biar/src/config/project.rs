@@ -320,6 +320,7 @@ impl Project {
                 return Err(invalid("registry", "registry.host is empty".into()));
             }
         }
+        super::builder_check::check_builder(&path, text, &c.builder)?;
         Ok(())
     }
 }
@@ -359,6 +360,29 @@ fn check_container_workdir(dir: &str) -> Result<(), String> {
         return Err("is longer than 1024 bytes".into());
     }
     Ok(())
+}
+
+/// The `builder` settings of `DIR/config.json`, validated, or the defaults when there is no
+/// config.json: the builder is shared by all projects, so `builder create`/`status` work
+/// anywhere and need no complete project.
+pub fn builder_settings(dir: &Path) -> Result<super::BuilderSettings, ConfigError> {
+    #[derive(serde::Deserialize)]
+    struct OnlyBuilder {
+        #[serde(default)]
+        builder: super::BuilderSettings,
+    }
+    let path = dir.join("config.json");
+    // Read like every project file (regular, size-limited, never through a link out).
+    let text = match super::resolve_inside(dir, Path::new("config.json"))
+        .and_then(|p| super::read_text(&p, super::MAX_CONFIG_JSON_BYTES))
+    {
+        Ok(text) => text,
+        Err(e) if e.is_not_found() => return Ok(super::BuilderSettings::default()),
+        Err(e) => return Err(e.into()),
+    };
+    let only: OnlyBuilder = serde_json::from_str(&text).map_err(|e| json_error(&path, &e))?;
+    super::builder_check::check_builder(&path, &text, &only.builder)?;
+    Ok(only.builder)
 }
 
 /// Parses config.json into the typed model, with positions on every error.
@@ -428,7 +452,7 @@ fn json_error(path: &Path, e: &serde_json::Error) -> ConfigError {
 }
 
 /// Where `"key":` first appears in the text (for messages about a valid JSON value).
-fn locate_key(path: &Path, text: &str, key: &str) -> Location {
+pub(super) fn locate_key(path: &Path, text: &str, key: &str) -> Location {
     let needle = format!("\"{key}\"");
     let mut from = 0;
     while let Some(i) = text[from..].find(&needle) {
@@ -443,7 +467,7 @@ fn locate_key(path: &Path, text: &str, key: &str) -> Location {
 }
 
 /// Where the JSON string `"s"` appears.
-fn locate_string(path: &Path, text: &str, s: &str) -> Option<Location> {
+pub(super) fn locate_string(path: &Path, text: &str, s: &str) -> Option<Location> {
     let needle = serde_json::to_string(s).ok()?;
     text.find(&needle)
         .map(|i| Location::from_offset(path, text, i))

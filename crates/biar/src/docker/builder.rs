@@ -3,28 +3,51 @@
 //!
 //! [`create`] makes both and is safe to run again: it reports what already existed.
 //! The default source is a pinned official Nix image pulled through the API, adjusted for
-//! containers (no build sandbox, no build users, tar/gzip for Nix's builtins) and committed;
-//! `offline` makes the image from this host's Debian packages instead (see `offline.rs`).
+//! containers (build users, no sandbox, tar/gzip for Nix's builtins) and committed; `offline`
+//! makes the image from this host's Debian packages instead (see `offline.rs`).
+//!
+//! Both kinds run every build as an unprivileged build user (`nixbld1`…, Nix's multi-user
+//! model): the store is shared by every project, and a build running as root could rewrite any
+//! path in it, so every later image holding that path. A build user can write only its own
+//! outputs. Nix's sandbox cannot start under Docker's default seccomp profile, and the builder
+//! is never made privileged for it: `sandbox = false`, and `sandbox-fallback = false` so nothing
+//! ever silently runs unsandboxed where a sandbox was asked for.
 
 use std::collections::HashMap;
 
 use bollard::models::{ContainerConfig, ContainerCreateBody, VolumeCreateRequest};
+use std::path::PathBuf;
+
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use futures::StreamExt;
 
+use super::tar_stream::{tar_stream, TarEntry};
 use super::{offline, DockerError, Engine};
 use crate::config::BuilderSettings;
 
-/// The official Nix image `builder create` starts from when it may pull.
-pub const OFFICIAL_NIX_IMAGE: &str = "nixos/nix:2.24.14";
+/// The official Nix image `builder create` starts from when it may pull (the default of the
+/// builder settings, which config owns).
+pub use crate::config::OFFICIAL_NIX_IMAGE;
+
+/// How many build users (`nixbld1`…) the builder has: builds wait for a free one, so this is
+/// the most derivations built at once over all concurrent builds sharing the store.
+pub const BUILD_USERS: u32 = 32;
+/// The label saying which builder layout an image has; images without it (made by biar-tui
+/// before build users) run builds as root and are re-created by `create`.
+pub const FORMAT_LABEL: &str = "biar.builder.format";
+/// Version 2: build users, explicit sandbox settings.
+pub const FORMAT: &str = "2";
 
 /// What `create` found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateReport {
     pub image: String,
     pub image_existed: bool,
+    /// The image existed but was made by an older biar-tui (builds as root) and was re-created.
+    pub image_replaced: bool,
     pub volume: String,
     pub volume_existed: bool,
 }
@@ -46,6 +69,8 @@ pub struct ImageInfo {
     pub id: String,
     pub size: u64,
     pub created: String,
+    /// Made by an older biar-tui: builds in it run as root, so it is refused until re-created.
+    pub outdated: bool,
 }
 
 /// Makes the builder image and the store volume if missing.
@@ -56,8 +81,16 @@ pub async fn create(
     offline: bool,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<CreateReport, DockerError> {
-    let image_existed = image_info(engine, &settings.image).await?.is_some();
-    if !image_existed {
+    let existing = image_info(engine, &settings.image).await?;
+    let image_existed = existing.is_some();
+    let image_replaced = existing.as_ref().is_some_and(|i| i.outdated);
+    if image_replaced {
+        progress(&format!(
+            "{} was made by an older biar-tui (builds run as root there); re-creating it",
+            settings.image
+        ));
+    }
+    if !image_existed || image_replaced {
         if offline {
             offline::create_image(engine, settings, progress).await?;
         } else {
@@ -81,7 +114,7 @@ pub async fn create(
             )))?;
     }
     // Initialise a new store now, so concurrent first builds do not race to create it.
-    if !image_existed || !volume_existed {
+    if !image_existed || image_replaced || !volume_existed {
         progress("initialising the Nix store");
         let container = super::BuilderContainer::start(engine, settings, "init").await?;
         let result = container
@@ -94,18 +127,29 @@ pub async fn create(
     Ok(CreateReport {
         image: settings.image.clone(),
         image_existed,
+        image_replaced,
         volume: settings.store_volume.clone(),
         volume_existed,
     })
 }
 
-/// Fails with "run `biar-tui builder create`" unless both the image and the volume exist.
+/// Fails with "run `biar-tui builder create`" unless both the image and the volume exist and
+/// the image runs builds as build users.
 pub async fn ensure_exists(engine: &Engine, settings: &BuilderSettings) -> Result<(), DockerError> {
-    if image_info(engine, &settings.image).await?.is_none() {
-        return Err(DockerError::BuilderImageMissing {
-            image: settings.image.clone(),
-            address: engine.address.clone(),
-        });
+    match image_info(engine, &settings.image).await? {
+        None => {
+            return Err(DockerError::BuilderImageMissing {
+                image: settings.image.clone(),
+                address: engine.address.clone(),
+            })
+        }
+        Some(info) if info.outdated => {
+            return Err(DockerError::BuilderImageOutdated {
+                image: settings.image.clone(),
+                address: engine.address.clone(),
+            })
+        }
+        Some(_) => {}
     }
     if !volume_exists(engine, &settings.store_volume).await? {
         return Err(DockerError::StoreVolumeMissing {
@@ -151,6 +195,12 @@ pub async fn status(
 pub async fn image_info(engine: &Engine, image: &str) -> Result<Option<ImageInfo>, DockerError> {
     match engine.docker.inspect_image(image).await {
         Ok(info) => Ok(Some(ImageInfo {
+            outdated: info
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(FORMAT_LABEL))
+                .is_none_or(|v| v != FORMAT),
             id: info.id.unwrap_or_default(),
             size: info.size.unwrap_or(0).max(0) as u64,
             created: info.created.unwrap_or_default(),
@@ -176,61 +226,148 @@ pub fn split_reference(image: &str) -> (&str, &str) {
     }
 }
 
-/// Pulls the official image, then runs a setup script in a container of it and commits the
-/// result as the builder image.
+/// The builder's `/etc/nix/nix.conf`. Config load validated the substituters and keys; they
+/// are checked again here because this text is the builder's configuration: one word each, so
+/// none can add a setting of its own.
+pub(super) fn nix_conf(settings: &BuilderSettings) -> Result<String, DockerError> {
+    for s in &settings.substituters {
+        crate::config::check_substituter(s)
+            .map_err(|why| DockerError::Other(format!("substituter {s:?}: {why}")))?;
+    }
+    for k in &settings.trusted_public_keys {
+        crate::config::check_public_key(k)
+            .map_err(|why| DockerError::Other(format!("trusted public key {k:?}: {why}")))?;
+    }
+    Ok(format!(
+        "# written by biar-tui builder create\n\
+         # Builds run as the build users nixbld1..{BUILD_USERS} (Nix's multi-user model): a build\n\
+         # can write only its own outputs, never a path already in the shared store.\n\
+         build-users-group = nixbld\n\
+         # Nix's sandbox cannot start under Docker's default seccomp profile (\"cloning builder\n\
+         # process: Operation not permitted\") and the builder is never made privileged for it.\n\
+         # No sandbox, and never a silent fallback to none where one is asked for.\n\
+         sandbox = false\n\
+         sandbox-fallback = false\n\
+         substituters = {}\n\
+         trusted-public-keys = {}\n\
+         experimental-features = nix-command\n",
+        settings.substituters.join(" "),
+        settings.trusted_public_keys.join(" ")
+    ))
+}
+
+/// `/etc/passwd` lines of the build users: uid 30001…, group `nixbld` (30000), no login.
+pub(super) fn build_user_passwd_lines() -> String {
+    (1..=BUILD_USERS)
+        .map(|i| {
+            format!(
+                "nixbld{i}:x:{}:30000:Nix build user {i}:/var/empty:/bin/false\n",
+                30000 + i
+            )
+        })
+        .collect()
+}
+
+/// The `/etc/group` line of `nixbld` with every build user as a member (Nix refuses a build
+/// users group without members).
+pub(super) fn nixbld_group_line() -> String {
+    let members: Vec<String> = (1..=BUILD_USERS).map(|i| format!("nixbld{i}")).collect();
+    format!("nixbld:x:30000:{}\n", members.join(","))
+}
+
+/// The setup script run in a container of the base image. Constant text: every value it needs
+/// (nix.conf, the users) arrives as a file in `/biar-setup` uploaded before it starts, so no
+/// setting can become a command.
+const SETUP_SCRIPT: &str = r#"set -e
+mkdir -p /etc/nix /var/empty
+rm -f /etc/nix/nix.conf
+cp /biar-setup/nix.conf /etc/nix/nix.conf
+grep -q '^root:' /etc/passwd || echo 'root:x:0:0:root:/root:/bin/sh' >> /etc/passwd
+grep -q '^root:' /etc/group || echo 'root:x:0:' >> /etc/group
+grep -v '^nixbld[0-9]*:' /etc/passwd > /biar-setup/passwd.new
+cat /biar-setup/passwd.new /biar-setup/passwd > /biar-setup/passwd.all
+grep -v '^nixbld:' /etc/group > /biar-setup/group.new
+cat /biar-setup/group >> /biar-setup/group.new
+rm -f /etc/passwd /etc/group
+cp /biar-setup/passwd.all /etc/passwd
+cp /biar-setup/group.new /etc/group
+chmod 644 /etc/passwd /etc/group /etc/nix/nix.conf
+rm -rf /biar-setup
+mkdir -p /tmp && chmod 1777 /tmp
+command -v tar && command -v gzip
+"#;
+
+/// Makes the builder from `settings.base_image` (an official Nix image; pulled unless the
+/// engine has it): a container of it gets nix.conf and the build users, and is committed as the
+/// builder image.
 async fn create_from_official(
     engine: &Engine,
     settings: &BuilderSettings,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(), DockerError> {
-    progress(&format!("pulling {OFFICIAL_NIX_IMAGE}"));
-    let (repo, tag) = split_reference(OFFICIAL_NIX_IMAGE);
-    let mut pull = engine.docker.create_image(
-        Some(
-            CreateImageOptionsBuilder::default()
-                .from_image(repo)
-                .tag(tag)
-                .build(),
-        ),
-        None,
-        None,
-    );
-    while let Some(item) = pull.next().await {
-        item.map_err(|e| DockerError::Pull {
-            image: OFFICIAL_NIX_IMAGE.to_string(),
-            reason: e.to_string(),
-        })?;
+    let base = settings.base_image.as_str();
+    if image_info(engine, base).await?.is_none() {
+        progress(&format!("pulling {base}"));
+        let (repo, tag) = split_reference(base);
+        let mut pull = engine.docker.create_image(
+            Some(
+                CreateImageOptionsBuilder::default()
+                    .from_image(repo)
+                    .tag(tag)
+                    .build(),
+            ),
+            None,
+            None,
+        );
+        while let Some(item) = pull.next().await {
+            item.map_err(|e| DockerError::Pull {
+                image: base.to_string(),
+                reason: e.to_string(),
+            })?;
+        }
     }
-    progress("configuring Nix for a container (no sandbox, no build users, tar and gzip)");
-    // The Nixery note: no sandbox in containers, Nix's users/groups written by hand, and the
-    // tools Nix's builtins call without store paths (tar, gzip) on PATH.
-    let script = format!(
-        "set -e; mkdir -p /etc/nix; \
-         printf 'sandbox = false\\nbuild-users-group =\\nsubstituters = {subs}\\ntrusted-public-keys = {keys}\\nexperimental-features = nix-command\\n' > /etc/nix/nix.conf; \
-         grep -q '^root:' /etc/passwd || echo 'root:x:0:0:root:/root:/bin/sh' >> /etc/passwd; \
-         grep -q '^root:' /etc/group || echo 'root:x:0:' >> /etc/group; \
-         grep -q '^nixbld:' /etc/group || echo 'nixbld:x:30000:' >> /etc/group; \
-         mkdir -p /tmp && chmod 1777 /tmp; \
-         command -v tar && command -v gzip",
-        subs = settings.substituters.join(" "),
-        keys = settings.trusted_public_keys.join(" ")
-    );
+    progress("configuring Nix for a container (build users, no sandbox, tar and gzip)");
+    let setup_files = tar_stream(vec![
+        TarEntry::File {
+            dest: PathBuf::from("biar-setup/nix.conf"),
+            bytes: nix_conf(settings)?.into_bytes(),
+            mode: 0o644,
+        },
+        TarEntry::File {
+            dest: PathBuf::from("biar-setup/passwd"),
+            bytes: build_user_passwd_lines().into_bytes(),
+            mode: 0o644,
+        },
+        TarEntry::File {
+            dest: PathBuf::from("biar-setup/group"),
+            bytes: nixbld_group_line().into_bytes(),
+            mode: 0o644,
+        },
+    ]);
     let docker = &engine.docker;
     let created = docker
         .create_container(
             None::<bollard::query_parameters::CreateContainerOptions>,
             ContainerCreateBody {
-                image: Some(OFFICIAL_NIX_IMAGE.to_string()),
-                cmd: Some(vec!["sh".into(), "-c".into(), script]),
+                image: Some(base.to_string()),
+                cmd: Some(vec!["sh".into(), "-c".into(), SETUP_SCRIPT.into()]),
                 ..Default::default()
             },
         )
         .await
         .map_err(DockerError::api(format!(
-            "creating a setup container of {OFFICIAL_NIX_IMAGE}"
+            "creating a setup container of {base}"
         )))?;
     let id = created.id;
     let result = async {
+        docker
+            .upload_to_container(
+                &id,
+                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+                bollard::body_try_stream(setup_files),
+            )
+            .await
+            .map_err(DockerError::api("uploading the builder's settings"))?;
         docker
             .start_container(
                 &id,
@@ -252,10 +389,10 @@ async fn create_from_official(
                     .tag(tag)
                     .build(),
                 ContainerConfig {
-                    labels: Some(HashMap::from([(
-                        "biar.builder".to_string(),
-                        OFFICIAL_NIX_IMAGE.to_string(),
-                    )])),
+                    labels: Some(HashMap::from([
+                        ("biar.builder".to_string(), base.to_string()),
+                        (FORMAT_LABEL.to_string(), FORMAT.to_string()),
+                    ])),
                     ..Default::default()
                 },
             )
@@ -271,6 +408,35 @@ async fn create_from_official(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nix_conf_has_build_users_and_one_line_per_setting() {
+        let settings = BuilderSettings::default();
+        let conf = nix_conf(&settings).unwrap();
+        assert!(conf.contains("\nbuild-users-group = nixbld\n"), "{conf}");
+        assert!(
+            conf.contains("\nsandbox = false\nsandbox-fallback = false\n"),
+            "{conf}"
+        );
+        assert!(nixbld_group_line().starts_with("nixbld:x:30000:nixbld1,nixbld2,"));
+        assert_eq!(
+            build_user_passwd_lines().lines().count(),
+            BUILD_USERS as usize
+        );
+        // Whatever got past config load, a value never adds a line of its own.
+        for bad in ["https://x\nsandbox = true", "https://x y"] {
+            let settings = BuilderSettings {
+                substituters: vec![bad.to_string()],
+                ..BuilderSettings::default()
+            };
+            assert!(nix_conf(&settings).is_err(), "{bad:?}");
+        }
+        let settings = BuilderSettings {
+            trusted_public_keys: vec!["k:AAAA\nsandbox = true".to_string()],
+            ..BuilderSettings::default()
+        };
+        assert!(nix_conf(&settings).is_err());
+    }
 
     #[test]
     fn references_split_at_the_tag_colon_only() {

@@ -118,6 +118,11 @@ impl BuilderContainer {
             labels: Some(labels),
             host_config: Some(HostConfig {
                 auto_remove: Some(true),
+                // A build shares the machine: its memory (swap included) and process count are
+                // bounded (`builder.memory`, `builder.pids`).
+                memory: settings.memory_bytes(),
+                memory_swap: settings.memory_bytes(),
+                pids_limit: Some(settings.pids),
                 mounts: Some(vec![Mount {
                     target: Some("/nix".to_string()),
                     source: Some(settings.store_volume.clone()),

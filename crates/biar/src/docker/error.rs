@@ -8,6 +8,8 @@ pub enum DockerError {
     Unreachable { address: String, reason: String },
     #[error("the builder image {image} does not exist on the Docker Engine at {address}\n  run `biar-tui builder create` (or `biar-tui builder create --offline` with no network)")]
     BuilderImageMissing { image: String, address: String },
+    #[error("the builder image {image} on the Docker Engine at {address} was made by an older biar-tui: builds in it run as root and could change what other projects' images ship\n  run `biar-tui builder create` (or `biar-tui builder create --offline`) to re-create it")]
+    BuilderImageOutdated { image: String, address: String },
     #[error("the Nix store volume {volume} does not exist on the Docker Engine at {address}\n  run `biar-tui builder create`")]
     StoreVolumeMissing { volume: String, address: String },
     #[error("cannot pull {image}: {reason}\n  with no network, make the builder from this host's Debian packages: `biar-tui builder create --offline`")]

@@ -23,11 +23,11 @@ use crate::config::BuilderSettings;
 pub const ROOT_PACKAGES: [&str; 3] = ["nix-bin", "busybox-static", "ca-certificates"];
 
 /// Busybox applets linked into `/bin` when no Debian package provides the command.
-const APPLETS: [&str; 40] = [
+const APPLETS: [&str; 41] = [
     "sh", "ash", "cat", "cp", "mv", "rm", "ln", "ls", "mkdir", "rmdir", "chmod", "chown", "touch",
     "echo", "printf", "env", "sleep", "true", "false", "test", "[", "head", "tail", "sed", "grep",
     "awk", "find", "xargs", "sort", "uniq", "wc", "tr", "cut", "gzip", "gunzip", "zcat", "id",
-    "ps", "kill", "tee",
+    "ps", "kill", "tee", "tar",
 ];
 
 pub async fn create_image(
@@ -206,29 +206,25 @@ fn finish_rootfs(root: &Path, settings: &BuilderSettings) -> std::io::Result<()>
     let etc = root.join("etc");
     std::fs::create_dir_all(etc.join("nix"))?;
     // Substituters here are only the default: every build passes the project's own.
+    let conf = super::builder::nix_conf(settings)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    std::fs::write(etc.join("nix/nix.conf"), conf)?;
     std::fs::write(
-        etc.join("nix/nix.conf"),
+        etc.join("passwd"),
         format!(
-            "# written by biar-tui builder create --offline\n\
-             sandbox = false\n\
-             build-users-group =\n\
-             substituters = {}\n\
-             trusted-public-keys = {}\n\
-             experimental-features = nix-command\n",
-            settings.substituters.join(" "),
-            settings.trusted_public_keys.join(" ")
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n{}",
+            super::builder::build_user_passwd_lines()
         ),
     )?;
     std::fs::write(
-        etc.join("passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
-    )?;
-    std::fs::write(
         etc.join("group"),
-        "root:x:0:\nnixbld:x:30000:\nnogroup:x:65534:\n",
+        format!(
+            "root:x:0:\n{}nogroup:x:65534:\n",
+            super::builder::nixbld_group_line()
+        ),
     )?;
     std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n")?;
-    for dir in ["tmp", "root", "bin", "usr/bin", "var/tmp"] {
+    for dir in ["tmp", "root", "bin", "usr/bin", "var/tmp", "var/empty"] {
         std::fs::create_dir_all(root.join(dir))?;
     }
     std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
@@ -292,6 +288,11 @@ async fn import_rootfs(engine: &Engine, rootfs: &Path, image: &str) -> Result<()
             "ENV USER=root".to_string(),
             "ENV HOME=/root".to_string(),
             "LABEL biar.builder=offline".to_string(),
+            format!(
+                "LABEL {}={}",
+                super::builder::FORMAT_LABEL,
+                super::builder::FORMAT
+            ),
             "CMD [\"/bin/sh\"]".to_string(),
         ])
         .build();

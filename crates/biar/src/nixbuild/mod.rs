@@ -25,6 +25,7 @@ mod closure;
 mod error;
 pub mod internal_json;
 mod pipeline;
+mod upload_set;
 
 pub use closure::{ClosureGraph, StorePathInfo};
 pub use error::BuildError;

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::internal_json::{drv_name, LineBuffer, LogParser};
+use super::upload_set::{upload_set, UploadSet};
 use super::{BuildError, ClosureGraph, StorePathInfo};
-use crate::config::{PackageSetPin, Project};
+use crate::config::{PackageSetPin, Project, TrustedPaths, TRUSTED_PATHS_KEY};
 use crate::docker::tar_stream::{tar_stream, TarEntry};
 use crate::docker::{BuilderContainer, Engine, ExecOutput};
 use crate::nixexpr::{build_expression, package_set_expression, BuildExpr, PackageSetSource};
@@ -107,6 +108,8 @@ struct Plan {
     package_set_expr: String,
     package_set_dir: Option<PathBuf>,
     channel: Option<String>,
+    /// The project files that travel (the configuration and what it refers to).
+    upload: UploadSet,
 }
 
 fn plan(project: &Project) -> Result<Plan, BuildError> {
@@ -116,6 +119,7 @@ fn plan(project: &Project) -> Result<Plan, BuildError> {
         message,
     };
     let mut files = Vec::new();
+    let mut roots = Vec::new();
     let mut named = vec![("baseConfig", project.config.base_config.clone())];
     named.extend(
         project
@@ -137,10 +141,13 @@ fn plan(project: &Project) -> Result<Plan, BuildError> {
             )));
         }
         files.push(container_path(&rel));
+        roots.push(rel);
     }
     if project.root.join("workdir/local.nix").is_file() {
         files.push(container_path(Path::new("workdir/local.nix")));
+        roots.push(PathBuf::from("workdir/local.nix"));
     }
+    let upload = upload_set(project, &roots).map_err(bad)?;
     let (package_set, package_set_dir, channel) = match &project.config.nixpkgs {
         PackageSetPin::Path { path } => {
             let dir = project.root.join(path);
@@ -150,6 +157,7 @@ fn plan(project: &Project) -> Result<Plan, BuildError> {
                     dir.display()
                 )));
             }
+            check_pin_trusted(project, path, &dir)?;
             (
                 PackageSetSource::Path(format!("{BUILD_DIR}/pkgs")),
                 Some(dir),
@@ -179,6 +187,43 @@ fn plan(project: &Project) -> Result<Plan, BuildError> {
         package_set_expr,
         package_set_dir,
         channel,
+        upload,
+    })
+}
+
+/// A path pin is uploaded whole into the shared builder: one outside the project (a cloned
+/// project pinning `~`, say) is used only when the user's own configuration trusts it.
+fn check_pin_trusted(project: &Project, written: &str, dir: &Path) -> Result<(), BuildError> {
+    let config = project.config_path();
+    let real = dir.canonicalize().map_err(|e| BuildError::BadProject {
+        config: config.clone(),
+        message: format!("nixpkgs.path {written:?}: {}: {e}", dir.display()),
+    })?;
+    let root = project
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| project.root.clone());
+    if real.starts_with(&root) {
+        return Ok(());
+    }
+    let trusted = TrustedPaths::load().map_err(|e| BuildError::BadProject {
+        config: config.clone(),
+        message: format!("nixpkgs.path {written:?}: reading your trusted paths: {e}"),
+    })?;
+    if trusted.trusts(&real) {
+        return Ok(());
+    }
+    Err(BuildError::BadProject {
+        config,
+        message: format!(
+            "nixpkgs.path {written:?} is {}, outside the project: a package set pinned by path is \
+             uploaded whole into the shared builder, so one outside the project is used only when \
+             your own settings trust it. If you mean to, add it to `{TRUSTED_PATHS_KEY}` in {}: \
+             {TRUSTED_PATHS_KEY} = [{:?}]",
+            real.display(),
+            trusted.file.display(),
+            real.display().to_string()
+        ),
     })
 }
 
@@ -198,22 +243,6 @@ fn inside_project(file: &str) -> Option<PathBuf> {
 
 fn container_path(rel: &Path) -> String {
     format!("{BUILD_DIR}/project/{}", rel.display())
-}
-
-/// Which project files travel: everything but hidden entries and `workdir/` (the user's work,
-/// possibly large), except `workdir/local.nix`.
-fn project_filter(rel: &Path, is_dir: bool) -> bool {
-    let first = rel.components().next();
-    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.starts_with('.') {
-        return false;
-    }
-    match first {
-        Some(Component::Normal(f)) if f == "workdir" => {
-            rel == Path::new("workdir") || (!is_dir && rel == Path::new("workdir/local.nix"))
-        }
-        _ => true,
-    }
 }
 
 fn stage(events: &progress::Sender, name: Stage) {
@@ -252,7 +281,10 @@ async fn upload(
         TarEntry::Dir {
             src: project.root.clone(),
             dest: PathBuf::from("build/project"),
-            filter: Some(Box::new(project_filter)),
+            filter: Some({
+                let set = plan.upload.clone();
+                Box::new(move |rel: &Path, is_dir| set.includes(rel, is_dir))
+            }),
         },
         TarEntry::File {
             dest: PathBuf::from("build/default.nix"),
@@ -547,6 +579,34 @@ mod tests {
 
     #[test]
     fn the_upload_skips_the_workdir_but_local_nix_and_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "base.nix",
+            "presets/python.nix",
+            "workdir/local.nix",
+            "workdir/big.bin",
+            "workdir/src/x",
+            ".git/config",
+        ] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "[ ]").unwrap();
+        }
+        let project = Project {
+            root: dir.path().to_path_buf(),
+            config: serde_json::from_str(r#"{"baseConfig": "base.nix", "userConfig": []}"#)
+                .unwrap(),
+        };
+        let set = upload_set(
+            &project,
+            &[
+                "base.nix".into(),
+                "presets/python.nix".into(),
+                "workdir/local.nix".into(),
+            ],
+        )
+        .unwrap();
+        let project_filter = |rel: &Path, is_dir| set.includes(rel, is_dir);
         assert!(project_filter(Path::new("base.nix"), false));
         assert!(project_filter(Path::new("presets"), true));
         assert!(project_filter(Path::new("workdir"), true));

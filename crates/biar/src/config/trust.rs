@@ -1,0 +1,152 @@
+//! The folders the user (never a project) trusts to be uploaded as a package set from outside a
+//! project: `trusted-paths` in `$XDG_CONFIG_HOME/biar/config.toml` (the file the TUI's settings
+//! live in too).
+//!
+//! ```toml
+//! trusted-paths = ["/home/me/src/nixpkgs", "~/biar-tui/tests/fixtures/pkgs"]
+//! ```
+//!
+//! A `nixpkgs.path` pin is uploaded whole into the shared builder; a cloned project pinning `~`
+//! or `/root` would send that folder there. So a pin outside its project is used only when it
+//! lies in one of these folders.
+
+use std::path::{Path, PathBuf};
+
+use super::ConfigError;
+
+/// `$XDG_CONFIG_HOME/biar` (or `~/.config/biar`): the user's own settings of biar-tui.
+pub fn user_config_dir() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("biar"))
+}
+
+/// The key of the trust list in `config.toml`.
+pub const TRUSTED_PATHS_KEY: &str = "trusted-paths";
+
+/// The user's trusted folders, resolved (links followed; entries that do not exist dropped).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedPaths {
+    /// The file they were read from (for messages), even when it does not exist.
+    pub file: PathBuf,
+    paths: Vec<PathBuf>,
+}
+
+impl TrustedPaths {
+    /// Reads the list from the user's `config.toml` ([`user_config_dir`]).
+    pub fn load() -> Result<TrustedPaths, ConfigError> {
+        match user_config_dir() {
+            Some(dir) => TrustedPaths::load_from(&dir),
+            None => Ok(TrustedPaths::default()),
+        }
+    }
+
+    /// Reads the list from `dir/config.toml`; no file means an empty list.
+    pub fn load_from(dir: &Path) -> Result<TrustedPaths, ConfigError> {
+        let file = dir.join("config.toml");
+        let invalid = |message: String| ConfigError::UserSettings {
+            file: file.clone(),
+            message,
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(TrustedPaths {
+                    file,
+                    paths: vec![],
+                })
+            }
+            Err(e) => return Err(invalid(e.to_string())),
+        };
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| invalid(format!("not valid TOML: {}", e.message().trim_end())))?;
+        let mut paths = Vec::new();
+        match table.get(TRUSTED_PATHS_KEY) {
+            None => {}
+            Some(toml::Value::Array(entries)) => {
+                for entry in entries {
+                    let Some(s) = entry.as_str() else {
+                        return Err(invalid(format!(
+                            "`{TRUSTED_PATHS_KEY}` must be a list of folder paths (strings)"
+                        )));
+                    };
+                    let path = expand_home(s);
+                    if !path.is_absolute() {
+                        return Err(invalid(format!(
+                            "`{TRUSTED_PATHS_KEY}` entry {s:?} must be an absolute path (or \
+                             start with ~/)"
+                        )));
+                    }
+                    if let Ok(real) = path.canonicalize() {
+                        paths.push(real);
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(invalid(format!(
+                    "`{TRUSTED_PATHS_KEY}` must be a list of folder paths, e.g. \
+                     {TRUSTED_PATHS_KEY} = [\"/home/me/nixpkgs\"]"
+                )))
+            }
+        }
+        Ok(TrustedPaths { file, paths })
+    }
+
+    /// Whether `path` (resolved: links followed) is one of the trusted folders or inside one.
+    pub fn trusts(&self, path: &Path) -> bool {
+        self.paths.iter().any(|t| path.starts_with(t))
+    }
+}
+
+fn expand_home(s: &str) -> PathBuf {
+    match s.strip_prefix("~/") {
+        Some(rest) => dirs::home_dir()
+            .map(|h| h.join(rest))
+            .unwrap_or_else(|| PathBuf::from(s)),
+        None if s == "~" => dirs::home_dir().unwrap_or_else(|| PathBuf::from(s)),
+        None => PathBuf::from(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_folders_and_their_insides_are_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkgs = dir.path().join("pkgs");
+        std::fs::create_dir_all(pkgs.join("sub")).unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!(
+                "theme = \"light\"\ntrusted-paths = [{:?}, \"/no/such/folder\"]\n",
+                pkgs.display().to_string()
+            ),
+        )
+        .unwrap();
+        let t = TrustedPaths::load_from(dir.path()).unwrap();
+        let real = pkgs.canonicalize().unwrap();
+        assert!(t.trusts(&real));
+        assert!(t.trusts(&real.join("sub")));
+        assert!(!t.trusts(real.parent().unwrap()));
+        assert!(!t.trusts(Path::new("/root")));
+    }
+
+    #[test]
+    fn no_file_trusts_nothing_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrustedPaths::load_from(dir.path()).unwrap();
+        assert!(!t.trusts(Path::new("/")));
+        for (text, needle) in [
+            ("trusted-paths = \"/x\"", "must be a list"),
+            ("trusted-paths = [1]", "must be a list"),
+            ("trusted-paths = [\"rel/x\"]", "absolute"),
+            ("trusted-paths = [", "not valid TOML"),
+        ] {
+            std::fs::write(dir.path().join("config.toml"), text).unwrap();
+            let e = TrustedPaths::load_from(dir.path()).unwrap_err();
+            assert_eq!(e.category(), crate::Category::BadInput);
+            let msg = e.to_string();
+            assert!(msg.contains("config.toml") && msg.contains(needle), "{msg}");
+        }
+    }
+}
