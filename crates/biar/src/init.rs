@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::error::Category;
+use crate::category::Category;
 use crate::presets::{entry_for, shipped, SHIPPED};
 
 /// The pinned nixpkgs of a new project unless told otherwise: the same tarball as `example/`.
@@ -146,12 +146,12 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<Vec<String>, InitError>
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        crate::config::write_atomic(&path, bytes).map_err(io(&path))?;
+        crate::fsutil::write_atomic(&path, bytes).map_err(io(&path))?;
         written.push(rel.clone());
     }
     let (rel, bytes) = files.iter().find(|(r, _)| r == "config.json").unwrap();
     let path = dir.join(rel);
-    crate::config::write_atomic(&path, bytes).map_err(io(&path))?;
+    crate::fsutil::write_atomic(&path, bytes).map_err(io(&path))?;
     written.push(rel.clone());
     written.push("workdir/".into());
     Ok(written)

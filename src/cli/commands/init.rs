@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use biar::init::{InitOptions, NixpkgsChoice};
 
-use crate::cli::{BadInput, Global};
+use crate::args::Global;
+use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -5,16 +5,16 @@
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
-use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::upload_set::{upload_set, UploadSet};
-use super::{BuildError, BuildEvent, ClosureGraph, StorePathInfo};
+use super::{BuildError, ClosureGraph, StorePathInfo};
 use crate::config::{PackageSetPin, Project, TrustedPaths, TRUSTED_PATHS_KEY};
 use crate::docker::tar_stream::{tar_stream, TarEntry};
 use crate::docker::{BuilderContainer, Engine, ExecOutput};
 use crate::nixexpr::{build_expression, package_set_expression, BuildExpr, PackageSetSource};
+use crate::progress::{self, BuildEvent, Stage};
 
 /// Where a build's files go in its container.
 const BUILD_DIR: &str = "/build";
@@ -53,12 +53,12 @@ pub async fn run(
     engine: &Engine,
     project: &Project,
     options: &BuildOptions,
-    events: Sender<BuildEvent>,
+    events: progress::Sender,
     cancel: CancellationToken,
 ) -> Result<BuildOutput, BuildError> {
     let plan = plan(project)?;
     let settings = &project.config.builder;
-    stage(&events, "evaluate").await;
+    stage(&events, Stage::Evaluate);
     // Starting is not interrupted (a fraction of a second): a container dropped between its
     // creation and its start would not end by itself, so it is removed properly instead.
     let container = BuilderContainer::start(engine, settings, "build").await?;
@@ -248,12 +248,8 @@ fn container_path(rel: &Path) -> String {
     format!("{BUILD_DIR}/project/{}", rel.display())
 }
 
-async fn stage(events: &Sender<BuildEvent>, name: &str) {
-    let _ = events
-        .send(BuildEvent::Stage {
-            name: name.to_string(),
-        })
-        .await;
+fn stage(events: &progress::Sender, name: Stage) {
+    events.send(BuildEvent::Stage { name });
 }
 
 /// Where [`upload_project`] put things in the container, and the arguments Nix needs for them.
@@ -381,7 +377,7 @@ async fn build_in(
     project: &Project,
     plan: &Plan,
     options: &BuildOptions,
-    events: &Sender<BuildEvent>,
+    events: &progress::Sender,
 ) -> Result<(String, ClosureGraph, Vec<super::Collision>), BuildError> {
     let uploaded = upload(container, project, plan).await?;
 
@@ -416,7 +412,7 @@ async fn build_in(
     }
     let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
 
-    stage(events, "build").await;
+    stage(events, Stage::Build);
     let mut exec = container.exec(&args, &[]).await?;
     let mut parser = LogParser::new();
     let mut lines = LineBuffer::default();
@@ -434,7 +430,7 @@ async fn build_in(
                         continue;
                     }
                     for event in parser.feed(&line) {
-                        let _ = events.send(event).await;
+                        events.send(event);
                     }
                 }
             }
@@ -442,7 +438,7 @@ async fn build_in(
     }
     if let Some(line) = lines.finish() {
         for event in parser.feed(&line) {
-            let _ = events.send(event).await;
+            events.send(event);
         }
     }
     let code = exec.exit_code().await?;
@@ -499,16 +495,14 @@ async fn build_in(
 
     let collisions = super::collisions::find(container, &origins).await?;
     for c in &collisions {
-        let _ = events
-            .send(BuildEvent::Collision {
-                file: c.file.clone(),
-                winner: c.winner.clone(),
-                others: c.others.clone(),
-            })
-            .await;
+        events.send(BuildEvent::Collision {
+            file: c.file.clone(),
+            winner: c.winner.clone(),
+            others: c.others.clone(),
+        });
     }
 
-    stage(events, "closure").await;
+    stage(events, Stage::Closure);
     let json = container
         .exec_checked(&[
             "nix",

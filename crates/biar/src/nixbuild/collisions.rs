@@ -31,14 +31,7 @@ pub struct Origin {
     pub priority: i64,
 }
 
-/// A package providing a colliding file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Provider {
-    /// The derivation's name.
-    pub name: String,
-    /// The configuration file naming it.
-    pub from: String,
-}
+pub use crate::progress::{describe_collision as describe, Provider};
 
 /// One file of the environment that several packages provide, with different contents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,21 +146,6 @@ pub async fn find(
         }
     }
     Ok(out)
-}
-
-/// `collision: bin/vi from vim-9.1.0 (presets/shell.nix) wins over nvi-1.81.6 (user.nix); …`:
-/// the one wording of a collision for every front end (not yet neutralised for a terminal).
-pub fn describe(file: &str, winner: &Provider, others: &[Provider]) -> String {
-    let others: Vec<String> = others
-        .iter()
-        .map(|o| format!("{} ({})", o.name, o.from))
-        .collect();
-    format!(
-        "collision: {file} from {} ({}) wins over {}; to choose another, wrap it in lib.hiPrio",
-        winner.name,
-        winner.from,
-        others.join(", ")
-    )
 }
 
 fn provider(o: &Origin) -> Provider {

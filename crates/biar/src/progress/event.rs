@@ -1,0 +1,108 @@
+//! What a build reports while it runs: from Nix's `internal-json` log, then from the image stage.
+//! The CLI prints these; the TUI draws them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BuildEvent {
+    /// A stage of the whole pipeline began.
+    Stage { name: Stage },
+    /// Derivation counts from Nix's `builds` activity.
+    Progress {
+        done: u64,
+        expected: u64,
+        running: u64,
+        failed: u64,
+    },
+    /// Nix started building a derivation (`drv` is its store path, `name` the readable part).
+    DerivationStarted { drv: String, name: String },
+    /// A derivation finished (successfully or not, see `Progress.failed`).
+    DerivationFinished { drv: String },
+    /// A build phase began (`unpackPhase`, `buildPhase`…).
+    Phase { drv: String, phase: String },
+    /// A line of a derivation's own build log (control sequences not yet neutralised).
+    Log { drv: Option<String>, line: String },
+    /// A message from Nix itself (warnings, errors, "these N derivations will be built").
+    Message { level: u8, text: String },
+    /// A layer of the image: `sent` bytes went to Docker or the registry; `reused` means nothing was sent.
+    Layer {
+        index: usize,
+        total: usize,
+        digest: String,
+        size: u64,
+        reused: bool,
+    },
+    /// A file several packages provide with different contents: the environment has the
+    /// winner's (first in configuration order, or the one `lib.hiPrio` declares).
+    Collision {
+        file: String,
+        winner: Provider,
+        others: Vec<Provider>,
+    },
+    /// The pipeline finished with this image reference.
+    Done { reference: String },
+}
+
+/// The stages of the whole pipeline, in the order they run (a load or a push after the layers).
+/// Serialized as their lower-case names (`{"event":"stage","name":"layers"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Nix evaluates the build expression.
+    Evaluate,
+    /// Nix builds (or substitutes) the derivations.
+    Build,
+    /// The closure of the environment is queried.
+    Closure,
+    /// The image's layers are described (digests from the cache, or measured).
+    Layers,
+    /// The layers Docker lacks are loaded into it.
+    Load,
+    /// The blobs the registry lacks are pushed, then the manifest.
+    Push,
+}
+
+impl Stage {
+    /// The stage's name as users see it (and as JSON carries it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Evaluate => "evaluate",
+            Stage::Build => "build",
+            Stage::Closure => "closure",
+            Stage::Layers => "layers",
+            Stage::Load => "load",
+            Stage::Push => "push",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A package providing a colliding file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provider {
+    /// The derivation's name.
+    pub name: String,
+    /// The configuration file naming it.
+    pub from: String,
+}
+
+/// `collision: bin/vi from vim-9.1.0 (presets/shell.nix) wins over nvi-1.81.6 (user.nix); …`:
+/// the one wording of a collision for every front end (not yet neutralised for a terminal).
+pub fn describe_collision(file: &str, winner: &Provider, others: &[Provider]) -> String {
+    let others: Vec<String> = others
+        .iter()
+        .map(|o| format!("{} ({})", o.name, o.from))
+        .collect();
+    format!(
+        "collision: {file} from {} ({}) wins over {}; to choose another, wrap it in lib.hiPrio",
+        winner.name,
+        winner.from,
+        others.join(", ")
+    )
+}
