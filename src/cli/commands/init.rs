@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use biar::init::{InitOptions, NixpkgsChoice};
 
 use crate::args::Global;
+use crate::cli::print::outln;
 use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
@@ -52,12 +53,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let target = dir.clone();
     let written =
         tokio::task::spawn_blocking(move || biar::init::init(&target, &options)).await??;
-    println!(
+    outln!(
         "created a project in {}: {}",
         dir.display(),
         written.join(", ")
     );
-    println!(
+    outln!(
         "next: `biar-tui --project {0}` opens it; `biar-tui add NAME` adds packages; \
          `biar-tui build` builds it",
         dir.display()
