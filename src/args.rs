@@ -39,6 +39,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a new project (config.json, base.nix, user.nix, workdir/, presets), overwriting nothing.
+    Init(commands::init::Args),
     /// List the presets with their descriptions and whether each is on.
     Presets(commands::presets::Args),
     /// Turn a preset on or off (in userConfig of config.json).

@@ -31,6 +31,7 @@ pub fn category_of(err: &anyhow::Error) -> Category {
             biar::config::ConfigError,
             biar::nixexpr::NixError,
             biar::presets::PresetError,
+            biar::init::InitError,
             biar::index::IndexError,
             biar::docker::DockerError,
             biar::nixbuild::BuildError,

@@ -41,6 +41,9 @@ pub mod index;
 
 pub mod presets;
 
+// A new project from the shipped presets.
+pub mod init;
+
 // The image and where it goes.
 pub mod image;
 

@@ -5,6 +5,7 @@ pub mod build;
 pub mod builder;
 pub mod hash;
 pub mod index;
+pub mod init;
 pub mod list;
 pub mod presets;
 pub mod pull;
@@ -19,6 +20,7 @@ use crate::args::{Command, Global};
 
 pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Init(args) => init::run(global, args).await,
         Command::Presets(args) => presets::run(global, args).await,
         Command::Toggle(args) => toggle::run(global, args).await,
         Command::Add(args) => add::run(global, args).await,
