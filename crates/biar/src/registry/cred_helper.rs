@@ -149,11 +149,11 @@ async fn run(
     let mut stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let server = server.to_string();
+    let input = server.to_string();
     let talk = async move {
         // As the docker CLI: the address, no newline, then EOF. A helper that exits without
         // reading it is not an error here; its exit status says what happened.
-        let _ = stdin.write_all(server.as_bytes()).await;
+        let _ = stdin.write_all(input.as_bytes()).await;
         drop(stdin);
         let (out, err, status) = tokio::join!(
             read_bounded(stdout, STDOUT_LIMIT),
@@ -205,10 +205,13 @@ async fn run(
             None => "killed by a signal".to_string(),
         };
         let text = quote(&text);
+        let hint = format!(
+            "  try it by hand: `echo {server} | {program} get`; or log in again: `docker login {server}`"
+        );
         return Err(fail(if text.is_empty() {
-            format!("failed ({status}) and said nothing")
+            format!("failed ({status}) and said nothing\n{hint}")
         } else {
-            format!("failed ({status}):\n{text}")
+            format!("failed ({status}):\n{text}\n{hint}")
         }));
     }
     if out_overflow {
