@@ -244,16 +244,20 @@ async fn run(
 #[derive(Debug)]
 pub struct HelperSource {
     helper: String,
+    /// `docker-credential-<helper>` (a path in the tests).
+    program: String,
     server: String,
     timeout: Duration,
     context: HelperContext,
-    fetched: tokio::sync::OnceCell<Option<Credentials>>,
+    /// The answer, or why the helper gave none (the reason of a `CredentialHelper` error).
+    fetched: tokio::sync::OnceCell<Result<Option<Credentials>, String>>,
 }
 
 impl HelperSource {
     pub fn new(helper: &str, host: &str, config: PathBuf, timeout: Duration) -> HelperSource {
         HelperSource {
             helper: helper.to_string(),
+            program: format!("docker-credential-{helper}"),
             server: server_address(host),
             timeout,
             context: HelperContext {
@@ -265,26 +269,35 @@ impl HelperSource {
     }
 
     /// The helper's credentials (None: it has none for this registry), running it the first
-    /// time. A failure is not kept: the next request asks again.
+    /// time. Its failure is kept too: a broken or hanging helper is asked once per client, not
+    /// once per concurrent request.
     pub async fn credentials(&self) -> Result<Option<Credentials>, RegistryError> {
-        self.fetched
-            .get_or_try_init(|| async {
-                match get(&self.helper, &self.server, self.timeout, &self.context).await? {
-                    HelperAnswer::Found(c) => Ok(Some(c)),
-                    HelperAnswer::NotFound => Ok(None),
-                    HelperAnswer::IdentityToken => Err(self.error(format!(
+        let answer = self
+            .fetched
+            .get_or_init(|| async {
+                let answer = if valid_helper_name(&self.helper) {
+                    run(&self.program, &self.helper, &self.server, self.timeout, &self.context).await
+                } else {
+                    get(&self.helper, &self.server, self.timeout, &self.context).await
+                };
+                match answer {
+                    Ok(HelperAnswer::Found(c)) => Ok(Some(c)),
+                    Ok(HelperAnswer::NotFound) => Ok(None),
+                    Ok(HelperAnswer::IdentityToken) => Err(format!(
                         "answered with an identity token (user `{TOKEN_USERNAME}`: an OAuth refresh token some logins save instead of a password); biar-tui does not use identity tokens\n  log in with a user name and password or access token (`docker login {}`)",
                         self.context.registry
-                    ))),
+                    )),
+                    Err(RegistryError::CredentialHelper { reason, .. }) => Err(reason),
+                    Err(other) => Err(other.to_string()),
                 }
             })
-            .await
-            .cloned()
+            .await;
+        answer.clone().map_err(|reason| self.error(reason))
     }
 
     /// The credentials once fetched.
     pub fn fetched(&self) -> Option<&Credentials> {
-        self.fetched.get().and_then(Option::as_ref)
+        self.fetched.get()?.as_ref().ok()?.as_ref()
     }
 
     /// The registry wants credentials and the helper has none for it.
@@ -518,6 +531,60 @@ printf '{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}' "$in""#,
         assert!(matches!(err, RegistryError::DockerConfig { .. }), "{err}");
         assert!(valid_helper_name("pass") && valid_helper_name("ecr-login"));
         assert!(!valid_helper_name("") && !valid_helper_name("a b") && !valid_helper_name(".."));
+    }
+
+    /// A client's requests share one run of the helper, whether it answered or failed.
+    #[tokio::test]
+    async fn a_source_asks_its_helper_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("count");
+        for (name, answer) in [
+            ("ok", r#"printf '{"Username":"alice","Secret":"s3cret"}'"#),
+            ("broken", "echo 'no keyring' >&2; exit 1"),
+        ] {
+            std::fs::write(&count, "").unwrap();
+            script(
+                dir.path(),
+                name,
+                &format!("echo run >> {}\n{answer}", count.display()),
+            );
+            let mut source =
+                HelperSource::new(name, "reg.test:5000", "/c.json".into(), HELPER_TIMEOUT);
+            source.program = dir
+                .path()
+                .join(format!("docker-credential-{name}"))
+                .to_str()
+                .unwrap()
+                .into();
+            let source = std::sync::Arc::new(source);
+            let asks: Vec<_> = (0..4)
+                .map(|_| {
+                    let s = source.clone();
+                    tokio::spawn(async move { s.credentials().await.map_err(|e| e.to_string()) })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for a in asks {
+                answers.push(a.await.unwrap());
+            }
+            assert_eq!(std::fs::read_to_string(&count).unwrap(), "run\n", "{name}");
+            if name == "ok" {
+                assert!(answers
+                    .iter()
+                    .all(|a| a.as_ref().unwrap().as_ref().unwrap().username == "alice"));
+                assert_eq!(source.fetched().unwrap().password, "s3cret");
+                assert!(!format!("{source:?}").contains("s3cret"), "{source:?}");
+            } else {
+                for a in &answers {
+                    let e = a.as_ref().unwrap_err();
+                    assert!(
+                        e.contains("no keyring") && e.contains("docker-credential-broken"),
+                        "{e}"
+                    );
+                }
+                assert!(source.fetched().is_none());
+            }
+        }
     }
 
     #[test]
