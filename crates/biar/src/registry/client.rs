@@ -85,8 +85,8 @@ pub struct Client {
     host: String,
     base: Url,
     credentials: Option<Credentials>,
-    /// The Docker config names credentials for the host that we cannot use (a helper, an
-    /// identity token): said when the registry asks for credentials.
+    /// The Docker config's entry when not plain basic credentials: a helper (run through
+    /// `helper`) or an identity token (not used: said when the registry asks for credentials).
     elsewhere: Option<HostAuth>,
     /// The credential helper (`credHelpers`/`credsStore`) holding this host's credentials.
     helper: Option<Arc<HelperSource>>,
