@@ -347,7 +347,7 @@ fn quote(text: &str) -> String {
             break;
         }
         out.push_str("  | ");
-        out.push_str(&crate::build::plain_text(line));
+        out.push_str(&crate::progress::plain_text(line));
         out.push('\n');
     }
     out.trim_end().to_string()
