@@ -14,6 +14,7 @@ pub mod index;
 pub mod location;
 pub mod nixexpr;
 pub mod presets;
+pub mod profile;
 pub mod registry;
 pub mod run;
 
