@@ -209,3 +209,184 @@ fn an_unknown_profile_or_a_uid_that_is_not_a_number_exits_2_naming_the_key() {
         );
     }
 }
+
+/// `doctor` on `args`; (exit code, stdout, stderr).
+fn doctor(home: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = biar(home).arg("doctor").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == rule)
+        .unwrap_or_else(|| panic!("no rule {rule} in {report}"))
+}
+
+#[test]
+fn doctor_fails_the_plain_image_on_coder_rules_and_passes_a_coder_image() {
+    if !docker_available() {
+        return;
+    }
+    let (tmp, _dir, plain) = build(|_| {});
+    let (code, out, err) = doctor(
+        tmp.path(),
+        &["--image", &plain.0, "--profile", "coder", "--json"],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["profile"], "coder");
+    for rule in ["os-release", "environment"] {
+        let c = check(&report, rule);
+        assert_eq!(c["status"], "fail", "{c}");
+        assert!(
+            c["fix"]
+                .as_str()
+                .unwrap()
+                .contains("\"profile\": \"coder\""),
+            "{c}"
+        );
+    }
+    assert!(check(&report, "environment")["why"]
+        .as_str()
+        .unwrap()
+        .contains("LANG"));
+    for rule in [
+        "user",
+        "passwd",
+        "group",
+        "home",
+        "tmp",
+        "sh",
+        "env",
+        "ca-certificates",
+        "downloader",
+    ] {
+        assert_eq!(check(&report, rule)["status"], "pass", "{rule}: {report}");
+    }
+    // The human form says what to add.
+    let (code, out, _) = doctor(tmp.path(), &["--image", &plain.0, "--profile", "coder"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("FAIL  os-release") && out.contains("fix: set \"image\""),
+        "{out}"
+    );
+    // As its own plain profile the image passes.
+    let (code, out, err) = doctor(tmp.path(), &["--image", &plain.0]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    let (tmp, dir, coder) = build(|c| c["image"] = serde_json::json!({"profile": "coder"}));
+    let (code, out, err) = doctor(tmp.path(), &["--json", "--project", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["image"], coder.0.as_str());
+    assert_eq!(report["profile"], "coder");
+    assert!(check(&report, "downloader")["why"]
+        .as_str()
+        .unwrap()
+        .contains("wget"));
+    // Nothing of the doctor's is left behind.
+    assert!(common::testimage::containers_of(&coder.0).is_empty());
+}
+
+#[test]
+fn doctor_on_a_hand_made_image_without_etc_passwd_says_so() {
+    if !docker_available() {
+        return;
+    }
+    let made = common::testimage::make("no passwd here");
+    let image = common::testimage::import(&made.rootfs);
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, err) = doctor(home.path(), &["--image", &image.reference, "--json"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = check(&report, "passwd");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["why"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/passwd is missing"),
+        "{c}"
+    );
+    assert_eq!(check(&report, "user")["status"], "fail", "root: {report}");
+    assert_eq!(check(&report, "sh")["status"], "pass", "{report}");
+    assert!(common::testimage::containers_of(&image.reference).is_empty());
+}
+
+#[test]
+fn doctor_exits_2_for_a_missing_image_or_an_unknown_profile() {
+    if !docker_available() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let (code, _, err) = doctor(home.path(), &["--image", "biar-no-such-image-15:nope"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("biar-no-such-image-15:nope") && err.contains("no such image"),
+        "{err}"
+    );
+    let (code, _, err) = doctor(home.path(), &["--image", "x:y", "--profile", "codr"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--profile \"codr\""), "{err}");
+}
+
+#[test]
+fn export_writes_the_coder_template_and_devcontainer_json_and_never_overwrites() {
+    let (tmp, dir) = offline_project(|c| {
+        c["image"] = serde_json::json!({"profile": "coder", "user": "coder", "uid": 4242})
+    });
+    let hash = biar(tmp.path())
+        .args(["hash", "--json", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&hash.stdout).unwrap();
+    let reference = v["reference"].as_str().unwrap().to_string();
+    let out = tmp.path().join("out");
+    for platform in ["coder", "devcontainer"] {
+        let o = biar(tmp.path())
+            .args(["export", platform, "--out"])
+            .arg(&out)
+            .arg("--project")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let tf = std::fs::read_to_string(out.join("main.tf")).unwrap();
+    assert!(tf.contains(&format!("image    = \"{reference}\"")), "{tf}");
+    assert!(tf.contains("user = \"4242:1000\""), "{tf}");
+    assert!(tf.contains("entrypoint = [\"sh\", \"-c\""), "{tf}");
+    assert!(tf.contains("container_path = \"/home/coder\""), "{tf}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(".devcontainer/devcontainer.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["image"], reference.as_str());
+    assert_eq!(json["remoteUser"], "coder");
+    assert_eq!(json["updateRemoteUserUID"], true);
+    assert_eq!(json["workspaceFolder"], "/home/user/workdir");
+
+    // Again: both exist, exit 2, bytes unchanged.
+    std::fs::write(out.join("main.tf"), "mine\n").unwrap();
+    let before = common::snapshot_tree(&out);
+    for platform in ["coder", "devcontainer"] {
+        let o = biar(tmp.path())
+            .args(["export", platform, "--out"])
+            .arg(&out)
+            .arg("--project")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    }
+    assert_eq!(common::snapshot_tree(&out), before);
+}

@@ -8,6 +8,7 @@
 pub mod build;
 pub mod config;
 pub mod docker;
+pub mod doctor;
 pub mod error;
 pub mod image;
 pub mod index;

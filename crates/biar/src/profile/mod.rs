@@ -4,6 +4,8 @@
 //! for each item and its source). The root layer ([`crate::image::root`]) and the image config
 //! ([`crate::image::assemble`]) read the profile; [`crate::doctor`] checks any image against it.
 
+pub mod export;
+
 use serde::{Deserialize, Serialize};
 
 /// A workspace platform an image is made for.
