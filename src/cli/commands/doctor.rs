@@ -8,9 +8,9 @@ use biar::config::Project;
 use biar::doctor::{self, Status};
 use biar::profile::{Profile, PROFILE_NAMES};
 
-use crate::cli::exit::BadInput;
+use crate::args::Global;
 use crate::cli::print::outln;
-use crate::cli::Global;
+use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use biar::config::Project;
-use biar::profile::export::{coder_main_tf, devcontainer_json, ExportInput};
+use biar::export::{coder_main_tf, devcontainer_json, ExportInput};
 
-use crate::cli::exit::BadInput;
+use crate::args::Global;
 use crate::cli::print::outln;
-use crate::cli::Global;
+use crate::exit::BadInput;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Platform {

@@ -11,8 +11,8 @@ use thiserror::Error;
 pub use probe::image_facts;
 pub use rules::{evaluate, Check, ImageFacts, Status};
 
+use crate::category::Category;
 use crate::docker::{DockerError, Engine};
-use crate::error::Category;
 use crate::profile::{Profile, PROFILE_LABEL};
 
 #[derive(Debug, Error)]

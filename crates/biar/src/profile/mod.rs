@@ -1,10 +1,9 @@
 //! Workspace profiles (`image.profile`): what a workspace platform takes for granted in an image,
 //! added by configuration. `plain` is the image as it always was; `coder` and `devcontainer` add
 //! what Coder's agent bootstrap and the Dev Containers tooling need (see `docs/workspaces.md`
-//! for each item and its source). The root layer ([`crate::image::root`]) and the image config
-//! ([`crate::image::assemble`]) read the profile; [`crate::doctor`] checks any image against it.
-
-pub mod export;
+//! for each item and its source). The image's root layer and config (`image::root`,
+//! `image::assemble`) read the profile; `doctor` checks any image against it.
+//! Ground floor: imports no other module of the crate.
 
 use serde::{Deserialize, Serialize};
 

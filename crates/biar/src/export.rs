@@ -129,7 +129,7 @@ pub fn devcontainer_json(input: &ExportInput<'_>) -> String {
         "containerEnv": {
             "HOME": input.home(),
             "USER": s.user,
-            "LANG": super::WORKSPACE_LANG,
+            "LANG": crate::profile::WORKSPACE_LANG,
         },
     });
     let mut text = serde_json::to_string_pretty(&v).expect("json");
