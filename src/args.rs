@@ -65,6 +65,10 @@ pub enum Command {
     Pull(commands::pull::Args),
     /// Run the environment attached to this terminal (a shell, or CMD).
     Run(commands::run::Args),
+    /// Check an image against a workspace profile (coder, devcontainer): pass / fail / fix.
+    Doctor(commands::doctor::Args),
+    /// Write the files a workspace platform needs for the image (Coder main.tf, devcontainer.json).
+    Export(commands::export::Args),
     /// Internal: started by biar-tui itself; removes its containers when it dies, even by SIGKILL
     /// (see docs/security.md).
     #[command(name = "__watch-containers", hide = true)]

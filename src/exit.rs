@@ -37,7 +37,8 @@ pub fn category_of(err: &anyhow::Error) -> Category {
             biar::nixbuild::BuildError,
             biar::image::ImageError,
             biar::registry::RegistryError,
-            biar::run::RunError
+            biar::run::RunError,
+            biar::doctor::DoctorError
         );
     }
     Category::Failure
