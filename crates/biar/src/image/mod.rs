@@ -14,7 +14,7 @@
 //! - [`load`]: [`describe`] then [`load_layout`], measuring and loading again when a listed
 //!   size was wrong (what a build does).
 //! - [`load_into_docker`]: `POST /images/load` of the layers the Engine lacks (skipped entirely
-//!   when `name:tag` exists; [`image_exists`] asks).
+//!   when `name:tag` exists; [`crate::docker::Engine::image_exists`] asks).
 //! - [`ImageDescriptor::push_image`] and [`ImageDescriptor::open_layer`]: what the registry push
 //!   needs (descriptors, and a layer's bytes as a stream verified against its digest).
 //! - Sources: [`BuilderStore`] (`nix-store --dump` in a running builder container, through the
@@ -43,5 +43,6 @@ pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
 pub use in_engine::layers_in_engine;
 pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
-pub use load::{image_exists, load, load_into_docker, load_layout, LoadSummary, Loaded};
+pub(crate) use load::image_exists;
+pub use load::{load, load_into_docker, load_layout, LoadSummary, Loaded};
 pub use plan::{plan, LayerPlan, PlannedLayer, Strategy};
