@@ -2,7 +2,10 @@
 //! layer cache, load into Docker. See `docs/image.md`.
 //!
 //! # API for the other modules
-//! - [`plan::plan_with`] (`&ClosureGraph`, `maxLayers`, [`Strategy`]) → [`LayerPlan`]: pure, fast.
+//! - The layer plan (`&ClosureGraph`, `maxLayers`, [`Strategy`]) → [`LayerPlan`]: pure, fast;
+//!   [`assemble`] and [`describe`] make it. The strategies compared against the default, and the
+//!   edit simulation that measures them, are research: `research` (feature `research`, used by
+//!   the `layer_plans` example).
 //! - [`assemble`] ([`ImageInput`], a [`NarSource`], the [`LayerCache`], events) →
 //!   [`ImageDescriptor`]: every layer's `{digest, diff_id, size, media type, store paths}`, the
 //!   root layer, the OCI config and manifest. Layers known to the cache are not read; the others
@@ -28,8 +31,11 @@ pub mod layer;
 mod listing;
 mod load;
 pub mod nar;
-pub mod plan;
-pub mod plan_edits;
+mod plan;
+#[cfg(any(test, feature = "research"))]
+mod plan_edits;
+#[cfg(feature = "research")]
+pub mod research;
 pub mod root;
 pub mod tar;
 #[cfg(test)]
