@@ -39,6 +39,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a new project (config.json, base.nix, user.nix, workdir/, presets), overwriting nothing.
+    Init(commands::init::Args),
     /// List the presets with their descriptions and whether each is on.
     Presets(commands::presets::Args),
     /// Turn a preset on or off (in userConfig of config.json).
@@ -63,6 +65,10 @@ pub enum Command {
     Pull(commands::pull::Args),
     /// Run the environment attached to this terminal (a shell, or CMD).
     Run(commands::run::Args),
+    /// Check an image against a workspace profile (coder, devcontainer): pass / fail / fix.
+    Doctor(commands::doctor::Args),
+    /// Write the files a workspace platform needs for the image (Coder main.tf, devcontainer.json).
+    Export(commands::export::Args),
     /// Internal: started by biar-tui itself; removes its containers when it dies, even by SIGKILL
     /// (see docs/security.md).
     #[command(name = "__watch-containers", hide = true)]

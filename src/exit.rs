@@ -31,12 +31,14 @@ pub fn category_of(err: &anyhow::Error) -> Category {
             biar::config::ConfigError,
             biar::nixexpr::NixError,
             biar::presets::PresetError,
+            biar::init::InitError,
             biar::index::IndexError,
             biar::docker::DockerError,
             biar::nixbuild::BuildError,
             biar::image::ImageError,
             biar::registry::RegistryError,
-            biar::run::RunError
+            biar::run::RunError,
+            biar::doctor::DoctorError
         );
     }
     Category::Failure

@@ -8,24 +8,8 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::images::ImagesNamed;
 use common::{biar, docker_available, offline_project};
-
-/// Removes every image whose name starts with the prefix, on drop.
-struct ImagesNamed(String);
-impl Drop for ImagesNamed {
-    fn drop(&mut self) {
-        let out = Command::new("docker")
-            .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
-            .output()
-            .unwrap();
-        for image in String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with(&self.0))
-        {
-            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
-        }
-    }
-}
 
 #[test]
 fn run_builds_first_and_mounts_workdir() {

@@ -100,6 +100,8 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 pub mod counting;
+pub mod cred_pass;
+pub mod images;
 pub mod registry;
 pub mod testimage;
 pub mod tmux;

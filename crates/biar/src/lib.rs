@@ -7,9 +7,12 @@
 //!   (bad input or failure), [`progress`] (the typed [`progress::Stage`]s and
 //!   [`progress::BuildEvent`]s, the sink they travel by, the [`progress::Tally`] every front end
 //!   renders, and the one sanitizer of text that is not ours), [`oci`] (media types, descriptors,
-//!   manifests, digests), [`fsutil`] (project files read as hostile input, atomic writes).
+//!   manifests, digests), [`fsutil`] (project files read as hostile input, atomic writes),
+//!   [`profile`] (workspace profiles: what Coder or Dev Containers need in an image).
 //! - [`nixexpr`] reads, edits and hashes the Nix files; [`config`] loads a project and names its
-//!   image; [`docker`] is the Docker Engine (builder image, store volume, containers, exec).
+//!   image ([`export`] writes a platform's files for it); [`docker`] is the Docker Engine
+//!   (builder image, store volume, containers, exec); [`doctor`] checks any image in it
+//!   against a profile.
 //! - [`nixbuild`] realises the configuration in a builder container and queries its closure;
 //!   [`index`] answers package searches; [`presets`] lists and toggles presets.
 //! - [`image`] turns the closure into layers and loads them; [`registry`] pushes and pulls them;
@@ -26,13 +29,21 @@ pub mod fsutil;
 pub mod location;
 pub mod oci;
 pub mod progress;
+// Workspace profiles (issue 15): what a platform needs in an image; imports nothing.
+pub mod profile;
 
 // Project and engine.
 pub mod nixexpr;
 
 pub mod config;
 
+// Platform files (Coder main.tf, devcontainer.json) for a project's image.
+pub mod export;
+
 pub mod docker;
+
+// Checks any image in the engine against a profile's rules.
+pub mod doctor;
 
 // The build and what feeds it.
 pub mod nixbuild;
@@ -40,6 +51,9 @@ pub mod nixbuild;
 pub mod index;
 
 pub mod presets;
+
+// A new project from the shipped presets.
+pub mod init;
 
 // The image and where it goes.
 pub mod image;

@@ -83,6 +83,11 @@ pub async fn build(
     phase.over();
     let outcome = outcome?;
     if outcome.up_to_date {
+        if let Some(file) = &show.closure_json {
+            // Asked for the closure: it comes from the store (a Nix build of what is there
+            // already), even when the image needs nothing.
+            observer::write_closure_of_store(project, file).await?;
+        }
         let (reference, place) = match &outcome.remote {
             None => (outcome.reference.reference(), "Docker"),
             Some(remote) => (remote.to_string(), "the registry"),

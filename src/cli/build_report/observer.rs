@@ -73,6 +73,7 @@ impl PipelineObserver for Observer<'_> {
                     "packages": built.packages,
                     "paths": built.closure.paths.len(),
                     "nar_size": size,
+                    "collisions": built.collisions,
                 }));
             } else {
                 self.show.results.line(format!(
@@ -153,6 +154,29 @@ impl PipelineObserver for Observer<'_> {
             ));
         }
     }
+}
+
+/// `--closure-json` when the image was up to date: the environment's closure from the store (the
+/// Nix build finds everything there), written the same way as after a build.
+pub async fn write_closure_of_store(
+    project: &biar::config::Project,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let engine = biar::docker::connect().await?;
+    // Nobody listens: sending on the sink never blocks, and a dropped reader takes nothing.
+    let (tx, rx) = biar::progress::channel();
+    drop(rx);
+    let built = biar::nixbuild::run(
+        &engine,
+        project,
+        &biar::nixbuild::BuildOptions::default(),
+        tx,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await?;
+    let result = write_closure_json(file, &built);
+    built.container.remove().await;
+    result
 }
 
 fn write_closure_json(file: &Path, built: &BuildOutput) -> anyhow::Result<()> {

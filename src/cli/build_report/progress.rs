@@ -98,6 +98,13 @@ impl Reporter {
             BuildEvent::Message { level, text } => (*level == 1
                 || (self.verbose && (1..=3).contains(level)))
             .then(|| biar::progress::neutralise_log(text)),
+            BuildEvent::Collision {
+                file,
+                winner,
+                others,
+            } => Some(biar::progress::neutralise_log(
+                &biar::progress::describe_collision(file, winner, others),
+            )),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {

@@ -3,8 +3,11 @@
 pub mod add;
 pub mod build;
 pub mod builder;
+pub mod doctor;
+pub mod export;
 pub mod hash;
 pub mod index;
+pub mod init;
 pub mod list;
 pub mod presets;
 pub mod pull;
@@ -19,6 +22,7 @@ use crate::args::{Command, Global};
 
 pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Init(args) => init::run(global, args).await,
         Command::Presets(args) => presets::run(global, args).await,
         Command::Toggle(args) => toggle::run(global, args).await,
         Command::Add(args) => add::run(global, args).await,
@@ -31,6 +35,8 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Build(args) => build::run(global, args).await,
         Command::Pull(args) => pull::run(global, args).await,
         Command::Run(args) => run::run(global, args).await,
+        Command::Doctor(args) => doctor::run(global, args).await,
+        Command::Export(args) => export::run(global, args).await,
         Command::WatchContainers => unreachable!("handled before dispatch"),
     }
 }

@@ -87,6 +87,14 @@ impl Build {
                 }
                 self.push_line(line);
             }
+            BuildEvent::Collision {
+                file,
+                winner,
+                others,
+            } => self.push_line(
+                ansi::log_line(&biar::progress::describe_collision(file, winner, others))
+                    .style(Style::default().add_modifier(Modifier::BOLD)),
+            ),
             // The run ends with the backend's BuildFinished/PushFinished, which says it once.
             _ => {}
         }
@@ -340,11 +348,24 @@ impl Build {
             rule,
         );
 
+        // Long lines wrap (a download error naming its URL must be readable): rows are taken
+        // from the end of the log until they fill the view.
         let height = log.height as usize;
+        let cols = (log.width as usize).max(1);
         let end = self.log.len().saturating_sub(self.scroll_back);
-        let start = end.saturating_sub(height);
-        let lines: Vec<Line> = self.log.range(start..end).cloned().collect();
-        frame.render_widget(Paragraph::new(lines), log);
+        let mut rows: VecDeque<Line> = VecDeque::new();
+        for line in self.log.range(..end).rev() {
+            if rows.len() >= height {
+                break;
+            }
+            for row in wrap_line(line, cols).into_iter().rev() {
+                rows.push_front(row);
+            }
+        }
+        while rows.len() > height {
+            rows.pop_front();
+        }
+        frame.render_widget(Paragraph::new(Vec::from(rows)), log);
     }
 
     fn hint(&self) -> String {
@@ -419,5 +440,65 @@ pub fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `line` cut into rows of at most `cols` columns, styles kept (a character is never split).
+fn wrap_line(line: &Line<'static>, cols: usize) -> Vec<Line<'static>> {
+    use unicode_width::UnicodeWidthChar;
+    let mut rows = vec![Line::default().style(line.style)];
+    let mut used = 0;
+    for span in &line.spans {
+        let mut piece = String::new();
+        for c in span.content.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w > cols && used > 0 {
+                if !piece.is_empty() {
+                    let done = std::mem::take(&mut piece);
+                    rows.last_mut()
+                        .unwrap()
+                        .spans
+                        .push(Span::styled(done, span.style));
+                }
+                rows.push(Line::default().style(line.style));
+                used = 0;
+            }
+            piece.push(c);
+            used += w;
+        }
+        if !piece.is_empty() {
+            rows.last_mut()
+                .unwrap()
+                .spans
+                .push(Span::styled(piece, span.style));
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_with_their_styles() {
+        let line = Line::from(vec![
+            Span::raw("error: unable to download "),
+            Span::styled(
+                "https://example.invalid/a/long/path",
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+        ]);
+        let rows = wrap_line(&line, 20);
+        let text: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+        assert_eq!(text.concat(), line.to_string());
+        assert_eq!(text.len(), 61usize.div_ceil(20));
+        assert!(rows[..rows.len() - 1].iter().all(|r| r.width() == 20));
+        // The URL keeps its style on every row it reaches.
+        assert_eq!(
+            rows[3].spans[0].style,
+            Style::default().add_modifier(Modifier::BOLD)
+        );
+        assert_eq!(wrap_line(&Line::from("short"), 20).len(), 1);
     }
 }

@@ -78,6 +78,18 @@ pub(super) fn base_hash(project: &Project) -> Result<String, ConfigError> {
     h.field("user", img.user.as_bytes());
     h.field("workdir", img.workdir.as_bytes());
     h.field("namePrefix", img.name_prefix.as_bytes());
+    // Hashed only when not the default, so a project without them keeps its image name (the
+    // plain image and uid/gid 1000 are what every earlier image was). Labelled fields: the
+    // conditional ones cannot run into each other.
+    if img.profile != crate::profile::Profile::Plain {
+        h.field("profile", img.profile.name().as_bytes());
+    }
+    if img.uid != crate::profile::DEFAULT_ID {
+        h.field("uid", img.uid.to_string().as_bytes());
+    }
+    if img.gid != crate::profile::DEFAULT_ID {
+        h.field("gid", img.gid.to_string().as_bytes());
+    }
     Ok(h.hex())
 }
 
@@ -394,6 +406,10 @@ mod tests {
             r#""image": {"maxLayers": 50}"#,
             r#""image": {"user": "dev"}"#,
             r#""image": {"workdir": "/work"}"#,
+            r#""image": {"profile": "coder"}"#,
+            r#""image": {"profile": "devcontainer"}"#,
+            r#""image": {"uid": 4242}"#,
+            r#""image": {"gid": 4242}"#,
         ] {
             write(
                 d.path(),

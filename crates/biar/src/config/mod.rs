@@ -9,6 +9,7 @@ mod edit;
 mod edit_lock;
 mod error;
 mod identity;
+mod image_check;
 mod image_ref;
 mod json_edit;
 mod model;

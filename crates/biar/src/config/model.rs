@@ -156,6 +156,11 @@ pub struct ImageSettings {
     pub user: String,
     /// Where `workdir/` is mounted and the shell starts.
     pub workdir: String,
+    /// The workspace platform the image is made for (`plain`, `coder`, `devcontainer`).
+    pub profile: crate::profile::Profile,
+    /// The user's uid and gid (checked to be numbers before parsing: see `image_check.rs`).
+    pub uid: u32,
+    pub gid: u32,
 }
 
 impl Default for ImageSettings {
@@ -165,6 +170,9 @@ impl Default for ImageSettings {
             max_layers: 100,
             user: "user".to_string(),
             workdir: "/home/user/workdir".to_string(),
+            profile: crate::profile::Profile::Plain,
+            uid: crate::profile::DEFAULT_ID,
+            gid: crate::profile::DEFAULT_ID,
         }
     }
 }

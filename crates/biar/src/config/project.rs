@@ -397,6 +397,7 @@ fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
         });
     }
     check_pin_form(path, text, &doc)?;
+    super::image_check::check_image_keys(path, text, &doc)?;
     serde_json::from_str(text).map_err(|e| json_error(path, &e))
 }
 
@@ -682,6 +683,17 @@ mod tests {
             ),
             (r#""image": {"workdir": "/nix/store"}"#, "/nix"),
             (r#""nixpkgs": {"url": "", "sha256": ""}"#, "tarball pin"),
+            (
+                r#""image": {"profile": "coderr"}"#,
+                "image.profile \"coderr\"",
+            ),
+            (
+                r#""image": {"uid": "abc"}"#,
+                "image.uid \"abc\" is not a number",
+            ),
+            (r#""image": {"gid": -1}"#, "image.gid -1 is not a number"),
+            (r#""image": {"uid": 0}"#, "image.uid 0"),
+            (r#""image": {"uid": 1.5}"#, "image.uid 1.5"),
         ] {
             let d = project(
                 &format!(r#"{{"baseConfig": "base.nix", "userConfig": [], {extra}}}"#),

@@ -22,8 +22,9 @@ const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 /// A connected engine and the address we reached it at (for messages).
 #[derive(Debug, Clone)]
 pub struct Engine {
-    /// The client; only the Docker boundary (this folder) calls it.
-    pub(super) docker: Docker,
+    /// The client; only the Docker boundary (this folder) calls it, except `doctor/probe.rs`
+    /// (merged from main after the move; its calls are still to come behind `Engine` methods).
+    pub(crate) docker: Docker,
     pub address: String,
 }
 

@@ -13,7 +13,7 @@ use futures::Stream;
 use super::cache::{LayerCache, LayerDescriptor};
 use super::layer::{expect_end, write_layer_from, NarSource};
 use super::plan::{plan_with, LayerPlan, Strategy};
-use super::root::{find_ca_bundle, root_layer, RootSpec, USER_ID};
+use super::root::{find_ca_bundle, root_layer, RootSpec};
 use super::ImageError;
 use crate::config::{ImageRef, ImageSettings};
 use crate::nixbuild::ClosureGraph;
@@ -348,6 +348,9 @@ pub async fn describe(
         user: input.settings.user.clone(),
         workdir: input.settings.workdir.clone(),
         ca_bundle: find_ca_bundle(input.closure.paths.iter().map(|p| p.path.as_str())),
+        uid: input.settings.uid,
+        gid: input.settings.gid,
+        profile: input.settings.profile,
     };
     let root = Bytes::from(root_layer(&spec));
     let root_digest = sha256_digest(&root);
@@ -450,7 +453,22 @@ fn config_json(input: &ImageInput<'_>, spec: &RootSpec, plan: &LayerPlan) -> ser
         env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string());
         env.push("NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string());
     }
+    if spec.profile.is_workspace() {
+        env.push(format!("LANG={}", crate::profile::WORKSPACE_LANG));
+    }
     let mut labels = input.labels.clone();
+    if spec.profile == crate::profile::Profile::Devcontainer {
+        labels.insert(
+            crate::profile::DEVCONTAINER_LABEL.to_string(),
+            crate::profile::devcontainer_metadata(&spec.user, &spec.home(), &spec.workdir),
+        );
+    }
+    if spec.profile.is_workspace() {
+        labels.insert(
+            crate::profile::PROFILE_LABEL.to_string(),
+            spec.profile.name().to_string(),
+        );
+    }
     labels.insert(LABEL_IMAGE.to_string(), "1".to_string());
     labels.insert("biar.env".to_string(), input.env_path.to_string());
     let mut history: Vec<serde_json::Value> = plan
@@ -482,7 +500,7 @@ fn config_json(input: &ImageInput<'_>, spec: &RootSpec, plan: &LayerPlan) -> ser
         "architecture": architecture(),
         "os": "linux",
         "config": {
-            "User": format!("{USER_ID}:{USER_ID}"),
+            "User": format!("{}:{}", spec.uid, spec.gid),
             "Env": env,
             "Cmd": ["/bin/sh"],
             "WorkingDir": spec.workdir,

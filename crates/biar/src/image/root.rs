@@ -1,14 +1,13 @@
 //! The root layer on top of the store layers: `/bin` and `/usr/bin` as links into the
 //! environment's symlink farm (like `buildEnv`), a non-root user with a home directory and the
 //! working directory, `/tmp` 1777, `/etc/passwd` and `/etc/group`, and the certificate bundle when
-//! the closure has one. A few kilobytes, built in memory, deterministic like the store layers.
+//! the closure has one; for a workspace profile also `/etc/os-release` (see
+//! `docs/workspaces.md`). A few kilobytes, built in memory, deterministic like the store layers.
 
 use std::collections::BTreeMap;
 
 use super::tar::{self, Kind};
-
-/// The user's uid and gid.
-pub const USER_ID: u32 = 1000;
+use crate::profile::Profile;
 
 /// What the root layer needs to know.
 #[derive(Debug, Clone)]
@@ -21,6 +20,11 @@ pub struct RootSpec {
     pub workdir: String,
     /// A certificate bundle file in the store, if the closure has one.
     pub ca_bundle: Option<String>,
+    /// The user's uid and gid (`image.uid`, `image.gid`).
+    pub uid: u32,
+    pub gid: u32,
+    /// `image.profile`.
+    pub profile: Profile,
 }
 
 impl RootSpec {
@@ -50,7 +54,11 @@ pub fn find_ca_bundle<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<St
 }
 
 enum Entry {
-    Dir { mode: u32, owner: u32 },
+    /// `owner` is (uid, gid).
+    Dir {
+        mode: u32,
+        owner: (u32, u32),
+    },
     File(Vec<u8>),
     Link(String),
 }
@@ -61,16 +69,18 @@ pub fn root_layer(spec: &RootSpec) -> Vec<u8> {
     let dir = |mode, owner| Entry::Dir { mode, owner };
     let bin = format!("{}/bin", spec.env_path);
     entries.insert("bin".into(), Entry::Link(bin.clone()));
-    entries.insert("usr/".into(), dir(0o755, 0));
+    entries.insert("usr/".into(), dir(0o755, (0, 0)));
     entries.insert("usr/bin".into(), Entry::Link(bin));
-    entries.insert("etc/".into(), dir(0o755, 0));
+    entries.insert("etc/".into(), dir(0o755, (0, 0)));
     let home = spec.home();
     entries.insert(
         "etc/passwd".into(),
         Entry::File(
             format!(
-                "root:x:0:0:root:/root:/bin/sh\n{user}:x:{USER_ID}:{USER_ID}:{user}:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/false\n",
-                user = spec.user
+                "root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{gid}:{user}:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/false\n",
+                user = spec.user,
+                uid = spec.uid,
+                gid = spec.gid,
             )
             .into_bytes(),
         ),
@@ -78,12 +88,16 @@ pub fn root_layer(spec: &RootSpec) -> Vec<u8> {
     entries.insert(
         "etc/group".into(),
         Entry::File(
-            format!("root:x:0:\n{}:x:{USER_ID}:\nnogroup:x:65534:\n", spec.user).into_bytes(),
+            format!(
+                "root:x:0:\n{}:x:{}:\nnogroup:x:65534:\n",
+                spec.user, spec.gid
+            )
+            .into_bytes(),
         ),
     );
     if let Some(bundle) = &spec.ca_bundle {
-        entries.insert("etc/ssl/".into(), dir(0o755, 0));
-        entries.insert("etc/ssl/certs/".into(), dir(0o755, 0));
+        entries.insert("etc/ssl/".into(), dir(0o755, (0, 0)));
+        entries.insert("etc/ssl/certs/".into(), dir(0o755, (0, 0)));
         entries.insert(
             "etc/ssl/certs/ca-bundle.crt".into(),
             Entry::Link(bundle.clone()),
@@ -93,12 +107,19 @@ pub fn root_layer(spec: &RootSpec) -> Vec<u8> {
             Entry::Link(bundle.clone()),
         );
     }
-    entries.insert("root/".into(), dir(0o700, 0));
-    entries.insert("tmp/".into(), dir(0o1777, 0));
-    entries.insert("var/".into(), dir(0o755, 0));
-    entries.insert("var/empty/".into(), dir(0o555, 0));
+    if spec.profile.is_workspace() {
+        entries.insert(
+            "etc/os-release".into(),
+            Entry::File(crate::profile::os_release().as_bytes().to_vec()),
+        );
+    }
+    entries.insert("root/".into(), dir(0o700, (0, 0)));
+    entries.insert("tmp/".into(), dir(0o1777, (0, 0)));
+    entries.insert("var/".into(), dir(0o755, (0, 0)));
+    entries.insert("var/empty/".into(), dir(0o555, (0, 0)));
     // The home and the working directory, with every parent; the user's own from home down.
-    for (path, owner) in [(home.as_str(), USER_ID), (spec.workdir.as_str(), USER_ID)] {
+    let user = (spec.uid, spec.gid);
+    for (path, owner) in [(home.as_str(), user), (spec.workdir.as_str(), user)] {
         let mut at = String::new();
         for part in path.split('/').filter(|p| !p.is_empty()) {
             at.push_str(part);
@@ -106,7 +127,7 @@ pub fn root_layer(spec: &RootSpec) -> Vec<u8> {
             let own = if format!("/{at}").starts_with(&format!("{home}/")) {
                 owner
             } else {
-                0
+                (0, 0)
             };
             entries.entry(at.clone()).or_insert(dir(0o755, own));
         }
@@ -143,6 +164,9 @@ mod tests {
             user: "user".into(),
             workdir: "/home/user/workdir".into(),
             ca_bundle: find_ca_bundle(["/nix/store/x-hello-1", "/nix/store/y-nss-cacert-3.0"]),
+            uid: 1000,
+            gid: 1000,
+            profile: Profile::Plain,
         };
         let bytes = root_layer(&spec);
         assert_eq!(bytes, root_layer(&spec));
@@ -175,5 +199,60 @@ mod tests {
             assert!(lines.iter().any(|l| l == want), "{want}: {text}");
         }
         assert!(text.contains("etc/ssl/certs/ca-certificates.crt -> /nix/store/y-nss-cacert-3.0/etc/ssl/certs/ca-bundle.crt"), "{text}");
+    }
+
+    fn listing(bytes: &[u8]) -> String {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("root.tar");
+        std::fs::write(&f, bytes).unwrap();
+        let out = std::process::Command::new("tar")
+            .args(["--numeric-owner", "-tvf"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn file(bytes: &[u8], name: &str) -> Option<String> {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("root.tar");
+        std::fs::write(&f, bytes).unwrap();
+        let out = std::process::Command::new("tar")
+            .args(["-xOf"])
+            .arg(&f)
+            .arg(name)
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8(out.stdout).unwrap())
+    }
+
+    #[test]
+    fn a_workspace_profile_adds_os_release_and_its_ids() {
+        let mut spec = RootSpec {
+            env_path: "/nix/store/abc-biar-env".into(),
+            user: "coder".into(),
+            workdir: "/home/coder/project".into(),
+            ca_bundle: None,
+            uid: 4242,
+            gid: 4343,
+            profile: Profile::Coder,
+        };
+        let bytes = root_layer(&spec);
+        assert_eq!(bytes, root_layer(&spec));
+        let text = listing(&bytes);
+        assert!(text.contains("drwxr-xr-x 4242/4343"), "{text}");
+        assert!(text.contains("etc/os-release"), "{text}");
+        let passwd = file(&bytes, "etc/passwd").unwrap();
+        assert!(
+            passwd.contains("coder:x:4242:4343:coder:/home/coder:/bin/sh"),
+            "{passwd}"
+        );
+        let group = file(&bytes, "etc/group").unwrap();
+        assert!(group.contains("coder:x:4343:"), "{group}");
+        assert!(file(&bytes, "etc/os-release").unwrap().contains("ID=biar"));
+        spec.profile = Profile::Plain;
+        assert_eq!(file(&root_layer(&spec), "etc/os-release"), None);
     }
 }

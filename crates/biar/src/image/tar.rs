@@ -25,11 +25,12 @@ pub enum Kind<'a> {
 
 /// The header block(s) of one entry (long-name records included), appended to `out`.
 pub fn header(out: &mut Vec<u8>, name: &[u8], kind: Kind<'_>, mode: u32) {
-    header_owned(out, name, kind, mode, 0)
+    header_owned(out, name, kind, mode, (0, 0))
 }
 
-/// [`header`] with uid and gid `owner` (the root layer's home directory belongs to the user).
-pub fn header_owned(out: &mut Vec<u8>, name: &[u8], kind: Kind<'_>, mode: u32, owner: u32) {
+/// [`header`] with `owner` as (uid, gid) (the root layer's home directory belongs to the user).
+/// Each fits the header's 7 octal digits (`image.uid`/`image.gid` are checked to).
+pub fn header_owned(out: &mut Vec<u8>, name: &[u8], kind: Kind<'_>, mode: u32, owner: (u32, u32)) {
     let link: &[u8] = match kind {
         Kind::Symlink { target } => target,
         _ => b"",
@@ -95,7 +96,7 @@ pub enum KindLen {
 
 fn long_record(out: &mut Vec<u8>, flag: u8, value: &[u8]) {
     let size = value.len() as u64 + 1;
-    raw_header(out, b"././@LongLink", b"", size, flag, 0o644, 0, 0);
+    raw_header(out, b"././@LongLink", b"", size, flag, 0o644, 0, (0, 0));
     out.extend_from_slice(value);
     out.push(0);
     pad(out, size);
@@ -119,13 +120,13 @@ fn raw_header(
     flag: u8,
     mode: u32,
     mtime: u64,
-    owner: u32,
+    owner: (u32, u32),
 ) {
     let mut h = [0u8; BLOCK];
     h[..name.len()].copy_from_slice(name);
     octal(&mut h[100..108], mode as u64);
-    octal(&mut h[108..116], owner as u64);
-    octal(&mut h[116..124], owner as u64);
+    octal(&mut h[108..116], owner.0 as u64);
+    octal(&mut h[116..124], owner.1 as u64);
     if size < 1 << 33 {
         octal(&mut h[124..136], size);
     } else {

@@ -22,12 +22,14 @@
 //! shares the Nix store volume, whose locks make concurrent builds safe.
 
 mod closure;
+pub mod collisions;
 mod error;
 pub mod internal_json;
 mod pipeline;
 mod upload_set;
 
 pub use closure::{ClosureGraph, StorePathInfo};
+pub use collisions::{Collision, Provider};
 pub use error::BuildError;
 pub use pipeline::{
     closure_from_path_info, run, upload_project, BuildOptions, BuildOutput, UploadedProject,

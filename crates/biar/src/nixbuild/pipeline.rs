@@ -39,6 +39,8 @@ pub struct BuildOutput {
     pub packages: Vec<String>,
     /// Every path of the environment's closure with NAR size, hash and references.
     pub closure: ClosureGraph,
+    /// Files several packages provide (also sent as [`BuildEvent::Collision`]).
+    pub collisions: Vec<super::Collision>,
     /// The builder container the build ran in, still running with the store mounted: stream paths
     /// out of it (`container.exec_stream_stdout(&["nix-store", "--dump", path])`). Dropping it
     /// removes the container.
@@ -70,7 +72,7 @@ pub async fn run(
         r = build_in(&container, project, &plan, options, &events) => r,
     };
     match result {
-        Ok((env_path, closure)) => {
+        Ok((env_path, closure, collisions)) => {
             let packages = closure
                 .paths
                 .iter()
@@ -88,6 +90,7 @@ pub async fn run(
                 env_path,
                 packages,
                 closure,
+                collisions,
                 container,
             })
         }
@@ -375,7 +378,7 @@ async fn build_in(
     plan: &Plan,
     options: &BuildOptions,
     events: &progress::Sender,
-) -> Result<(String, ClosureGraph), BuildError> {
+) -> Result<(String, ClosureGraph, Vec<super::Collision>), BuildError> {
     let uploaded = upload(container, project, plan).await?;
 
     let settings = &project.config.builder;
@@ -414,11 +417,18 @@ async fn build_in(
     let mut parser = LogParser::new();
     let mut lines = LineBuffer::default();
     let mut stdout = Vec::new();
+    let mut origins = Vec::new();
     while let Some(chunk) = exec.next().await {
         match chunk? {
             ExecOutput::Stdout(b) => stdout.extend_from_slice(&b),
             ExecOutput::Stderr(b) => {
                 for line in lines.push(&b) {
+                    // The expression's trace of where each package comes from: ours, not
+                    // a message for the user.
+                    if let Some(o) = super::collisions::origins_from_line(&line) {
+                        origins = o;
+                        continue;
+                    }
                     for event in parser.feed(&line) {
                         events.send(event);
                     }
@@ -458,7 +468,10 @@ async fn build_in(
                     .map(|e| e.as_str())
                     .collect::<Vec<_>>()
                     .join("\n");
-                let in_project = names_project_position(&message);
+                // A conflict the composition found (two versions of one language) is the
+                // configuration's fault: it names both files.
+                let in_project = names_project_position(&message)
+                    || message.contains(crate::nixexpr::CONFLICT_MARK);
                 if message.is_empty() {
                     message = parser.plain_tail().join("\n");
                 }
@@ -480,6 +493,15 @@ async fn build_in(
         .trim()
         .to_string();
 
+    let collisions = super::collisions::find(container, &origins).await?;
+    for c in &collisions {
+        events.send(BuildEvent::Collision {
+            file: c.file.clone(),
+            winner: c.winner.clone(),
+            others: c.others.clone(),
+        });
+    }
+
     stage(events, Stage::Closure);
     let json = container
         .exec_checked(&[
@@ -493,7 +515,7 @@ async fn build_in(
         ])
         .await?;
     let closure = closure_from_path_info(&json, vec![env_path.clone()])?;
-    Ok((env_path, closure))
+    Ok((env_path, closure, collisions))
 }
 
 #[derive(Deserialize)]

@@ -184,6 +184,20 @@ impl PackageFile {
                 }
                 continue;
             }
+            // A Python package goes into the file's own `withPackages` list for its Python.
+            match self.edit_python_list(&attr, true)? {
+                Some(true) => {
+                    outcome.added.push(attr);
+                    continue;
+                }
+                Some(false) => {
+                    if !outcome.already_present.contains(&attr) {
+                        outcome.already_present.push(attr);
+                    }
+                    continue;
+                }
+                None => {}
+            }
             let (offset, insert) = self.insertion(&attr);
             let mut text = self.text.clone();
             text.insert_str(offset, &insert);
@@ -210,6 +224,9 @@ impl PackageFile {
                 let mut text = self.text.clone();
                 text.replace_range(start..end, "");
                 self.replace_text(text)?;
+                found = true;
+            }
+            while self.edit_python_list(&attr, false)? == Some(true) {
                 found = true;
             }
             if found {
@@ -243,6 +260,44 @@ impl PackageFile {
         })?;
         self.original = self.text.clone();
         Ok(true)
+    }
+
+    /// Adds (`add`) or removes the module of a Python package attribute in the file's
+    /// `withPackages` list for the same Python (see `python_list`): `Some(true)` when the text
+    /// changed, `Some(false)` when there was nothing to do there, `None` when the attribute is no
+    /// Python package or the file has no such list.
+    fn edit_python_list(&mut self, attr: &AttrPath, add: bool) -> Result<Option<bool>, NixError> {
+        let Some((interpreter, module)) = super::python_list::python_package(attr) else {
+            return Ok(None);
+        };
+        let Some((start, end)) = super::python_list::with_packages_function(
+            &self.path,
+            &self.text,
+            self.shape.pkgs_name.as_deref(),
+            &interpreter,
+        ) else {
+            return Ok(None);
+        };
+        // The function `ps: with ps; [ … ]` has a configuration file's shape: edit it as one.
+        let Ok(mut inner) = PackageFile::from_text(&self.path, self.text[start..end].to_string())
+        else {
+            return Ok(None);
+        };
+        let module = AttrPath::from_segments(vec![module]);
+        let changed = if add {
+            !inner.add(std::slice::from_ref(&module))?.added.is_empty()
+        } else {
+            !inner
+                .remove(std::slice::from_ref(&module))?
+                .removed
+                .is_empty()
+        };
+        if changed {
+            let mut text = self.text.clone();
+            text.replace_range(start..end, inner.text());
+            self.replace_text(text)?;
+        }
+        Ok(Some(changed))
     }
 
     /// Drops the file's `pkgs.` prefix from a user's attribute (`pkgs.jq` → `jq`).

@@ -33,6 +33,13 @@ pub enum BuildEvent {
         size: u64,
         reused: bool,
     },
+    /// A file several packages provide with different contents: the environment has the
+    /// winner's (first in configuration order, or the one `lib.hiPrio` declares).
+    Collision {
+        file: String,
+        winner: Provider,
+        others: Vec<Provider>,
+    },
     /// The pipeline finished with this image reference.
     Done { reference: String },
 }
@@ -74,4 +81,28 @@ impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// A package providing a colliding file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provider {
+    /// The derivation's name.
+    pub name: String,
+    /// The configuration file naming it.
+    pub from: String,
+}
+
+/// `collision: bin/vi from vim-9.1.0 (presets/shell.nix) wins over nvi-1.81.6 (user.nix); …`:
+/// the one wording of a collision for every front end (not yet neutralised for a terminal).
+pub fn describe_collision(file: &str, winner: &Provider, others: &[Provider]) -> String {
+    let others: Vec<String> = others
+        .iter()
+        .map(|o| format!("{} ({})", o.name, o.from))
+        .collect();
+    format!(
+        "collision: {file} from {} ({}) wins over {}; to choose another, wrap it in lib.hiPrio",
+        winner.name,
+        winner.from,
+        others.join(", ")
+    )
 }

@@ -9,7 +9,7 @@ mod log_text;
 mod sink;
 mod tally;
 
-pub use event::{BuildEvent, Stage};
+pub use event::{describe_collision, BuildEvent, Provider, Stage};
 pub use log_text::{neutralise_log, neutralise_text, plain_text};
 pub use sink::{channel, Receiver, Sender};
 pub use tally::{Building, Tally};

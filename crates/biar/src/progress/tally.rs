@@ -85,7 +85,9 @@ impl Tally {
                 }
             }
             BuildEvent::Done { reference } => self.done_reference = Some(reference.clone()),
-            BuildEvent::Log { .. } | BuildEvent::Message { .. } => return false,
+            BuildEvent::Log { .. } | BuildEvent::Message { .. } | BuildEvent::Collision { .. } => {
+                return false
+            }
         }
         true
     }

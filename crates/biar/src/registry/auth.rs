@@ -1,10 +1,11 @@
 //! Credentials from `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`) and the
 //! `WWW-Authenticate` challenges a registry answers with.
 //!
-//! Only `auths.<host>.auth` (base64 `user:password`, or separate `username`/`password`) is used.
-//! Credential helpers (`credHelpers`, `credsStore`) are external programs we deliberately do not
-//! run, and identity tokens (`identitytoken`) are not used; a host that relies on either gets an
-//! error saying so. No message quotes a value of the file: it holds secrets.
+//! As the docker CLI: `credHelpers."<host>"` names the credential helper for one registry, else
+//! `credsStore` the one for all, else `auths.<host>.auth` (base64 `user:password`, or separate
+//! `username`/`password`) holds them. Helpers are run by [`super::cred_helper`] when the registry
+//! asks for credentials. Identity tokens (`identitytoken`) are not used; a host that relies on one
+//! gets an error saying so. No message quotes a value of the file: it holds secrets.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,8 @@ impl std::fmt::Debug for Credentials {
 pub enum HostAuth {
     None,
     Basic(Credentials),
-    /// The host's credentials live in `docker-credential-<helper>`, which we do not run.
+    /// The host's credentials live in `docker-credential-<helper>` (`credHelpers` or
+    /// `credsStore`); the name is checked to be a program name, not a path.
     Helper(String),
     /// The host's entry holds only an `identitytoken` (an OAuth refresh token), which we do not
     /// use.
@@ -161,6 +163,51 @@ fn lookup_in(config: &Value, path: &Path, host: &str) -> Result<HostAuth, Regist
     let auths = object("auths")?;
     let cred_helpers = object("credHelpers")?;
 
+    // The docker CLI's order: credHelpers."<host>", then credsStore, then auths. An empty
+    // credHelpers entry means "this host uses auths", credsStore or not.
+    let helper_name = |name: &str, field: String| {
+        if super::cred_helper::valid_helper_name(name) {
+            Ok(HostAuth::Helper(name.to_string()))
+        } else {
+            Err(bad(format!(
+                "{field} (the credential helper for {host}) is not a program name: letters, digits, `-`, `_`, `.`"
+            )))
+        }
+    };
+    let mut own_helper = None;
+    for (key, value) in cred_helpers {
+        match value {
+            Value::String(helper) if key == host => own_helper = Some(helper.clone()),
+            Value::String(_) => {}
+            other if key == host => {
+                return Err(bad(format!(
+                    "the entry for {host}, credHelpers.\"{key}\" is {}, expected a string",
+                    json_type(other)
+                )))
+            }
+            other => tracing::warn!(
+                "{}: credHelpers.\"{key}\" is {}, expected a string; skipped",
+                path.display(),
+                json_type(other)
+            ),
+        }
+    }
+    match own_helper.as_deref() {
+        Some("") => {}
+        Some(helper) => return helper_name(helper, format!("credHelpers.\"{host}\"")),
+        None => match top.get("credsStore") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(store)) if store.is_empty() => {}
+            Some(Value::String(store)) => return helper_name(store, "`credsStore`".into()),
+            Some(other) => {
+                return Err(bad(format!(
+                    "`credsStore` (the credential helper for every registry, {host} too) is {}, expected a string",
+                    json_type(other)
+                )))
+            }
+        },
+    }
+
     let mut entry = None;
     for (key, value) in auths {
         let parsed = parse_entry(value);
@@ -205,35 +252,6 @@ fn lookup_in(config: &Value, path: &Path, host: &str) -> Result<HostAuth, Regist
             .is_some_and(|t| !t.is_empty())
         {
             return Ok(HostAuth::IdentityToken);
-        }
-    }
-    for (key, value) in cred_helpers {
-        match value {
-            Value::String(helper) if key == host => return Ok(HostAuth::Helper(helper.clone())),
-            Value::String(_) => {}
-            other if key == host => {
-                return Err(bad(format!(
-                    "the entry for {host}, credHelpers.\"{key}\" is {}, expected a string",
-                    json_type(other)
-                )))
-            }
-            other => tracing::warn!(
-                "{}: credHelpers.\"{key}\" is {}, expected a string; skipped",
-                path.display(),
-                json_type(other)
-            ),
-        }
-    }
-    if entry.is_some() {
-        match top.get("credsStore") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(store)) => return Ok(HostAuth::Helper(store.clone())),
-            Some(other) => {
-                return Err(bad(format!(
-                    "`credsStore` (where the credentials for {host} are) is {}, expected a string",
-                    json_type(other)
-                )))
-            }
         }
     }
     Ok(HostAuth::None)
@@ -342,10 +360,13 @@ mod tests {
         assert_eq!(lookup(&p, "nowhere").unwrap(), HostAuth::None);
     }
 
+    /// The docker CLI's precedence: credHelpers."<host>" > credsStore > auths; an empty
+    /// credHelpers entry sends its host to auths.
     #[test]
-    fn helpers_are_named_not_run() {
+    fn helpers_are_found_in_docker_order() {
         let (_d, p) = write(
-            r#"{"auths": {"a.example": {}}, "credsStore": "desktop", "credHelpers": {"b.example": "ecr-login"}}"#,
+            r#"{"auths": {"a.example": {"username": "u", "password": "p"}, "c.example": {"username": "u", "password": "p"}},
+                "credsStore": "desktop", "credHelpers": {"b.example": "ecr-login", "c.example": ""}}"#,
         );
         assert_eq!(
             lookup(&p, "a.example").unwrap(),
@@ -355,7 +376,30 @@ mod tests {
             lookup(&p, "b.example").unwrap(),
             HostAuth::Helper("ecr-login".into())
         );
-        assert_eq!(lookup(&p, "c.example").unwrap(), HostAuth::None);
+        assert!(
+            matches!(lookup(&p, "c.example").unwrap(), HostAuth::Basic(c) if c.username == "u")
+        );
+        // credsStore covers hosts without an auths entry too.
+        assert_eq!(
+            lookup(&p, "d.example").unwrap(),
+            HostAuth::Helper("desktop".into())
+        );
+        let (_d, p) = write(r#"{"credHelpers": {"b.example": "pass"}}"#);
+        assert_eq!(lookup(&p, "a.example").unwrap(), HostAuth::None);
+        assert_eq!(
+            lookup(&p, "b.example").unwrap(),
+            HostAuth::Helper("pass".into())
+        );
+        // A helper name is a program name, never a path to run.
+        for bad in [
+            r#"{"credsStore": "../../tmp/x"}"#,
+            r#"{"credHelpers": {"b.example": "/bin/sh"}}"#,
+        ] {
+            let (_d, p) = write(bad);
+            let err = lookup(&p, "b.example").unwrap_err();
+            assert!(matches!(err, RegistryError::DockerConfig { .. }), "{err}");
+            assert!(err.to_string().contains("not a program name"), "{err}");
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::auth::{self, Challenge, Credentials, HostAuth};
+use super::cred_helper::{HelperSource, HELPER_TIMEOUT};
 use super::reference::is_loopback;
 use super::RegistryError;
 use crate::oci::{
@@ -55,6 +56,8 @@ pub struct ClientOptions {
     /// How long the registry may leave a request unanswered (and a blob upload without taking a
     /// byte) before it counts as not answering; default [`ANSWER_TIMEOUT`].
     pub answer_timeout: Option<Duration>,
+    /// How long a credential helper may take before it is killed; default [`HELPER_TIMEOUT`].
+    pub helper_timeout: Option<Duration>,
 }
 
 /// A registry that accepts connections but sends nothing for this long is reported as not
@@ -76,9 +79,11 @@ pub struct Client {
     host: String,
     base: Url,
     credentials: Option<Credentials>,
-    /// The Docker config names credentials for the host that we cannot use (a helper, an
-    /// identity token): said when the registry asks for credentials.
+    /// The Docker config's entry when not plain basic credentials: a helper (run through
+    /// `helper`) or an identity token (not used: said when the registry asks for credentials).
     elsewhere: Option<HostAuth>,
+    /// The credential helper (`credHelpers`/`credsStore`) holding this host's credentials.
+    helper: Option<Arc<HelperSource>>,
     config_path: PathBuf,
     answer_timeout: Duration,
     auth: Arc<Mutex<AuthState>>,
@@ -183,6 +188,15 @@ impl Client {
                 other => (None, Some(other)),
             },
         };
+        let helper = match &elsewhere {
+            Some(HostAuth::Helper(name)) => Some(Arc::new(HelperSource::new(
+                name,
+                host,
+                config_path.clone(),
+                options.helper_timeout.unwrap_or(HELPER_TIMEOUT),
+            ))),
+            _ => None,
+        };
         let http = reqwest::Client::builder()
             .user_agent(concat!("biar-tui/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(10))
@@ -200,6 +214,7 @@ impl Client {
             base,
             credentials,
             elsewhere,
+            helper,
             config_path,
             answer_timeout: options.answer_timeout.unwrap_or(ANSWER_TIMEOUT),
             auth: Arc::new(Mutex::new(AuthState::default())),
@@ -210,9 +225,32 @@ impl Client {
         &self.host
     }
 
-    /// The basic credentials in use (from the Docker config or given), if any.
+    /// The basic credentials in use (given, from the Docker config, or from its credential
+    /// helper once the registry asked for them), if any.
     pub fn credentials(&self) -> Option<&Credentials> {
-        self.credentials.as_ref()
+        self.credentials
+            .as_ref()
+            .or_else(|| self.helper.as_ref()?.fetched())
+    }
+
+    /// The basic credentials, running the credential helper if the Docker config names one.
+    async fn fetch_credentials(&self) -> Result<Option<Credentials>, RegistryError> {
+        match (&self.credentials, &self.helper) {
+            (Some(c), _) => Ok(Some(c.clone())),
+            (None, Some(helper)) => helper.credentials().await,
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The registry wants credentials and there are none.
+    fn no_credentials(&self) -> RegistryError {
+        match &self.helper {
+            Some(helper) => helper.none_error(),
+            None => RegistryError::AuthNeeded {
+                registry: self.host.clone(),
+                config: self.config_path.clone(),
+            },
+        }
     }
 
     fn url(&self, path: &str) -> Url {
@@ -598,7 +636,7 @@ impl Client {
         match challenge {
             None => Ok(rb),
             Some(Challenge::Basic) => {
-                let creds = self.require_credentials()?;
+                let creds = self.require_credentials().await?;
                 Ok(rb.basic_auth(&creds.username, Some(&creds.password)))
             }
             Some(Challenge::Bearer { realm, service }) => {
@@ -609,32 +647,24 @@ impl Client {
     }
 
     /// Why the Docker config's entry for this host cannot be used, if it names credentials we do
-    /// not read (a helper program, an identity token).
+    /// not read (an identity token).
     fn stored_elsewhere(&self) -> Option<RegistryError> {
         match self.elsewhere.as_ref()? {
-            HostAuth::Helper(helper) => Some(RegistryError::CredentialHelper {
-                registry: self.host.clone(),
-                config: self.config_path.clone(),
-                helper: helper.clone(),
-            }),
             HostAuth::IdentityToken => Some(RegistryError::IdentityToken {
                 registry: self.host.clone(),
                 config: self.config_path.clone(),
             }),
-            HostAuth::None | HostAuth::Basic(_) => None,
+            HostAuth::Helper(_) | HostAuth::None | HostAuth::Basic(_) => None,
         }
     }
 
-    fn require_credentials(&self) -> Result<&Credentials, RegistryError> {
+    async fn require_credentials(&self) -> Result<Credentials, RegistryError> {
         if let Some(e) = self.stored_elsewhere() {
             return Err(e);
         }
-        self.credentials
-            .as_ref()
-            .ok_or_else(|| RegistryError::AuthNeeded {
-                registry: self.host.clone(),
-                config: self.config_path.clone(),
-            })
+        self.fetch_credentials()
+            .await?
+            .ok_or_else(|| self.no_credentials())
     }
 
     /// The bearer-token flow: GET realm?service=…&scope=… (with basic credentials if we have
@@ -672,7 +702,8 @@ impl Client {
         // as the place to trade them for a token (docker does the same). Its redirects keep
         // them only within the realm's origin.
         let mut rb = self.http.get(url.clone());
-        if let Some(c) = &self.credentials {
+        let credentials = self.fetch_credentials().await?;
+        if let Some(c) = &credentials {
             rb = rb.basic_auth(&c.username, Some(&c.password));
         }
         let mut req = rb.build().map_err(|e| self.transport(e))?;
@@ -689,11 +720,8 @@ impl Client {
         })?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            if self.credentials.is_none() {
-                return Err(RegistryError::AuthNeeded {
-                    registry: self.host.clone(),
-                    config: self.config_path.clone(),
-                });
+            if credentials.is_none() {
+                return Err(self.no_credentials());
             }
             return Err(self.refused(resp).await);
         }
@@ -734,20 +762,16 @@ impl Client {
             Some((code, message)) => format!("{code}: {message}"),
             None => "401 Unauthorized".into(),
         };
-        if self.credentials.is_none() {
+        if self.credentials().is_none() {
             if let Some(e) = self.stored_elsewhere() {
                 return e;
             }
-            return RegistryError::AuthNeeded {
-                registry: self.host.clone(),
-                config: self.config_path.clone(),
-            };
+            return self.no_credentials();
         }
         RegistryError::AuthRefused {
             registry: self.host.clone(),
             user: self
-                .credentials
-                .as_ref()
+                .credentials()
                 .map(|c| format!(" of user {}", c.username))
                 .unwrap_or_default(),
             config: self.config_path.clone(),

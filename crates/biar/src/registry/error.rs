@@ -15,14 +15,17 @@ pub enum RegistryError {
     #[error("{path}: {reason}\n  fix or remove the file (see `docker login`)")]
     DockerConfig { path: PathBuf, reason: String },
 
-    #[error("the registry {registry} needs credentials and {config} has none for it\n  run `docker login {registry}` (biar-tui reads `auths` from that file)")]
+    #[error("the registry {registry} needs credentials and {config} has none for it\n  run `docker login {registry}` (biar-tui reads `credHelpers`, `credsStore` and `auths` from that file)")]
     AuthNeeded { registry: String, config: PathBuf },
 
-    #[error("{config} keeps the credentials for {registry} in the credential helper `docker-credential-{helper}`; biar-tui does not run credential helpers\n  add an `auths.\"{registry}\".auth` entry (base64 of user:password) to that file, or use a registry without one")]
+    /// A credential helper (`credHelpers`/`credsStore`) that could not give the credentials:
+    /// `reason` says why (not installed, failed with its stderr, timed out) and what to do.
+    #[error("the credential helper `docker-credential-{helper}` (named in {config} for {registry}) {reason}")]
     CredentialHelper {
         registry: String,
         config: PathBuf,
         helper: String,
+        reason: String,
     },
 
     #[error("{config} holds an identity token (`identitytoken`) for {registry} (an OAuth refresh token some logins save instead of a password); biar-tui does not use identity tokens\n  log in with a user name and password or access token (`docker login {registry}`), so the file gets an `auths.\"{registry}\".auth` entry")]

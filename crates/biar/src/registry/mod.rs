@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod client;
+pub mod cred_helper;
 mod error;
 pub mod locations;
 mod pull;
