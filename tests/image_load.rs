@@ -187,7 +187,7 @@ async fn load_run_and_reload_only_what_changed() {
 
     // The image runs as the configured user in the working directory.
     let whoami = run_in(
-        &engine,
+        &docker,
         &format!("{name}:one"),
         &["sh", "-c", "id -u; pwd; echo $HOME"],
     )
