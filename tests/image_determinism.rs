@@ -68,6 +68,7 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
         return;
     }
     let engine = biar::docker::connect().await.unwrap();
+    let docker = common::docker_client();
     let id = unique();
     let volumes = [
         format!("biar-test-store-{id}-a"),
@@ -154,8 +155,8 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
             assert_eq!(listed.layers, image.layers);
             assert_eq!(listed.config, image.config);
             let id = |r: String| {
-                let engine = engine.clone();
-                async move { engine.docker.inspect_image(&r).await.unwrap().id }
+                let docker = docker.clone();
+                async move { docker.inspect_image(&r).await.unwrap().id }
             };
             assert_eq!(
                 id(one_pass.reference()).await,
@@ -178,15 +179,11 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
         ..Default::default()
     };
     let opts = CreateContainerOptionsBuilder::default().name(&name).build();
-    engine
-        .docker
-        .create_container(Some(opts), body)
-        .await
-        .unwrap();
-    engine.docker.start_container(&name, None).await.unwrap();
-    let mut wait = engine.docker.wait_container(&name, None);
+    docker.create_container(Some(opts), body).await.unwrap();
+    docker.start_container(&name, None).await.unwrap();
+    let mut wait = docker.wait_container(&name, None);
     while wait.next().await.is_some() {}
-    let mut logs = engine.docker.logs(
+    let mut logs = docker.logs(
         &name,
         Some(LogsOptionsBuilder::default().stdout(true).build()),
     );

@@ -74,7 +74,7 @@ fn write_store(root: &Path, greeting: &str) -> ClosureGraph {
     ClosureGraph::from_export_json(&serde_json::to_string(&paths).unwrap()).unwrap()
 }
 
-async fn run_in(engine: &biar::docker::Engine, image: &str, cmd: &[&str]) -> String {
+async fn run_in(docker: &bollard::Docker, image: &str, cmd: &[&str]) -> String {
     let name = format!("biar-image-test-{}-{}", std::process::id(), rand_suffix());
     let body = ContainerCreateBody {
         image: Some(image.to_string()),
@@ -82,15 +82,11 @@ async fn run_in(engine: &biar::docker::Engine, image: &str, cmd: &[&str]) -> Str
         ..Default::default()
     };
     let opts = CreateContainerOptionsBuilder::default().name(&name).build();
-    engine
-        .docker
-        .create_container(Some(opts), body)
-        .await
-        .unwrap();
-    engine.docker.start_container(&name, None).await.unwrap();
-    let mut wait = engine.docker.wait_container(&name, None);
+    docker.create_container(Some(opts), body).await.unwrap();
+    docker.start_container(&name, None).await.unwrap();
+    let mut wait = docker.wait_container(&name, None);
     while wait.next().await.is_some() {}
-    let mut logs = engine.docker.logs(
+    let mut logs = docker.logs(
         &name,
         Some(
             LogsOptionsBuilder::default()
@@ -103,8 +99,7 @@ async fn run_in(engine: &biar::docker::Engine, image: &str, cmd: &[&str]) -> Str
     while let Some(Ok(chunk)) = logs.next().await {
         out.push_str(&chunk.to_string());
     }
-    let _ = engine
-        .docker
+    let _ = docker
         .remove_container(
             &name,
             Some(
@@ -141,6 +136,7 @@ async fn load_run_and_reload_only_what_changed() {
         return;
     }
     let engine = biar::docker::connect().await.unwrap();
+    let docker = common::docker_client();
     let tmp = tempfile::tempdir().unwrap();
     let cache = LayerCache::at(tmp.path().join("cache"));
     let name = format!("biar-image-test-{}-{}", std::process::id(), rand_suffix());
@@ -172,7 +168,7 @@ async fn load_run_and_reload_only_what_changed() {
             .await
             .unwrap();
         assert!(!summary.already_present);
-        let out = run_in(&engine, &format!("{name}:{tag}"), &["hello"]).await;
+        let out = run_in(&docker, &format!("{name}:{tag}"), &["hello"]).await;
         assert_eq!(out.trim(), greeting);
         let again = load_into_docker(&engine, &image, source.as_ref(), &events)
             .await
@@ -191,7 +187,7 @@ async fn load_run_and_reload_only_what_changed() {
 
     // The image runs as the configured user in the working directory.
     let whoami = run_in(
-        &engine,
+        &docker,
         &format!("{name}:one"),
         &["sh", "-c", "id -u; pwd; echo $HOME"],
     )
@@ -218,14 +214,8 @@ async fn load_run_and_reload_only_what_changed() {
 }
 
 /// The Engine's image ID of `reference`.
-async fn image_id(engine: &biar::docker::Engine, reference: &str) -> String {
-    engine
-        .docker
-        .inspect_image(reference)
-        .await
-        .unwrap()
-        .id
-        .unwrap()
+async fn image_id(docker: &bollard::Docker, reference: &str) -> String {
+    docker.inspect_image(reference).await.unwrap().id.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,6 +224,7 @@ async fn a_cold_cache_load_reads_each_layer_once_and_matches_two_passes() {
         return;
     }
     let engine = biar::docker::connect().await.unwrap();
+    let docker = common::docker_client();
     let tmp = tempfile::tempdir().unwrap();
     let name = format!("biar-image-test-{}-{}", std::process::id(), rand_suffix());
     let _cleanup = Cleanup(vec![
@@ -282,7 +273,7 @@ async fn a_cold_cache_load_reads_each_layer_once_and_matches_two_passes() {
         "{summary:?}"
     );
     assert!(summary.layers_sent >= 3, "{summary:?}");
-    let out = run_in(&engine, &format!("{name}:one-pass"), &["hello"]).await;
+    let out = run_in(&docker, &format!("{name}:one-pass"), &["hello"]).await;
     assert_eq!(out.trim(), greeting);
     // The digests learnt on the way are recorded: a second description knows every layer.
     let again = describe(&input("one-pass"), &source, &cache, Sizes::List, &events)
@@ -301,8 +292,8 @@ async fn a_cold_cache_load_reads_each_layer_once_and_matches_two_passes() {
     load_into_docker(&engine, &measured, &local, &events)
         .await
         .unwrap();
-    let one = image_id(&engine, &format!("{name}:one-pass")).await;
-    let two = image_id(&engine, &format!("{name}:two-pass")).await;
+    let one = image_id(&docker, &format!("{name}:one-pass")).await;
+    let two = image_id(&docker, &format!("{name}:two-pass")).await;
     assert_eq!(one, two);
     assert_eq!(one, image.config_digest);
 
@@ -319,5 +310,5 @@ async fn a_cold_cache_load_reads_each_layer_once_and_matches_two_passes() {
     assert_eq!(source.opened(), paths, "each store path read once");
     assert_eq!((summary.layers_sent, summary.layers_reused), (0, 4));
     assert_eq!(shared.config, image.config);
-    assert_eq!(image_id(&engine, &format!("{name}:shared")).await, one);
+    assert_eq!(image_id(&docker, &format!("{name}:shared")).await, one);
 }

@@ -72,6 +72,12 @@ pub fn docker_available() -> bool {
     ok
 }
 
+/// A bollard client of its own, for what a test checks in the Engine behind biar's back (the
+/// library hands out no client). Honours `DOCKER_HOST` like the docker CLI.
+pub fn docker_client() -> bollard::Docker {
+    bollard::Docker::connect_with_defaults().expect("a Docker client")
+}
+
 /// Every file under `dir` with its bytes, to check a failed command changed nothing.
 pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();

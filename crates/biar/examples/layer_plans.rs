@@ -3,10 +3,12 @@
 //! the bytes a push must send (changed layers) and a Docker engine must receive (every layer from
 //! the lowest changed one up). Then edits the closure (40 additions of a 0.1-5 MB path referencing
 //! every k-th path and referenced by the root; 20 removals of a leaf) and counts what re-planning
-//! re-sends (see `biar::image::plan_edits`). Usage: `cargo run -p biar --example layer_plans -- CLOSURE.json [MAX]`.
+//! re-sends (see `biar::image::research`). Usage:
+//! `cargo run -p biar --features research --example layer_plans -- CLOSURE.json [MAX]`.
 
-use biar::image::plan::{change_cost, plan_with, LayerPlan, Strategy};
-use biar::image::plan_edits::{replan, sample_edits, Edit};
+use biar::image::research::{
+    change_cost, plan_with, replan, sample_edits, Edit, LayerPlan, Strategy,
+};
 use biar::nixbuild::ClosureGraph;
 
 fn main() {

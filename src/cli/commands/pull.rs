@@ -44,7 +44,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     };
     let remote = target.reference(&image)?;
     let engine = biar::docker::connect().await?;
-    if biar::run::image_exists(&engine, &image.reference()).await? {
+    if engine.image_exists(&image.reference()).await? {
         outln!("{image} is already in Docker: nothing to pull");
         return Ok(ExitCode::SUCCESS);
     }

@@ -38,7 +38,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => unreachable!("no project and no image"),
     };
     let engine = biar::docker::connect().await?;
-    if !run::image_exists(&engine, &image).await? {
+    if !engine.image_exists(&image).await? {
         match (&project, &args.image) {
             // The project's own image: build it (and load it into Docker) first.
             (Some(p), None) => build_first(p, &image).await?,

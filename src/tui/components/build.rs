@@ -16,6 +16,7 @@ use super::{pane, truncate, Component, Ctx, Key};
 use crate::tui::action::Action;
 use crate::tui::ansi;
 use crate::tui::keymap::Command;
+use crate::tui::theme::Theme;
 use crate::tui::view::PushView;
 
 /// Log lines kept per build; older ones are dropped.
@@ -208,6 +209,35 @@ impl Component for Build {
         .areas(inner);
         let width = inner.width as usize;
 
+        frame.render_widget(Paragraph::new(self.summary_line(t)), summary);
+        let ratio = self.ratio();
+        frame.render_widget(
+            Gauge::default()
+                .ratio(ratio)
+                .gauge_style(Style::default().fg(t.progress_fg).bg(t.selection_bg))
+                .label(format!("{:.0}%", ratio * 100.0)),
+            gauge,
+        );
+        frame.render_widget(Paragraph::new(truncate(&self.current(), width)), now);
+        frame.render_widget(
+            Paragraph::new(Span::styled(self.layer_text(), t.dim())),
+            layers,
+        );
+        self.draw_log(frame, rule, log, t, width);
+        frame.render_widget(
+            Paragraph::new(Span::styled(truncate(&self.hint(), width), t.dim())),
+            keys,
+        );
+        if self.confirming {
+            self.draw_confirm(frame, area, ctx);
+        }
+    }
+}
+
+/// The parts of [`Build`]'s view, top to bottom.
+impl Build {
+    /// State, then derivations done of expected, running and failed.
+    fn summary_line(&self, t: &Theme) -> Line<'static> {
         let (state, color) = match (&self.result, self.running) {
             (_, true) if self.cancelling => ("cancelling…".to_string(), t.warn_fg),
             (_, true) => ("running".to_string(), t.progress_fg),
@@ -239,9 +269,12 @@ impl Component for Build {
                 Style::default().fg(t.failed_fg),
             ));
         }
-        frame.render_widget(Paragraph::new(Line::from(line)), summary);
+        Line::from(line)
+    }
 
-        let ratio = if self.tally.expected == 0 {
+    /// How far the build is, 0 to 1.
+    fn ratio(&self) -> f64 {
+        if self.tally.expected == 0 {
             if matches!(self.result, Some(Ok(_))) {
                 1.0
             } else {
@@ -249,16 +282,12 @@ impl Component for Build {
             }
         } else {
             (self.tally.done as f64 / self.tally.expected as f64).clamp(0.0, 1.0)
-        };
-        frame.render_widget(
-            Gauge::default()
-                .ratio(ratio)
-                .gauge_style(Style::default().fg(t.progress_fg).bg(t.selection_bg))
-                .label(format!("{:.0}%", ratio * 100.0)),
-            gauge,
-        );
+        }
+    }
 
-        let current = match self.tally.building.last() {
+    /// What runs now: the newest derivation building, else the stage.
+    fn current(&self) -> String {
+        match self.tally.building.last() {
             Some(b) => {
                 let more = self.tally.building.len() - 1;
                 let mut s = format!("building {}", b.name);
@@ -275,10 +304,12 @@ impl Component for Build {
             }
             None if self.running => format!("{}…", self.stage()),
             None => String::new(),
-        };
-        frame.render_widget(Paragraph::new(truncate(&current, width)), now);
+        }
+    }
 
-        let layer_text = if let Some(p) = &self.pushed {
+    /// Layers sent and reused, or the push's summary.
+    fn layer_text(&self) -> String {
+        if let Some(p) = &self.pushed {
             push_summary(p)
         } else if self.tally.layers_total == 0 {
             "layers: not yet".to_string()
@@ -295,9 +326,11 @@ impl Component for Build {
                 self.tally.layers_reused,
                 self.tally.layers_total
             )
-        };
-        frame.render_widget(Paragraph::new(Span::styled(layer_text, t.dim())), layers);
+        }
+    }
 
+    /// The rule above the log (following or paused) and the log's visible lines.
+    fn draw_log(&self, frame: &mut Frame, rule: Rect, log: Rect, t: &Theme, width: usize) {
         let follow = if self.following() {
             "following".to_string()
         } else {
@@ -333,48 +366,48 @@ impl Component for Build {
             rows.pop_front();
         }
         frame.render_widget(Paragraph::new(Vec::from(rows)), log);
+    }
 
-        let hint = if self.running {
+    fn hint(&self) -> String {
+        if self.running {
             format!(
                 "esc back (the {} goes on) · ↑↓ pgup pgdn scroll · end follow · c cancel",
                 self.noun().to_lowercase()
             )
         } else {
             "esc back · ↑↓ pgup pgdn scroll · end follow".to_string()
-        };
-        frame.render_widget(
-            Paragraph::new(Span::styled(truncate(&hint, width), t.dim())),
-            keys,
-        );
-
-        if self.confirming {
-            let [popup] = Layout::horizontal([Constraint::Length(40)])
-                .flex(Flex::Center)
-                .areas(area);
-            let [popup] = Layout::vertical([Constraint::Length(3)])
-                .flex(Flex::Center)
-                .areas(popup);
-            frame.render_widget(Clear, popup);
-            let title = format!("Cancel the {}?", self.noun().to_lowercase());
-            let block = pane(
-                &title,
-                &Ctx {
-                    focused: true,
-                    ..*ctx
-                },
-            );
-            let inner = block.inner(popup);
-            frame.render_widget(block, popup);
-            frame.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled("y", Style::default().fg(t.key_fg)),
-                    Span::raw(" stop it   "),
-                    Span::styled("any other key", Style::default().fg(t.key_fg)),
-                    Span::raw(" keep going"),
-                ])),
-                inner,
-            );
         }
+    }
+
+    /// "Cancel the build?" over the view.
+    fn draw_confirm(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let t = ctx.theme;
+        let [popup] = Layout::horizontal([Constraint::Length(40)])
+            .flex(Flex::Center)
+            .areas(area);
+        let [popup] = Layout::vertical([Constraint::Length(3)])
+            .flex(Flex::Center)
+            .areas(popup);
+        frame.render_widget(Clear, popup);
+        let title = format!("Cancel the {}?", self.noun().to_lowercase());
+        let block = pane(
+            &title,
+            &Ctx {
+                focused: true,
+                ..*ctx
+            },
+        );
+        let inner = block.inner(popup);
+        frame.render_widget(block, popup);
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled("y", Style::default().fg(t.key_fg)),
+                Span::raw(" stop it   "),
+                Span::styled("any other key", Style::default().fg(t.key_fg)),
+                Span::raw(" keep going"),
+            ])),
+            inner,
+        );
     }
 }
 

@@ -22,20 +22,20 @@ const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 /// A connected engine and the address we reached it at (for messages).
 #[derive(Debug, Clone)]
 pub struct Engine {
-    pub docker: Docker,
+    /// The client; only the Docker boundary (this folder) calls it, except `doctor/probe.rs`
+    /// (merged from main after the move; its calls are still to come behind `Engine` methods).
+    pub(crate) docker: Docker,
     pub address: String,
 }
 
 impl Engine {
     /// Whether the Engine has `reference` (a name:tag or an id); a 404 is "no", any other error is
     /// an error.
-    pub async fn image_exists(&self, reference: &str) -> Result<bool, bollard::errors::Error> {
+    pub async fn image_exists(&self, reference: &str) -> Result<bool, DockerError> {
         match self.docker.inspect_image(reference).await {
             Ok(_) => Ok(true),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(false),
-            Err(e) => Err(e),
+            Err(e) if DockerError::is_not_found(&e) => Ok(false),
+            Err(e) => Err(DockerError::api(format!("inspecting {reference}"))(e)),
         }
     }
 

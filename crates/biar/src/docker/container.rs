@@ -59,7 +59,7 @@ impl std::fmt::Debug for BuilderContainer {
     }
 }
 
-/// One chunk of an exec'd command's output.
+/// One chunk of a command's output (exec'd, or of an attached container).
 #[derive(Debug, Clone)]
 pub enum ExecOutput {
     Stdout(Bytes),
@@ -395,10 +395,10 @@ impl Exec {
                 }
                 Ok(LogOutput::StdErr { message }) => Ok(ExecOutput::Stderr(message)),
                 Ok(LogOutput::StdIn { .. }) => continue,
-                Err(e) => Err(DockerError::Api {
-                    what: format!("reading the output of `{}`", self.command),
-                    source: e,
-                }),
+                Err(e) => Err(DockerError::api(format!(
+                    "reading the output of `{}`",
+                    self.command
+                ))(e)),
             });
         }
     }

@@ -14,12 +14,13 @@ pub enum DockerError {
     StoreVolumeMissing { volume: String, address: String },
     #[error("cannot pull {image}: {reason}\n  with no network, make the builder from this host's Debian packages: `biar-tui builder create --offline`")]
     Pull { image: String, reason: String },
-    /// A call to the engine failed; `what` says which call on what.
-    #[error("Docker Engine: {what}: {source}")]
+    /// A call to the engine failed; `what` says which call on what, `status` the engine's HTTP
+    /// status when it answered one, `reason` what went wrong.
+    #[error("Docker Engine: {what}: {reason}")]
     Api {
         what: String,
-        #[source]
-        source: bollard::errors::Error,
+        status: Option<u16>,
+        reason: String,
     },
     /// A command run in a builder container exited non-zero.
     #[error("`{command}` exited with code {code} in builder container {container}{}", tail_block(.stderr_tail))]
@@ -59,19 +60,35 @@ impl DockerError {
     }
 
     /// Wraps an engine error with the call it came from.
-    pub fn api(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+    pub(crate) fn api(
+        what: impl Into<String>,
+    ) -> impl FnOnce(bollard::errors::Error) -> DockerError {
         let what = what.into();
-        move |source| DockerError::Api { what, source }
+        move |source| DockerError::Api {
+            what,
+            status: status_of(&source),
+            reason: source.to_string(),
+        }
     }
 
     /// True when the engine answered 404 (no such image, container, volume).
-    pub fn is_not_found(err: &bollard::errors::Error) -> bool {
-        matches!(
-            err,
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 404,
-                ..
-            }
-        )
+    pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+        status_of(err) == Some(404)
+    }
+
+    /// What went wrong, without the call: the engine's own words for an [`DockerError::Api`].
+    pub fn reason(&self) -> String {
+        match self {
+            DockerError::Api { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The HTTP status the engine answered, if it answered one.
+fn status_of(err: &bollard::errors::Error) -> Option<u16> {
+    match err {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
     }
 }

@@ -11,17 +11,23 @@
 //!   (stdout/stderr chunks, then the exit code), [`BuilderContainer::exec_checked`], and
 //!   [`BuilderContainer::exec_stream_stdout`] / [`exec_stream_stdout`] — a binary-safe stream of a
 //!   command's stdout, e.g. `nix-store --dump /nix/store/…` for the image layers.
+//! - [`Engine`]'s methods for the modules above, typed with our own types (no bollard type leaves
+//!   this folder): [`Engine::image_exists`], the images biar-tui loaded, loading an archive,
+//!   pulling and tagging, and the calls of a container attached to the terminal (the `run` module).
 //! - [`owner`]: every container we create is labelled with its owner process and removed when
 //!   that process dies, even by SIGKILL (a watcher process, and a sweep at the next start).
 
+mod attached;
 pub mod builder;
 mod connection;
 mod container;
 mod error;
+mod images;
 mod offline;
 pub mod owner;
 pub mod tar_stream;
 
+pub use attached::{Attached, AttachedSpec, ContainerState};
 pub use builder::{BuilderStatus, CreateReport};
 pub use connection::{address, connect, Engine};
 pub use container::{
@@ -29,4 +35,5 @@ pub use container::{
     ExecResult, BUILDER_LABEL,
 };
 pub use error::DockerError;
+pub use images::{EngineImageLayers, PullLine, RegistryLogin};
 pub use offline::debs_cache_dir;

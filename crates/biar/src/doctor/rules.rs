@@ -353,9 +353,12 @@ mod tests {
         assert!(checks.iter().any(|c| c.rule == "downloader"));
     }
 
+    /// A rule's name and how to break what it checks.
+    type Case = (&'static str, Box<dyn Fn(&mut ImageFacts)>);
+
     #[test]
     fn each_missing_item_fails_its_rule_with_a_fix() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut ImageFacts)>)> = vec![
+        let cases: Vec<Case> = vec![
             ("passwd", Box::new(|f| f.passwd = None)),
             ("user", Box::new(|f| f.user = String::new())),
             ("os-release", Box::new(|f| f.os_release = false)),

@@ -49,6 +49,17 @@ impl ImageError {
         }
     }
 
+    /// Wraps an engine error with what we were doing.
+    pub(crate) fn docker(
+        doing: impl Into<String>,
+    ) -> impl FnOnce(crate::docker::DockerError) -> ImageError {
+        let doing = doing.into();
+        move |e| ImageError::Docker {
+            doing,
+            reason: e.reason(),
+        }
+    }
+
     pub(crate) fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImageError {
         let doing = doing.into();
         move |source| ImageError::Io { doing, source }

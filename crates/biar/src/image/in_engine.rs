@@ -5,9 +5,6 @@
 //! `biar.image`). A layer whose digest is not known yet (a load learns new layers' digests while
 //! it sends them) is measured first only when it may be in the Engine: see [`reusable_prefix`].
 
-use std::collections::HashMap;
-
-use bollard::query_parameters::ListImagesOptionsBuilder;
 use futures::future::BoxFuture;
 
 use super::assemble::{ImageLayout, LABEL_IMAGE};
@@ -43,30 +40,18 @@ pub(crate) struct EngineImage {
 
 /// Every image biar-tui loaded into the Engine (label `biar.image`).
 pub(crate) async fn engine_images(engine: &Engine) -> Result<Vec<EngineImage>, ImageError> {
-    let filters = HashMap::from([("label".to_string(), vec![LABEL_IMAGE.to_string()])]);
-    let options = ListImagesOptionsBuilder::default()
-        .filters(&filters)
-        .build();
     let images = engine
-        .docker
-        .list_images(Some(options))
+        .images_labelled(LABEL_IMAGE)
         .await
-        .map_err(|e| ImageError::Docker {
-            doing: "listing images".to_string(),
-            reason: e.to_string(),
-        })?;
-    let mut found = Vec::with_capacity(images.len());
-    for image in images {
-        let Ok(inspect) = engine.docker.inspect_image(&image.id).await else {
-            continue; // removed meanwhile
-        };
-        found.push(EngineImage {
+        .map_err(ImageError::docker("listing images"))?;
+    Ok(images
+        .into_iter()
+        .map(|image| EngineImage {
             id: image.id,
-            layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+            layers: image.layers,
             history: None,
-        });
-    }
-    Ok(found)
+        })
+        .collect())
 }
 
 /// Reads an Engine image's history (`created_by` per entry, bottom first).
@@ -75,13 +60,10 @@ pub(crate) type History = dyn Fn(String) -> BoxFuture<'static, Vec<String>> + Se
 pub(crate) fn engine_history(
     engine: &Engine,
 ) -> impl Fn(String) -> BoxFuture<'static, Vec<String>> {
-    let docker = engine.docker.clone();
+    let engine = engine.clone();
     move |id| {
-        let docker = docker.clone();
-        Box::pin(async move {
-            let items = docker.image_history(&id).await.unwrap_or_default();
-            items.into_iter().rev().map(|i| i.created_by).collect()
-        })
+        let engine = engine.clone();
+        Box::pin(async move { engine.image_history(&id).await })
     }
 }
 
@@ -146,7 +128,7 @@ mod tests {
     use crate::image::testing::{fixture, input, listed, Counting};
     use crate::image::{assemble, LayerDescriptor, LocalStore};
     use crate::oci::OCI_LAYER_TAR;
-    use crate::progress::{BuildEvent, Stage};
+    use crate::progress::BuildEvent;
 
     /// An Engine image with these layers and history entries.
     fn engine_image(layers: &[String], history: &[String]) -> EngineImage {

@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bollard::query_parameters::ImportImageOptionsBuilder;
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -47,15 +46,12 @@ pub struct LoadSummary {
     pub bytes_reused: u64,
 }
 
-/// Whether the Engine has an image `reference` (`name:tag`).
-pub async fn image_exists(engine: &Engine, reference: &str) -> Result<bool, ImageError> {
+/// Whether the Engine has an image `reference` (`name:tag`), with the error of this module.
+pub(crate) async fn image_exists(engine: &Engine, reference: &str) -> Result<bool, ImageError> {
     engine
         .image_exists(reference)
         .await
-        .map_err(|e| ImageError::Docker {
-            doing: format!("inspecting {reference}"),
-            reason: e.to_string(),
-        })
+        .map_err(ImageError::docker(format!("inspecting {reference}")))
 }
 
 /// Loads `image` into Docker as `name:tag`, streaming the layers the Engine lacks out of
@@ -293,18 +289,11 @@ where
             }
         }
     };
-    let options = ImportImageOptionsBuilder::default().quiet(true).build();
     let consumer = async {
-        let mut responses = engine.docker.import_image_stream(options, body, None);
-        while let Some(item) = responses.next().await {
-            if let Err(e) = item {
-                return Err(ImageError::Docker {
-                    doing: format!("loading {reference}"),
-                    reason: e.to_string(),
-                });
-            }
-        }
-        Ok(())
+        engine
+            .load_archive(body)
+            .await
+            .map_err(ImageError::docker(format!("loading {reference}")))
     };
     let producer = async {
         let mut writer = writer;
@@ -487,7 +476,7 @@ mod tests {
     use crate::config::ImageSettings;
     use crate::image::testing::{fixture, input, listed, Counting};
     use crate::image::{assemble, LocalStore};
-    use crate::progress::{BuildEvent, Stage};
+    use crate::progress::BuildEvent;
 
     async fn archive_of(
         layout: ImageLayout,

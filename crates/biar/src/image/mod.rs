@@ -2,7 +2,10 @@
 //! layer cache, load into Docker. See `docs/image.md`.
 //!
 //! # API for the other modules
-//! - [`plan::plan_with`] (`&ClosureGraph`, `maxLayers`, [`Strategy`]) → [`LayerPlan`]: pure, fast.
+//! - The layer plan (`&ClosureGraph`, `maxLayers`, [`Strategy`]) → [`LayerPlan`]: pure, fast;
+//!   [`assemble`] and [`describe`] make it. The strategies compared against the default, and the
+//!   edit simulation that measures them, are research: `research` (feature `research`, used by
+//!   the `layer_plans` example).
 //! - [`assemble`] ([`ImageInput`], a [`NarSource`], the [`LayerCache`], events) →
 //!   [`ImageDescriptor`]: every layer's `{digest, diff_id, size, media type, store paths}`, the
 //!   root layer, the OCI config and manifest. Layers known to the cache are not read; the others
@@ -14,7 +17,7 @@
 //! - [`load`]: [`describe`] then [`load_layout`], measuring and loading again when a listed
 //!   size was wrong (what a build does).
 //! - [`load_into_docker`]: `POST /images/load` of the layers the Engine lacks (skipped entirely
-//!   when `name:tag` exists; [`image_exists`] asks).
+//!   when `name:tag` exists; [`crate::docker::Engine::image_exists`] asks).
 //! - [`ImageDescriptor::push_image`] and [`ImageDescriptor::open_layer`]: what the registry push
 //!   needs (descriptors, and a layer's bytes as a stream verified against its digest).
 //! - Sources: [`BuilderStore`] (`nix-store --dump` in a running builder container, through the
@@ -28,8 +31,11 @@ pub mod layer;
 mod listing;
 mod load;
 pub mod nar;
-pub mod plan;
-pub mod plan_edits;
+mod plan;
+#[cfg(any(test, feature = "research"))]
+mod plan_edits;
+#[cfg(feature = "research")]
+pub mod research;
 pub mod root;
 pub mod tar;
 #[cfg(test)]
@@ -43,5 +49,6 @@ pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
 pub use in_engine::layers_in_engine;
 pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
-pub use load::{image_exists, load, load_into_docker, load_layout, LoadSummary, Loaded};
+pub(crate) use load::image_exists;
+pub use load::{load, load_into_docker, load_layout, LoadSummary, Loaded};
 pub use plan::{plan, LayerPlan, PlannedLayer, Strategy};

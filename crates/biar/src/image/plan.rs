@@ -221,6 +221,7 @@ fn topological(ix: &Indexed) -> Result<Vec<usize>, ImageError> {
 }
 
 /// Popularity of every path, by name.
+#[cfg(any(test, feature = "research"))]
 pub fn popularity(graph: &ClosureGraph) -> Result<HashMap<String, u128>, ImageError> {
     let ix = index(graph)?;
     let pop = popularity_indexed(&ix)?;
@@ -597,6 +598,7 @@ pub fn plan_dominator(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPl
 /// Returns (bytes of the changed paths, bytes of the layers whose content changes, bytes of every
 /// layer from the lowest changed one up: what a Docker engine must receive, since a layer's
 /// identity includes those below it).
+#[cfg(any(test, feature = "research"))]
 pub fn change_cost(graph: &ClosureGraph, plan: &LayerPlan, path: &str) -> (u64, u64, u64) {
     let mut referrers: HashMap<&str, Vec<&str>> = HashMap::new();
     for p in &graph.paths {

@@ -175,6 +175,8 @@ pub(crate) fn rehashed(
 
 /// One simulated edit of a closure.
 #[derive(Debug, Clone)]
+// The unit tests count edits; the `layer_plans` example (feature `research`) reads them.
+#[cfg_attr(not(feature = "research"), allow(dead_code))]
 pub struct Edit {
     pub what: String,
     pub graph: ClosureGraph,

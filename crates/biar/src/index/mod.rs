@@ -18,6 +18,7 @@ mod check;
 mod error;
 mod nixenv;
 mod packages_json;
+mod rank_key;
 #[cfg(test)]
 mod ranking_tests;
 mod search;

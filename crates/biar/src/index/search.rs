@@ -17,6 +17,7 @@ use nucleo_matcher::pattern::{Atom, AtomKind, CaseMatching, Normalization};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
 use serde::Serialize;
 
+use super::rank_key::{take_smallest, FuzzyKey, TierKey};
 use super::store::Index;
 
 /// Longer queries are cut here (in characters): no attribute is that long, and the cost of a
@@ -228,12 +229,6 @@ impl Names {
     }
 }
 
-/// Sort key inside a tier: depth, then a sub-rank, then length, then path (entries are sorted).
-#[inline]
-pub(super) fn key(depth: u8, sub: u8, len: usize, id: u32) -> u64 {
-    (depth as u64) << 56 | (sub as u64) << 48 | (len.min(0xffff) as u64) << 32 | id as u64
-}
-
 #[inline]
 fn is_boundary(attr: &[u8], pos: usize) -> bool {
     if pos == 0 {
@@ -321,7 +316,9 @@ const PARALLEL_MIN: usize = 40_000;
 
 #[derive(Default)]
 struct Pass {
-    tiers: [Vec<u64>; TIERS],
+    /// Sort keys inside a tier: depth, then a sub-rank, then length, then path (entries are
+    /// sorted).
+    tiers: [Vec<TierKey>; TIERS],
     /// Subsequence-only matches, with the end of the last term's leftmost match.
     fuzzy: Vec<(u32, u16)>,
     /// The entries in `tiers`.
@@ -379,9 +376,9 @@ fn classify(index: &Index, q: &Query, ids: impl Iterator<Item = u32>, p: &mut Pa
             let len = lower.len();
             // Versioned variants: newest (longest, then last in order) first.
             let k = if sub == 1 {
-                key(f.depth, 1, 0xffff - len, u32::MAX - i)
+                TierKey::newest_first(f.depth, len, i)
             } else {
-                key(f.depth, sub, len, i)
+                TierKey::new(f.depth, sub, len, i)
             };
             p.tiers[tier].push(k);
         }
@@ -425,7 +422,7 @@ fn score_fuzzy(
     q: &Query,
     ids: &[(u32, u16)],
     greedy: bool,
-) -> Vec<u64> {
+) -> Vec<FuzzyKey> {
     let mut scored = Vec::with_capacity(ids.len());
     let mut buf = Vec::new();
     // ASCII terms are pre-ranked on the lowercased bytes, with no UTF-32 view per candidate.
@@ -460,10 +457,7 @@ fn score_fuzzy(
             }
         }
         let f = index.facts[i as usize];
-        let inv = 0xffff - total.min(0xffff) as u64;
-        scored.push(
-            inv << 48 | (f.depth as u64) << 40 | (attr.len().min(0xff) as u64) << 32 | i as u64,
-        );
+        scored.push(FuzzyKey::new(total, f.depth, attr.len(), i));
     }
     scored
 }
@@ -510,6 +504,8 @@ fn greedy_score(needle: &[u8], lower: &[u8], attr: &[u8], end: Option<usize>) ->
     Some(score.max(0) as u16)
 }
 
+/// One search: the cheap tiers (exact, prefix, word boundary, substring), then typos, fuzzy
+/// matches and descriptions while there is room, each after the ones before.
 fn run(
     index: &Index,
     matcher: &mut Matcher,
@@ -534,9 +530,41 @@ fn run(
         };
     }
 
-    // Pass 1: classify the candidates into the cheap tiers; keep subsequence-only matches aside.
-    // When the query only grew its last term, the previous subsequence-only matches just resume
-    // their match. A big candidate set can be split over two threads (`Searcher::threads`).
+    let Pass {
+        mut tiers,
+        fuzzy,
+        cheap,
+    } = classify_candidates(index, q, names_in, threads);
+    let mut chosen = Chosen::with_capacity(limit);
+    chosen.take_tiers(&mut tiers, limit);
+    chosen.take_typos(index, q, limit);
+    chosen.take_fuzzy(index, matcher, q, &fuzzy, limit);
+    let descs_out = chosen.take_descriptions(index, q, descs_in, limit);
+
+    let hits = chosen
+        .0
+        .into_iter()
+        .map(|(i, kind, score)| {
+            let matched = positions(index, matcher, q, i as usize, kind);
+            hit(index, i as usize, kind, score, matched)
+        })
+        .collect();
+    RunOut {
+        hits,
+        names: Some(Names {
+            text: q.text.clone(),
+            terms: q.terms.iter().map(|t| t.text.clone()).collect(),
+            cheap,
+            fuzzy,
+        }),
+        descs: descs_out,
+    }
+}
+
+/// Pass 1: classify the candidates into the cheap tiers; keep subsequence-only matches aside.
+/// When the query only grew its last term, the previous subsequence-only matches just resume
+/// their match. A big candidate set can be split over two threads (`Searcher::threads`).
+fn classify_candidates(index: &Index, q: &Query, names_in: Option<&Names>, threads: usize) -> Pass {
     let mut pass = Pass::default();
     let joined: Vec<u32>;
     let ids: &[u32] = match names_in {
@@ -575,62 +603,83 @@ fn run(
     } else {
         classify(index, q, ids.iter().copied(), &mut pass);
     }
-    let Pass {
-        mut tiers,
-        fuzzy,
-        cheap,
-    } = pass;
+    pass
+}
 
-    let mut chosen: Vec<(u32, MatchKind, u32)> = Vec::with_capacity(limit);
-    const KINDS: [MatchKind; TIERS] = [
-        MatchKind::Exact,
-        MatchKind::Prefix,
-        MatchKind::WordBoundary,
-        MatchKind::Substring,
-    ];
-    for (t, keys) in tiers.iter_mut().enumerate() {
-        let need = limit - chosen.len();
-        if need == 0 {
-            break;
-        }
-        take_smallest(keys, need);
-        for &k in keys.iter().take(need) {
-            let sub = (k >> 48) as u8;
-            let id = if sub == 1 {
-                u32::MAX - k as u32
-            } else {
-                k as u32
-            };
-            chosen.push((id, KINDS[t], (1000 - 100 * t) as u32));
+/// The hits so far, best first: (entry, kind, score).
+struct Chosen(Vec<(u32, MatchKind, u32)>);
+
+impl Chosen {
+    fn with_capacity(limit: usize) -> Chosen {
+        Chosen(Vec::with_capacity(limit))
+    }
+
+    fn room(&self, limit: usize) -> usize {
+        limit - self.0.len()
+    }
+
+    /// The cheap tiers in order, each sorted by its keys.
+    fn take_tiers(&mut self, tiers: &mut [Vec<TierKey>; TIERS], limit: usize) {
+        const KINDS: [MatchKind; TIERS] = [
+            MatchKind::Exact,
+            MatchKind::Prefix,
+            MatchKind::WordBoundary,
+            MatchKind::Substring,
+        ];
+        for (t, keys) in tiers.iter_mut().enumerate() {
+            let need = self.room(limit);
+            if need == 0 {
+                break;
+            }
+            take_smallest(keys, need);
+            for &k in keys.iter().take(need) {
+                self.0.push((k.entry(), KINDS[t], (1000 - 100 * t) as u32));
+            }
         }
     }
 
-    // Typo: the last segment within one or two edits, for one-word queries that found too little.
-    // A dotted query (`haskellPackages.lenz`) must name the set exactly; only the name may be off.
-    if chosen.len() < limit && q.terms.len() == 1 {
+    /// Typo: the last segment within one or two edits, for one-word queries that found too
+    /// little. A dotted query (`haskellPackages.lenz`) must name the set exactly; only the name
+    /// may be off.
+    fn take_typos(&mut self, index: &Index, q: &Query, limit: usize) {
+        if self.room(limit) == 0 || q.terms.len() != 1 {
+            return;
+        }
         let term = &q.terms[0];
         let (qset, qname) = match term.text.rsplit_once('.') {
             Some((set, name)) => (Some(set.as_bytes()), name),
             None => (None, term.text.as_str()),
         };
-        if qname.chars().count() >= 5 {
-            let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
-            let maxd = if qname.len() <= 6 { 1 } else { 2 };
-            let mut typos = super::typo::typo_keys(index, qset, qname, maxd, &taken);
-            let need = limit - chosen.len();
-            take_smallest(&mut typos, need);
-            for &k in typos.iter().take(need) {
-                chosen.push((k as u32, MatchKind::Typo, 10 - (k >> 56) as u32));
-            }
+        if qname.chars().count() < 5 {
+            return;
+        }
+        let taken: HashSet<u32> = self.0.iter().map(|c| c.0).collect();
+        let maxd = if qname.len() <= 6 { 1 } else { 2 };
+        let mut typos = super::typo::typo_keys(index, qset, qname, maxd, &taken);
+        let need = self.room(limit);
+        take_smallest(&mut typos, need);
+        for &k in typos.iter().take(need) {
+            self.0.push((k.entry(), MatchKind::Typo, 10 - k.distance()));
         }
     }
 
-    // Fuzzy: score only when the cheap tiers left room. Many candidates are first ranked with
-    // nucleo's linear greedy scorer, and only the best few re-scored with its optimal one.
-    if chosen.len() < limit && !fuzzy.is_empty() {
+    /// Fuzzy: score only when the cheap tiers left room. Many candidates are first ranked with
+    /// nucleo's linear greedy scorer, and only the best few re-scored with its optimal one.
+    fn take_fuzzy(
+        &mut self,
+        index: &Index,
+        matcher: &mut Matcher,
+        q: &Query,
+        fuzzy: &[(u32, u16)],
+        limit: usize,
+    ) {
+        if self.room(limit) == 0 || fuzzy.is_empty() {
+            return;
+        }
         // Fuzzy candidates are never in the cheap tiers, so only typo hits can repeat here: a
         // sorted list of the few taken ids is cheaper than hashing tens of thousands of ids.
-        let mut taken: Vec<u32> = chosen
+        let mut taken: Vec<u32> = self
+            .0
             .iter()
             .filter(|c| c.1 == MatchKind::Typo)
             .map(|c| c.0)
@@ -638,7 +687,7 @@ fn run(
         taken.sort_unstable();
         let filtered: Vec<(u32, u16)>;
         let cands: &[(u32, u16)] = if taken.is_empty() {
-            &fuzzy
+            fuzzy
         } else {
             filtered = fuzzy
                 .iter()
@@ -647,7 +696,7 @@ fn run(
                 .collect();
             &filtered
         };
-        let need = limit - chosen.len();
+        let need = self.room(limit);
         let greedy = cands.len() > GREEDY_ABOVE;
         let mut scored = score_fuzzy(index, matcher, q, cands, greedy);
         if greedy {
@@ -655,20 +704,28 @@ fn run(
             let best: Vec<(u32, u16)> = scored
                 .iter()
                 .take((need * 4).max(100))
-                .map(|&k| (k as u32, u16::MAX))
+                .map(|&k| (k.entry(), u16::MAX))
                 .collect();
             scored = score_fuzzy(index, matcher, q, &best, false);
         }
-        let need = limit - chosen.len();
         take_smallest(&mut scored, need);
         for &k in scored.iter().take(need) {
-            chosen.push((k as u32, MatchKind::Fuzzy, 0xffff - (k >> 48) as u32));
+            self.0.push((k.entry(), MatchKind::Fuzzy, k.score()));
         }
     }
 
-    // Description: every term in the description (or the name), after all name matches.
-    let mut descs_out = None;
-    if chosen.len() < limit && !index.desc_lower.is_blank() {
+    /// Description: every term in the description (or the name), after all name matches.
+    /// Returns the entries that matched (the next keystroke's candidates), `None` if not asked.
+    fn take_descriptions(
+        &mut self,
+        index: &Index,
+        q: &Query,
+        descs_in: Option<&[u32]>,
+        limit: usize,
+    ) -> Option<Vec<u32>> {
+        if self.room(limit) == 0 || index.desc_lower.is_blank() {
+            return None;
+        }
         let mut matches: Vec<u32> = Vec::new();
         let mut check = |i: u32| {
             let d = index.desc_lower.get(i as usize).as_bytes();
@@ -684,52 +741,22 @@ fn run(
             Some(c) => c.iter().copied().for_each(&mut check),
             None => (0..index.len() as u32).for_each(&mut check),
         }
-        let taken: HashSet<u32> = chosen.iter().map(|c| c.0).collect();
-        let mut keys: Vec<u64> = matches
+        let taken: HashSet<u32> = self.0.iter().map(|c| c.0).collect();
+        let mut keys: Vec<TierKey> = matches
             .iter()
             .filter(|i| !taken.contains(i))
             .map(|&i| {
                 let f = index.facts[i as usize];
-                key(f.depth, 0, index.attrs.range(i as usize).len(), i)
+                TierKey::new(f.depth, 0, index.attrs.range(i as usize).len(), i)
             })
             .collect();
-        let need = limit - chosen.len();
+        let need = self.room(limit);
         take_smallest(&mut keys, need);
         for &k in keys.iter().take(need) {
-            chosen.push((k as u32, MatchKind::Description, 1));
+            self.0.push((k.entry(), MatchKind::Description, 1));
         }
-        descs_out = Some(matches);
+        Some(matches)
     }
-
-    let hits = chosen
-        .into_iter()
-        .map(|(i, kind, score)| {
-            let matched = positions(index, matcher, q, i as usize, kind);
-            hit(index, i as usize, kind, score, matched)
-        })
-        .collect();
-    RunOut {
-        hits,
-        names: Some(Names {
-            text: q.text.clone(),
-            terms: q.terms.iter().map(|t| t.text.clone()).collect(),
-            cheap,
-            fuzzy,
-        }),
-        descs: descs_out,
-    }
-}
-
-/// Leaves the `n` smallest keys, sorted, at the front.
-fn take_smallest(keys: &mut [u64], n: usize) {
-    if n == 0 || keys.is_empty() {
-        return;
-    }
-    if keys.len() > n {
-        keys.select_nth_unstable(n - 1);
-    }
-    let end = n.min(keys.len());
-    keys[..end].sort_unstable();
 }
 
 fn hit(index: &Index, i: usize, kind: MatchKind, score: u32, matched: Vec<usize>) -> SearchHit {

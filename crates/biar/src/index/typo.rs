@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::search::key;
+use super::rank_key::TypoKey;
 use super::store::{char_mask, Index};
 
 /// Entries sorted by the byte length of their last segment (a counting sort: entry order
@@ -61,7 +61,7 @@ pub(crate) fn typo_keys(
     qname: &str,
     maxd: usize,
     taken: &HashSet<u32>,
-) -> Vec<u64> {
+) -> Vec<TypoKey> {
     let t = index.typo.get_or_init(|| TypoIndex::build(index));
     let tl = qname.len();
     let qmask = char_mask(qname.as_bytes());
@@ -93,7 +93,7 @@ fn distance(
     qname: &str,
     maxd: usize,
     taken: &HashSet<u32>,
-) -> Option<u64> {
+) -> Option<TypoKey> {
     let range = index.attrs.range(i);
     let f = index.facts[i];
     let seg = f.seg as usize;
@@ -113,7 +113,7 @@ fn distance(
     } else {
         strsim::osa_distance(qname, std::str::from_utf8(name).unwrap_or(""))
     };
-    (d <= maxd).then(|| key(d as u8, f.depth, lower.len(), i as u32))
+    (d <= maxd).then(|| TypoKey::new(d as u8, f.depth, lower.len(), i as u32))
 }
 
 /// Optimal string alignment distance of two short ASCII strings, as `strsim::osa_distance`
@@ -159,7 +159,7 @@ mod tests {
         qname: &str,
         maxd: usize,
         taken: &HashSet<u32>,
-    ) -> Vec<u64> {
+    ) -> Vec<TypoKey> {
         let tl = qname.len();
         let qmask = char_mask(qname.as_bytes());
         let mut keys = Vec::new();

@@ -32,7 +32,7 @@ pub async fn image_state(dir: &Path) -> ImageState {
     let Ok(engine) = crate::docker::connect().await else {
         return ImageState::Unknown;
     };
-    match crate::run::image_exists(&engine, &image.reference()).await {
+    match engine.image_exists(&image.reference()).await {
         Ok(true) => return ImageState::Local,
         Ok(false) => {}
         Err(_) => return ImageState::Unknown,

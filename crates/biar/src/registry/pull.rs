@@ -1,14 +1,12 @@
 //! Pulling an image from a registry into the Docker Engine (through the Engine's API, which
 //! skips layers it already has), then tagging it with its local `name:tag`.
 
-use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{CreateImageOptionsBuilder, TagImageOptionsBuilder};
 use futures::StreamExt;
 
 use super::client::Client;
 use super::{RegistryError, RegistryRef};
 use crate::config::ImageRef;
-use crate::docker::Engine;
+use crate::docker::{DockerError, Engine, RegistryLogin};
 
 /// A progress line from the Engine while it pulls (`id` is a layer, `status` e.g. `Downloading`).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,43 +44,33 @@ pub async fn pull_into_docker(
         reference: reference.clone(),
         reason,
     };
-    let credentials = client.credentials().map(|c| DockerCredentials {
-        username: Some(c.username.clone()),
-        password: Some(c.password.clone()),
-        serveraddress: Some(remote.host.clone()),
-        ..Default::default()
+    let login = client.credentials().map(|c| RegistryLogin {
+        username: c.username.clone(),
+        password: c.password.clone(),
+        server: remote.host.clone(),
     });
-    let options = CreateImageOptionsBuilder::default()
-        .from_image(&remote.name())
-        .tag(&remote.tag)
-        .build();
-    let mut stream = engine.docker.create_image(Some(options), None, credentials);
+    let name = remote.name();
+    let mut stream = std::pin::pin!(engine.pull_image(&name, &remote.tag, login));
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| failed(docker_reason(e, &remote.host)))?;
-        if let Some(status) = info.status {
-            let detail = info.progress_detail.unwrap_or_default();
+        let line = item.map_err(|e| failed(docker_reason(e, &remote.host)))?;
+        if let Some(status) = line.status {
             progress(PullProgress {
-                id: info.id,
+                id: line.id,
                 status,
-                current: detail.current,
-                total: detail.total,
+                current: line.current,
+                total: line.total,
             });
         }
     }
-    let tag = TagImageOptionsBuilder::default()
-        .repo(&local.name)
-        .tag(&local.tag)
-        .build();
     engine
-        .docker
-        .tag_image(&reference, Some(tag))
+        .tag_image(&reference, &local.name, &local.tag)
         .await
-        .map_err(|e| failed(format!("tagging it {local}: {e}")))?;
+        .map_err(|e| failed(format!("tagging it {local}: {}", e.reason())))?;
     Ok(())
 }
 
-fn docker_reason(e: bollard::errors::Error, host: &str) -> String {
-    let text = e.to_string();
+fn docker_reason(e: DockerError, host: &str) -> String {
+    let text = e.reason();
     if text.contains("http: server gave HTTP response to HTTPS client") {
         return format!(
             "{text}\n  the Docker Engine only speaks plain HTTP to loopback registries and those listed \

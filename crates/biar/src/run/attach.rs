@@ -6,20 +6,14 @@
 
 use std::time::Duration;
 
-use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
-    WaitContainerOptionsBuilder,
-};
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::terminal::{self, RawMode, StdinPump};
 use super::{RunError, WorkdirMount};
-use crate::docker::{owner, Engine};
+use crate::docker::{owner, AttachedSpec, ContainerState, DockerError, Engine, ExecOutput};
 
 /// Keys that detach from the container (which is then removed). Docker's default, Ctrl-P Ctrl-Q,
 /// would swallow Ctrl-P (shell history) while it waits for the second key.
@@ -43,14 +37,6 @@ pub struct RunSpec {
     pub name: Option<String>,
 }
 
-/// Whether `image` exists in the Engine.
-pub async fn image_exists(engine: &Engine, image: &str) -> Result<bool, RunError> {
-    engine
-        .image_exists(image)
-        .await
-        .map_err(RunError::docker("inspect the image"))
-}
-
 /// Runs `spec` attached to the process's real stdin/stdout/stderr and returns the command's exit
 /// code. Call it after the TUI has stopped reading the keyboard (and left the alternate screen);
 /// when it returns, nothing reads stdin any more and the terminal mode is as it was.
@@ -60,7 +46,11 @@ pub async fn image_exists(engine: &Engine, image: &str) -> Result<bool, RunError
 pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunError> {
     // Listen before anything is created, so no signal finds a container we would not remove.
     let mut stop = StopSignals::new()?;
-    if !image_exists(engine, &spec.image).await? {
+    let exists = engine
+        .image_exists(&spec.image)
+        .await
+        .map_err(RunError::docker("inspect the image"))?;
+    if !exists {
         return Err(RunError::ImageMissing {
             image: spec.image.clone(),
         });
@@ -124,86 +114,35 @@ fn unique_name() -> String {
 }
 
 async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, RunError> {
-    let mut mounts = Vec::new();
-    let mut working_dir = None;
-    if let Some(mount) = &spec.workdir_mount {
-        // A typed mount, not a `host:container` bind string: a `:` or `,` in either path is
-        // then just a character.
-        mounts.push(Mount {
-            typ: Some(MountType::BIND),
-            source: Some(mount.host().display().to_string()),
-            target: Some(mount.target().to_string()),
-            read_only: Some(false),
-            ..Default::default()
-        });
-        working_dir = Some(mount.target().to_string());
-    }
-    let console_size = if spec.tty {
-        terminal::size().map(|(c, r)| vec![r as usize, c as usize])
-    } else {
-        None
-    };
-    let body = ContainerCreateBody {
-        image: Some(spec.image.clone()),
+    let attached = AttachedSpec {
+        image: spec.image.clone(),
         cmd: spec.cmd.clone(),
-        env: (!spec.env.is_empty()).then(|| spec.env.clone()),
-        tty: Some(spec.tty),
-        open_stdin: Some(true),
-        // The container's stdin closes when we close ours (piped input reaching EOF).
-        stdin_once: Some(true),
-        attach_stdin: Some(true),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        working_dir,
-        labels: Some(owner::labels()),
-        host_config: Some(HostConfig {
-            mounts: (!mounts.is_empty()).then_some(mounts),
-            console_size,
-            ..Default::default()
-        }),
-        ..Default::default()
+        env: spec.env.clone(),
+        tty: spec.tty,
+        bind: spec
+            .workdir_mount
+            .as_ref()
+            .map(|m| (m.host().display().to_string(), m.target().to_string())),
+        console_size: if spec.tty {
+            terminal::size().map(|(c, r)| (r, c))
+        } else {
+            None
+        },
     };
-    // Watched before it exists, and removed even if this future is dropped midway.
-    let created = owner::create_container(engine, name, body)
+    engine
+        .create_attachable(name, &attached)
         .await
-        .map_err(RunError::docker("create the container"))?;
-    Ok(created.id)
+        .map_err(RunError::docker("create the container"))
 }
 
 async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i64, RunError> {
     // Wait stream first, so the exit is seen however fast the command is.
-    let (exit_tx, exit_rx) = oneshot::channel();
-    {
-        let docker = engine.docker.clone();
-        let id = id.to_string();
-        tokio::spawn(async move {
-            let options = WaitContainerOptionsBuilder::default()
-                .condition("next-exit")
-                .build();
-            let mut wait = docker.wait_container(&id, Some(options));
-            let code = match wait.next().await {
-                Some(Ok(r)) => Some(r.status_code),
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
-                    Some(code)
-                }
-                _ => None,
-            };
-            let _ = exit_tx.send(code);
-        });
-    }
+    let exit_rx = engine.wait_exit(id);
     // Let the wait request reach the Engine before the container can exit.
     tokio::task::yield_now().await;
 
-    let options = AttachContainerOptionsBuilder::default()
-        .stdin(true)
-        .stdout(true)
-        .stderr(true)
-        .stream(true)
-        .detach_keys(DETACH_KEYS)
-        .build();
     let attached = engine
-        .docker
-        .attach_container(id, Some(options))
+        .attach(id, DETACH_KEYS)
         .await
         .map_err(RunError::docker("attach to the container"))?;
     let mut output = attached.output;
@@ -215,11 +154,7 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
         None
     };
 
-    engine
-        .docker
-        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
-        .await
-        .map_err(start_error)?;
+    engine.start_container(id).await.map_err(start_error)?;
 
     if spec.tty {
         resize_with_retry(engine, id).await;
@@ -238,15 +173,14 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     let interrupted = loop {
         tokio::select! {
             item = output.next() => match item {
-                Some(Ok(LogOutput::StdErr { message })) => {
+                Some(Ok(ExecOutput::Stderr(message))) => {
                     let _ = stderr.write_all(&message).await;
                     let _ = stderr.flush().await;
                 }
-                Some(Ok(LogOutput::StdOut { message } | LogOutput::Console { message })) => {
+                Some(Ok(ExecOutput::Stdout(message))) => {
                     let _ = stdout.write_all(&message).await;
                     let _ = stdout.flush().await;
                 }
-                Some(Ok(LogOutput::StdIn { .. })) => {}
                 // End of output: the command exited (or we were detached).
                 Some(Err(_)) | None => break false,
             },
@@ -273,10 +207,7 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     drop(raw);
     if interrupted {
         // SIGINT outside a TTY: stop the container; the shell convention is 128 + 2.
-        let _ = engine
-            .docker
-            .kill_container(id, None::<bollard::query_parameters::KillContainerOptions>)
-            .await;
+        engine.kill_container(id).await;
         return Ok(130);
     }
     // The wait stream normally has the code by now. If its request reached the Engine only after
@@ -290,8 +221,8 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
 
 /// A failed start. When the engine could not execute the command, the code a shell (and the docker
 /// CLI) gives: 127 not found, 126 found but not executable.
-fn start_error(e: bollard::errors::Error) -> RunError {
-    let reason = e.to_string();
+fn start_error(e: DockerError) -> RunError {
+    let reason = e.reason();
     match command_failure_code(&reason) {
         Some(code) => RunError::CommandNotRun { code, reason },
         None => RunError::Docker {
@@ -321,17 +252,13 @@ fn command_failure_code(message: &str) -> Option<u8> {
 /// moment (the output ended because we detached, not because it exited).
 async fn exit_code_from_inspect(engine: &Engine, id: &str) -> Result<i64, RunError> {
     for _ in 0..40 {
-        let info = engine
-            .docker
-            .inspect_container(
-                id,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
+        let state = engine
+            .container_state(id)
             .await
             .map_err(RunError::docker("inspect the container"))?;
-        match info.state {
-            Some(state) if state.running == Some(true) => {}
-            Some(state) => return Ok(state.exit_code.unwrap_or(0)),
+        match state {
+            Some(ContainerState::Running) => {}
+            Some(ContainerState::Exited(code)) => return Ok(code),
             None => return Ok(0),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -343,15 +270,7 @@ async fn resize(engine: &Engine, id: &str) -> bool {
     let Some((cols, rows)) = terminal::size() else {
         return true;
     };
-    let options = ResizeContainerTTYOptionsBuilder::default()
-        .h(rows as i32)
-        .w(cols as i32)
-        .build();
-    engine
-        .docker
-        .resize_container_tty(id, options)
-        .await
-        .is_ok()
+    engine.resize_tty(id, cols, rows).await
 }
 
 /// Right after start the TTY may not exist yet: the docker CLI retries too.
@@ -391,11 +310,7 @@ impl Removal {
 }
 
 async fn remove(engine: &Engine, name: &str) {
-    let options = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    let _ = engine.docker.remove_container(name, Some(options)).await;
+    engine.remove_with_volumes(name).await;
 }
 
 impl Drop for Removal {

@@ -56,10 +56,10 @@ impl RunError {
         }
     }
 
-    pub(crate) fn docker(what: &str) -> impl FnOnce(bollard::errors::Error) -> RunError + '_ {
+    pub(crate) fn docker(what: &str) -> impl FnOnce(crate::docker::DockerError) -> RunError + '_ {
         move |e| RunError::Docker {
             what: what.to_string(),
-            reason: e.to_string(),
+            reason: e.reason(),
         }
     }
 }

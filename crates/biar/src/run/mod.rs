@@ -8,6 +8,6 @@ mod error;
 mod mount;
 pub mod terminal;
 
-pub use attach::{image_exists, run_attached, RunSpec, DETACH_KEYS};
+pub use attach::{run_attached, RunSpec, DETACH_KEYS};
 pub use error::RunError;
 pub use mount::{project_workdir, WorkdirMount};

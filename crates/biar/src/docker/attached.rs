@@ -1,0 +1,202 @@
+//! The engine calls of a container attached to a terminal (the `run` module): create it with a
+//! typed spec, wait for its exit, attach, start, resize, kill, read its state, remove it.
+
+use std::pin::Pin;
+
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, InspectContainerOptions, KillContainerOptions,
+    RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder, StartContainerOptions,
+    WaitContainerOptionsBuilder,
+};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use tokio::io::AsyncWrite;
+use tokio::sync::oneshot;
+
+use super::{owner, DockerError, Engine, ExecOutput};
+
+/// A container to run attached.
+#[derive(Debug, Clone, Default)]
+pub struct AttachedSpec {
+    pub image: String,
+    /// `None` runs the image's default command.
+    pub cmd: Option<Vec<String>>,
+    /// `KEY=value` pairs added to the image's environment.
+    pub env: Vec<String>,
+    pub tty: bool,
+    /// A host folder bind-mounted at a path, which is also the working directory.
+    pub bind: Option<(String, String)>,
+    /// The terminal's size, `(rows, columns)`, for a TTY.
+    pub console_size: Option<(u16, u16)>,
+}
+
+/// An attached container's output and its stdin.
+pub struct Attached {
+    pub output: BoxStream<'static, Result<ExecOutput, DockerError>>,
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+/// A container's state: running, or exited with a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerState {
+    Running,
+    Exited(i64),
+}
+
+impl Engine {
+    /// Creates the container `name` (labelled and watched by [`owner`]) and returns its id.
+    pub async fn create_attachable(
+        &self,
+        name: &str,
+        spec: &AttachedSpec,
+    ) -> Result<String, DockerError> {
+        let mut mounts = Vec::new();
+        let mut working_dir = None;
+        if let Some((host, target)) = &spec.bind {
+            // A typed mount, not a `host:container` bind string: a `:` or `,` in either path is
+            // then just a character.
+            mounts.push(Mount {
+                typ: Some(MountType::BIND),
+                source: Some(host.clone()),
+                target: Some(target.clone()),
+                read_only: Some(false),
+                ..Default::default()
+            });
+            working_dir = Some(target.clone());
+        }
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: spec.cmd.clone(),
+            env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+            tty: Some(spec.tty),
+            open_stdin: Some(true),
+            // The container's stdin closes when we close ours (piped input reaching EOF).
+            stdin_once: Some(true),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            working_dir,
+            labels: Some(owner::labels()),
+            host_config: Some(HostConfig {
+                mounts: (!mounts.is_empty()).then_some(mounts),
+                console_size: spec
+                    .console_size
+                    .map(|(rows, cols)| vec![rows as usize, cols as usize]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // Watched before it exists, and removed even if this future is dropped midway.
+        let created = owner::create_container(self, name, body)
+            .await
+            .map_err(DockerError::api("create the container"))?;
+        Ok(created.id)
+    }
+
+    /// Starts waiting for the container's next exit, in the background: the receiver gets its
+    /// code (`None` if the wait failed).
+    pub fn wait_exit(&self, id: &str) -> oneshot::Receiver<Option<i64>> {
+        let (exit_tx, exit_rx) = oneshot::channel();
+        let docker = self.docker.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let options = WaitContainerOptionsBuilder::default()
+                .condition("next-exit")
+                .build();
+            let mut wait = docker.wait_container(&id, Some(options));
+            let code = match wait.next().await {
+                Some(Ok(r)) => Some(r.status_code),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                    Some(code)
+                }
+                _ => None,
+            };
+            let _ = exit_tx.send(code);
+        });
+        exit_rx
+    }
+
+    /// Attaches to the container's stdin, stdout and stderr; `detach_keys` detach.
+    pub async fn attach(&self, id: &str, detach_keys: &str) -> Result<Attached, DockerError> {
+        let options = AttachContainerOptionsBuilder::default()
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .detach_keys(detach_keys)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(id, Some(options))
+            .await
+            .map_err(DockerError::api("attach to the container"))?;
+        let output = attached
+            .output
+            .filter_map(|item| async move {
+                match item {
+                    Ok(LogOutput::StdErr { message }) => Some(Ok(ExecOutput::Stderr(message))),
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        Some(Ok(ExecOutput::Stdout(message)))
+                    }
+                    Ok(LogOutput::StdIn { .. }) => None,
+                    Err(e) => Some(Err(DockerError::api("read the container's output")(e))),
+                }
+            })
+            .boxed();
+        Ok(Attached {
+            output,
+            input: attached.input,
+        })
+    }
+
+    pub async fn start_container(&self, id: &str) -> Result<(), DockerError> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(DockerError::api("start the container"))
+    }
+
+    /// Kills the container; an error (it is gone already) is ignored.
+    pub async fn kill_container(&self, id: &str) {
+        let _ = self
+            .docker
+            .kill_container(id, None::<KillContainerOptions>)
+            .await;
+    }
+
+    /// The container's state; `None` when the engine does not say.
+    pub async fn container_state(&self, id: &str) -> Result<Option<ContainerState>, DockerError> {
+        let info = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(DockerError::api("inspect the container"))?;
+        Ok(info.state.map(|state| {
+            if state.running == Some(true) {
+                ContainerState::Running
+            } else {
+                ContainerState::Exited(state.exit_code.unwrap_or(0))
+            }
+        }))
+    }
+
+    /// Sets the container's TTY size; false when the engine refused (no TTY yet).
+    pub async fn resize_tty(&self, id: &str, cols: u16, rows: u16) -> bool {
+        let options = ResizeContainerTTYOptionsBuilder::default()
+            .h(rows as i32)
+            .w(cols as i32)
+            .build();
+        self.docker.resize_container_tty(id, options).await.is_ok()
+    }
+
+    /// Removes the container and its anonymous volumes, running or not; errors are ignored.
+    pub async fn remove_with_volumes(&self, name: &str) {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = self.docker.remove_container(name, Some(options)).await;
+    }
+}

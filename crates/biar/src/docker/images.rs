@@ -1,0 +1,131 @@
+//! Image calls on the engine for the modules above: the images biar-tui loaded (by label), an
+//! image's history, loading a docker-archive stream, pulling from a registry, tagging.
+
+use std::collections::HashMap;
+
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, ImportImageOptionsBuilder, ListImagesOptionsBuilder,
+    TagImageOptionsBuilder,
+};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+
+use super::{DockerError, Engine};
+
+/// An image in the engine: its id and its layers' diff IDs, bottom first.
+#[derive(Debug, Clone)]
+pub struct EngineImageLayers {
+    pub id: String,
+    pub layers: Vec<String>,
+}
+
+/// Who pulls from a registry: sent to the engine for that registry only.
+#[derive(Debug, Clone)]
+pub struct RegistryLogin {
+    pub username: String,
+    pub password: String,
+    /// The registry's host (`host:port`).
+    pub server: String,
+}
+
+/// One progress line of a pull (`id` is a layer, `status` e.g. `Downloading`).
+#[derive(Debug, Clone, Default)]
+pub struct PullLine {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub current: Option<i64>,
+    pub total: Option<i64>,
+}
+
+impl Engine {
+    /// The engine's images that carry `label`, with their layers; one removed meanwhile is left out.
+    pub async fn images_labelled(
+        &self,
+        label: &str,
+    ) -> Result<Vec<EngineImageLayers>, DockerError> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(DockerError::api("listing images"))?;
+        let mut found = Vec::with_capacity(images.len());
+        for image in images {
+            let Ok(inspect) = self.docker.inspect_image(&image.id).await else {
+                continue; // removed meanwhile
+            };
+            found.push(EngineImageLayers {
+                id: image.id,
+                layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+            });
+        }
+        Ok(found)
+    }
+
+    /// An image's history, `created_by` per entry, bottom first; empty when it cannot be read.
+    pub async fn image_history(&self, id: &str) -> Vec<String> {
+        let items = self.docker.image_history(id).await.unwrap_or_default();
+        items.into_iter().rev().map(|i| i.created_by).collect()
+    }
+
+    /// Loads a docker-archive (`POST /images/load`) streamed from `body`; returns once the engine
+    /// has answered to the end.
+    pub async fn load_archive<S>(&self, body: S) -> Result<(), DockerError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut responses = self.docker.import_image_stream(options, body, None);
+        while let Some(item) = responses.next().await {
+            item.map_err(DockerError::api("loading an image"))?;
+        }
+        Ok(())
+    }
+
+    /// Pulls `image:tag` through the engine, which skips the layers it has; yields its progress.
+    pub fn pull_image<'a>(
+        &'a self,
+        image: &str,
+        tag: &str,
+        login: Option<RegistryLogin>,
+    ) -> impl Stream<Item = Result<PullLine, DockerError>> + 'a {
+        let credentials = login.map(|l| DockerCredentials {
+            username: Some(l.username),
+            password: Some(l.password),
+            serveraddress: Some(l.server),
+            ..Default::default()
+        });
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .tag(tag)
+            .build();
+        self.docker
+            .create_image(Some(options), None, credentials)
+            .map(|item| {
+                let info = item.map_err(DockerError::api("pulling an image"))?;
+                let detail = info.progress_detail.unwrap_or_default();
+                Ok(PullLine {
+                    id: info.id,
+                    status: info.status,
+                    current: detail.current,
+                    total: detail.total,
+                })
+            })
+    }
+
+    /// Tags the image `source` as `repo:tag`.
+    pub async fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
+        let options = TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(source, Some(options))
+            .await
+            .map_err(DockerError::api(format!("tagging {source}")))
+    }
+}
