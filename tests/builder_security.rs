@@ -358,6 +358,22 @@ fn a_path_pin_outside_the_project_needs_the_users_trust() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("outside the project"), "{stderr}");
     assert!(stderr.contains("trusted-paths"), "{stderr}");
+    // Hashing reads every file of the pinned folder: `hash` (and the TUI, which shows the
+    // reference) refuse it too rather than read a folder the user never chose.
+    let hash = || {
+        biar(tmp.path())
+            .args(["hash", "--project"])
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = hash();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("outside the project") && stderr.contains("config.json:"),
+        "{stderr}"
+    );
     // The project's own folder cannot vouch for it: only the user's config.toml counts.
     let settings = tmp.path().join("config/biar");
     std::fs::create_dir_all(&settings).unwrap();
@@ -366,6 +382,7 @@ fn a_path_pin_outside_the_project_needs_the_users_trust() {
         format!("trusted-paths = [{:?}]\n", pkgs.display().to_string()),
     )
     .unwrap();
+    assert!(hash().status.success());
     if !docker_available() {
         return;
     }

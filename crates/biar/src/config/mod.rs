@@ -30,4 +30,4 @@ pub use project_file::{
     check_regular, open_regular, read_text, resolve_inside, FileError, MAX_CONFIG_JSON_BYTES,
     MAX_NIX_FILE_BYTES,
 };
-pub use trust::{user_config_dir, TrustedPaths, TRUSTED_PATHS_KEY};
+pub use trust::{check_path_pin, user_config_dir, TrustedPaths, TRUSTED_PATHS_KEY};

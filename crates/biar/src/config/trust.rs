@@ -96,6 +96,43 @@ impl TrustedPaths {
     }
 }
 
+/// Whether the path pin `written` (the folder `dir`) may be used, by the user's trust list in
+/// `$XDG_CONFIG_HOME/biar`: one inside `root` (the project) needs none. `Err` is why not, a
+/// sentence for the user. Reading (to hash it) counts as using it, as uploading does: a cloned
+/// project pinning `~` gets neither.
+pub fn check_path_pin(root: &Path, written: &str, dir: &Path) -> Result<(), String> {
+    check_path_pin_with(root, written, dir, TrustedPaths::load)
+}
+
+fn check_path_pin_with(
+    root: &Path,
+    written: &str,
+    dir: &Path,
+    trusted: impl FnOnce() -> Result<TrustedPaths, ConfigError>,
+) -> Result<(), String> {
+    let real = dir
+        .canonicalize()
+        .map_err(|e| format!("nixpkgs.path {written:?}: {}: {e}", dir.display()))?;
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if real.starts_with(&root) {
+        return Ok(());
+    }
+    let trusted = trusted()
+        .map_err(|e| format!("nixpkgs.path {written:?}: reading your trusted paths: {e}"))?;
+    if trusted.trusts(&real) {
+        return Ok(());
+    }
+    Err(format!(
+        "nixpkgs.path {written:?} is {}, outside the project: a package set pinned by path is \
+         uploaded whole into the shared builder, so one outside the project is used only when \
+         your own settings trust it. If you mean to, add it to `{TRUSTED_PATHS_KEY}` in {}: \
+         {TRUSTED_PATHS_KEY} = [{:?}]",
+        real.display(),
+        trusted.file.display(),
+        real.display().to_string()
+    ))
+}
+
 fn expand_home(s: &str) -> PathBuf {
     match s.strip_prefix("~/") {
         Some(rest) => dirs::home_dir()
@@ -129,6 +166,37 @@ mod tests {
         assert!(t.trusts(&real.join("sub")));
         assert!(!t.trusts(real.parent().unwrap()));
         assert!(!t.trusts(Path::new("/root")));
+    }
+
+    #[test]
+    fn a_pin_outside_the_project_needs_a_listed_folder() {
+        let settings = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(project.path().join("pkgs")).unwrap();
+        let load = || TrustedPaths::load_from(settings.path());
+        let inside = project.path().join("pkgs");
+        assert_eq!(
+            check_path_pin_with(project.path(), "pkgs", &inside, load),
+            Ok(())
+        );
+        let e = check_path_pin_with(project.path(), "/x", outside.path(), load).unwrap_err();
+        assert!(
+            e.contains("outside the project") && e.contains(TRUSTED_PATHS_KEY),
+            "{e}"
+        );
+        std::fs::write(
+            settings.path().join("config.toml"),
+            format!(
+                "trusted-paths = [{:?}]",
+                outside.path().display().to_string()
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            check_path_pin_with(project.path(), "/x", outside.path(), load),
+            Ok(())
+        );
     }
 
     #[test]
