@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::upload_set::{upload_set, UploadSet};
 use super::{BuildError, BuildEvent, ClosureGraph, StorePathInfo};
-use crate::config::{PackageSetPin, Project, TrustedPaths, TRUSTED_PATHS_KEY};
+use crate::config::{PackageSetPin, Project};
 use crate::docker::tar_stream::{tar_stream, TarEntry};
 use crate::docker::{BuilderContainer, Engine, ExecOutput};
 use crate::nixexpr::{build_expression, package_set_expression, BuildExpr, PackageSetSource};
