@@ -457,3 +457,119 @@ fn a_build_uploads_only_the_configuration_and_what_it_imports() {
         "{stderr}"
     );
 }
+
+/// Containers made from `image`, running or not.
+fn containers_from(image: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("ancestor={image}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The online `builder create` runs a setup container of the base image: a `biar-tui` killed
+/// (SIGKILL, so none of its code runs) while it works must not leave that container behind.
+/// The base here is the offline builder with a `grep` that hangs, so the kill lands mid-setup.
+#[test]
+fn a_killed_online_builder_create_leaves_no_setup_container() {
+    if !docker_available() {
+        return;
+    }
+    let id = unique();
+    let (tmp, dir) = offline_project(|_| {});
+    let (source, _) = builder_of(&dir);
+    let base = format!("nixos/nix:biar-test-slow-{id}");
+    let builder = format!("biar-test-never-made-{id}:latest");
+    let volume = format!("biar-test-never-made-store-{id}");
+    let prep = format!("biar-test-slow-grep-{id}");
+    let mut cleanup = Cleanup {
+        images: vec![base.clone(), builder.clone()],
+        volumes: vec![volume.clone()],
+        containers: vec![prep.clone()],
+    };
+    let out = Command::new("docker")
+        .args(["run", "--name", &prep, &source, "sh", "-c"])
+        .arg("mkdir -p /slow && printf '#!/bin/sh\\nexec sleep 300\\n' > /slow/grep && chmod +x /slow/grep")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "-f",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            &source,
+        ])
+        .output()
+        .unwrap();
+    let path = String::from_utf8_lossy(&path.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("PATH=").map(str::to_string))
+        .unwrap_or_else(|| "/usr/bin:/bin".into());
+    let out = Command::new("docker")
+        .args([
+            "commit",
+            "--change",
+            &format!("ENV PATH=/slow:{path}"),
+            &prep,
+            &base,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config_path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["builder"] = serde_json::json!({
+        "image": builder, "storeVolume": volume, "baseImage": base,
+        "substituters": [], "trustedPublicKeys": [],
+    });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+
+    let mut child = common::biar_std(tmp.path())
+        .args(["builder", "create", "--project"])
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while containers_from(&base).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no setup container started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let it start its script (the hanging grep).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let left = loop {
+        let left = containers_from(&base);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Whatever the outcome, nothing of this test stays.
+    cleanup.containers.extend(left.iter().cloned());
+    assert!(
+        left.is_empty(),
+        "setup containers left after SIGKILL: {left:?}"
+    );
+}
