@@ -9,8 +9,7 @@ use std::time::Duration;
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -383,19 +382,11 @@ impl Removal {
     /// Removes the container; `unwatch`: tell the watcher it is gone.
     async fn remove_now(&mut self, unwatch: bool) {
         self.done = true;
-        remove(&self.engine, &self.name).await;
+        owner::remove(&self.engine, &self.name).await;
         if unwatch {
             owner::unwatch(&self.name);
         }
     }
-}
-
-async fn remove(engine: &Engine, name: &str) {
-    let options = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    let _ = engine.docker.remove_container(name, Some(options)).await;
 }
 
 impl Drop for Removal {
@@ -408,7 +399,7 @@ impl Drop for Removal {
             let engine = self.engine.clone();
             let name = self.name.clone();
             handle.spawn(async move {
-                remove(&engine, &name).await;
+                owner::remove(&engine, &name).await;
                 owner::unwatch(&name);
             });
         }
