@@ -138,6 +138,31 @@ fn a_build_cannot_rewrite_another_store_path_and_runs_within_its_limits() {
     assert!(limits.contains("memory 1073741824"), "{limits}");
 }
 
+/// Runs `script` in a container `prep` of `source` and commits it as each of `tags`, with the
+/// Dockerfile-style `change`s: a local stand-in for an image that would be pulled.
+fn commit_image(source: &str, prep: &str, script: &str, change: &str, tags: &[&String]) {
+    let out = Command::new("docker")
+        .args(["run", "--name", prep, source, "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for tag in tags {
+        let out = Command::new("docker")
+            .args(["commit", "--change", change, prep, tag])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// The online `builder create` through an image of the official name made here (nothing can be
 /// pulled): a base without build users (as the official image was configured before) becomes a
 /// builder whose builds run as build users; settings reach nix.conf as data (a `%` survives);
@@ -160,38 +185,16 @@ fn the_online_builder_runs_builds_as_build_users_and_replaces_an_older_one() {
         containers: vec![setup.clone()],
     };
     // A builder as biar-tui made them before build users: no members in nixbld, root builds.
-    let out = Command::new("docker")
-        .args(["run", "--name", &setup, &source, "sh", "-c"])
-        .arg(
-            "set -e; grep -v '^nixbld' /etc/passwd > /tmp/p; cat /tmp/p > /etc/passwd; \
-             grep -v '^nixbld:' /etc/group > /tmp/g; echo 'nixbld:x:30000:' >> /tmp/g; \
-             cat /tmp/g > /etc/group; \
-             printf 'sandbox = false\\nbuild-users-group =\\nsubstituters =\\n' > /etc/nix/nix.conf",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    commit_image(
+        &source,
+        &setup,
+        "set -e; grep -v '^nixbld' /etc/passwd > /tmp/p; cat /tmp/p > /etc/passwd; \
+         grep -v '^nixbld:' /etc/group > /tmp/g; echo 'nixbld:x:30000:' >> /tmp/g; \
+         cat /tmp/g > /etc/group; \
+         printf 'sandbox = false\\nbuild-users-group =\\nsubstituters =\\n' > /etc/nix/nix.conf",
+        "LABEL biar.builder.format=1",
+        &[&base, &builder],
     );
-    for tag in [&base, &builder] {
-        let out = Command::new("docker")
-            .args([
-                "commit",
-                "--change",
-                "LABEL biar.builder.format=1",
-                &setup,
-                tag,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
     let salt = unique();
     std::fs::write(dir.join("user.nix"), hostile_user_nix(&salt)).unwrap();
     let write_config = |substituters: serde_json::Value| {
@@ -490,16 +493,6 @@ fn a_killed_online_builder_create_leaves_no_setup_container() {
         volumes: vec![volume.clone()],
         containers: vec![prep.clone()],
     };
-    let out = Command::new("docker")
-        .args(["run", "--name", &prep, &source, "sh", "-c"])
-        .arg("mkdir -p /slow && printf '#!/bin/sh\\nexec sleep 300\\n' > /slow/grep && chmod +x /slow/grep")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let path = Command::new("docker")
         .args([
             "image",
@@ -514,20 +507,12 @@ fn a_killed_online_builder_create_leaves_no_setup_container() {
         .lines()
         .find_map(|l| l.strip_prefix("PATH=").map(str::to_string))
         .unwrap_or_else(|| "/usr/bin:/bin".into());
-    let out = Command::new("docker")
-        .args([
-            "commit",
-            "--change",
-            &format!("ENV PATH=/slow:{path}"),
-            &prep,
-            &base,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    commit_image(
+        &source,
+        &prep,
+        "mkdir -p /slow && printf '#!/bin/sh\\nexec sleep 300\\n' > /slow/grep && chmod +x /slow/grep",
+        &format!("ENV PATH=/slow:{path}"),
+        &[&base],
     );
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
