@@ -7,11 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use biar::build::BuildOptions;
 use biar::config::{Config, ImageRef, Project};
 use biar::image::{
     assemble, describe, load_into_docker, load_layout, BuilderStore, ImageInput, LayerCache, Sizes,
 };
+use biar::nixbuild::BuildOptions;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures::StreamExt;
@@ -86,7 +86,7 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
         images: vec![reference.reference(), one_pass.reference()],
     };
     let tmp = tempfile::tempdir().unwrap();
-    let events = |_e: biar::build::BuildEvent| {};
+    let events = |_e: biar::progress::BuildEvent| {};
     let mut images = Vec::new();
     for (i, volume) in volumes.iter().enumerate() {
         let project = project(&tmp.path().join(format!("p{i}")), volume);
@@ -94,9 +94,9 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
             .await
             .expect("a fresh store volume (the builder image comes from scripts/test.sh)");
         // Nobody listens to the progress: a closed channel is fine for the build.
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let (tx, rx) = biar::progress::channel();
         drop(rx);
-        let built = biar::build::run(
+        let built = biar::nixbuild::run(
             &engine,
             &project,
             &BuildOptions::default(),

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use biar::build::{ClosureGraph, StorePathInfo};
 use biar::config::{ImageRef, ImageSettings};
 use biar::image::{
     assemble, describe, load_into_docker, load_layout, ImageInput, LayerCache, LocalStore,
     NarSource, Sizes, Strategy,
 };
+use biar::nixbuild::{ClosureGraph, StorePathInfo};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures::StreamExt;
@@ -146,7 +146,7 @@ async fn load_run_and_reload_only_what_changed() {
     let name = format!("biar-image-test-{}-{}", std::process::id(), rand_suffix());
     let _cleanup = Cleanup(vec![format!("{name}:one"), format!("{name}:two")]);
     let settings = ImageSettings::default();
-    let events = |_e: biar::build::BuildEvent| {};
+    let events = |_e: biar::progress::BuildEvent| {};
 
     let mut described = Vec::new();
     for (tag, greeting) in [("one", "Hello, world!"), ("two", "Hello again!")] {
@@ -242,7 +242,7 @@ async fn a_cold_cache_load_reads_each_layer_once_and_matches_two_passes() {
         format!("{name}:shared"),
     ]);
     let settings = ImageSettings::default();
-    let events = |_e: biar::build::BuildEvent| {};
+    let events = |_e: biar::progress::BuildEvent| {};
     let greeting = "Hello, one pass!";
     let store = tmp.path().join("store");
     let graph = write_store(&store, greeting);

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use biar::build::BuildEvent;
+use biar::progress::BuildEvent;
 use biar::registry::{
     push_image, ByteStream, Client, ClientOptions, Descriptor, PushOptions, RegistryError,
 };

@@ -1,7 +1,7 @@
 //! The CLI's one way to the terminal. Most of what it prints names things that are not ours
 //! (build logs, Nix's and the engine's messages, preset descriptions, attribute names, config.json
 //! strings in errors), so every line of results, progress and errors goes through the one
-//! sanitizer, [`biar::build::neutralise_text`], here. Print with [`outln!`] and [`errln!`], never
+//! sanitizer, [`biar::progress::neutralise_text`], here. Print with [`outln!`] and [`errln!`], never
 //! `println!`/`eprintln!` (a test below keeps it so). The run of the environment itself writes
 //! the container's output raw: that terminal is the user's shell.
 
@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 /// `text` as it may reach a terminal: no control sequence but colours, newlines kept.
 pub fn clean(text: &str) -> String {
-    biar::build::neutralise_text(text)
+    biar::progress::neutralise_text(text)
 }
 
 /// One line (or several) on stdout. A closed pipe (`| head`) is not an error.

@@ -1,7 +1,7 @@
 //! Every state change of the UI is one of these: keys become actions, backend results arrive as
 //! actions, and tests drive the whole app headless by sending them.
 
-use biar::build::BuildEvent;
+use biar::progress::BuildEvent;
 
 use super::view::{DockerState, Hit, ImageState, ProjectView, PushView};
 

@@ -10,7 +10,7 @@ const MAX_CHARS: usize = 4096;
 const TAB_WIDTH: usize = 8;
 
 /// Removes every control sequence and control character from `line` except SGR (`ESC [ … m`),
-/// through the filter the CLI uses too ([`biar::build::neutralise_log`]), then lays the line out
+/// through the filter the CLI uses too ([`biar::progress::neutralise_log`]), then lays the line out
 /// for a cell grid.
 ///
 /// Carriage returns are progress-bar redraws: only the last non-empty segment is kept. Tabs become
@@ -22,7 +22,7 @@ pub fn sanitize(line: &str) -> String {
         .rev()
         .find(|s| !s.is_empty())
         .unwrap_or("");
-    let neutral = biar::build::neutralise_log(line);
+    let neutral = biar::progress::neutralise_log(line);
     let mut out = String::with_capacity(neutral.len());
     let mut chars = neutral.chars();
     let mut column = 0usize;

@@ -10,8 +10,6 @@ use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use biar::build::BuildEvent;
-
 use super::action::Action;
 use super::view::{Delivered, DockerState, Hit, ImageState, ProjectView};
 
@@ -64,7 +62,7 @@ pub trait Engine: Send + Sync + 'static {
     fn build(
         &self,
         push: bool,
-        events: mpsc::Sender<BuildEvent>,
+        events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
     /// Runs the environment attached to this terminal (the caller has handed the terminal over).
@@ -137,7 +135,7 @@ async fn serve(
                 // A child token: quitting the UI (dropping the backend) cancels the build too.
                 let token = shutdown.child_token();
                 build = Some(token.clone());
-                let (tx, rx) = mpsc::channel(1024);
+                let (tx, rx) = biar::progress::channel();
                 let fut = engine.build(push, tx, token.clone());
                 let out = out.clone();
                 tokio::spawn(async move {
@@ -159,7 +157,7 @@ async fn serve(
 
 /// An error as the TUI shows it: each cause once, through the one sanitizer.
 pub fn error_message(e: &anyhow::Error) -> String {
-    super::library::shown(&crate::cli::error_text(e))
+    super::library::shown(&crate::exit::error_text(e))
 }
 
 /// The action that ends a pipeline: a push ends as a push even when it failed while building.
@@ -259,16 +257,14 @@ async fn searches(
 }
 
 /// Sends build events in batches: everything that arrived within [`BATCH`] becomes one action.
-async fn forward_batches(mut rx: mpsc::Receiver<BuildEvent>, out: mpsc::UnboundedSender<Action>) {
+async fn forward_batches(mut rx: biar::progress::Receiver, out: mpsc::UnboundedSender<Action>) {
     let mut batch = Vec::new();
     loop {
         if rx.recv_many(&mut batch, 4096).await == 0 {
             return;
         }
         tokio::time::sleep(BATCH).await;
-        while let Ok(e) = rx.try_recv() {
-            batch.push(e);
-        }
+        batch.extend(rx.try_recv_all());
         if out
             .send(Action::BuildEvents(std::mem::take(&mut batch)))
             .is_err()

@@ -5,14 +5,11 @@ use std::path::PathBuf;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use biar::build::{build_image, BuildEvent, PipelineObserver, PipelineOptions, PipelineStep};
 use biar::config::Project;
 use biar::nixexpr::{AttrPath, PackageFile};
-use biar::registry::RegistryTarget;
-use biar::run::RunSpec;
+use biar::operations::{build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
@@ -70,13 +67,7 @@ impl Engine for Library {
                 })
                 .collect(),
             files,
-            registry: RegistryTarget::from_config(&project.config).map(|t| {
-                [t.host, t.namespace]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            }),
+            registry: biar::operations::registry_label(&project),
         })
     }
 
@@ -118,17 +109,8 @@ impl Engine for Library {
 
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
         async {
-            match biar::docker::connect().await {
-                Ok(engine) => {
-                    let version = engine
-                        .docker
-                        .version()
-                        .await
-                        .ok()
-                        .and_then(|v| v.version)
-                        .unwrap_or_else(|| "up".into());
-                    DockerState::Up { version }
-                }
+            match biar::operations::docker_version().await {
+                Ok(version) => DockerState::Up { version },
                 Err(e) => DockerState::Down {
                     reason: shown(&e.to_string()),
                 },
@@ -140,31 +122,11 @@ impl Engine for Library {
     fn image_state(&self) -> BoxFuture<'static, ImageState> {
         let dir = self.project_dir.clone();
         async move {
-            let Ok(project) = Project::load(&dir) else {
-                return ImageState::Unknown;
-            };
-            let Ok(image) = project.image_ref() else {
-                return ImageState::Unknown;
-            };
-            let Ok(engine) = biar::docker::connect().await else {
-                return ImageState::Unknown;
-            };
-            match biar::run::image_exists(&engine, &image.reference()).await {
-                Ok(true) => return ImageState::Local,
-                Ok(false) => {}
-                Err(_) => return ImageState::Unknown,
-            }
-            let Some(target) = RegistryTarget::from_config(&project.config) else {
-                return ImageState::NotBuilt;
-            };
-            // A registry that does not answer quickly is as good as absent for this line.
-            let asked = tokio::time::timeout(
-                std::time::Duration::from_secs(5),
-                biar::registry::exists_in_registry(&target, &image),
-            );
-            match asked.await {
-                Ok(Ok(true)) => ImageState::Registry,
-                _ => ImageState::NotBuilt,
+            match biar::operations::image_state(&dir).await {
+                biar::operations::ImageState::Unknown => ImageState::Unknown,
+                biar::operations::ImageState::Local => ImageState::Local,
+                biar::operations::ImageState::Registry => ImageState::Registry,
+                biar::operations::ImageState::NotBuilt => ImageState::NotBuilt,
             }
         }
         .boxed()
@@ -173,7 +135,7 @@ impl Engine for Library {
     fn build(
         &self,
         push: bool,
-        events: mpsc::Sender<BuildEvent>,
+        events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
         // `Send`: the backend spawns it on the runtime like any other request.
@@ -187,14 +149,7 @@ impl Engine for Library {
             let image = project.image_ref()?.reference();
             let engine = biar::docker::connect().await?;
             // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
-            let spec = RunSpec {
-                image,
-                cmd: None,
-                workdir_mount: Some(biar::run::project_workdir(&project)?),
-                tty: biar::run::terminal::is_interactive(),
-                env: Vec::new(),
-                name: None,
-            };
+            let spec = biar::operations::run_spec(Some(&project), image, None)?;
             Ok(biar::run::run_attached(&engine, &spec).await?)
         }
         .boxed()
@@ -207,7 +162,7 @@ impl Engine for Library {
 async fn build_and_deliver(
     dir: PathBuf,
     push: bool,
-    events: mpsc::Sender<BuildEvent>,
+    events: biar::progress::Sender,
     cancel: CancellationToken,
 ) -> anyhow::Result<Delivered> {
     let project = Project::load(&dir)?;
@@ -216,21 +171,16 @@ async fn build_and_deliver(
     // The app asks for a push only when the project it loaded had a registry; config.json may
     // have changed since.
     let target = if push {
-        Some(RegistryTarget::from_config(&project.config).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: no registry to push to: set registry.host (or DOCKER_REGISTRY_HOST) in it",
-                project.config_path().display()
-            )
-        })?)
+        Some(biar::operations::push_target(&project)?)
     } else {
         None
     };
-    let observer = Forward(events.clone());
     let options = PipelineOptions {
         push: target,
         ..Default::default()
     };
-    let outcome = build_image(&project, &options, events.clone(), &observer, cancel).await?;
+    // The pipeline sends every step's events, and last the delivered reference.
+    let outcome = build_image(&project, &options, events, &(), cancel).await?;
     let delivered = match (outcome.remote, outcome.push) {
         (None, _) => Delivered::Loaded(name),
         (Some(remote), summary) => {
@@ -239,31 +189,11 @@ async fn build_and_deliver(
                 remote: remote.to_string(),
                 // No summary: the tag was there before anything was built.
                 up_to_date: outcome.up_to_date || s.already_present,
-                blobs_sent: s.blobs_sent,
-                bytes_sent: s.bytes_sent,
-                blobs_reused: s.blobs_reused,
-                bytes_reused: s.bytes_reused,
-                blobs_mounted: s.blobs_mounted,
-                bytes_mounted: s.bytes_mounted,
+                summary: s,
             })
         }
     };
-    let reference = match &delivered {
-        Delivered::Loaded(r) => r.clone(),
-        Delivered::Pushed(p) => p.remote.clone(),
-    };
-    let _ = events.send(BuildEvent::Done { reference }).await;
     Ok(delivered)
-}
-
-/// Sends the image steps' events to the build's channel.
-struct Forward(mpsc::Sender<BuildEvent>);
-
-impl PipelineObserver for Forward {
-    fn event(&self, _step: PipelineStep, e: BuildEvent) {
-        // Layer events are few (one per layer and stage); a full channel only loses progress.
-        let _ = self.0.try_send(e);
-    }
 }
 
 impl PackageIndex for biar::index::Searcher {
@@ -290,7 +220,7 @@ impl PackageIndex for biar::index::Searcher {
 /// drops control characters.
 pub fn shown(text: &str) -> String {
     text.split('\n')
-        .map(biar::build::plain_text)
+        .map(biar::progress::plain_text)
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -22,7 +22,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{BadInput, Global};
+use crate::args::Global;
+use crate::exit::BadInput;
 
 pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     let started = Instant::now();

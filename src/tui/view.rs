@@ -50,19 +50,14 @@ pub enum Delivered {
     Pushed(PushView),
 }
 
-/// What a push did (the library's `PushSummary`, as the UI shows it).
+/// What a push did: where it went, and the library's own summary.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PushView {
     /// `host/namespace/name:tag`.
     pub remote: String,
     /// The registry had this tag already: nothing was built or sent.
     pub up_to_date: bool,
-    pub blobs_sent: usize,
-    pub bytes_sent: u64,
-    pub blobs_reused: usize,
-    pub bytes_reused: u64,
-    pub blobs_mounted: usize,
-    pub bytes_mounted: u64,
+    pub summary: biar::registry::PushSummary,
 }
 
 /// Is the configuration's image built?

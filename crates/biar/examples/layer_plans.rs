@@ -5,9 +5,9 @@
 //! every k-th path and referenced by the root; 20 removals of a leaf) and counts what re-planning
 //! re-sends (see `biar::image::plan_edits`). Usage: `cargo run -p biar --example layer_plans -- CLOSURE.json [MAX]`.
 
-use biar::build::ClosureGraph;
 use biar::image::plan::{change_cost, plan_with, LayerPlan, Strategy};
 use biar::image::plan_edits::{replan, sample_edits, Edit};
+use biar::nixbuild::ClosureGraph;
 
 fn main() {
     let mut args = std::env::args().skip(1);

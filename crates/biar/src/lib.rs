@@ -1,20 +1,55 @@
 //! The engine behind `biar-tui`: everything but the user interface.
 //!
-//! Data flows one way (see `ARCHITECTURE.md`): [`config`] loads a project and names its image,
-//! [`nixexpr`] reads, edits and hashes the Nix files, [`build`] realises the configuration in the
-//! builder container that [`docker`] manages, [`image`] turns the closure into layers, [`registry`]
-//! pushes them, and [`run`] starts the environment. [`index`] answers package searches.
+//! Data flows one way (see `ARCHITECTURE.md`); the modules are declared in that order, and a
+//! module imports only modules declared before it (no cycles):
+//!
+//! - Ground floor, importing nothing else: [`location`] (a place in a file), [`category`]
+//!   (bad input or failure), [`progress`] (the typed [`progress::Stage`]s and
+//!   [`progress::BuildEvent`]s, the sink they travel by, the [`progress::Tally`] every front end
+//!   renders, and the one sanitizer of text that is not ours), [`oci`] (media types, descriptors,
+//!   manifests, digests), [`fsutil`] (project files read as hostile input, atomic writes).
+//! - [`nixexpr`] reads, edits and hashes the Nix files; [`config`] loads a project and names its
+//!   image; [`docker`] is the Docker Engine (builder image, store volume, containers, exec).
+//! - [`nixbuild`] realises the configuration in a builder container and queries its closure;
+//!   [`index`] answers package searches; [`presets`] lists and toggles presets.
+//! - [`image`] turns the closure into layers and loads them; [`registry`] pushes and pulls them;
+//!   [`run`] starts the environment.
+//! - [`operations`]: the use cases the front ends call: build-and-deliver, the push target, image
+//!   state, the run spec (the crate-wide [`Error`] lives there, the one type that names every
+//!   module's error).
+//!
+//! `scripts/module-graph.py` prints the import graph of these modules and checks it.
 
-pub mod build;
-pub mod config;
-pub mod docker;
-pub mod error;
-pub mod image;
-pub mod index;
+// Ground floor: imports no other module.
+pub mod category;
+pub mod fsutil;
 pub mod location;
+pub mod oci;
+pub mod progress;
+
+// Project and engine.
 pub mod nixexpr;
+
+pub mod config;
+
+pub mod docker;
+
+// The build and what feeds it.
+pub mod nixbuild;
+
+pub mod index;
+
 pub mod presets;
+
+// The image and where it goes.
+pub mod image;
+
 pub mod registry;
+
 pub mod run;
 
-pub use error::{Category, Error};
+// The use cases the front ends call.
+pub mod operations;
+
+pub use category::Category;
+pub use operations::Error;

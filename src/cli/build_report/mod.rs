@@ -10,9 +10,10 @@ mod signals;
 pub use signals::cancelled_by;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use biar::build::{BuildEvent, PipelineOptions, PipelineOutcome};
 use biar::config::Project;
+use biar::operations::{PipelineOptions, PipelineOutcome};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::print::{errln, outln};
@@ -63,17 +64,21 @@ pub async fn build(
         phase.clone(),
         options.push.is_some(),
     ));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<BuildEvent>(1024);
-    let mut reporter = Reporter::new(show);
-    // The channel closes when the Nix build ends: the reporter's summary comes before the image.
-    let report_task = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            reporter.on(&event);
+    let (tx, mut rx) = biar::progress::channel();
+    let reporter = Arc::new(Mutex::new(Reporter::new(show)));
+    // Every step's progress comes this way; the pipeline calls the observer's result hooks once
+    // the events before them are rendered, and the Nix build's summary comes before the image.
+    let report_task = tokio::spawn({
+        let reporter = reporter.clone();
+        async move {
+            while let Some(event) = rx.recv().await {
+                lock(&reporter).on(&event);
+            }
+            lock(&reporter).finish();
         }
-        reporter.finish();
     });
-    let observer = Observer::new(show, phase.clone(), report_task);
-    let outcome = biar::build::build_image(project, options, tx, &observer, cancel).await;
+    let observer = Observer::new(show, phase.clone(), reporter, report_task);
+    let outcome = biar::operations::build_image(project, options, tx, &observer, cancel).await;
     observer.wait_reporter().await;
     phase.over();
     let outcome = outcome?;
@@ -92,4 +97,8 @@ pub async fn build(
         }
     }
     Ok(outcome)
+}
+
+fn lock(reporter: &Mutex<Reporter>) -> std::sync::MutexGuard<'_, Reporter> {
+    reporter.lock().unwrap_or_else(|e| e.into_inner())
 }

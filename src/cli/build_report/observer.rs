@@ -2,14 +2,16 @@
 //! then the layers, load and push lines (JSON lines with `--json`).
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use biar::build::{BuildError, BuildEvent, BuildOutput, PipelineObserver, PipelineStep};
+use biar::nixbuild::{BuildError, BuildOutput};
+use biar::operations::PipelineObserver;
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
+use super::progress::Reporter;
 use super::signals::Phase;
 use super::Show;
 use crate::cli::print::errln;
@@ -17,15 +19,22 @@ use crate::cli::print::errln;
 pub struct Observer<'a> {
     show: &'a Show,
     phase: Phase,
-    /// The progress reporter, awaited before the first result line so its summary comes first.
+    reporter: Arc<Mutex<Reporter>>,
+    /// The progress reporter's task, awaited before the first result line so its summary comes first.
     report_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl<'a> Observer<'a> {
-    pub fn new(show: &'a Show, phase: Phase, report_task: JoinHandle<()>) -> Observer<'a> {
+    pub fn new(
+        show: &'a Show,
+        phase: Phase,
+        reporter: Arc<Mutex<Reporter>>,
+        report_task: JoinHandle<()>,
+    ) -> Observer<'a> {
         Observer {
             show,
             phase,
+            reporter,
             report_task: Mutex::new(Some(report_task)),
         }
     }
@@ -48,11 +57,12 @@ impl PipelineObserver for Observer<'_> {
     fn built<'a>(&'a self, built: &'a BuildOutput) -> BoxFuture<'a, Result<(), BuildError>> {
         Box::pin(async move {
             self.phase.nix_done();
-            // The reporter ends as the channel closes; its summary line comes first.
-            self.wait_reporter().await;
+            // The Nix build's events are rendered (the pipeline waited for that): its summary
+            // line comes first.
+            super::lock(&self.reporter).finish();
             if let Some(file) = &self.show.closure_json {
                 write_closure_json(file, built)
-                    .map_err(|e| BuildError::Other(crate::cli::error_text(&e)))?;
+                    .map_err(|e| BuildError::Other(crate::exit::error_text(&e)))?;
             }
             let size: u64 = built.closure.total_nar_size();
             if self.show.json {
@@ -74,29 +84,6 @@ impl PipelineObserver for Observer<'_> {
             }
             Ok(())
         })
-    }
-
-    fn event(&self, step: PipelineStep, e: BuildEvent) {
-        if self.show.json {
-            self.json(&e);
-        } else if let (
-            PipelineStep::Push,
-            BuildEvent::Layer {
-                index,
-                total,
-                digest,
-                size,
-                reused: false,
-            },
-        ) = (step, &e)
-        {
-            errln!(
-                "  sent layer {}/{total} {} ({:.1} MB)",
-                index + 1,
-                &digest[..digest.len().min(19)],
-                *size as f64 / 1e6
-            );
-        }
     }
 
     fn assembled(&self, image: &biar::image::ImageDescriptor, took: Duration) {

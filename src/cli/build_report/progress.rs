@@ -1,10 +1,10 @@
-//! The Nix build's progress: counts, what builds now and its phase, elapsed time, logs under -v.
+//! The pipeline's progress, rendered from the library's [`Tally`]: counts, what builds now and its
+//! phase, elapsed time, logs under -v during the Nix build; then the layers sent by a push.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use biar::build::BuildEvent;
+use biar::progress::{BuildEvent, Stage, Tally};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Show, Sink};
@@ -21,9 +21,9 @@ pub struct Reporter {
     mode: Mode,
     verbose: bool,
     started: Instant,
-    done: u64,
-    expected: u64,
-    building: BTreeMap<String, (String, Option<String>)>,
+    tally: Tally,
+    /// The Nix build's summary is out: the image steps follow.
+    nix_over: bool,
 }
 
 impl Reporter {
@@ -45,62 +45,59 @@ impl Reporter {
             mode,
             verbose: show.verbose,
             started: Instant::now(),
-            done: 0,
-            expected: 0,
-            building: BTreeMap::new(),
+            tally: Tally::default(),
+            nix_over: false,
         }
     }
 
     pub fn on(&mut self, event: &BuildEvent) {
+        let before = self.tally.clone();
+        self.tally.on(event);
         if let Mode::Json(sink) = self.mode {
-            if self.verbose || !matches!(event, BuildEvent::Log { .. }) {
+            // The delivered reference is the result lines' to say.
+            let shown = match event {
+                BuildEvent::Log { .. } => self.verbose,
+                BuildEvent::Done { .. } => false,
+                _ => true,
+            };
+            if shown {
                 if let Ok(line) = serde_json::to_string(event) {
                     sink.line(line);
                 }
             }
             return;
         }
+        if self.nix_over {
+            self.on_image(event);
+            return;
+        }
         let line: Option<String> = match event {
             BuildEvent::Stage { name } => Some(format!("{name}…")),
-            BuildEvent::Progress { done, expected, .. } => {
-                // Nix reports an empty count when it gives up; keep the last real one.
-                if *expected == 0 && self.expected > 0 {
-                    return;
-                }
+            BuildEvent::Progress { done, .. } => {
                 // `expected` moves while Nix walks the graph: a line only when one is done.
-                let finished_one = *done != self.done;
-                self.done = *done;
-                self.expected = *expected;
+                let finished_one = self.tally.counted.0 != before.counted.0;
                 (finished_one && matches!(self.mode, Mode::Plain))
-                    .then(|| format!("{done}/{expected} derivations built"))
+                    .then(|| format!("{done}/{} derivations built", self.tally.counted.1))
             }
-            BuildEvent::DerivationStarted { drv, name } => {
-                self.building.insert(drv.clone(), (name.clone(), None));
-                Some(format!("building {name}"))
+            BuildEvent::DerivationStarted { name, .. } => Some(format!("building {name}")),
+            BuildEvent::DerivationFinished { drv } => {
+                before.name_of(drv).map(|name| format!("finished {name}"))
             }
-            BuildEvent::DerivationFinished { drv } => self
-                .building
-                .remove(drv)
-                .map(|(name, _)| format!("finished {name}")),
-            BuildEvent::Phase { drv, phase } => {
-                if let Some(entry) = self.building.get_mut(drv) {
-                    entry.1 = Some(phase.clone());
-                }
-                self.verbose
-                    .then(|| format!("{}: {phase}", self.name_of(drv)))
-            }
+            BuildEvent::Phase { drv, phase } => self
+                .verbose
+                .then(|| format!("{}: {phase}", self.name_of(drv))),
             BuildEvent::Log { drv, line } => self.verbose.then(|| match drv {
                 Some(drv) => format!(
                     "{}> {}",
                     self.name_of(drv),
-                    biar::build::neutralise_log(line)
+                    biar::progress::neutralise_log(line)
                 ),
-                None => biar::build::neutralise_log(line),
+                None => biar::progress::neutralise_log(line),
             }),
             // Errors (level 0) come once, in the final error message.
             BuildEvent::Message { level, text } => (*level == 1
                 || (self.verbose && (1..=3).contains(level)))
-            .then(|| biar::build::neutralise_log(text)),
+            .then(|| biar::progress::neutralise_log(text)),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {
@@ -121,43 +118,65 @@ impl Reporter {
         }
     }
 
+    /// After the Nix build only a push's sent layers get a line (the results say the rest).
+    fn on_image(&self, event: &BuildEvent) {
+        if let BuildEvent::Layer {
+            index,
+            total,
+            digest,
+            size,
+            reused: false,
+        } = event
+        {
+            if self.tally.stage == Some(Stage::Push) {
+                errln!(
+                    "  sent layer {}/{total} {} ({:.1} MB)",
+                    index + 1,
+                    &digest[..digest.len().min(19)],
+                    *size as f64 / 1e6
+                );
+            }
+        }
+    }
+
     fn name_of(&self, drv: &str) -> String {
-        self.building
-            .get(drv)
-            .map(|(n, _)| n.clone())
-            .unwrap_or_else(|| biar::build::internal_json::drv_name(drv))
+        self.tally
+            .name_of(drv)
+            .map(str::to_string)
+            .unwrap_or_else(|| biar::nixbuild::internal_json::drv_name(drv))
     }
 
     fn status(&self) -> String {
         let now: Vec<String> = self
+            .tally
             .building
-            .values()
-            .map(|(name, phase)| match phase {
-                Some(p) => format!("{name} ({p})"),
-                None => name.clone(),
+            .iter()
+            .map(|b| match &b.phase {
+                Some(p) => format!("{} ({p})", b.name),
+                None => b.name.clone(),
             })
             .collect();
+        let (done, expected) = self.tally.counted;
         if now.is_empty() {
-            format!("{}/{} built", self.done, self.expected)
+            format!("{done}/{expected} built")
         } else {
-            format!(
-                "{}/{} built, building {}",
-                self.done,
-                self.expected,
-                now.join(", ")
-            )
+            format!("{done}/{expected} built, building {}", now.join(", "))
         }
     }
 
+    /// The Nix build is over: its summary line (once).
     pub fn finish(&mut self) {
+        if self.nix_over {
+            return;
+        }
+        self.nix_over = true;
         if let Mode::Bar(bar) = &self.mode {
             bar.finish_and_clear();
         }
-        if !matches!(self.mode, Mode::Json(_)) && self.expected > 0 {
+        let (done, expected) = self.tally.counted;
+        if !matches!(self.mode, Mode::Json(_)) && expected > 0 {
             errln!(
-                "{}/{} derivations built, {:.1}s",
-                self.done,
-                self.expected,
+                "{done}/{expected} derivations built, {:.1}s",
                 self.started.elapsed().as_secs_f64()
             );
         }

@@ -3,11 +3,12 @@
 
 use std::process::ExitCode;
 
-use biar::build::{BuildOptions, PipelineOptions};
 use biar::config::Project;
+use biar::nixbuild::BuildOptions;
+use biar::operations::PipelineOptions;
 
+use crate::args::Global;
 use crate::cli::build_report::{self, Show, Sink};
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,7 +30,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::load(&global.project)?;
     let options = PipelineOptions {
         push: if args.push {
-            Some(push_target(&project)?)
+            Some(biar::operations::push_target(&project)?)
         } else {
             None
         },
@@ -43,15 +44,4 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     };
     build_report::build(&project, &options, &show).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configured registry, or a bad-input error saying how to configure one.
-fn push_target(project: &Project) -> anyhow::Result<biar::registry::RegistryTarget> {
-    biar::registry::RegistryTarget::from_config(&project.config).ok_or_else(|| {
-        crate::cli::BadInput(format!(
-            "{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it",
-            project.config_path().display()
-        ))
-        .into()
-    })
 }

@@ -3,8 +3,8 @@ use std::process::ExitCode;
 
 use biar::config::BuilderSettings;
 
+use crate::args::Global;
 use crate::cli::print::{errln, outln};
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
+use crate::args::Global;
 use crate::cli::print::{errln, outln};
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -4,8 +4,8 @@ use biar::config::Project;
 use biar::nixexpr::PackageFile;
 use serde::Serialize;
 
+use crate::args::Global;
 use crate::cli::print::outln;
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

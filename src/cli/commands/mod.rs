@@ -15,7 +15,7 @@ pub mod toggle;
 
 use std::process::ExitCode;
 
-use super::{Command, Global};
+use crate::args::{Command, Global};
 
 pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitCode> {
     match command {

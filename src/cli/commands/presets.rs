@@ -2,8 +2,8 @@ use std::process::ExitCode;
 
 use biar::config::Project;
 
+use crate::args::Global;
 use crate::cli::print::outln;
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

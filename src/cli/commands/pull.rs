@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use biar::config::{ImageRef, Project};
 use biar::registry::{pull_into_docker, RegistryTarget};
 
+use crate::args::Global;
 use crate::cli::print::{errln, outln};
-use crate::cli::{BadInput, Global};
+use crate::exit::BadInput;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

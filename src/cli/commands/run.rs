@@ -4,13 +4,13 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use biar::build::PipelineOptions;
 use biar::config::Project;
-use biar::run::{self, RunError, RunSpec};
+use biar::operations::PipelineOptions;
+use biar::run::{self, RunError};
 
+use crate::args::Global;
 use crate::cli::build_report::{self, Show, Sink};
 use crate::cli::print::errln;
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,15 +43,8 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             _ => return Err(biar::run::RunError::ImageMissing { image }.into()),
         }
     }
-    let workdir_mount = project.as_ref().map(run::project_workdir).transpose()?;
-    let spec = RunSpec {
-        image: image.clone(),
-        cmd: (!args.command.is_empty()).then(|| args.command.clone()),
-        workdir_mount,
-        tty: run::terminal::is_interactive(),
-        env: Vec::new(),
-        name: None,
-    };
+    let cmd = (!args.command.is_empty()).then(|| args.command.clone());
+    let spec = biar::operations::run_spec(project.as_ref(), image.clone(), cmd)?;
     match run::run_attached(&engine, &spec).await {
         Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
         // The container is already removed: end as the signal would have ended us (a shell

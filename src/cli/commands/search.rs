@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
+use crate::args::Global;
 use crate::cli::print::{errln, outln};
-use crate::cli::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -73,7 +73,7 @@ pub(crate) fn check_known_attrs(
         }
         return Ok(());
     }
-    Err(crate::cli::BadInput(format!(
+    Err(crate::exit::BadInput(format!(
         "{} (index: {source}); nothing was changed. Fix the name, run `biar-tui index update` \
          if the index is old, or pass --force to add it anyway",
         lines.join("; ")

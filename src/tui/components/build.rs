@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Gauge, Paragraph};
 use ratatui::Frame;
 
-use biar::build::BuildEvent;
+use biar::progress::{BuildEvent, Stage, Tally};
 
 use super::{pane, truncate, Component, Ctx, Key};
 use crate::tui::action::Action;
@@ -36,17 +36,8 @@ pub struct Build {
     pub cancelled: bool,
     /// "Cancel the build?" is on screen.
     pub confirming: bool,
-    pub stage: String,
-    pub done: u64,
-    pub expected: u64,
-    pub active: u64,
-    pub failed: u64,
-    /// Derivations building now: (drv, name, phase), newest last.
-    pub building: Vec<(String, String, Option<String>)>,
-    pub layers_total: usize,
-    pub layers_sent: usize,
-    pub layers_reused: usize,
-    pub bytes_sent: u64,
+    /// What the run's events add up to (the library's fold, rendered here).
+    pub tally: Tally,
     pub log: VecDeque<Line<'static>>,
     /// Lines between the bottom of the log and the bottom of the view; 0 follows.
     pub scroll_back: usize,
@@ -75,72 +66,34 @@ impl Build {
             running: true,
             push: push.is_some(),
             registry: push.unwrap_or_default().to_string(),
-            stage: "starting".into(),
             ..Build::default()
         };
     }
 
     fn on_event(&mut self, event: &BuildEvent) {
+        self.tally.on(event);
         match event {
-            BuildEvent::Stage { name } => {
-                self.stage = name.clone();
-                // `layers` counts what the cache knew, then `load`/`push` what was sent: show
-                // the current stage's counts.
-                if matches!(name.as_str(), "layers" | "load" | "push") {
-                    (self.layers_sent, self.layers_reused, self.bytes_sent) = (0, 0, 0);
-                }
-                self.push_line(Line::from(Span::styled(
-                    format!("── {name} ──"),
-                    Style::default().add_modifier(Modifier::DIM),
-                )));
-            }
-            BuildEvent::Progress {
-                done,
-                expected,
-                running,
-                failed,
-            } => {
-                self.done = *done;
-                self.expected = *expected;
-                self.active = *running;
-                self.failed = *failed;
-            }
-            BuildEvent::DerivationStarted { drv, name } => {
-                self.building.push((drv.clone(), name.clone(), None));
-            }
-            BuildEvent::DerivationFinished { drv } => self.building.retain(|(d, ..)| d != drv),
-            BuildEvent::Phase { drv, phase } => {
-                if let Some(b) = self.building.iter_mut().find(|(d, ..)| d == drv) {
-                    b.2 = Some(phase.clone());
-                }
-            }
+            BuildEvent::Stage { name } => self.push_line(Line::from(Span::styled(
+                format!("── {name} ──"),
+                Style::default().add_modifier(Modifier::DIM),
+            ))),
             BuildEvent::Log { line, .. } => self.push_line(ansi::log_line(line)),
-            BuildEvent::Message { level, text } => {
-                // Nix's levels: 0 error, 1 warning, 2 notice, 3 info; chattier ones stay out.
-                if *level <= 3 {
-                    let mut line = ansi::log_line(text);
-                    if *level == 0 {
-                        line = line.style(Style::default().add_modifier(Modifier::BOLD));
-                    }
-                    self.push_line(line);
+            // Nix's levels: 0 error, 1 warning, 2 notice, 3 info; chattier ones stay out.
+            BuildEvent::Message { level, text } if *level <= 3 => {
+                let mut line = ansi::log_line(text);
+                if *level == 0 {
+                    line = line.style(Style::default().add_modifier(Modifier::BOLD));
                 }
+                self.push_line(line);
             }
-            BuildEvent::Layer {
-                total,
-                size,
-                reused,
-                ..
-            } => {
-                self.layers_total = *total;
-                if *reused {
-                    self.layers_reused += 1;
-                } else {
-                    self.layers_sent += 1;
-                    self.bytes_sent += size;
-                }
-            }
-            BuildEvent::Done { reference } => self.result = Some(Ok(reference.clone())),
+            // The run ends with the backend's BuildFinished/PushFinished, which says it once.
+            _ => {}
         }
+    }
+
+    /// The stage under way, as the title and the "now" line say it.
+    fn stage(&self) -> &'static str {
+        self.tally.stage.map_or("starting", Stage::name)
     }
 }
 
@@ -150,7 +103,7 @@ impl Build {
         self.cancelled = self.cancelling && result.is_err();
         self.cancelling = false;
         self.confirming = false;
-        self.building.clear();
+        self.tally.building.clear();
         if let Err(e) = &result {
             for l in e.lines() {
                 self.push_line(Line::from(l.to_string()));
@@ -222,7 +175,7 @@ impl Component for Build {
     fn draw(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let t = ctx.theme;
         let title = if self.running {
-            format!("{} · {}", self.noun(), self.stage)
+            format!("{} · {}", self.noun(), self.stage())
         } else {
             self.noun().to_string()
         };
@@ -264,27 +217,30 @@ impl Component for Build {
                 state,
                 Style::default().fg(color).add_modifier(Modifier::BOLD),
             ),
-            Span::raw(format!("   derivations {}/{}", self.done, self.expected)),
+            Span::raw(format!(
+                "   derivations {}/{}",
+                self.tally.done, self.tally.expected
+            )),
         ];
-        if self.active > 0 {
-            line.push(Span::raw(format!(", {} running", self.active)));
+        if self.tally.running > 0 {
+            line.push(Span::raw(format!(", {} running", self.tally.running)));
         }
-        if self.failed > 0 {
+        if self.tally.failed > 0 {
             line.push(Span::styled(
-                format!(", {} failed", self.failed),
+                format!(", {} failed", self.tally.failed),
                 Style::default().fg(t.failed_fg),
             ));
         }
         frame.render_widget(Paragraph::new(Line::from(line)), summary);
 
-        let ratio = if self.expected == 0 {
+        let ratio = if self.tally.expected == 0 {
             if matches!(self.result, Some(Ok(_))) {
                 1.0
             } else {
                 0.0
             }
         } else {
-            (self.done as f64 / self.expected as f64).clamp(0.0, 1.0)
+            (self.tally.done as f64 / self.tally.expected as f64).clamp(0.0, 1.0)
         };
         frame.render_widget(
             Gauge::default()
@@ -294,11 +250,11 @@ impl Component for Build {
             gauge,
         );
 
-        let current = match self.building.last() {
-            Some((_, name, phase)) => {
-                let more = self.building.len() - 1;
-                let mut s = format!("building {name}");
-                if let Some(p) = phase {
+        let current = match self.tally.building.last() {
+            Some(b) => {
+                let more = self.tally.building.len() - 1;
+                let mut s = format!("building {}", b.name);
+                if let Some(p) = &b.phase {
                     s.push_str(&format!(" · {p}"));
                 }
                 if more > 0 {
@@ -306,30 +262,30 @@ impl Component for Build {
                 }
                 s
             }
-            None if self.running && self.stage == "push" => {
+            None if self.running && self.tally.stage == Some(Stage::Push) => {
                 format!("pushing to {}…", self.registry)
             }
-            None if self.running => format!("{}…", self.stage),
+            None if self.running => format!("{}…", self.stage()),
             None => String::new(),
         };
         frame.render_widget(Paragraph::new(truncate(&current, width)), now);
 
         let layer_text = if let Some(p) = &self.pushed {
             push_summary(p)
-        } else if self.layers_total == 0 {
+        } else if self.tally.layers_total == 0 {
             "layers: not yet".to_string()
         } else {
             format!(
                 "{}: {} sent ({}), {} reused, of {}",
-                if self.stage == "push" {
+                if self.tally.stage == Some(Stage::Push) {
                     "push"
                 } else {
                     "layers"
                 },
-                self.layers_sent,
-                bytes(self.bytes_sent),
-                self.layers_reused,
-                self.layers_total
+                self.tally.layers_sent,
+                bytes(self.tally.bytes_sent),
+                self.tally.layers_reused,
+                self.tally.layers_total
             )
         };
         frame.render_widget(Paragraph::new(Span::styled(layer_text, t.dim())), layers);
@@ -408,12 +364,12 @@ pub fn push_summary(p: &PushView) -> String {
     }
     format!(
         "pushed: {} blobs sent ({}), {} reused ({}), {} mounted ({})",
-        p.blobs_sent,
-        bytes(p.bytes_sent),
-        p.blobs_reused,
-        bytes(p.bytes_reused),
-        p.blobs_mounted,
-        bytes(p.bytes_mounted)
+        p.summary.blobs_sent,
+        bytes(p.summary.bytes_sent),
+        p.summary.blobs_reused,
+        bytes(p.summary.bytes_reused),
+        p.summary.blobs_mounted,
+        bytes(p.summary.bytes_mounted)
     )
 }
 

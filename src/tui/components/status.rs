@@ -13,7 +13,7 @@ use crate::tui::action::Action;
 use crate::tui::keymap::Command;
 use crate::tui::view::{DockerState, ImageState, PushView};
 
-use biar::build::BuildEvent;
+use biar::progress::{BuildEvent, Stage};
 
 #[derive(Debug, Default)]
 pub struct Status {
@@ -60,7 +60,7 @@ impl Component for Status {
                         BuildEvent::Progress { done, expected, .. } => {
                             self.building = Some((*done, *expected));
                         }
-                        BuildEvent::Stage { name } if name == "push" => {
+                        BuildEvent::Stage { name: Stage::Push } => {
                             self.pushing = Some((0, 0));
                         }
                         BuildEvent::Layer { total, .. } => {
@@ -228,10 +228,10 @@ fn push_note(p: &PushView) -> String {
     }
     format!(
         "pushed {} blobs ({}), {} reused, {} mounted",
-        p.blobs_sent,
-        super::build::bytes(p.bytes_sent),
-        p.blobs_reused,
-        p.blobs_mounted
+        p.summary.blobs_sent,
+        super::build::bytes(p.summary.bytes_sent),
+        p.summary.blobs_reused,
+        p.summary.blobs_mounted
     )
 }
 

@@ -235,12 +235,15 @@ fn pushed_view() -> PushView {
     PushView {
         remote: "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
         up_to_date: false,
-        blobs_sent: 2,
-        bytes_sent: 3 << 20,
-        blobs_reused: 1,
-        bytes_reused: 1 << 10,
-        blobs_mounted: 1,
-        bytes_mounted: 5 << 20,
+        summary: biar::registry::PushSummary {
+            blobs_sent: 2,
+            bytes_sent: 3 << 20,
+            blobs_reused: 1,
+            bytes_reused: 1 << 10,
+            blobs_mounted: 1,
+            bytes_mounted: 5 << 20,
+            ..Default::default()
+        },
     }
 }
 
@@ -253,9 +256,7 @@ fn push_layers() -> Vec<BuildEvent> {
         reused,
     };
     vec![
-        BuildEvent::Stage {
-            name: "push".into(),
-        },
+        BuildEvent::Stage { name: Stage::Push },
         layer(0, false),
         layer(2, true),
     ]
@@ -274,7 +275,10 @@ fn shift_p_pushes_with_progress_in_the_build_view_and_the_result_in_the_status_l
 
     app.dispatch(Action::BuildEvents(push_layers()));
     assert_eq!(app.status.pushing, Some((2, 3)));
-    assert_eq!((app.build.layers_sent, app.build.layers_reused), (1, 1));
+    assert_eq!(
+        (app.build.tally.layers_sent, app.build.tally.layers_reused),
+        (1, 1)
+    );
     app.dispatch(Action::PushFinished(Ok(pushed_view())));
     assert!(!app.build.running);
     assert_eq!(app.status.image_state, ImageState::Registry);

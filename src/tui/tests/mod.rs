@@ -8,8 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use biar::build::internal_json::LogParser;
-use biar::build::BuildEvent;
+use biar::nixbuild::internal_json::LogParser;
+use biar::progress::{BuildEvent, Stage};
 
 use super::action::Action;
 use super::app::App;
@@ -141,9 +141,7 @@ pub fn recorded_events(log: &str) -> Vec<BuildEvent> {
     let path = format!("{}/tests/fixtures/logs/{log}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut parser = LogParser::new();
-    let mut events = vec![BuildEvent::Stage {
-        name: "build".into(),
-    }];
+    let mut events = vec![BuildEvent::Stage { name: Stage::Build }];
     events.extend(text.lines().flat_map(|l| parser.feed(l)));
     events
 }

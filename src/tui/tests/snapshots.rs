@@ -159,7 +159,7 @@ fn build_view_from_recorded_events() {
     press(&mut app, KeyCode::End);
     app.dispatch(Action::BuildEvents(vec![
         BuildEvent::Stage {
-            name: "layers".into(),
+            name: Stage::Layers,
         },
         BuildEvent::Layer {
             index: 0,
@@ -240,14 +240,12 @@ fn push_progress_and_result() {
     let mut events = recorded_events("chatty.stderr");
     events.extend([
         BuildEvent::Stage {
-            name: "layers".into(),
+            name: Stage::Layers,
         },
         layer(0, true),
         layer(1, true),
         layer(2, true),
-        BuildEvent::Stage {
-            name: "push".into(),
-        },
+        BuildEvent::Stage { name: Stage::Push },
         layer(1, false),
         layer(0, true),
     ]);
@@ -262,12 +260,15 @@ fn push_progress_and_result() {
     app.dispatch(Action::PushFinished(Ok(crate::tui::view::PushView {
         remote: "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
         up_to_date: false,
-        blobs_sent: 3,
-        bytes_sent: 6 << 20,
-        blobs_reused: 0,
-        bytes_reused: 0,
-        blobs_mounted: 1,
-        bytes_mounted: 3 << 20,
+        summary: biar::registry::PushSummary {
+            blobs_sent: 3,
+            bytes_sent: 6 << 20,
+            blobs_reused: 0,
+            bytes_reused: 0,
+            blobs_mounted: 1,
+            bytes_mounted: 3 << 20,
+            ..Default::default()
+        },
     })));
     check("push_done", &app);
     press(&mut app, KeyCode::Esc);

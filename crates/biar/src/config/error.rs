@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::error::Category;
+use crate::category::Category;
 use crate::location::Location;
 
 use super::FileError;

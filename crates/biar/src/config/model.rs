@@ -117,6 +117,9 @@ pub fn parse_size(text: &str) -> Option<i64> {
     digits.parse::<i64>().ok()?.checked_mul(unit)
 }
 
+/// The official Nix image `builder create` starts from when it may pull.
+pub const OFFICIAL_NIX_IMAGE: &str = "nixos/nix:2.24.14";
+
 /// Enough for large builds (a compiler, a linker at once), not enough for a runaway build to
 /// take a shared machine's memory.
 pub const DEFAULT_BUILDER_MEMORY: &str = "8g";
@@ -135,7 +138,7 @@ impl Default for BuilderSettings {
             trusted_public_keys: vec![
                 "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=".to_string(),
             ],
-            base_image: crate::docker::builder::OFFICIAL_NIX_IMAGE.to_string(),
+            base_image: OFFICIAL_NIX_IMAGE.to_string(),
             memory: DEFAULT_BUILDER_MEMORY.to_string(),
             pids: DEFAULT_BUILDER_PIDS,
         }

@@ -2,10 +2,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::project_file::{
+use super::{Config, ConfigError, ImageRef, PackageSetPin};
+use crate::fsutil::{
     check_regular, read_text, resolve_inside, MAX_CONFIG_JSON_BYTES, MAX_NIX_FILE_BYTES,
 };
-use super::{Config, ConfigError, ImageRef, PackageSetPin};
 use crate::location::Location;
 
 /// The configuration file a project may keep beside its work.
@@ -206,7 +206,7 @@ impl Project {
                 serde_json::from_str::<serde_json::Value>(spliced).ok() == Some(doc.clone())
             })
             .unwrap_or_else(|| to_json_like(&doc, &text));
-        super::write_atomic(&path, out.as_bytes())
+        crate::fsutil::write_atomic(&path, out.as_bytes())
             .map_err(|source| ConfigError::Io { path, source })
     }
 

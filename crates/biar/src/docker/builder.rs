@@ -28,8 +28,9 @@ use super::tar_stream::{tar_stream, TarEntry};
 use super::{offline, DockerError, Engine};
 use crate::config::BuilderSettings;
 
-/// The official Nix image `builder create` starts from when it may pull.
-pub const OFFICIAL_NIX_IMAGE: &str = "nixos/nix:2.24.14";
+/// The official Nix image `builder create` starts from when it may pull (the default of the
+/// builder settings, which config owns).
+pub use crate::config::OFFICIAL_NIX_IMAGE;
 
 /// How many build users (`nixbld1`…) the builder has: builds wait for a free one, so this is
 /// the most derivations built at once over all concurrent builds sharing the store.

@@ -38,6 +38,11 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
+
+    /// The Engine's version string, if it says one.
+    pub async fn version(&self) -> Option<String> {
+        self.docker.version().await.ok().and_then(|v| v.version)
+    }
 }
 
 /// The address `connect` will try, as the user would name it.

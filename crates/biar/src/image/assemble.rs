@@ -15,11 +15,10 @@ use super::layer::{expect_end, write_layer_from, NarSource};
 use super::plan::{plan_with, LayerPlan, Strategy};
 use super::root::{find_ca_bundle, root_layer, RootSpec, USER_ID};
 use super::ImageError;
-use crate::build::{BuildEvent, ClosureGraph};
 use crate::config::{ImageRef, ImageSettings};
-use crate::registry::{
-    sha256_digest, Descriptor, ImageManifest, PushImage, OCI_CONFIG, OCI_LAYER_TAR,
-};
+use crate::nixbuild::ClosureGraph;
+use crate::oci::{sha256_digest, Descriptor, ImageManifest, PushImage, OCI_CONFIG, OCI_LAYER_TAR};
+use crate::progress::{BuildEvent, Stage};
 
 /// A label on every image biar-tui makes (lets `load` find the layers Docker already has).
 pub const LABEL_IMAGE: &str = "biar.image";
@@ -290,7 +289,7 @@ pub async fn describe(
     events: &(dyn Fn(BuildEvent) + Send + Sync),
 ) -> Result<ImageLayout, ImageError> {
     events(BuildEvent::Stage {
-        name: "layers".to_string(),
+        name: Stage::Layers,
     });
     // Planning (quadratic in the closure) and the cache's file reads run off the async runtime.
     let (closure, settings, strategy) = (

@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use crate::error::Category;
+use crate::category::Category;
 
 #[derive(Debug, Error)]
 pub enum ImageError {

@@ -142,11 +142,11 @@ pub(crate) async fn reusable_prefix(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::BuildEvent;
     use crate::config::ImageSettings;
     use crate::image::testing::{fixture, input, listed, Counting};
     use crate::image::{assemble, LayerDescriptor, LocalStore};
-    use crate::registry::OCI_LAYER_TAR;
+    use crate::oci::OCI_LAYER_TAR;
+    use crate::progress::{BuildEvent, Stage};
 
     /// An Engine image with these layers and history entries.
     fn engine_image(layers: &[String], history: &[String]) -> EngineImage {

@@ -23,15 +23,17 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::assemble::{size_mismatch, ImageDescriptor, ImageLayout, LayerSlot};
+use super::assemble::{
+    describe, size_mismatch, ImageDescriptor, ImageInput, ImageLayout, LayerSlot, Sizes,
+};
 use super::cache::{LayerCache, LayerDescriptor};
 use super::in_engine::{engine_history, engine_images, layers_in_engine, reusable_prefix};
 use super::layer::{expect_end, write_layer_from, NarSource};
 use super::tar::{self, Kind};
 use super::ImageError;
-use crate::build::BuildEvent;
 use crate::docker::Engine;
-use crate::registry::{sha256_digest, OCI_LAYER_TAR};
+use crate::oci::{sha256_digest, OCI_LAYER_TAR};
+use crate::progress::{BuildEvent, Stage};
 
 /// What a load sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -69,9 +71,7 @@ pub async fn load_into_docker(
     if image_exists(engine, &image.reference.reference()).await? {
         return Ok(present(image.layers.len()));
     }
-    events(BuildEvent::Stage {
-        name: "load".to_string(),
-    });
+    events(BuildEvent::Stage { name: Stage::Load });
     let have = layers_in_engine(engine, &image.diff_ids()).await?;
     let slots: Vec<LayerSlot> = image.layers.iter().cloned().map(LayerSlot::Known).collect();
     let archive = Archive {
@@ -81,6 +81,44 @@ pub async fn load_into_docker(
     let finish = |_: Vec<LayerDescriptor>| image.clone();
     let (_, summary) = send(engine, &archive, &slots, have, source, events, finish).await?;
     Ok(summary)
+}
+
+/// What [`load`] did: the whole image, what was sent, and how long describing it took.
+#[derive(Debug)]
+pub struct Loaded {
+    pub image: ImageDescriptor,
+    pub summary: LoadSummary,
+    /// Time spent describing the layers (before any was sent).
+    pub described: std::time::Duration,
+}
+
+/// Describes `input` (new layers' sizes predicted from a listing, see [`describe`]) and loads it
+/// with [`load_layout`]. A predicted size that was wrong tags nothing: every new layer is then
+/// measured (the two-pass way) and the image loaded again, so a build is never stuck on a
+/// listing. Events as [`describe`] and [`load_layout`].
+pub async fn load(
+    engine: &Engine,
+    input: &ImageInput<'_>,
+    source: &dyn NarSource,
+    cache: &LayerCache,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<Loaded, ImageError> {
+    let started = std::time::Instant::now();
+    let layout = describe(input, source, cache, Sizes::List, events).await?;
+    let described = started.elapsed();
+    let (image, summary) = match load_layout(engine, layout, source, cache, events).await {
+        Err(e @ ImageError::SizeMismatch { .. }) => {
+            tracing::warn!("loading again with measured layers: {e}");
+            let layout = describe(input, source, cache, Sizes::Measure, events).await?;
+            load_layout(engine, layout, source, cache, events).await?
+        }
+        other => other?,
+    };
+    Ok(Loaded {
+        image,
+        summary,
+        described,
+    })
 }
 
 /// Loads `layout` into Docker as `name:tag` reading each layer the Engine lacks once: a layer
@@ -101,9 +139,7 @@ pub async fn load_layout(
         let image = layout.measure(source, cache, &|_| {}).await?;
         return Ok((image, present(total)));
     }
-    events(BuildEvent::Stage {
-        name: "load".to_string(),
-    });
+    events(BuildEvent::Stage { name: Stage::Load });
     let mut images = engine_images(engine).await?;
     let history = engine_history(engine);
     let have = reusable_prefix(&mut images, &history, &mut layout, source, cache).await?;
@@ -175,9 +211,7 @@ where
         }
         tracing::warn!("loading {reference} again with every layer: {e}");
         // A new stage: progress counters start over instead of adding the second pass.
-        events(BuildEvent::Stage {
-            name: "load".to_string(),
-        });
+        events(BuildEvent::Stage { name: Stage::Load });
         let slots: Vec<LayerSlot> = image.layers.iter().cloned().map(LayerSlot::Known).collect();
         summary = summarize(&slots, 0, &|_| {});
         let finish = |_: Vec<LayerDescriptor>| image.clone();
@@ -450,10 +484,10 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Bounded<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::BuildEvent;
     use crate::config::ImageSettings;
     use crate::image::testing::{fixture, input, listed, Counting};
     use crate::image::{assemble, LocalStore};
+    use crate::progress::{BuildEvent, Stage};
 
     async fn archive_of(
         layout: ImageLayout,

@@ -11,6 +11,8 @@
 //!   listing of their store paths, no contents read), then [`load_layout`] → the
 //!   [`ImageDescriptor`] and what was sent: a first load reads each layer once, learning its
 //!   digest as it streams, and records it in the cache. A push needs digests first: [`assemble`].
+//! - [`load`]: [`describe`] then [`load_layout`], measuring and loading again when a listed
+//!   size was wrong (what a build does).
 //! - [`load_into_docker`]: `POST /images/load` of the layers the Engine lacks (skipped entirely
 //!   when `name:tag` exists; [`image_exists`] asks).
 //! - [`ImageDescriptor::push_image`] and [`ImageDescriptor::open_layer`]: what the registry push
@@ -41,5 +43,5 @@ pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
 pub use in_engine::layers_in_engine;
 pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
-pub use load::{image_exists, load_into_docker, load_layout, LoadSummary};
+pub use load::{image_exists, load, load_into_docker, load_layout, LoadSummary, Loaded};
 pub use plan::{plan, LayerPlan, PlannedLayer, Strategy};

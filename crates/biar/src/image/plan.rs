@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::ImageError;
-use crate::build::ClosureGraph;
+use crate::nixbuild::ClosureGraph;
 
 /// Docker refuses images with more layers than this.
 pub const DOCKER_MAX_LAYERS: usize = 125;
@@ -644,7 +644,7 @@ pub fn change_cost(graph: &ClosureGraph, plan: &LayerPlan, path: &str) -> (u64, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::StorePathInfo;
+    use crate::nixbuild::StorePathInfo;
 
     fn graph(edges: &[(&str, &[&str])]) -> ClosureGraph {
         let json: Vec<StorePathInfo> = edges

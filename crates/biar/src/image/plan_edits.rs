@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use super::plan::LayerPlan;
-use crate::build::{ClosureGraph, StorePathInfo};
+use crate::nixbuild::{ClosureGraph, StorePathInfo};
 
 /// What re-planning after an edit costs, comparing the plan before with the plan after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,8 +8,9 @@ use super::layer::{ListStream, NarSource, NarStream};
 use super::{
     describe, ImageError, ImageInput, ImageLayout, LayerCache, LocalStore, Sizes, Strategy,
 };
-use crate::build::{BuildEvent, ClosureGraph, StorePathInfo};
 use crate::config::{ImageRef, ImageSettings};
+use crate::nixbuild::{ClosureGraph, StorePathInfo};
+use crate::progress::BuildEvent;
 
 /// Three store paths (`aaa-lib` ← `bbb-app` ← `ccc-biar-env`) in `<dir>/store`.
 pub fn fixture() -> (tempfile::TempDir, ClosureGraph) {

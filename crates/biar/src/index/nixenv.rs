@@ -39,7 +39,7 @@ async fn list(
         root: project_root.to_path_buf(),
         config: config.clone(),
     };
-    let uploaded = crate::build::upload_project(container, &project)
+    let uploaded = crate::nixbuild::upload_project(container, &project)
         .await
         .map_err(|e| err(&e))?;
     // nix-env -f takes a file: one that imports the package set as nixpkgs is imported.

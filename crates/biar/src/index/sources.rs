@@ -53,7 +53,7 @@ pub fn read_project_config(dir: &Path, notes: &mut Vec<String>) -> Option<Config
     let path = dir.join("config.json");
     // Read like every project file: a FIFO or a huge file must not stall a search.
     let text = match crate::config::resolve_inside(dir, Path::new("config.json"))
-        .and_then(|p| crate::config::read_text(&p, crate::config::MAX_CONFIG_JSON_BYTES))
+        .and_then(|p| crate::fsutil::read_text(&p, crate::fsutil::MAX_CONFIG_JSON_BYTES))
     {
         Ok(t) => t,
         Err(e) if e.is_not_found() => return None,

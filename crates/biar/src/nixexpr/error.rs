@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::error::Category;
+use crate::category::Category;
 use crate::location::Location;
 
 #[derive(Debug, Error)]
@@ -24,7 +24,7 @@ pub enum NixError {
     EditBroke { path: PathBuf, message: String },
     /// A project file that cannot be read as one (a FIFO, too large, a BOM…).
     #[error(transparent)]
-    File(#[from] crate::config::FileError),
+    File(#[from] crate::fsutil::FileError),
     /// The file changed on disk after it was read (an edit outside biar-tui's project lock):
     /// nothing was written, so that change is not lost.
     #[error(

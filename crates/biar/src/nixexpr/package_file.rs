@@ -99,10 +99,10 @@ struct RawEntry {
 impl PackageFile {
     /// Reads and parses `path` and finds its package list.
     /// Like every project file it must be a regular file within the size limit, UTF-8 without
-    /// a BOM ([`crate::config::read_text`]); `path` should be resolved inside the project
-    /// ([`crate::config::Project::resolve`]).
+    /// a BOM ([`crate::fsutil::read_text`]); `path` should be resolved inside the project
+    /// (`config::Project::resolve`).
     pub fn load(path: &Path) -> Result<PackageFile, NixError> {
-        let text = crate::config::read_text(path, crate::config::MAX_NIX_FILE_BYTES)?;
+        let text = crate::fsutil::read_text(path, crate::fsutil::MAX_NIX_FILE_BYTES)?;
         PackageFile::from_text(path, text)
     }
 
@@ -224,18 +224,18 @@ impl PackageFile {
     /// Writes the edited text atomically (temp file in the same folder, fsync, rename; the file's
     /// mode is kept). Returns false, writing nothing, when nothing changed. If the file on disk
     /// is no longer the text it was loaded from (an edit outside the project's
-    /// [`EditLock`](crate::config::EditLock)), nothing is written: [`NixError::ChangedOnDisk`].
+    /// `config::EditLock`), nothing is written: [`NixError::ChangedOnDisk`].
     pub fn save(&mut self) -> Result<bool, NixError> {
         if !self.is_modified() {
             return Ok(false);
         }
-        let now = crate::config::read_text(&self.path, crate::config::MAX_NIX_FILE_BYTES);
+        let now = crate::fsutil::read_text(&self.path, crate::fsutil::MAX_NIX_FILE_BYTES);
         if now.ok().as_deref() != Some(self.original.as_str()) {
             return Err(NixError::ChangedOnDisk {
                 path: self.path.clone(),
             });
         }
-        crate::config::write_atomic(&self.path, self.text.as_bytes()).map_err(|source| {
+        crate::fsutil::write_atomic(&self.path, self.text.as_bytes()).map_err(|source| {
             NixError::Io {
                 path: self.path.clone(),
                 source,

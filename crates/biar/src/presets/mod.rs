@@ -93,7 +93,7 @@ fn describe(project: &Project, name: &str) -> Result<Preset, PresetError> {
     let in_project = std::fs::symlink_metadata(project.root.join(&file)).is_ok();
     let text = if in_project {
         let path = project.resolve(&file)?;
-        crate::config::read_text(&path, crate::config::MAX_NIX_FILE_BYTES)
+        crate::fsutil::read_text(&path, crate::fsutil::MAX_NIX_FILE_BYTES)
             .map_err(crate::config::ConfigError::from)?
     } else {
         shipped(name).unwrap_or_default().to_string()
@@ -145,7 +145,7 @@ pub fn toggle(project: &Project, name: &str) -> Result<bool, PresetError> {
     if preset.in_project {
         // Turning on a file that does not parse would only fail later, at hash or build time.
         let path = project.resolve(&preset.file)?;
-        let text = crate::config::read_text(&path, crate::config::MAX_NIX_FILE_BYTES)
+        let text = crate::fsutil::read_text(&path, crate::fsutil::MAX_NIX_FILE_BYTES)
             .map_err(crate::config::ConfigError::from)?;
         crate::nixexpr::parse(&path, &text).map_err(crate::config::ConfigError::from)?;
     } else {
@@ -169,7 +169,7 @@ fn write_preset(path: &Path, text: &str) -> Result<(), PresetError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    crate::config::write_atomic(path, text.as_bytes()).map_err(io)
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(io)
 }
 
 /// `python`, `python.nix` and `presets/python.nix` all name the preset `python`.

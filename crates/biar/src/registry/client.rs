@@ -29,15 +29,9 @@ use tokio::sync::Mutex;
 use super::auth::{self, Challenge, Credentials, HostAuth};
 use super::reference::is_loopback;
 use super::RegistryError;
-
-/// A stream of a blob's bytes; an `Err` aborts the upload (nothing is stored for that blob).
-pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
-
-/// Manifest media types we send and accept.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+use crate::oci::{
+    ByteStream, DigestMismatchError, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST,
+};
 
 fn manifest_accept() -> String {
     [
@@ -988,18 +982,6 @@ impl Stream for Watched {
         poll
     }
 }
-
-/// Marks an upload stream that ended with bytes of another digest (see `push.rs`).
-#[derive(Debug)]
-pub(crate) struct DigestMismatchError(pub String);
-
-impl std::fmt::Display for DigestMismatchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the bytes sent hash to {}", self.0)
-    }
-}
-
-impl std::error::Error for DigestMismatchError {}
 
 /// The error for a status and the registry's `{"errors":[{code,message}]}` body.
 pub(crate) fn classify(

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::error::Category;
+use crate::category::Category;
 
 #[derive(Debug, Error)]
 pub enum RegistryError {

@@ -12,15 +12,15 @@ mod reference;
 mod target;
 
 pub use auth::Credentials;
-pub use client::{
-    ByteStream, Client, ClientOptions, FetchedManifest, Mount, Scope, DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST,
-};
+pub use client::{Client, ClientOptions, FetchedManifest, Mount, Scope};
 pub use error::RegistryError;
 pub use pull::{pull_into_docker, PullProgress};
-pub use push::{
-    push_image, sha256_digest, verify_digest, Descriptor, ImageManifest, OpenLayer, PushImage,
-    PushOptions, PushSummary, OCI_CONFIG, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP,
+pub use push::{push_image, OpenLayer, PushOptions, PushSummary};
+// The OCI vocabulary the registry speaks, under the names its callers know.
+pub use crate::oci::{
+    sha256_digest, verify_digest, ByteStream, Descriptor, ImageManifest, PushImage,
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR,
+    OCI_LAYER_TAR_GZIP, OCI_MANIFEST,
 };
 pub use reference::{is_loopback, validate_repository, validate_tag, RegistryRef};
 pub use target::{exists_in_registry, mount_candidates, push_to_target, RegistryTarget};

@@ -2,10 +2,11 @@
 //! BIAR prototype's `DOCKER_REGISTRY_HOST`, else the `DOCKER_REGISTRY_HOST` environment variable.
 
 use super::client::{Client, ClientOptions};
-use super::push::{push_image, OpenLayer, PushImage, PushOptions, PushSummary};
+use super::push::{push_image, OpenLayer, PushOptions, PushSummary};
 use super::{RegistryError, RegistryRef};
-use crate::build::BuildEvent;
 use crate::config::{Config, ImageRef};
+use crate::oci::PushImage;
+use crate::progress::BuildEvent;
 
 /// The registry a project pushes to and pulls from.
 #[derive(Debug, Clone, PartialEq, Eq)]

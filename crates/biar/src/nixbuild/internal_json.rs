@@ -15,8 +15,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
 
-use super::log_text::{neutralise_log, plain_text};
-use super::BuildEvent;
+use crate::progress::{neutralise_log, plain_text, BuildEvent};
 
 const ACT_BUILDS: u64 = 104;
 const ACT_BUILD: u64 = 105;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum BuildEvent {
-    /// A stage of the whole pipeline began (`evaluate`, `build`, `closure`, `layers`, `load`, `push`).
-    Stage { name: String },
+    /// A stage of the whole pipeline began.
+    Stage { name: Stage },
     /// Derivation counts from Nix's `builds` activity.
     Progress {
         done: u64,
@@ -35,4 +35,43 @@ pub enum BuildEvent {
     },
     /// The pipeline finished with this image reference.
     Done { reference: String },
+}
+
+/// The stages of the whole pipeline, in the order they run (a load or a push after the layers).
+/// Serialized as their lower-case names (`{"event":"stage","name":"layers"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Nix evaluates the build expression.
+    Evaluate,
+    /// Nix builds (or substitutes) the derivations.
+    Build,
+    /// The closure of the environment is queried.
+    Closure,
+    /// The image's layers are described (digests from the cache, or measured).
+    Layers,
+    /// The layers Docker lacks are loaded into it.
+    Load,
+    /// The blobs the registry lacks are pushed, then the manifest.
+    Push,
+}
+
+impl Stage {
+    /// The stage's name as users see it (and as JSON carries it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Evaluate => "evaluate",
+            Stage::Build => "build",
+            Stage::Closure => "closure",
+            Stage::Layers => "layers",
+            Stage::Load => "load",
+            Stage::Push => "push",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }

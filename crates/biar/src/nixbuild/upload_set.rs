@@ -96,7 +96,7 @@ pub fn upload_set(project: &Project, roots: &[PathBuf]) -> Result<UploadSet, Str
         }
         // Through the one project-file reader: a FIFO never blocks, a huge file is refused.
         let text =
-            crate::config::read_text(&host, crate::config::MAX_NIX_FILE_BYTES).map_err(|e| {
+            crate::fsutil::read_text(&host, crate::fsutil::MAX_NIX_FILE_BYTES).map_err(|e| {
                 let at = from.map(|l| format!("{l}: ")).unwrap_or_default();
                 format!("{at}{e}")
             })?;

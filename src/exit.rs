@@ -1,4 +1,5 @@
-//! Errors become a message on stderr and an exit code.
+//! Errors become a message on stderr and an exit code (0 success, 1 failure, 2 bad input or usage):
+//! the one place, at the binary's edge, for the CLI and the TUI alike.
 
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ pub fn category_of(err: &anyhow::Error) -> Category {
             biar::presets::PresetError,
             biar::index::IndexError,
             biar::docker::DockerError,
-            biar::build::BuildError,
+            biar::nixbuild::BuildError,
             biar::image::ImageError,
             biar::registry::RegistryError,
             biar::run::RunError
@@ -67,7 +68,7 @@ pub fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
         Err(err) => {
             errln!("error: {}", error_text(&err));
             // A build a signal cancelled: 128 + the signal, as shells report it.
-            if let Some(signal) = super::build_report::cancelled_by() {
+            if let Some(signal) = crate::cli::cancelled_by() {
                 return ExitCode::from((128 + signal) as u8);
             }
             match category_of(&err) {

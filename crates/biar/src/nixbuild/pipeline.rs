@@ -5,16 +5,16 @@
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
-use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::upload_set::{upload_set, UploadSet};
-use super::{BuildError, BuildEvent, ClosureGraph, StorePathInfo};
+use super::{BuildError, ClosureGraph, StorePathInfo};
 use crate::config::{PackageSetPin, Project};
 use crate::docker::tar_stream::{tar_stream, TarEntry};
 use crate::docker::{BuilderContainer, Engine, ExecOutput};
 use crate::nixexpr::{build_expression, package_set_expression, BuildExpr, PackageSetSource};
+use crate::progress::{self, BuildEvent, Stage};
 
 /// Where a build's files go in its container.
 const BUILD_DIR: &str = "/build";
@@ -51,12 +51,12 @@ pub async fn run(
     engine: &Engine,
     project: &Project,
     options: &BuildOptions,
-    events: Sender<BuildEvent>,
+    events: progress::Sender,
     cancel: CancellationToken,
 ) -> Result<BuildOutput, BuildError> {
     let plan = plan(project)?;
     let settings = &project.config.builder;
-    stage(&events, "evaluate").await;
+    stage(&events, Stage::Evaluate);
     // Starting is not interrupted (a fraction of a second): a container dropped between its
     // creation and its start would not end by itself, so it is removed properly instead.
     let container = BuilderContainer::start(engine, settings, "build").await?;
@@ -220,12 +220,8 @@ fn container_path(rel: &Path) -> String {
     format!("{BUILD_DIR}/project/{}", rel.display())
 }
 
-async fn stage(events: &Sender<BuildEvent>, name: &str) {
-    let _ = events
-        .send(BuildEvent::Stage {
-            name: name.to_string(),
-        })
-        .await;
+fn stage(events: &progress::Sender, name: Stage) {
+    events.send(BuildEvent::Stage { name });
 }
 
 /// Where [`upload_project`] put things in the container, and the arguments Nix needs for them.
@@ -353,7 +349,7 @@ async fn build_in(
     project: &Project,
     plan: &Plan,
     options: &BuildOptions,
-    events: &Sender<BuildEvent>,
+    events: &progress::Sender,
 ) -> Result<(String, ClosureGraph), BuildError> {
     let uploaded = upload(container, project, plan).await?;
 
@@ -388,7 +384,7 @@ async fn build_in(
     }
     let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
 
-    stage(events, "build").await;
+    stage(events, Stage::Build);
     let mut exec = container.exec(&args, &[]).await?;
     let mut parser = LogParser::new();
     let mut lines = LineBuffer::default();
@@ -399,7 +395,7 @@ async fn build_in(
             ExecOutput::Stderr(b) => {
                 for line in lines.push(&b) {
                     for event in parser.feed(&line) {
-                        let _ = events.send(event).await;
+                        events.send(event);
                     }
                 }
             }
@@ -407,7 +403,7 @@ async fn build_in(
     }
     if let Some(line) = lines.finish() {
         for event in parser.feed(&line) {
-            let _ = events.send(event).await;
+            events.send(event);
         }
     }
     let code = exec.exit_code().await?;
@@ -459,7 +455,7 @@ async fn build_in(
         .trim()
         .to_string();
 
-    stage(events, "closure").await;
+    stage(events, Stage::Closure);
     let json = container
         .exec_checked(&[
             "nix",

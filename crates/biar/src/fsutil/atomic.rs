@@ -1,4 +1,4 @@
-//! Atomic file replacement: a reader sees the old file or the new one, never half of either.
+//! Atomic replacement: a reader sees the old file or the new one, never half of either.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -1,18 +1,19 @@
 //! The whole `build`: Nix build → image with labels → load into Docker, or push to a registry.
-//! The CLI and the TUI both call [`build_image`]; they differ only in how they show progress,
-//! which they do through [`PipelineObserver`] and the event channel.
+//! The CLI and the TUI both call [`build_image`]; they differ only in how they show progress
+//! (every step's events on one [`progress::Sender`]) and the results ([`PipelineObserver`]).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
-use crate::build::{BuildError, BuildEvent, BuildOptions, BuildOutput, ClosureGraph};
 use crate::config::{ImageRef, Project};
-use crate::image::{BuilderStore, ImageDescriptor, ImageInput, LayerCache, LoadSummary, Sizes};
+use crate::image::{BuilderStore, ImageDescriptor, ImageInput, LayerCache, LoadSummary};
+use crate::nixbuild::{BuildError, BuildOptions, BuildOutput, ClosureGraph};
+use crate::progress::{self, BuildEvent};
 use crate::registry::{PushSummary, RegistryRef, RegistryTarget};
 
 /// What [`build_image`] does besides building.
@@ -23,23 +24,15 @@ pub struct PipelineOptions {
     pub build: BuildOptions,
 }
 
-/// The step an image-side event comes from (the Nix build's events go to the channel).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PipelineStep {
-    Layers,
-    Load,
-    Push,
-}
-
-/// Hooks called as the pipeline goes; every one defaults to nothing.
+/// Hooks called with the results as the pipeline goes; every one defaults to nothing. Each is
+/// called once the progress reported before it has been taken from the sink, so a front end
+/// shows a result after the progress that led to it.
 pub trait PipelineObserver: Send + Sync {
     /// The Nix build is over (its event channel closed); an error stops the pipeline before the
     /// image step.
     fn built<'a>(&'a self, _built: &'a BuildOutput) -> BoxFuture<'a, Result<(), BuildError>> {
         Box::pin(async { Ok(()) })
     }
-    /// An event of the image, load or push step.
-    fn event(&self, _step: PipelineStep, _event: BuildEvent) {}
     fn assembled(&self, _image: &ImageDescriptor, _took: Duration) {}
     fn loaded(&self, _reference: &ImageRef, _summary: &LoadSummary, _took: Duration) {}
     fn pushed(&self, _remote: &RegistryRef, _summary: &PushSummary, _took: Duration) {}
@@ -79,13 +72,31 @@ impl PipelineOutcome {
 }
 
 /// Builds `project`'s image unless `name:tag` is already there (in Docker, or in the registry
-/// with `push`): the Nix build (its events on `events`), the layers (digests from the cache, else
+/// with `push`): the Nix build, the layers (digests from the cache, else
 /// measured from the builder's store for a push, or learnt while a load sends them) with the
-/// labels, then a load of what Docker lacks or a push of what the registry lacks. `cancel` stops any step; nothing is tagged half-way.
+/// labels, then a load of what Docker lacks or a push of what the registry lacks. Every step's
+/// progress goes to `events`, and last the delivered reference (`Done`, once, on success).
+/// `cancel` stops any step; nothing is tagged half-way.
 pub async fn build_image(
     project: &Project,
     options: &PipelineOptions,
-    events: Sender<BuildEvent>,
+    events: progress::Sender,
+    observer: &dyn PipelineObserver,
+    cancel: CancellationToken,
+) -> Result<PipelineOutcome, crate::Error> {
+    let outcome = deliver(project, options, &events, observer, cancel).await?;
+    let reference = match &outcome.remote {
+        Some(remote) => remote.to_string(),
+        None => outcome.reference.reference(),
+    };
+    events.send(BuildEvent::Done { reference });
+    Ok(outcome)
+}
+
+async fn deliver(
+    project: &Project,
+    options: &PipelineOptions,
+    events: &progress::Sender,
     observer: &dyn PipelineObserver,
     cancel: CancellationToken,
 ) -> Result<PipelineOutcome, crate::Error> {
@@ -107,8 +118,18 @@ pub async fn build_image(
             }
         }
     }
-    let built = crate::build::run(&engine, project, &options.build, events, cancel.clone()).await?;
-    let result = image_steps(project, options, identity, &built, observer, &cancel).await;
+    let built = crate::nixbuild::run(
+        &engine,
+        project,
+        &options.build,
+        events.clone(),
+        cancel.clone(),
+    )
+    .await?;
+    let result = image_steps(
+        project, options, identity, &built, events, observer, &cancel,
+    )
+    .await;
     built.container.remove().await;
     let (reference, remote, load, push) = result?;
     Ok(PipelineOutcome {
@@ -134,9 +155,11 @@ async fn image_steps(
     options: &PipelineOptions,
     identity: Option<ImageRef>,
     built: &BuildOutput,
+    events: &progress::Sender,
     observer: &dyn PipelineObserver,
     cancel: &CancellationToken,
 ) -> Result<Steps, crate::Error> {
+    events.flushed().await;
     observer.built(built).await?;
     let engine = built.container.engine().clone();
     // Until the configuration hashes exist, the environment's own store hash names the image.
@@ -162,50 +185,26 @@ async fn image_steps(
         engine: engine.clone(),
         container: built.container.id().to_string(),
     };
-    let started = Instant::now();
     let cache = LayerCache::open_default();
-    let on_layers = |e: BuildEvent| observer.event(PipelineStep::Layers, e);
+    let emit = |e: BuildEvent| events.send(e);
     let Some(target) = &options.push else {
         // A load needs sizes before bytes, not digests: new layers are listed, then read once
         // as they are sent (the image is whole, and reported as assembled, after the load).
-        let layout = tokio::select! {
-            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-            r = crate::image::describe(&input, &source, &cache, Sizes::List, &on_layers) => r?,
-        };
-        let described = started.elapsed();
         let started = Instant::now();
-        let on_load = |e: BuildEvent| observer.event(PipelineStep::Load, e);
-        let loaded = tokio::select! {
-            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-            r = crate::image::load_layout(&engine, layout, &source, &cache, &on_load) => r,
-        };
-        let (image, summary) = match loaded {
-            // A size predicted from the listing was wrong: nothing was tagged. Measure every new
-            // layer (the two-pass way) and load again, so a build is never stuck on a listing.
-            Err(e @ crate::image::ImageError::SizeMismatch { .. }) => {
-                tracing::warn!("loading again with measured layers: {e}");
-                let layout = tokio::select! {
-                    _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-                    r = crate::image::describe(&input, &source, &cache, Sizes::Measure, &on_layers) => r?,
-                };
-                tokio::select! {
-                    _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-                    r = crate::image::load_layout(&engine, layout, &source, &cache, &on_load) => r?,
-                }
-            }
-            other => other?,
-        };
-        observer.assembled(&image, described);
-        observer.loaded(&reference, &summary, started.elapsed());
-        return Ok((reference, None, Some(summary), None));
+        let load = crate::image::load(&engine, &input, &source, &cache, &emit);
+        let loaded = unless_cancelled(cancel, BuildError::Cancelled, load).await?;
+        events.flushed().await;
+        observer.assembled(&loaded.image, loaded.described);
+        observer.loaded(&reference, &loaded.summary, started.elapsed());
+        return Ok((reference, None, Some(loaded.summary), None));
     };
     // A push asks the registry for each blob by digest first: every digest is measured up front.
-    let image = tokio::select! {
-        _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-        r = crate::image::assemble(&input, &source, &cache, &on_layers) => r?,
-    };
+    let started = Instant::now();
+    let assemble = crate::image::assemble(&input, &source, &cache, &emit);
+    let image = unless_cancelled(cancel, BuildError::Cancelled, assemble).await?;
+    events.flushed().await;
     observer.assembled(&image, started.elapsed());
-    let (remote, summary) = push(target, &image, built, observer, cancel).await?;
+    let (remote, summary) = push(target, &image, built, events, observer, cancel).await?;
     Ok((reference, Some(remote), None, Some(summary)))
 }
 
@@ -215,6 +214,7 @@ async fn push(
     target: &RegistryTarget,
     image: &ImageDescriptor,
     built: &BuildOutput,
+    events: &progress::Sender,
     observer: &dyn PipelineObserver,
     cancel: &CancellationToken,
 ) -> Result<(RegistryRef, PushSummary), crate::Error> {
@@ -233,18 +233,27 @@ async fn push(
         };
         Box::pin(async move { stream }) as _
     };
-    let on_push = |e: BuildEvent| observer.event(PipelineStep::Push, e);
+    let emit = |e: BuildEvent| events.send(e);
     let started = Instant::now();
     let push_image = image.push_image();
-    let push =
-        crate::registry::push_to_target(target, &image.reference, &push_image, &open, &on_push);
+    let push = crate::registry::push_to_target(target, &image.reference, &push_image, &open, &emit);
     // Stopping is safe at any point: the manifest goes last, so nothing is half-tagged.
-    let (remote, summary) = tokio::select! {
-        r = push => r?,
-        _ = cancel.cancelled() => return Err(BuildError::PushCancelled.into()),
-    };
+    let (remote, summary) = unless_cancelled(cancel, BuildError::PushCancelled, push).await?;
+    events.flushed().await;
     observer.pushed(&remote, &summary, started.elapsed());
     Ok((remote, summary))
+}
+
+/// `step`, unless `cancel` fires first: then `cancelled`.
+async fn unless_cancelled<T, E: Into<crate::Error>>(
+    cancel: &CancellationToken,
+    cancelled: BuildError,
+    step: impl Future<Output = Result<T, E>>,
+) -> Result<T, crate::Error> {
+    tokio::select! {
+        _ = cancel.cancelled() => Err(cancelled.into()),
+        r = step => r.map_err(Into::into),
+    }
 }
 
 /// The labels on a built image: the configuration hashes and the package names.
@@ -284,7 +293,7 @@ mod tests {
     fn build_image_future_is_send(
         project: &Project,
         options: &PipelineOptions,
-        events: Sender<BuildEvent>,
+        events: progress::Sender,
         observer: &dyn PipelineObserver,
         cancel: CancellationToken,
     ) {

@@ -1,12 +1,14 @@
-//! The build pipeline: generated expression, `nix-build` in the builder with
-//! `--log-format internal-json`, the [`BuildEvent`] stream, the [`ClosureGraph`], cancellation.
+//! The Nix build: generated expression, `nix-build` in the builder with
+//! `--log-format internal-json`, its [`BuildEvent`](crate::progress::BuildEvent) stream, the
+//! [`ClosureGraph`], cancellation. Knows nothing of images (that is `image`, and the whole
+//! product is `operations::build_image`).
 //!
 //! # API
 //! ```ignore
 //! let engine = biar::docker::connect().await?;
 //! let (tx, mut rx) = tokio::sync::mpsc::channel(256);
 //! let cancel = tokio_util::sync::CancellationToken::new();
-//! let out: BuildOutput = biar::build::run(&engine, &project, &BuildOptions::default(), tx, cancel).await?;
+//! let out: BuildOutput = biar::nixbuild::run(&engine, &project, &BuildOptions::default(), tx, cancel).await?;
 //! // out.env_path: the symlink farm; out.closure: every path with NAR size and references;
 //! // out.container: the running builder container with the store, to stream paths out:
 //! let nar = out.container.exec_stream_stdout(&["nix-store", "--dump", &out.env_path]);
@@ -21,20 +23,12 @@
 
 mod closure;
 mod error;
-mod event;
-mod image_pipeline;
 pub mod internal_json;
-mod log_text;
 mod pipeline;
 mod upload_set;
 
 pub use closure::{ClosureGraph, StorePathInfo};
 pub use error::BuildError;
-pub use event::BuildEvent;
-pub use image_pipeline::{
-    build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome, PipelineStep,
-};
-pub use log_text::{neutralise_log, neutralise_text, plain_text};
 pub use pipeline::{
     closure_from_path_info, run, upload_project, BuildOptions, BuildOutput, UploadedProject,
     ENV_NAME,

@@ -18,7 +18,7 @@ use std::path::{Component, Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::error::Category;
+use crate::category::Category;
 use crate::location::Location;
 
 /// Largest `config.json` biar-tui reads (a real one is a few hundred bytes).

@@ -1,17 +1,10 @@
 //! The crate-wide error: one variant per module, each a typed error of its own.
 //!
-//! The binary maps [`Category`] to an exit code: bad input is 2, any other failure 1.
+//! Its [`Category`] is the variant's own.
 
 use thiserror::Error;
 
-/// Whether an error is the user's input at fault (fix it and retry) or the world (Docker, network, Nix).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    /// A file, argument or name the user gave is wrong; nothing was changed.
-    BadInput,
-    /// Something outside the user's input failed.
-    Failure,
-}
+use crate::category::Category;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -26,13 +19,16 @@ pub enum Error {
     #[error(transparent)]
     Docker(#[from] crate::docker::DockerError),
     #[error(transparent)]
-    Build(#[from] crate::build::BuildError),
+    Build(#[from] crate::nixbuild::BuildError),
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    /// A push was asked of a project that names no registry.
+    #[error("{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it", .config.display())]
+    NoRegistry { config: std::path::PathBuf },
 }
 
 impl Error {
@@ -47,6 +43,7 @@ impl Error {
             Error::Image(e) => e.category(),
             Error::Registry(e) => e.category(),
             Error::Run(e) => e.category(),
+            Error::NoRegistry { .. } => Category::BadInput,
         }
     }
 }
