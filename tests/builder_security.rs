@@ -403,6 +403,61 @@ fn a_path_pin_outside_the_project_needs_the_users_trust() {
     );
 }
 
+/// A signing key is trust the user gives, never a project: a cloned project naming its own key
+/// (and cache) could get a forged path into the shared store under a real name. Untrusted, the
+/// build and `builder create` refuse before anything starts; listed in the user's config.toml,
+/// the same project builds.
+#[test]
+fn a_projects_signing_key_needs_the_users_trust() {
+    let key = "their-cache-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let (tmp, dir) = offline_project(|config| {
+        config["builder"]["substituters"] = serde_json::json!([]);
+        config["builder"]["trustedPublicKeys"] = serde_json::json!([key]);
+    });
+    for args in [
+        &["build", "--json"][..],
+        &["builder", "create", "--offline"][..],
+    ] {
+        let out = biar(tmp.path())
+            .args(args)
+            .arg("--project")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing built or made");
+        assert!(
+            stderr.contains(key)
+                && stderr.contains("config.json:")
+                && stderr.contains("trusted-public-keys"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let settings = tmp.path().join("config/biar");
+    std::fs::create_dir_all(&settings).unwrap();
+    std::fs::write(
+        settings.join("config.toml"),
+        format!("trusted-public-keys = [{key:?}]\n"),
+    )
+    .unwrap();
+    if !docker_available() {
+        return;
+    }
+    let mut cleanup = Cleanup::default();
+    let out = biar(tmp.path())
+        .args(["build", "--json", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    cleanup.built_images(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Only the configuration and what it imports travel to the builder: a data file beside
 /// config.json and the work in `workdir/` do not (the configuration checks from inside the
 /// builder and would add the failing package if they did); an import leaving the project is

@@ -113,6 +113,8 @@ struct Plan {
 }
 
 fn plan(project: &Project) -> Result<Plan, BuildError> {
+    // A signing key the project brings is passed to Nix below only if the user trusts it.
+    project.check_keys_trusted()?;
     let config_path = project.config_path();
     let bad = |message: String| BuildError::BadProject {
         config: config_path.clone(),
