@@ -138,6 +138,31 @@ fn a_build_cannot_rewrite_another_store_path_and_runs_within_its_limits() {
     assert!(limits.contains("memory 1073741824"), "{limits}");
 }
 
+/// Runs `script` in a container `prep` of `source` and commits it as each of `tags`, with the
+/// Dockerfile-style `change`s: a local stand-in for an image that would be pulled.
+fn commit_image(source: &str, prep: &str, script: &str, change: &str, tags: &[&String]) {
+    let out = Command::new("docker")
+        .args(["run", "--name", prep, source, "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for tag in tags {
+        let out = Command::new("docker")
+            .args(["commit", "--change", change, prep, tag])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// The online `builder create` through an image of the official name made here (nothing can be
 /// pulled): a base without build users (as the official image was configured before) becomes a
 /// builder whose builds run as build users; settings reach nix.conf as data (a `%` survives);
@@ -160,38 +185,16 @@ fn the_online_builder_runs_builds_as_build_users_and_replaces_an_older_one() {
         containers: vec![setup.clone()],
     };
     // A builder as biar-tui made them before build users: no members in nixbld, root builds.
-    let out = Command::new("docker")
-        .args(["run", "--name", &setup, &source, "sh", "-c"])
-        .arg(
-            "set -e; grep -v '^nixbld' /etc/passwd > /tmp/p; cat /tmp/p > /etc/passwd; \
-             grep -v '^nixbld:' /etc/group > /tmp/g; echo 'nixbld:x:30000:' >> /tmp/g; \
-             cat /tmp/g > /etc/group; \
-             printf 'sandbox = false\\nbuild-users-group =\\nsubstituters =\\n' > /etc/nix/nix.conf",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    commit_image(
+        &source,
+        &setup,
+        "set -e; grep -v '^nixbld' /etc/passwd > /tmp/p; cat /tmp/p > /etc/passwd; \
+         grep -v '^nixbld:' /etc/group > /tmp/g; echo 'nixbld:x:30000:' >> /tmp/g; \
+         cat /tmp/g > /etc/group; \
+         printf 'sandbox = false\\nbuild-users-group =\\nsubstituters =\\n' > /etc/nix/nix.conf",
+        "LABEL biar.builder.format=1",
+        &[&base, &builder],
     );
-    for tag in [&base, &builder] {
-        let out = Command::new("docker")
-            .args([
-                "commit",
-                "--change",
-                "LABEL biar.builder.format=1",
-                &setup,
-                tag,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
     let salt = unique();
     std::fs::write(dir.join("user.nix"), hostile_user_nix(&salt)).unwrap();
     let write_config = |substituters: serde_json::Value| {
@@ -358,12 +361,84 @@ fn a_path_pin_outside_the_project_needs_the_users_trust() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("outside the project"), "{stderr}");
     assert!(stderr.contains("trusted-paths"), "{stderr}");
+    // Hashing reads every file of the pinned folder: `hash` (and the TUI, which shows the
+    // reference) refuse it too rather than read a folder the user never chose.
+    let hash = || {
+        biar(tmp.path())
+            .args(["hash", "--project"])
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = hash();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("outside the project") && stderr.contains("config.json:"),
+        "{stderr}"
+    );
     // The project's own folder cannot vouch for it: only the user's config.toml counts.
     let settings = tmp.path().join("config/biar");
     std::fs::create_dir_all(&settings).unwrap();
     std::fs::write(
         settings.join("config.toml"),
         format!("trusted-paths = [{:?}]\n", pkgs.display().to_string()),
+    )
+    .unwrap();
+    assert!(hash().status.success());
+    if !docker_available() {
+        return;
+    }
+    let mut cleanup = Cleanup::default();
+    let out = biar(tmp.path())
+        .args(["build", "--json", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    cleanup.built_images(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A signing key is trust the user gives, never a project: a cloned project naming its own key
+/// (and cache) could get a forged path into the shared store under a real name. Untrusted, the
+/// build and `builder create` refuse before anything starts; listed in the user's config.toml,
+/// the same project builds.
+#[test]
+fn a_projects_signing_key_needs_the_users_trust() {
+    let key = "their-cache-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let (tmp, dir) = offline_project(|config| {
+        config["builder"]["substituters"] = serde_json::json!([]);
+        config["builder"]["trustedPublicKeys"] = serde_json::json!([key]);
+    });
+    for args in [
+        &["build", "--json"][..],
+        &["builder", "create", "--offline"][..],
+    ] {
+        let out = biar(tmp.path())
+            .args(args)
+            .arg("--project")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing built or made");
+        assert!(
+            stderr.contains(key)
+                && stderr.contains("config.json:")
+                && stderr.contains("trusted-public-keys"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let settings = tmp.path().join("config/biar");
+    std::fs::create_dir_all(&settings).unwrap();
+    std::fs::write(
+        settings.join("config.toml"),
+        format!("trusted-public-keys = [{key:?}]\n"),
     )
     .unwrap();
     if !docker_available() {
@@ -438,5 +513,103 @@ fn a_build_uploads_only_the_configuration_and_what_it_imports() {
     assert!(
         stderr.contains("../secret.nix leads outside the project"),
         "{stderr}"
+    );
+}
+
+/// Containers made from `image`, running or not.
+fn containers_from(image: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("ancestor={image}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The online `builder create` runs a setup container of the base image: a `biar-tui` killed
+/// (SIGKILL, so none of its code runs) while it works must not leave that container behind.
+/// The base here is the offline builder with a `grep` that hangs, so the kill lands mid-setup.
+#[test]
+fn a_killed_online_builder_create_leaves_no_setup_container() {
+    if !docker_available() {
+        return;
+    }
+    let id = unique();
+    let (tmp, dir) = offline_project(|_| {});
+    let (source, _) = builder_of(&dir);
+    let base = format!("nixos/nix:biar-test-slow-{id}");
+    let builder = format!("biar-test-never-made-{id}:latest");
+    let volume = format!("biar-test-never-made-store-{id}");
+    let prep = format!("biar-test-slow-grep-{id}");
+    let mut cleanup = Cleanup {
+        images: vec![base.clone(), builder.clone()],
+        volumes: vec![volume.clone()],
+        containers: vec![prep.clone()],
+    };
+    let path = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "-f",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            &source,
+        ])
+        .output()
+        .unwrap();
+    let path = String::from_utf8_lossy(&path.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("PATH=").map(str::to_string))
+        .unwrap_or_else(|| "/usr/bin:/bin".into());
+    commit_image(
+        &source,
+        &prep,
+        "mkdir -p /slow && printf '#!/bin/sh\\nexec sleep 300\\n' > /slow/grep && chmod +x /slow/grep",
+        &format!("ENV PATH=/slow:{path}"),
+        &[&base],
+    );
+    let config_path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["builder"] = serde_json::json!({
+        "image": builder, "storeVolume": volume, "baseImage": base,
+        "substituters": [], "trustedPublicKeys": [],
+    });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+
+    let mut child = common::biar_std(tmp.path())
+        .args(["builder", "create", "--project"])
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while containers_from(&base).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no setup container started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let it start its script (the hanging grep).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let left = loop {
+        let left = containers_from(&base);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Whatever the outcome, nothing of this test stays.
+    cleanup.containers.extend(left.iter().cloned());
+    assert!(
+        left.is_empty(),
+        "setup containers left after SIGKILL: {left:?}"
     );
 }

@@ -68,6 +68,11 @@ mod tests {
             "dbg!(",
             "io::stdout().lock()",
             "io::stderr().lock()",
+            // `writeln!(std::io::stderr(), …)` and `write_all(&mut std::io::stderr(), …)`
+            // (the TUI's crossterm commands to stdout are ours, not text).
+            "io::stderr(),",
+            "&mut std::io::stdout()",
+            "&mut std::io::stderr()",
         ];
         let mut found = Vec::new();
         for file in files {

@@ -71,8 +71,8 @@ pub async fn handle(cancel: CancellationToken, phase: Phase, push: bool) {
                 cancel.cancel()
             }
             IMAGE => {
-                // The terminal may be gone (SIGHUP): a failed write is no error.
-                let _ = std::io::Write::write_all(&mut std::io::stderr(), b"error: cancelled\n");
+                // The terminal may be gone (SIGHUP): the printer ignores a failed write.
+                crate::cli::print::errln!("error: cancelled");
                 std::process::exit(128 + signal);
             }
             _ => return,

@@ -29,7 +29,11 @@ pub enum BuilderCommand {
 }
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let settings = builder_settings(&global.project)?;
+    let settings = match args.command {
+        // Keys baked into the shared builder image: only those the user trusts.
+        BuilderCommand::Create { .. } => biar::config::trusted_builder_settings(&global.project)?,
+        BuilderCommand::Status { .. } => builder_settings(&global.project)?,
+    };
     let engine = biar::docker::connect().await?;
     match args.command {
         BuilderCommand::Create { offline } => {

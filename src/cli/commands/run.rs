@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use std::io::Write as _;
-
 use anyhow::Context as _;
 use biar::config::Project;
 use biar::operations::PipelineOptions;
@@ -52,20 +50,13 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         // The container is already removed: end as the signal would have ended us (a shell
         // then reports 128 + its number). The terminal may be gone: a failed write is no error.
         Err(RunError::Interrupted { signal }) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "biar-tui: stopped by signal {signal}; the environment was removed"
-            );
+            errln!("biar-tui: stopped by signal {signal}; the environment was removed");
             let _ = signal_hook::low_level::emulate_default_handler(signal);
             Ok(ExitCode::from((128 + signal) as u8))
         }
         // The command was not found or not executable: 127 or 126, as a shell and docker say.
         Err(e @ RunError::CommandNotRun { code, .. }) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "error: running {image}: {}",
-                biar::progress::neutralise_log(&e.to_string())
-            );
+            errln!("error: running {image}: {e}");
             Ok(ExitCode::from(code))
         }
         Err(e) => Err(anyhow::Error::new(e).context(format!("running {image}"))),

@@ -70,7 +70,17 @@ pub(super) fn base_hash(project: &Project) -> Result<String, ConfigError> {
         }
         PackageSetPin::Path { path } => {
             h.field("pin", b"path");
-            hash_folder(&mut h, project, &project.root.join(path), path)?;
+            let dir = project.root.join(path);
+            // Hashing reads every file of the folder: only one the user trusts (or inside).
+            if dir.exists() {
+                super::check_path_pin(&project.root, path, &dir).map_err(|message| {
+                    ConfigError::Invalid {
+                        at: project.key_location("nixpkgs"),
+                        message,
+                    }
+                })?;
+            }
+            hash_folder(&mut h, project, &dir, path)?;
         }
     }
     let img = &project.config.image;

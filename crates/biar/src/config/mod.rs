@@ -24,11 +24,16 @@ pub use model::{
     BuilderSettings, Config, ImageSettings, IndexSettings, PackageSetPin, RegistrySettings,
     OFFICIAL_NIX_IMAGE,
 };
-pub use project::{builder_settings, normalise_entry, same_entry, Project};
+pub use project::{
+    builder_settings, normalise_entry, same_entry, trusted_builder_settings, Project,
+};
 // Project files are read by the ground floor's rules (re-exported for the callers that know
 // them here).
 pub use crate::fsutil::{
     check_regular, open_regular, read_text, resolve_inside, FileError, MAX_CONFIG_JSON_BYTES,
     MAX_NIX_FILE_BYTES,
 };
-pub use trust::{user_config_dir, TrustedPaths, TRUSTED_PATHS_KEY};
+pub use trust::{
+    check_keys_trusted, check_path_pin, user_config_dir, TrustedPaths, TRUSTED_KEYS_KEY,
+    TRUSTED_PATHS_KEY,
+};

@@ -56,6 +56,16 @@ impl Project {
         locate_key(&self.config_path(), &self.config_text(), key)
     }
 
+    /// Every key of `builder.trustedPublicKeys` is trusted by the user's own settings (see
+    /// `trust.rs`): checked before each build, so a cloned project cannot bring its own key.
+    pub fn check_keys_trusted(&self) -> Result<(), ConfigError> {
+        super::check_keys_trusted(
+            &self.config_path(),
+            &self.config_text(),
+            &self.config.builder.trusted_public_keys,
+        )
+    }
+
     /// config.json's text as it is now, for locating keys in messages ("" if it cannot be read).
     fn config_text(&self) -> String {
         resolve_inside(&self.root, Path::new("config.json"))
@@ -366,6 +376,23 @@ fn check_container_workdir(dir: &str) -> Result<(), String> {
 /// config.json: the builder is shared by all projects, so `builder create`/`status` work
 /// anywhere and need no complete project.
 pub fn builder_settings(dir: &Path) -> Result<super::BuilderSettings, ConfigError> {
+    Ok(read_builder_settings(dir)?.0)
+}
+
+/// [`builder_settings`] for baking into a builder image (`builder create`): the keys a project
+/// names must also be trusted by the user's own settings, as for a build.
+pub fn trusted_builder_settings(dir: &Path) -> Result<super::BuilderSettings, ConfigError> {
+    let (settings, text) = read_builder_settings(dir)?;
+    super::check_keys_trusted(
+        &dir.join("config.json"),
+        &text,
+        &settings.trusted_public_keys,
+    )?;
+    Ok(settings)
+}
+
+/// The settings and config.json's text ("" when there is no config.json).
+fn read_builder_settings(dir: &Path) -> Result<(super::BuilderSettings, String), ConfigError> {
     #[derive(serde::Deserialize)]
     struct OnlyBuilder {
         #[serde(default)]
@@ -377,12 +404,14 @@ pub fn builder_settings(dir: &Path) -> Result<super::BuilderSettings, ConfigErro
         .and_then(|p| super::read_text(&p, super::MAX_CONFIG_JSON_BYTES))
     {
         Ok(text) => text,
-        Err(e) if e.is_not_found() => return Ok(super::BuilderSettings::default()),
+        Err(e) if e.is_not_found() => {
+            return Ok((super::BuilderSettings::default(), String::new()))
+        }
         Err(e) => return Err(e.into()),
     };
     let only: OnlyBuilder = serde_json::from_str(&text).map_err(|e| json_error(&path, &e))?;
     super::builder_check::check_builder(&path, &text, &only.builder)?;
-    Ok(only.builder)
+    Ok((only.builder, text))
 }
 
 /// Parses config.json into the typed model, with positions on every error.

@@ -9,6 +9,15 @@
 //! A `nixpkgs.path` pin is uploaded whole into the shared builder; a cloned project pinning `~`
 //! or `/root` would send that folder there. So a pin outside its project is used only when it
 //! lies in one of these folders.
+//!
+//! The signing keys the user trusts live here too, `trusted-public-keys`: a key a project's
+//! `builder.trustedPublicKeys` names is passed to Nix only when listed there (or one of biar's
+//! defaults). Otherwise a cloned project could add its own key and cache and get a forged path
+//! into the shared store under a real name, shipped by every other project's image.
+//!
+//! ```toml
+//! trusted-public-keys = ["my-cache-1:AbC…="]
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +30,8 @@ pub fn user_config_dir() -> Option<PathBuf> {
 
 /// The key of the trust list in `config.toml`.
 pub const TRUSTED_PATHS_KEY: &str = "trusted-paths";
+/// The key of the trusted signing keys in `config.toml`.
+pub const TRUSTED_KEYS_KEY: &str = "trusted-public-keys";
 
 /// The user's trusted folders, resolved (links followed; entries that do not exist dropped).
 #[derive(Debug, Clone, Default)]
@@ -28,6 +39,8 @@ pub struct TrustedPaths {
     /// The file they were read from (for messages), even when it does not exist.
     pub file: PathBuf,
     paths: Vec<PathBuf>,
+    /// The Nix public keys the user trusts (`trusted-public-keys`).
+    keys: Vec<String>,
 }
 
 impl TrustedPaths {
@@ -52,6 +65,7 @@ impl TrustedPaths {
                 return Ok(TrustedPaths {
                     file,
                     paths: vec![],
+                    keys: vec![],
                 })
             }
             Err(e) => return Err(invalid(e.to_string())),
@@ -87,13 +101,119 @@ impl TrustedPaths {
                 )))
             }
         }
-        Ok(TrustedPaths { file, paths })
+        let mut keys = Vec::new();
+        match table.get(TRUSTED_KEYS_KEY) {
+            None => {}
+            Some(toml::Value::Array(entries)) => {
+                for entry in entries {
+                    let key = entry.as_str().ok_or_else(|| {
+                        invalid(format!(
+                            "`{TRUSTED_KEYS_KEY}` must be a list of Nix public keys (strings)"
+                        ))
+                    })?;
+                    super::check_public_key(key).map_err(|why| {
+                        invalid(format!(
+                            "`{TRUSTED_KEYS_KEY}` entry {key:?} is not a Nix public key: {why}"
+                        ))
+                    })?;
+                    keys.push(key.to_string());
+                }
+            }
+            Some(_) => {
+                return Err(invalid(format!(
+                    "`{TRUSTED_KEYS_KEY}` must be a list of Nix public keys, e.g. \
+                     {TRUSTED_KEYS_KEY} = [\"my-cache-1:AbC…=\"]"
+                )))
+            }
+        }
+        Ok(TrustedPaths { file, paths, keys })
+    }
+
+    /// Whether the Nix public key `key` may be trusted for a build: the user lists it, or it is
+    /// one of biar's own defaults (Nix's default too).
+    pub fn trusts_key(&self, key: &str) -> bool {
+        self.keys.iter().any(|k| k == key)
+            || super::BuilderSettings::default()
+                .trusted_public_keys
+                .iter()
+                .any(|k| k == key)
     }
 
     /// Whether `path` (resolved: links followed) is one of the trusted folders or inside one.
     pub fn trusts(&self, path: &Path) -> bool {
         self.paths.iter().any(|t| path.starts_with(t))
     }
+}
+
+/// Whether the path pin `written` (the folder `dir`) may be used, by the user's trust list in
+/// `$XDG_CONFIG_HOME/biar`: one inside `root` (the project) needs none. `Err` is why not, a
+/// sentence for the user. Reading (to hash it) counts as using it, as uploading does: a cloned
+/// project pinning `~` gets neither.
+pub fn check_path_pin(root: &Path, written: &str, dir: &Path) -> Result<(), String> {
+    check_path_pin_with(root, written, dir, TrustedPaths::load)
+}
+
+fn check_path_pin_with(
+    root: &Path,
+    written: &str,
+    dir: &Path,
+    trusted: impl FnOnce() -> Result<TrustedPaths, ConfigError>,
+) -> Result<(), String> {
+    let real = dir
+        .canonicalize()
+        .map_err(|e| format!("nixpkgs.path {written:?}: {}: {e}", dir.display()))?;
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if real.starts_with(&root) {
+        return Ok(());
+    }
+    let trusted = trusted()
+        .map_err(|e| format!("nixpkgs.path {written:?}: reading your trusted paths: {e}"))?;
+    if trusted.trusts(&real) {
+        return Ok(());
+    }
+    Err(format!(
+        "nixpkgs.path {written:?} is {}, outside the project: a package set pinned by path is \
+         uploaded whole into the shared builder, so one outside the project is used only when \
+         your own settings trust it. If you mean to, add it to `{TRUSTED_PATHS_KEY}` in {}: \
+         {TRUSTED_PATHS_KEY} = [{:?}]",
+        real.display(),
+        trusted.file.display(),
+        real.display().to_string()
+    ))
+}
+
+/// Every key of `keys` (a project's `builder.trustedPublicKeys`, from config.json at `path`
+/// whose text is `text`) must be trusted by the user's own settings: refused, naming the key,
+/// its place in config.json and how to trust it.
+pub fn check_keys_trusted(path: &Path, text: &str, keys: &[String]) -> Result<(), ConfigError> {
+    check_keys_trusted_with(path, text, keys, TrustedPaths::load)
+}
+
+fn check_keys_trusted_with(
+    path: &Path,
+    text: &str,
+    keys: &[String],
+    trusted: impl FnOnce() -> Result<TrustedPaths, ConfigError>,
+) -> Result<(), ConfigError> {
+    let defaults = super::BuilderSettings::default().trusted_public_keys;
+    if keys.iter().all(|k| defaults.contains(k)) {
+        return Ok(());
+    }
+    let trusted = trusted()?;
+    let Some(key) = keys.iter().find(|k| !trusted.trusts_key(k)) else {
+        return Ok(());
+    };
+    Err(ConfigError::Invalid {
+        at: super::project::locate_string(path, text, key)
+            .unwrap_or_else(|| super::project::locate_key(path, text, "trustedPublicKeys")),
+        message: format!(
+            "builder.trustedPublicKeys names the key {key:?}, which your own settings do not \
+             trust: a key a project brings could sign forged store paths into the shared store, \
+             so nothing was built. If you trust it, add it to `{TRUSTED_KEYS_KEY}` in {}: \
+             {TRUSTED_KEYS_KEY} = [{key:?}] (or remove it from config.json)",
+            trusted.file.display()
+        ),
+    })
 }
 
 fn expand_home(s: &str) -> PathBuf {
@@ -129,6 +249,69 @@ mod tests {
         assert!(t.trusts(&real.join("sub")));
         assert!(!t.trusts(real.parent().unwrap()));
         assert!(!t.trusts(Path::new("/root")));
+    }
+
+    #[test]
+    fn a_project_key_needs_the_users_trust() {
+        let settings = tempfile::tempdir().unwrap();
+        let load = || TrustedPaths::load_from(settings.path());
+        let cfg = Path::new("/p/config.json");
+        let key = "evil-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_string();
+        let text = format!("{{\n  \"builder\": {{ \"trustedPublicKeys\": [{key:?}] }}\n}}");
+        // Biar's defaults and no keys at all need no trust.
+        let defaults = crate::config::BuilderSettings::default().trusted_public_keys;
+        assert!(check_keys_trusted_with(cfg, &text, &defaults, load).is_ok());
+        assert!(check_keys_trusted_with(cfg, &text, &[], load).is_ok());
+        let e = check_keys_trusted_with(cfg, &text, std::slice::from_ref(&key), load)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/p/config.json:2:") && e.contains(&key) && e.contains(TRUSTED_KEYS_KEY),
+            "{e}"
+        );
+        std::fs::write(
+            settings.path().join("config.toml"),
+            format!("{TRUSTED_KEYS_KEY} = [{key:?}]"),
+        )
+        .unwrap();
+        assert!(check_keys_trusted_with(cfg, &text, &[key], load).is_ok());
+        std::fs::write(
+            settings.path().join("config.toml"),
+            format!("{TRUSTED_KEYS_KEY} = [\"not a key\"]"),
+        )
+        .unwrap();
+        assert!(TrustedPaths::load_from(settings.path()).is_err());
+    }
+
+    #[test]
+    fn a_pin_outside_the_project_needs_a_listed_folder() {
+        let settings = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(project.path().join("pkgs")).unwrap();
+        let load = || TrustedPaths::load_from(settings.path());
+        let inside = project.path().join("pkgs");
+        assert_eq!(
+            check_path_pin_with(project.path(), "pkgs", &inside, load),
+            Ok(())
+        );
+        let e = check_path_pin_with(project.path(), "/x", outside.path(), load).unwrap_err();
+        assert!(
+            e.contains("outside the project") && e.contains(TRUSTED_PATHS_KEY),
+            "{e}"
+        );
+        std::fs::write(
+            settings.path().join("config.toml"),
+            format!(
+                "trusted-paths = [{:?}]",
+                outside.path().display().to_string()
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            check_path_pin_with(project.path(), "/x", outside.path(), load),
+            Ok(())
+        );
     }
 
     #[test]

@@ -345,19 +345,29 @@ async fn create_from_official(
         },
     ]);
     let docker = &engine.docker;
-    let created = docker
-        .create_container(
-            None::<bollard::query_parameters::CreateContainerOptions>,
-            ContainerCreateBody {
-                image: Some(base.to_string()),
-                cmd: Some(vec!["sh".into(), "-c".into(), SETUP_SCRIPT.into()]),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(DockerError::api(format!(
-            "creating a setup container of {base}"
-        )))?;
+    // Named and watched like every container we make, so a biar-tui killed mid-setup (even by
+    // SIGKILL) leaves none behind. No owner labels: a commit would copy them into the builder.
+    let name = format!(
+        "biar-setup-{}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let created = super::owner::create_container(
+        engine,
+        &name,
+        ContainerCreateBody {
+            image: Some(base.to_string()),
+            cmd: Some(vec!["sh".into(), "-c".into(), SETUP_SCRIPT.into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(DockerError::api(format!(
+        "creating a setup container of {base}"
+    )))?;
     let id = created.id;
     let result = async {
         docker
@@ -402,6 +412,7 @@ async fn create_from_official(
     }
     .await;
     super::container::remove_container(engine, &id).await;
+    super::owner::unwatch(&name);
     result
 }
 

@@ -169,7 +169,8 @@ pub async fn serve_watcher() {
     }
 }
 
-async fn remove(engine: &Engine, name: &str) {
+/// Force-removes container `name` (and its anonymous volumes); gone already is fine.
+pub(crate) async fn remove(engine: &Engine, name: &str) {
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)

@@ -11,6 +11,9 @@ pub enum BuildError {
     /// A file the configuration names is missing or outside the project.
     #[error("{config}: {message}")]
     BadProject { config: PathBuf, message: String },
+    /// config.json asks for something the user's own settings do not allow (a signing key).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// A derivation's builder failed.
     #[error("building {name} failed ({drv})\n  {nix_error}{}", log_block(.log_tail))]
     Derivation {
@@ -51,6 +54,7 @@ impl BuildError {
         match self {
             BuildError::BadProject { .. } | BuildError::Evaluation { .. } => Category::BadInput,
             BuildError::Docker(e) => e.category(),
+            BuildError::Config(e) => e.category(),
             _ => Category::Failure,
         }
     }

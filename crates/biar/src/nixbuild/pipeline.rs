@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::upload_set::{upload_set, UploadSet};
 use super::{BuildError, ClosureGraph, StorePathInfo};
-use crate::config::{PackageSetPin, Project, TrustedPaths, TRUSTED_PATHS_KEY};
+use crate::config::{PackageSetPin, Project};
 use crate::docker::tar_stream::{tar_stream, TarEntry};
 use crate::docker::{BuilderContainer, Engine, ExecOutput};
 use crate::nixexpr::{build_expression, package_set_expression, BuildExpr, PackageSetSource};
@@ -116,6 +116,8 @@ struct Plan {
 }
 
 fn plan(project: &Project) -> Result<Plan, BuildError> {
+    // A signing key the project brings is passed to Nix below only if the user trusts it.
+    project.check_keys_trusted()?;
     let config_path = project.config_path();
     let bad = |message: String| BuildError::BadProject {
         config: config_path.clone(),
@@ -197,36 +199,11 @@ fn plan(project: &Project) -> Result<Plan, BuildError> {
 /// A path pin is uploaded whole into the shared builder: one outside the project (a cloned
 /// project pinning `~`, say) is used only when the user's own configuration trusts it.
 fn check_pin_trusted(project: &Project, written: &str, dir: &Path) -> Result<(), BuildError> {
-    let config = project.config_path();
-    let real = dir.canonicalize().map_err(|e| BuildError::BadProject {
-        config: config.clone(),
-        message: format!("nixpkgs.path {written:?}: {}: {e}", dir.display()),
-    })?;
-    let root = project
-        .root
-        .canonicalize()
-        .unwrap_or_else(|_| project.root.clone());
-    if real.starts_with(&root) {
-        return Ok(());
-    }
-    let trusted = TrustedPaths::load().map_err(|e| BuildError::BadProject {
-        config: config.clone(),
-        message: format!("nixpkgs.path {written:?}: reading your trusted paths: {e}"),
-    })?;
-    if trusted.trusts(&real) {
-        return Ok(());
-    }
-    Err(BuildError::BadProject {
-        config,
-        message: format!(
-            "nixpkgs.path {written:?} is {}, outside the project: a package set pinned by path is \
-             uploaded whole into the shared builder, so one outside the project is used only when \
-             your own settings trust it. If you mean to, add it to `{TRUSTED_PATHS_KEY}` in {}: \
-             {TRUSTED_PATHS_KEY} = [{:?}]",
-            real.display(),
-            trusted.file.display(),
-            real.display().to_string()
-        ),
+    crate::config::check_path_pin(&project.root, written, dir).map_err(|message| {
+        BuildError::BadProject {
+            config: project.config_path(),
+            message,
+        }
     })
 }
 

@@ -94,8 +94,12 @@ pub fn upload_set(project: &Project, roots: &[PathBuf]) -> Result<UploadSet, Str
         if !is_nix || !parsed.insert(rel.clone()) {
             continue;
         }
+        // Through the one project-file reader: a FIFO never blocks, a huge file is refused.
         let text =
-            std::fs::read_to_string(&host).map_err(|e| format!("{}: {e}", host.display()))?;
+            crate::fsutil::read_text(&host, crate::fsutil::MAX_NIX_FILE_BYTES).map_err(|e| {
+                let at = from.map(|l| format!("{l}: ")).unwrap_or_default();
+                format!("{at}{e}")
+            })?;
         let tree = crate::nixexpr::parse(&host, &text).map_err(|e| e.to_string())?;
         let base = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         for (offset, written) in relative_paths(&tree) {
@@ -237,6 +241,37 @@ mod tests {
         ]);
         let set = upload_set(&p, &["base.nix".into()]).unwrap();
         assert!(set.dirs.contains(Path::new("presets")), "{set:?}");
+    }
+
+    #[test]
+    fn a_referenced_fifo_or_huge_nix_file_is_refused_not_read() {
+        let (d, p) = project(&[("base.nix", "{ pkgs }: import ./pipe.nix")]);
+        let fifo = std::ffi::CString::new(
+            d.path()
+                .join("pipe.nix")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        // Before the one reader was used this blocked for ever on the FIFO.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(upload_set(&p, &["base.nix".into()]));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("upload_set hung on a FIFO")
+            .unwrap_err();
+        assert!(e.contains("FIFO") && e.contains("base.nix:1:18"), "{e}");
+
+        let big = format!("{{ pkgs }}: [ ]\n#{}", "x".repeat(5 << 20));
+        let (_d, p) = project(&[
+            ("base.nix", "{ pkgs }: import ./big.nix"),
+            ("big.nix", &big),
+        ]);
+        let e = upload_set(&p, &["base.nix".into()]).unwrap_err();
+        assert!(e.contains("MiB limit"), "{e}");
     }
 
     #[test]

@@ -302,15 +302,11 @@ impl Removal {
     /// Removes the container; `unwatch`: tell the watcher it is gone.
     async fn remove_now(&mut self, unwatch: bool) {
         self.done = true;
-        remove(&self.engine, &self.name).await;
+        owner::remove(&self.engine, &self.name).await;
         if unwatch {
             owner::unwatch(&self.name);
         }
     }
-}
-
-async fn remove(engine: &Engine, name: &str) {
-    engine.remove_with_volumes(name).await;
 }
 
 impl Drop for Removal {
@@ -323,7 +319,7 @@ impl Drop for Removal {
             let engine = self.engine.clone();
             let name = self.name.clone();
             handle.spawn(async move {
-                remove(&engine, &name).await;
+                owner::remove(&engine, &name).await;
                 owner::unwatch(&name);
             });
         }
