@@ -13,6 +13,18 @@ fn unique_prefix(test: &str) -> String {
     format!("biar-test-{test}-{}-", std::process::id())
 }
 
+/// [`project_with`] under images named for `test` and this process, with the guard that removes
+/// them when the test ends (failed or not).
+fn project_for(
+    test: &str,
+    presets: &[&str],
+    user_nix: &str,
+) -> (ImagesNamed, tempfile::TempDir, PathBuf) {
+    let prefix = unique_prefix(test);
+    let (tmp, dir) = project_with(&prefix, presets, user_nix);
+    (ImagesNamed(prefix), tmp, dir)
+}
+
 /// A copy of example-offline with the shipped presets `presets` on (their real files), user.nix
 /// as given, and images named with `prefix`.
 fn project_with(prefix: &str, presets: &[&str], user_nix: &str) -> (tempfile::TempDir, PathBuf) {
@@ -141,10 +153,8 @@ fn two_python_versions_are_bad_input_naming_both_files() {
     if !docker_available() {
         return;
     }
-    let prefix = unique_prefix("py-conflict");
-    let _cleanup = ImagesNamed(prefix.clone());
-    let (tmp, dir) = project_with(
-        &prefix,
+    let (_cleanup, tmp, dir) = project_for(
+        "py-conflict",
         &["python"],
         "{ pkgs }: with pkgs; [ python311Packages.requests ]\n",
     );
@@ -173,12 +183,10 @@ fn aliases_are_one_python_and_r_packages_join_one_wrapper() {
     if !docker_available() {
         return;
     }
-    let prefix = unique_prefix("aliases");
-    let _cleanup = ImagesNamed(prefix.clone());
     // `python3` is `python312`; a module named through `let` in workdir/local.nix counts too;
     // R packages from a wrapper and a plain entry end in one R.
-    let (tmp, dir) = project_with(
-        &prefix,
+    let (_cleanup, tmp, dir) = project_for(
+        "aliases",
         &[],
         "{ pkgs }: with pkgs; [\n  (python312.withPackages (ps: [ ps.numpy ]))\n  python3\n  \
          (rWrapper.override { packages = [ rPackages.ggplot2 ]; })\n  R\n]\n",
@@ -215,12 +223,10 @@ fn without_the_composition_the_traps_are_real() {
     if !docker_available() {
         return;
     }
-    let prefix = unique_prefix("traps");
-    let _cleanup = ImagesNamed(prefix.clone());
     // A buildEnv the user makes themselves is one opaque package: what nixpkgs does with it is
     // what every environment did before the composition.
-    let (tmp, dir) = project_with(
-        &prefix,
+    let (_cleanup, tmp, dir) = project_for(
+        "traps",
         &[],
         "{ pkgs }: [ (pkgs.buildEnv { name = \"raw\"; paths = [ pkgs.python3 pkgs.python3Packages.requests ]; }) ]\n",
     );
@@ -254,9 +260,7 @@ fn a_collision_is_reported_and_hiprio_declares_the_winner() {
     if !docker_available() {
         return;
     }
-    let prefix = unique_prefix("collide");
-    let _cleanup = ImagesNamed(prefix.clone());
-    let (tmp, dir) = project_with(&prefix, &[], "{ pkgs }: with pkgs; [ vim nvi ]\n");
+    let (_cleanup, tmp, dir) = project_for("collide", &[], "{ pkgs }: with pkgs; [ vim nvi ]\n");
     let out = biar(tmp.path())
         .args(["build", "--json", "--project"])
         .arg(&dir)
@@ -320,9 +324,7 @@ fn closure_json_is_written_even_when_the_image_is_up_to_date() {
     if !docker_available() {
         return;
     }
-    let prefix = unique_prefix("closure-json");
-    let _cleanup = ImagesNamed(prefix.clone());
-    let (tmp, dir) = project_with(&prefix, &[], "{ pkgs }: [ pkgs.hello ]\n");
+    let (_cleanup, tmp, dir) = project_for("closure-json", &[], "{ pkgs }: [ pkgs.hello ]\n");
     biar(tmp.path())
         .args(["build", "--project"])
         .arg(&dir)
