@@ -378,29 +378,15 @@ fn a_path_pin_outside_the_project_needs_the_users_trust() {
         "{stderr}"
     );
     // The project's own folder cannot vouch for it: only the user's config.toml counts.
-    let settings = tmp.path().join("config/biar");
-    std::fs::create_dir_all(&settings).unwrap();
-    std::fs::write(
-        settings.join("config.toml"),
-        format!("trusted-paths = [{:?}]\n", pkgs.display().to_string()),
-    )
-    .unwrap();
+    write_user_settings(
+        tmp.path(),
+        &format!("trusted-paths = [{:?}]\n", pkgs.display().to_string()),
+    );
     assert!(hash().status.success());
     if !docker_available() {
         return;
     }
-    let mut cleanup = Cleanup::default();
-    let out = biar(tmp.path())
-        .args(["build", "--json", "--project"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    cleanup.built_images(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    builds(tmp.path(), &dir);
 }
 
 /// A signing key is trust the user gives, never a project: a cloned project naming its own key
@@ -434,28 +420,11 @@ fn a_projects_signing_key_needs_the_users_trust() {
             "{args:?}: {stderr}"
         );
     }
-    let settings = tmp.path().join("config/biar");
-    std::fs::create_dir_all(&settings).unwrap();
-    std::fs::write(
-        settings.join("config.toml"),
-        format!("trusted-public-keys = [{key:?}]\n"),
-    )
-    .unwrap();
+    write_user_settings(tmp.path(), &format!("trusted-public-keys = [{key:?}]\n"));
     if !docker_available() {
         return;
     }
-    let mut cleanup = Cleanup::default();
-    let out = biar(tmp.path())
-        .args(["build", "--json", "--project"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    cleanup.built_images(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    builds(tmp.path(), &dir);
 }
 
 /// Only the configuration and what it imports travel to the builder: a data file beside
@@ -611,5 +580,29 @@ fn a_killed_online_builder_create_leaves_no_setup_container() {
     assert!(
         left.is_empty(),
         "setup containers left after SIGKILL: {left:?}"
+    );
+}
+
+/// The user's own `$XDG_CONFIG_HOME/biar/config.toml` (tests' `biar(home)` sets
+/// `XDG_CONFIG_HOME` to `home/config`): where trust lives, never in a project.
+fn write_user_settings(home: &std::path::Path, text: &str) {
+    let settings = home.join("config/biar");
+    std::fs::create_dir_all(&settings).unwrap();
+    std::fs::write(settings.join("config.toml"), text).unwrap();
+}
+
+/// `build --json` of `dir` succeeds; the images it loaded are removed when this returns.
+fn builds(home: &std::path::Path, dir: &std::path::Path) {
+    let mut cleanup = Cleanup::default();
+    let out = biar(home)
+        .args(["build", "--json", "--project"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    cleanup.built_images(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
