@@ -492,6 +492,10 @@ async fn attach(
     let (w, h) = terminal::size().unwrap_or((80, 24));
     let _ = terminal.resize(ratatui::layout::Rect::new(0, 0, w, h));
     biar::run::terminal::discard_typeahead();
+    // Keys crossterm read around the hand-over (a burst typed with the `r`) are the
+    // environment's or nobody's: drop any it still holds, then whatever was queued for the UI.
+    super::event::discard_read_ahead().await;
+    while events.try_recv().is_ok() {}
     input.resume();
     Ok(result)
 }

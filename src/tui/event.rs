@@ -50,14 +50,7 @@ async fn run(mut control: mpsc::UnboundedReceiver<Control>, events: mpsc::Unboun
                     // thread has left its poll of the terminal. What crossterm read and did not
                     // hand out yet (keys typed right after the one that started the hand-over)
                     // is dropped: it is not the TUI's to replay when the terminal comes back.
-                    let _ = tokio::task::spawn_blocking(|| {
-                        while let Ok(true) = crossterm::event::poll(Duration::ZERO) {
-                            if crossterm::event::read().is_err() {
-                                break;
-                            }
-                        }
-                    })
-                    .await;
+                    discard_read_ahead().await;
                     let _ = done.send(());
                 }
                 Some(Control::Resume) => {
@@ -80,6 +73,19 @@ async fn run(mut control: mpsc::UnboundedReceiver<Control>, events: mpsc::Unboun
             },
         }
     }
+}
+
+/// Drops the events crossterm has read and not handed out yet. Waits for crossterm's reader lock,
+/// so it also waits until a dropped stream's poll thread has let go of the terminal.
+pub async fn discard_read_ahead() {
+    let _ = tokio::task::spawn_blocking(|| {
+        while let Ok(true) = crossterm::event::poll(Duration::ZERO) {
+            if crossterm::event::read().is_err() {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 async fn next(stream: &mut Option<EventStream>) -> Option<std::io::Result<Event>> {
