@@ -222,7 +222,7 @@ fn keys_typed_during_the_hand_over_never_reach_the_tui() {
     tmux.key("Enter");
     tmux.type_text("exit");
     tmux.key("Enter");
-    tmux.wait("the TUI back after exit", short, |s| {
+    tmux.wait("the TUI back after exit", Duration::from_secs(60), |s| {
         s.contains("Presets") && s.contains("exited with code 0")
     });
     // Give replayed keys time to act.
