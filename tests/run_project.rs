@@ -419,4 +419,20 @@ fn run_works_as_the_owner_of_workdir_whatever_its_uid() {
         std::fs::read_to_string(work.join("made.txt")).unwrap(),
         "written\n"
     );
+
+    // Another image (`--image`) keeps its own users: this one's is root, and its /etc/passwd is
+    // not replaced.
+    let other = common::testimage::import(&common::testimage::make("own users").rootfs);
+    biar(tmp.path())
+        .args(["run", "--image", &other.reference, "--project"])
+        .arg(&dir)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "busybox id -u; test -e /etc/passwd || echo no-passwd",
+        ])
+        .assert()
+        .success()
+        .stdout("0\nno-passwd\n");
 }

@@ -134,12 +134,17 @@ impl Component for Status {
         // Room for the note: what is left, keeping room for the help key.
         let room =
             |spans: &[Span], help: &str| width.saturating_sub(used(spans) + 3 + help.width() + 1);
-        if self.warning && room(&spans, &help) < self.note.width() {
-            // A warning must be read: Docker's version (when it is up), the help key and the
-            // image's state give way to it, in that order.
-            if matches!(self.docker, DockerState::Up { .. }) {
-                spans = self.states(ctx, area.width, Shown::NoDocker);
+        // A fresh note is worth more than Docker's version (when it is up): it gives way first,
+        // when that leaves the note room to show.
+        if room(&spans, &help) < self.note.width() && matches!(self.docker, DockerState::Up { .. })
+        {
+            let without = self.states(ctx, area.width, Shown::NoDocker);
+            if self.warning || room(&without, &help) >= 8 {
+                spans = without;
             }
+        }
+        if self.warning && room(&spans, &help) < self.note.width() {
+            // A warning must be read: the help key and the image's state give way to it too.
             if room(&spans, &help) < self.note.width() {
                 help.clear();
             }

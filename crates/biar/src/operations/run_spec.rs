@@ -12,7 +12,10 @@ pub fn run_spec(
     cmd: Option<Vec<String>>,
 ) -> Result<RunSpec, RunError> {
     let workdir_mount = project.map(crate::run::project_workdir).transpose()?;
-    let run_as = project.zip(workdir_mount.as_ref()).and_then(|(p, m)| {
+    // Only the project's own image: its users are the ones `image.*` describes. Another image
+    // (`run --image`) keeps its own /etc/passwd and user.
+    let own = project.filter(|p| p.image_ref().is_ok_and(|r| r.reference() == image));
+    let run_as = own.zip(workdir_mount.as_ref()).and_then(|(p, m)| {
         let i = &p.config.image;
         RunAs::for_owner(
             m.owner(),
