@@ -355,6 +355,23 @@ fn doctor_verdict_in_the_status_line_and_its_list_on_a_key() {
     press_mod(&mut app, KeyCode::Char('D'), KeyModifiers::SHIFT);
     assert!(app.doctor.visible);
     check("doctor_list", &app);
+    // Marks in the theme's colours (a text snapshot loses them).
+    let terminal = draw(&app, 110, 28);
+    let buffer = terminal.backend().buffer();
+    let marks: Vec<_> = (0..28)
+        .flat_map(|y| (0..110).map(move |x| (x, y)))
+        .filter(|&(x, y)| matches!(buffer[(x, y)].symbol(), "✓" | "✗"))
+        .map(|(x, y)| (buffer[(x, y)].symbol().to_string(), buffer[(x, y)].fg))
+        .collect();
+    assert_eq!(marks.len(), 11, "{marks:?}");
+    for (mark, fg) in marks {
+        let want = if mark == "✓" {
+            Theme::default().ok_fg
+        } else {
+            Theme::default().failed_fg
+        };
+        assert_eq!(fg, want, "{mark}");
+    }
     press(&mut app, KeyCode::Esc);
     assert!(!app.doctor.visible);
 
