@@ -19,6 +19,10 @@ use crate::docker::{owner, AttachedSpec, ContainerState, DockerError, Engine, Ex
 /// would swallow Ctrl-P (shell history) while it waits for the second key.
 pub const DETACH_KEYS: &str = "ctrl-]";
 
+/// How long output still flows after the container exited, if the Engine keeps the attach
+/// connection open: what the command wrote last is on its way by then.
+const EXIT_DRAIN: Duration = Duration::from_secs(1);
+
 /// What to run.
 #[derive(Debug, Clone, Default)]
 pub struct RunSpec {
@@ -181,8 +185,21 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
     let mut stdin_open = true;
+    let mut exit_rx = exit_rx;
+    // The wait stream's answer, once it came: `Some(code)`, where `code` is `None` if the wait
+    // failed. The end of output normally ends the loop, but the attach connection is the Engine's
+    // to close: once the container has exited, its remaining output gets `EXIT_DRAIN`, and then
+    // the run is over whether or not the connection closed (a run must never outlive its shell).
+    let mut exited: Option<Option<i64>> = None;
+    let drain = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(drain);
     let interrupted = loop {
         tokio::select! {
+            code = &mut exit_rx, if exited.is_none() => {
+                exited = Some(code.ok().flatten());
+                drain.as_mut().reset(tokio::time::Instant::now() + EXIT_DRAIN);
+            }
+            _ = &mut drain, if exited.is_some() => break false,
             item = output.next() => match item {
                 Some(Ok(ExecOutput::Stderr(message))) => {
                     let _ = stderr.write_all(&message).await;
@@ -224,10 +241,17 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     // The wait stream normally has the code by now. If its request reached the Engine only after
     // a very fast command had exited, it waits for an exit that already happened: the container's
     // own state then has the code.
-    if let Ok(Ok(Some(code))) = tokio::time::timeout(Duration::from_millis(200), exit_rx).await {
-        return Ok(code);
+    let code = match exited {
+        Some(code) => code,
+        None => match tokio::time::timeout(Duration::from_millis(200), exit_rx).await {
+            Ok(Ok(code)) => code,
+            _ => None,
+        },
+    };
+    match code {
+        Some(code) => Ok(code),
+        None => exit_code_from_inspect(engine, id).await,
     }
-    exit_code_from_inspect(engine, id).await
 }
 
 /// A failed start. When the engine could not execute the command, the code a shell (and the docker
