@@ -3,7 +3,9 @@
 
 use biar::progress::BuildEvent;
 
-use super::view::{DockerState, Hit, ImageState, ProjectView, PushView};
+use biar::docker::BuilderSource;
+
+use super::view::{BuilderOffer, DockerState, Hit, ImageState, ProjectView, PushView};
 
 /// The three panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,13 @@ pub enum Action {
     Run,
     /// `P`: build if needed and push to the project's registry (when it has one).
     Push,
+    /// The build (or push) stopped because the builder is missing: the build view asks whether
+    /// to make it.
+    BuilderMissing(BuilderOffer),
+    /// Make the builder this way, then go on with the build (and the run or push after it).
+    CreateBuilder(BuilderSource),
+    /// Not now: nothing is created, and nothing is built.
+    DeclineBuilder,
     /// The push to this registry (`host[/namespace]`) was asked of the backend: the build view
     /// shows it.
     PushStarted(String),

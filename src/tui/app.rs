@@ -27,6 +27,10 @@ use super::view::ImageState;
 pub const NO_REGISTRY: &str = "to push, set registry.host in config.json (or \
                                DOCKER_REGISTRY_HOST): no registry is configured";
 
+/// What declining to make the builder leaves the user with.
+pub const NO_BUILDER: &str = "no builder, so nothing was built: press b or r to be asked \
+                              again, or run `biar-tui builder create`";
+
 /// Exit codes after SIGTERM and SIGHUP.
 const SIGTERM_EXIT: u8 = 128 + 15;
 const SIGHUP_EXIT: u8 = 128 + 1;
@@ -100,6 +104,18 @@ impl App {
             }
             // Scrolling keys move the help; others do nothing behind it.
             return self.help.handle_key(&key);
+        }
+        if self.build.offer.is_some() {
+            // One key decides: y makes the builder as `builder create` would, o offline.
+            return Some(match event.code {
+                crossterm::event::KeyCode::Char('y' | 'Y') => {
+                    Action::CreateBuilder(biar::docker::BuilderSource::Official)
+                }
+                crossterm::event::KeyCode::Char('o' | 'O') => {
+                    Action::CreateBuilder(biar::docker::BuilderSource::Offline)
+                }
+                _ => Action::DeclineBuilder,
+            });
         }
         if self.build.confirming {
             let yes = matches!(event.code, crossterm::event::KeyCode::Char('y' | 'Y'));
@@ -189,6 +205,18 @@ impl App {
                 self.request(Request::CheckImage);
             }
             Action::Build if !self.build.running => self.request(Request::Build),
+            Action::CreateBuilder(source) => {
+                // The build view still holds the offer (components see the action after this).
+                let push = self.build.offer.as_ref().is_some_and(|o| o.push);
+                self.request(Request::CreateBuilder {
+                    push,
+                    source: *source,
+                });
+            }
+            Action::DeclineBuilder => {
+                self.run_after_build = false;
+                next.push(Action::Warning(NO_BUILDER.into()));
+            }
             Action::CancelBuild => {
                 self.run_after_build = false;
                 self.request(Request::CancelBuild);

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::action::Action;
-use super::view::{Delivered, DockerState, Hit, ImageState, ProjectView};
+use super::view::{BuilderOffer, Delivered, DockerState, Hit, ImageState, ProjectView};
 
 /// Results shown per query.
 pub const SEARCH_LIMIT: usize = 200;
@@ -36,6 +36,11 @@ pub enum Request {
     Build,
     /// Build if needed, then push to the project's registry.
     Push,
+    /// Makes the missing builder, then builds (and pushes, with `push`).
+    CreateBuilder {
+        push: bool,
+        source: biar::docker::BuilderSource,
+    },
     /// Stops the build or push under way.
     CancelBuild,
 }
@@ -58,13 +63,17 @@ pub trait Engine: Send + Sync + 'static {
     fn docker_state(&self) -> BoxFuture<'static, DockerState>;
     fn image_state(&self) -> BoxFuture<'static, ImageState>;
     /// The whole pipeline: build, image, then load into Docker or, with `push`, push to the
-    /// project's registry.
+    /// project's registry. A missing builder is made first only with `create_builder`; else the
+    /// error says so and [`Engine::builder_offer`] turns it into the question the UI asks.
     fn build(
         &self,
         push: bool,
+        create_builder: Option<biar::docker::BuilderSource>,
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
+    /// When `error` (from [`Engine::build`]) says the builder is missing: what making it would do.
+    fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer>;
     /// Runs the environment attached to this terminal (the caller has handed the terminal over).
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>>;
 }
@@ -126,24 +135,35 @@ async fn serve(
                     let _ = out.send(Action::Docker(fut.await));
                 });
             }
-            Request::Build | Request::Push => {
+            Request::Build | Request::Push | Request::CreateBuilder { .. } => {
                 // One pipeline at a time, build or push.
                 if build.as_ref().is_some_and(|t| !t.is_cancelled()) {
                     continue;
                 }
-                let push = request == Request::Push;
+                let (push, create) = match request {
+                    Request::CreateBuilder { push, source } => (push, Some(source)),
+                    other => (other == Request::Push, None),
+                };
                 // A child token: quitting the UI (dropping the backend) cancels the build too.
                 let token = shutdown.child_token();
                 build = Some(token.clone());
                 let (tx, rx) = biar::progress::channel();
-                let fut = engine.build(push, tx, token.clone());
+                let fut = engine.build(push, create, tx, token.clone());
                 let out = out.clone();
+                let engine = engine.clone();
                 tokio::spawn(async move {
                     let forward = tokio::spawn(forward_batches(rx, out.clone()));
                     let result = fut.await;
                     let _ = forward.await;
                     token.cancel(); // marks this build as over
-                    let _ = out.send(finished(push, result));
+                    let offer = match &result {
+                        Err(e) => engine.builder_offer(e, push),
+                        Ok(_) => None,
+                    };
+                    let _ = out.send(match offer {
+                        Some(offer) => Action::BuilderMissing(offer),
+                        None => finished(push, result),
+                    });
                 });
             }
             Request::CancelBuild => {

@@ -13,7 +13,8 @@ use biar::operations::{build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
-    Delivered, DockerState, FileView, Hit, ImageState, PresetView, ProjectView, PushView,
+    BuilderOffer, Delivered, DockerState, FileView, Hit, ImageState, PresetView, ProjectView,
+    PushView,
 };
 
 pub struct Library {
@@ -135,11 +136,31 @@ impl Engine for Library {
     fn build(
         &self,
         push: bool,
+        create_builder: Option<biar::docker::BuilderSource>,
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
         // `Send`: the backend spawns it on the runtime like any other request.
-        build_and_deliver(self.project_dir.clone(), push, events, cancel).boxed()
+        build_and_deliver(
+            self.project_dir.clone(),
+            push,
+            create_builder,
+            events,
+            cancel,
+        )
+        .boxed()
+    }
+
+    fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer> {
+        let Some(biar::operations::Error::BuilderMissing { plan }) = error.downcast_ref() else {
+            return None;
+        };
+        let lines = |source| plan.steps(source).iter().map(|s| shown(s)).collect();
+        Some(BuilderOffer {
+            push,
+            official: lines(biar::docker::BuilderSource::Official),
+            offline: lines(biar::docker::BuilderSource::Offline),
+        })
     }
 
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
@@ -162,6 +183,7 @@ impl Engine for Library {
 async fn build_and_deliver(
     dir: PathBuf,
     push: bool,
+    create_builder: Option<biar::docker::BuilderSource>,
     events: biar::progress::Sender,
     cancel: CancellationToken,
 ) -> anyhow::Result<Delivered> {
@@ -177,6 +199,7 @@ async fn build_and_deliver(
     };
     let options = PipelineOptions {
         push: target,
+        create_builder,
         ..Default::default()
     };
     // The pipeline sends every step's events, and last the delivered reference.

@@ -123,6 +123,70 @@ fn run_builds_first_then_attaches() {
 }
 
 #[test]
+fn run_on_a_fresh_machine_offers_the_builder_then_builds_and_attaches() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+    // The pipeline found no builder: the build view asks, nothing else happens meanwhile.
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    assert!(app.build.visible && !app.build.running && app.build.offer.is_some());
+    assert!(app.take_effects().is_empty());
+    // One key: make it, and the same run goes on (build, then attach).
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::CreateBuilder {
+            push: false,
+            source: biar::docker::BuilderSource::Official,
+        })]
+    );
+    assert!(app.build.running && app.build.offer.is_none());
+    app.dispatch(Action::BuildEvents(vec![BuildEvent::Builder {
+        text: "creating volume biar-nix-store".into(),
+    }]));
+    assert!(app
+        .build
+        .log
+        .iter()
+        .any(|l| l.to_string() == "builder: creating volume biar-nix-store"));
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+}
+
+#[test]
+fn the_builder_offer_can_be_made_offline_or_declined() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    app.take_effects();
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    press(&mut app, KeyCode::Char('o'));
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::CreateBuilder {
+            push: false,
+            source: biar::docker::BuilderSource::Offline,
+        })]
+    );
+
+    // Any other key: nothing is made or built, `r` forgets its run, the status line says how on.
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    app.take_effects();
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.take_effects().is_empty());
+    assert!(!app.should_quit && !app.run_after_build && !app.build.visible);
+    assert!(
+        app.status.note.contains("builder create"),
+        "{}",
+        app.status.note
+    );
+    // Asked again on the next `b`.
+    press(&mut app, KeyCode::Char('b'));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+}
+
+#[test]
 fn a_failed_build_does_not_run_and_says_why() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('r'));

@@ -17,6 +17,8 @@ use crate::tui::view::{Delivered, DockerState, ImageState};
 struct Fake {
     searched: Arc<Mutex<Vec<String>>>,
     edits: Arc<Mutex<Vec<String>>>,
+    /// The builder is missing until a build is asked to make it.
+    no_builder: Arc<Mutex<bool>>,
 }
 
 struct SlowIndex(Arc<Mutex<Vec<String>>>);
@@ -72,10 +74,21 @@ impl Engine for Fake {
     fn build(
         &self,
         push: bool,
+        create_builder: Option<biar::docker::BuilderSource>,
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
+        let missing = self.no_builder.clone();
         async move {
+            if *missing.lock().unwrap() {
+                if create_builder.is_none() {
+                    anyhow::bail!("no builder");
+                }
+                events.send(BuildEvent::Builder {
+                    text: "creating volume v".into(),
+                });
+                *missing.lock().unwrap() = false;
+            }
             for i in 0..1000 {
                 let line = format!("line {i}");
                 events.send(BuildEvent::Log { drv: None, line });
@@ -88,6 +101,16 @@ impl Engine for Fake {
             anyhow::bail!("push cancelled: nothing was tagged")
         }
         .boxed()
+    }
+    fn builder_offer(
+        &self,
+        error: &anyhow::Error,
+        push: bool,
+    ) -> Option<crate::tui::view::BuilderOffer> {
+        (error.to_string() == "no builder").then(|| crate::tui::view::BuilderOffer {
+            push,
+            ..builder_offer()
+        })
     }
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
         async { Ok(0) }.boxed()
@@ -200,6 +223,41 @@ async fn build_events_arrive_in_batches_before_the_end() {
         "every event, before BuildFinished"
     );
     assert!(batches.len() < 100, "batched: {batches:?}");
+    assert_eq!(
+        seen.last(),
+        Some(&Action::BuildFinished(Ok("biar-x:y".into())))
+    );
+}
+
+#[tokio::test]
+async fn a_missing_builder_becomes_an_offer_and_creating_it_builds() {
+    let fake = Fake::default();
+    *fake.no_builder.lock().unwrap() = true;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    backend.send(Request::Build);
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::BuilderMissing(_) | Action::BuildFinished(_))
+    })
+    .await;
+    assert!(
+        matches!(seen.last(), Some(Action::BuilderMissing(o)) if !o.push),
+        "{seen:?}"
+    );
+    backend.send(Request::CreateBuilder {
+        push: false,
+        source: biar::docker::BuilderSource::Offline,
+    });
+    let seen = until(&mut rx, |a| matches!(a, Action::BuildFinished(_))).await;
+    let events: Vec<&BuildEvent> = seen
+        .iter()
+        .filter_map(|a| match a {
+            Action::BuildEvents(e) => Some(e),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(matches!(events.first(), Some(BuildEvent::Builder { .. })));
     assert_eq!(
         seen.last(),
         Some(&Action::BuildFinished(Ok("biar-x:y".into())))

@@ -190,6 +190,24 @@ fn build_view_from_recorded_events() {
 }
 
 #[test]
+fn no_builder_asks_to_make_it() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    check("builder_offer", &app);
+    press(&mut app, KeyCode::Char('y'));
+    app.dispatch(Action::BuildEvents(vec![
+        BuildEvent::Builder {
+            text: "will create the Nix store volume biar-nix-store".into(),
+        },
+        BuildEvent::Builder {
+            text: "creating volume biar-nix-store".into(),
+        },
+    ]));
+    check("builder_creating", &app);
+}
+
+#[test]
 fn build_failure_and_cancel() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('b'));
