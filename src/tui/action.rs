@@ -28,6 +28,17 @@ pub enum Action {
     ToggleHelp,
     DismissError,
 
+    // A new project, where none is (no config.json).
+    /// Offer to create a project in `dir` with a choice of these shipped presets.
+    OfferInit {
+        dir: String,
+        presets: Vec<super::view::PresetView>,
+    },
+    /// Create the project with these presets on (as `biar-tui init --preset …`).
+    CreateProject(Vec<String>),
+    /// The project was written (what was written, for the status line): the main screen opens.
+    ProjectCreated(String),
+
     // Edits (through the same library calls as the CLI).
     TogglePreset(String),
     AddPackage(String),

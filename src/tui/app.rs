@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
-    banner::Banner, build::Build, config::Config, help::Help, presets::Presets, search::Search,
-    status::Status, Component, Key,
+    banner::Banner, build::Build, config::Config, help::Help, init::Init, presets::Presets,
+    search::Search, status::Status, Component, Key,
 };
 use super::event::Input;
 use super::keymap::{Command, Keymap};
@@ -55,6 +55,8 @@ pub struct App {
     pub config: Config,
     pub build: Build,
     pub help: Help,
+    /// The new-project screen, where no project is.
+    pub init: Init,
     pub status: Status,
     pub banner: Banner,
     pub should_quit: bool,
@@ -76,6 +78,7 @@ impl App {
             config: Config::default(),
             build: Build::default(),
             help: Help::default(),
+            init: Init::default(),
             status: Status::default(),
             banner: Banner::default(),
             should_quit: false,
@@ -104,6 +107,15 @@ impl App {
             }
             // Scrolling keys move the help; others do nothing behind it.
             return self.help.handle_key(&key);
+        }
+        if self.init.visible {
+            if let Some(action) = self.init.handle_key(&key) {
+                return Some(action);
+            }
+            return match command? {
+                Command::Quit | Command::Back => Some(Action::Quit),
+                _ => None,
+            };
         }
         if self.build.offer.is_some() {
             // One key decides: y makes the builder as `builder create` would, o offline.
@@ -157,7 +169,8 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 7] = [
+            let components: [&mut dyn Component; 8] = [
+                &mut self.init,
                 &mut self.presets,
                 &mut self.search,
                 &mut self.config,
@@ -185,6 +198,13 @@ impl App {
                 let i = ORDER.iter().position(|p| *p == self.focus).unwrap_or(0);
                 let step = if *action == Action::FocusNext { 1 } else { 2 };
                 self.focus = ORDER[(i + step) % 3];
+            }
+            Action::CreateProject(presets) => self.request(Request::Init(presets.clone())),
+            Action::ProjectCreated(message) => {
+                // The main screen starts as it does on an existing project.
+                self.request(Request::LoadProject);
+                self.request(Request::CheckDocker);
+                next.push(Action::Notice(message.clone()));
             }
             Action::TogglePreset(name) => self.request(Request::TogglePreset(name.clone())),
             Action::AddPackage(attr) => self.request(Request::Add(attr.clone())),
@@ -371,8 +391,10 @@ pub async fn run(
     let mut dirty = false;
     // The oldest key press not yet on screen.
     let mut pending_key: Option<Instant> = None;
-    backend.send(Request::LoadProject);
-    backend.send(Request::CheckDocker);
+    if !app.init.visible {
+        backend.send(Request::LoadProject);
+        backend.send(Request::CheckDocker);
+    }
 
     loop {
         for effect in app.take_effects() {

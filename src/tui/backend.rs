@@ -20,6 +20,8 @@ const BATCH: Duration = Duration::from_millis(30);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
+    /// Write a new project with these shipped presets on.
+    Init(Vec<String>),
     LoadProject,
     TogglePreset(String),
     Add(String),
@@ -54,6 +56,8 @@ pub trait PackageIndex: Send {
 
 /// What the UI needs from the engine. Blocking methods are called on the blocking pool.
 pub trait Engine: Send + Sync + 'static {
+    /// Writes a new project (as `biar-tui init`) with these shipped presets; says what it wrote.
+    fn init(&self, presets: &[String]) -> anyhow::Result<String>;
     fn load_project(&self) -> anyhow::Result<ProjectView>;
     /// Each edit returns a one-line message for the status line.
     fn toggle_preset(&self, name: &str) -> anyhow::Result<String>;
@@ -112,7 +116,8 @@ async fn serve(
 
     while let Some(request) = requests.recv().await {
         match request {
-            Request::LoadProject
+            Request::Init(_)
+            | Request::LoadProject
             | Request::TogglePreset(_)
             | Request::Add(_)
             | Request::Remove { .. } => {
@@ -198,6 +203,9 @@ async fn edits(
     while let Some(request) = rx.recv().await {
         let engine = engine.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<Action> {
+            if let Request::Init(presets) = &request {
+                return Ok(Action::ProjectCreated(engine.init(presets)?));
+            }
             let message = match &request {
                 Request::LoadProject => None,
                 Request::TogglePreset(name) => Some(engine.toggle_preset(name)?),

@@ -21,6 +21,18 @@ pub struct Library {
     pub project_dir: PathBuf,
 }
 
+/// The shipped presets (none chosen), for the new-project screen.
+pub fn shipped_presets() -> Vec<PresetView> {
+    biar::presets::SHIPPED
+        .iter()
+        .map(|(name, text)| PresetView {
+            name: name.to_string(),
+            description: shown(&biar::presets::description_of(text)),
+            enabled: false,
+        })
+        .collect()
+}
+
 impl Library {
     fn project(&self) -> anyhow::Result<Project> {
         Ok(Project::load(&self.project_dir)?)
@@ -28,6 +40,16 @@ impl Library {
 }
 
 impl Engine for Library {
+    fn init(&self, presets: &[String]) -> anyhow::Result<String> {
+        let options = biar::init::InitOptions {
+            presets: presets.to_vec(),
+            nixpkgs: biar::init::NixpkgsChoice::Default,
+            offline: false,
+        };
+        let written = biar::init::init(&self.project_dir, &options)?;
+        Ok(format!("created the project: {}", written.join(", ")))
+    }
+
     fn load_project(&self) -> anyhow::Result<ProjectView> {
         let project = self.project()?;
         let files = project

@@ -5,6 +5,7 @@ pub mod banner;
 pub mod build;
 pub mod config;
 pub mod help;
+pub mod init;
 pub mod presets;
 pub mod search;
 pub mod status;

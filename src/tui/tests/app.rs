@@ -123,6 +123,58 @@ fn run_builds_first_then_attaches() {
 }
 
 #[test]
+fn a_new_project_is_picked_created_and_opened_in_the_main_screen() {
+    let mut app = fresh_app();
+    assert!(app.init.visible);
+    // Keys that are commands on the main screen pick here.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('b'));
+    assert!(
+        requests(&mut app).is_empty(),
+        "nothing built before a project exists"
+    );
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::Init(vec!["data-science".into(), "python".into()])]
+    );
+    assert!(app.init.creating);
+    // Once written, the main screen loads it as on any start.
+    app.dispatch(Action::ProjectCreated(
+        "created the project: presets/python.nix, config.json".into(),
+    ));
+    assert!(!app.init.visible);
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::LoadProject, Request::CheckDocker]
+    );
+    assert!(app.status.note.contains("created the project"));
+    app.dispatch(Action::ProjectLoaded(project(&[])));
+    assert_eq!(requests(&mut app), vec![Request::CheckImage]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn a_failed_creation_keeps_the_choice_and_q_quits() {
+    let mut app = fresh_app();
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Enter);
+    requests(&mut app);
+    app.dispatch(Action::Error(
+        "/tmp/new-project/user.nix is in the way".into(),
+    ));
+    assert!(app.init.visible && !app.init.creating);
+    assert_eq!(app.init.chosen(), vec!["cpp".to_string()]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
 fn run_on_a_fresh_machine_offers_the_builder_then_builds_and_attaches() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('r'));

@@ -40,6 +40,13 @@ impl PackageIndex for SlowIndex {
 }
 
 impl Engine for Fake {
+    fn init(&self, presets: &[String]) -> anyhow::Result<String> {
+        self.edits
+            .lock()
+            .unwrap()
+            .push(format!("init {}", presets.join(" ")));
+        Ok("created the project".into())
+    }
     fn load_project(&self) -> anyhow::Result<ProjectView> {
         Ok(project(&[]))
     }
@@ -202,6 +209,21 @@ async fn edits_run_in_order_and_errors_come_back_as_banners() {
         .collect();
     assert_eq!(messages, vec!["added a", "toggled node"]);
     assert!(matches!(seen.last(), Some(Action::Error(e)) if e.contains("user.nix: zz")));
+}
+
+#[tokio::test]
+async fn a_new_project_is_written_in_order_with_the_edits() {
+    let fake = Fake::default();
+    let edits = fake.edits.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    backend.send(Request::Init(vec!["python".into()]));
+    backend.send(Request::Add("hello".into()));
+    let seen = until(&mut rx, |a| matches!(a, Action::Edited { .. })).await;
+    assert!(seen
+        .iter()
+        .any(|a| *a == Action::ProjectCreated("created the project".into())));
+    assert_eq!(*edits.lock().unwrap(), vec!["init python", "add hello"]);
 }
 
 #[tokio::test]

@@ -101,6 +101,27 @@ fn hit(attr: &str, version: &str, description: &str, matched: &[usize]) -> Hit {
     }
 }
 
+/// The app started where no project is, offered the shipped presets.
+pub fn fresh_app() -> App {
+    let mut app = App::new(Theme::default(), Keymap::default());
+    app.dispatch(Action::OfferInit {
+        dir: "/tmp/new-project".into(),
+        presets: vec![
+            preset("cpp", "C and C++: gcc, cmake, gdb", false),
+            preset(
+                "data-science",
+                "Data science: numpy, pandas, jupyter",
+                false,
+            ),
+            preset("node", "Node.js 20 with npm", false),
+            preset("python", "Python 3 with numpy and requests", false),
+            preset("rust", "Rust toolchain: rustc, cargo, rust-analyzer", false),
+        ],
+    });
+    app.take_effects();
+    app
+}
+
 /// What the backend says when `r` or `b` finds no builder on a fresh machine.
 pub fn builder_offer() -> super::view::BuilderOffer {
     super::view::BuilderOffer {

@@ -190,6 +190,18 @@ fn build_view_from_recorded_events() {
 }
 
 #[test]
+fn a_new_project_screen() {
+    let mut app = fresh_app();
+    check("new_project", &app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    check("new_project_picked", &app);
+}
+
+#[test]
 fn no_builder_asks_to_make_it() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('r'));
