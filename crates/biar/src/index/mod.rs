@@ -11,6 +11,7 @@
 //! }
 //! ```
 
+mod aliases;
 mod bundled;
 pub mod cache;
 mod channel;

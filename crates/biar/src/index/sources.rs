@@ -92,7 +92,8 @@ pub fn project_sources(project_root: &Path, config: &Config) -> Vec<SourceInfo> 
 /// Reads one cache file; a damaged one is removed and reported in `notes`.
 fn try_cache(path: &Path, notes: &mut Vec<String>) -> Option<(Index, CacheMeta)> {
     match cache::read(path) {
-        Ok(found) => found,
+        // A cache written before the alias table (or with an older one) gets them now.
+        Ok(found) => found.map(|(index, meta)| (index.with_aliases(), meta)),
         Err(e) => {
             notes.push(e.to_string());
             let _ = std::fs::remove_file(path);
