@@ -11,7 +11,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::action::Action;
-use super::view::{BuilderOffer, Delivered, DockerState, Hit, ImageState, ProjectView};
+use super::view::{
+    BuilderOffer, Delivered, DockerState, Hit, ImageState, IndexRefresh, ProjectView,
+};
 
 /// Results shown per query.
 pub const SEARCH_LIMIT: usize = 200;
@@ -64,6 +66,9 @@ pub trait Engine: Send + Sync + 'static {
     fn add_package(&self, attr: &str) -> anyhow::Result<String>;
     fn remove_package(&self, file: &str, attr: &str) -> anyhow::Result<String>;
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>>;
+    /// Refreshes the project's index sources whose cache is older than a day (`None`: none
+    /// was). Runs beside searching, which goes on with the loaded index meanwhile.
+    fn refresh_index(&self) -> BoxFuture<'static, Option<IndexRefresh>>;
     fn docker_state(&self) -> BoxFuture<'static, DockerState>;
     fn image_state(&self) -> BoxFuture<'static, ImageState>;
     /// The whole pipeline: build, image, then load into Docker or, with `push`, push to the
@@ -257,13 +262,26 @@ async fn searches(
         }
     };
     let _ = out.send(Action::IndexReady { names: index.len() });
+    // Old caches are refreshed beside the searches; a fresher index replaces this one.
+    let (swap_tx, mut swaps) = mpsc::unbounded_channel::<(Box<dyn PackageIndex>, String)>();
+    tokio::spawn(refresh_index(engine.clone(), out.clone(), swap_tx));
     // A query typed before the index was ready is answered now.
     queries.mark_changed();
     loop {
-        let Some((id, query)) = queries.borrow_and_update().clone() else {
-            if queries.changed().await.is_err() {
-                return;
+        tokio::select! {
+            changed = queries.changed() => {
+                if changed.is_err() {
+                    return;
+                }
             }
+            Some((fresh, message)) = swaps.recv() => {
+                index = fresh;
+                let _ = out.send(Action::IndexReady { names: index.len() });
+                let _ = out.send(Action::Notice(message));
+                // The query on screen is answered again from the fresher index.
+            }
+        }
+        let Some((id, query)) = queries.borrow_and_update().clone() else {
             continue;
         };
         let Ok((back, hits)) = tokio::task::spawn_blocking(move || {
@@ -278,10 +296,32 @@ async fn searches(
         index = back;
         // The app drops the answer if a newer query was sent meanwhile.
         let _ = out.send(Action::SearchResults { id, hits });
-        if queries.changed().await.is_err() {
+    }
+}
+
+/// The background refresh: update what is old, load the index again if that brought anything,
+/// hand it to the search worker, and say what happened on the status line.
+async fn refresh_index(
+    engine: Arc<dyn Engine>,
+    out: mpsc::UnboundedSender<Action>,
+    swaps: mpsc::UnboundedSender<(Box<dyn PackageIndex>, String)>,
+) {
+    let Some(refresh) = engine.refresh_index().await else {
+        return;
+    };
+    if refresh.reload {
+        let loaded = tokio::task::spawn_blocking({
+            let engine = engine.clone();
+            move || engine.load_index()
+        })
+        .await;
+        if let Ok(Ok(index)) = loaded {
+            // The search worker says it once the fresher index is in use.
+            let _ = swaps.send((index, refresh.message));
             return;
         }
     }
+    let _ = out.send(Action::Notice(refresh.message));
 }
 
 /// Sends build events in batches: everything that arrived within [`BATCH`] becomes one action.

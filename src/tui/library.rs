@@ -13,8 +13,8 @@ use biar::operations::{build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
-    BuilderOffer, Delivered, DockerState, FileView, Hit, ImageState, PresetView, ProjectView,
-    PushView,
+    BuilderOffer, Delivered, DockerState, FileView, Hit, ImageState, IndexRefresh, PresetView,
+    ProjectView, PushView,
 };
 
 pub struct Library {
@@ -128,6 +128,34 @@ impl Engine for Library {
         // The same index `biar-tui search` uses in this folder.
         let loaded = biar::index::load_for_search(&self.project_dir)?;
         Ok(Box::new(biar::index::Searcher::new(loaded.index)))
+    }
+
+    fn refresh_index(&self) -> BoxFuture<'static, Option<IndexRefresh>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let stale = tokio::task::spawn_blocking({
+                let dir = dir.clone();
+                move || biar::index::stale_sources(&dir, biar::index::REFRESH_AFTER)
+            })
+            .await
+            .ok()?;
+            if stale.is_empty() {
+                return None;
+            }
+            let reports = biar::index::update(&dir, &stale, &mut Vec::new()).await;
+            let reload = reports
+                .iter()
+                .any(|r| matches!(r.outcome, biar::index::Outcome::Loaded { .. }));
+            let said: Vec<String> = reports.iter().map(|r| shown(&r.to_string())).collect();
+            Some(IndexRefresh {
+                message: format!(
+                    "package index older than a day, refreshed: {}",
+                    said.join("; ")
+                ),
+                reload,
+            })
+        }
+        .boxed()
     }
 
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {

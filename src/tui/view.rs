@@ -54,6 +54,15 @@ pub struct BuilderOffer {
     pub offline: Vec<String>,
 }
 
+/// A background refresh of the project's index sources happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRefresh {
+    /// What it did, for the status line (through the sanitizer).
+    pub message: String,
+    /// A source brought new entries: load the index again.
+    pub reload: bool,
+}
+
 /// Where a finished pipeline put the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {

@@ -19,13 +19,16 @@ struct Fake {
     edits: Arc<Mutex<Vec<String>>>,
     /// The builder is missing until a build is asked to make it.
     no_builder: Arc<Mutex<bool>>,
+    /// The index is old: the refresh waits for this to be notified, then brings 10 names more.
+    refresh: Option<Arc<tokio::sync::Notify>>,
+    loads: Arc<Mutex<usize>>,
 }
 
-struct SlowIndex(Arc<Mutex<Vec<String>>>);
+struct SlowIndex(Arc<Mutex<Vec<String>>>, usize);
 
 impl PackageIndex for SlowIndex {
     fn len(&self) -> usize {
-        3
+        self.1
     }
     fn search(&mut self, query: &str, _limit: usize) -> Vec<Hit> {
         self.0.lock().unwrap().push(query.to_string());
@@ -65,7 +68,24 @@ impl Engine for Fake {
     }
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>> {
         std::thread::sleep(Duration::from_millis(100));
-        Ok(Box::new(SlowIndex(self.searched.clone())))
+        let mut loads = self.loads.lock().unwrap();
+        *loads += 1;
+        // The first load has 3 names; one after a refresh, 13.
+        Ok(Box::new(SlowIndex(
+            self.searched.clone(),
+            3 + 10 * (*loads - 1),
+        )))
+    }
+    fn refresh_index(&self) -> BoxFuture<'static, Option<crate::tui::view::IndexRefresh>> {
+        let gate = self.refresh.clone();
+        async move {
+            gate?.notified().await;
+            Some(crate::tui::view::IndexRefresh {
+                message: "package index older than a day, refreshed: channel: loaded 13".into(),
+                reload: true,
+            })
+        }
+        .boxed()
     }
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
         async {
@@ -181,6 +201,50 @@ async fn queries_typed_while_the_index_loads_or_searches_collapse_to_the_newest(
     })
     .await;
     assert_eq!(*searched.lock().unwrap(), vec!["hello", "a", "abcd"]);
+}
+
+#[tokio::test]
+async fn an_old_index_is_refreshed_beside_the_searches_and_replaces_the_loaded_one() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let fake = Fake {
+        refresh: Some(gate.clone()),
+        ..Fake::default()
+    };
+    let searched = fake.searched.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    backend.send(Request::Search {
+        id: 1,
+        query: "a".into(),
+    });
+    until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 1, .. })
+    })
+    .await;
+    // The refresh is still under way: typing is answered all the same.
+    backend.send(Request::Search {
+        id: 2,
+        query: "ab".into(),
+    });
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 2, .. })
+    })
+    .await;
+    assert!(!seen.iter().any(|a| matches!(a, Action::Notice(_))));
+    // It ends: the fresher index replaces the old one, the query on screen is answered from it,
+    // and the status line says so.
+    gate.notify_one();
+    let seen = until(&mut rx, |a| matches!(a, Action::Notice(_))).await;
+    assert!(seen
+        .iter()
+        .any(|a| matches!(a, Action::IndexReady { names: 13 })));
+    assert!(matches!(seen.last(), Some(Action::Notice(n)) if n.contains("refreshed")));
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 2, .. })
+    })
+    .await;
+    assert!(!seen.is_empty());
+    assert_eq!(*searched.lock().unwrap(), vec!["a", "ab", "ab"]);
 }
 
 #[tokio::test]
