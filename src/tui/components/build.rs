@@ -39,6 +39,8 @@ pub struct Build {
     pub confirming: bool,
     /// The builder is missing: "Create the builder?" is on screen, with what that would do.
     pub offer: Option<BuilderOffer>,
+    /// The builder is being made (its steps arrive before the first stage).
+    pub making_builder: bool,
     /// What the run's events add up to (the library's fold, rendered here).
     pub tally: Tally,
     pub log: VecDeque<Line<'static>>,
@@ -76,6 +78,11 @@ impl Build {
     fn on_event(&mut self, event: &BuildEvent) {
         self.tally.on(event);
         match event {
+            BuildEvent::Stage { .. } => self.making_builder = false,
+            BuildEvent::Builder { .. } => self.making_builder = true,
+            _ => {}
+        }
+        match event {
             BuildEvent::Stage { name } => self.push_line(Line::from(Span::styled(
                 format!("── {name} ──"),
                 Style::default().add_modifier(Modifier::DIM),
@@ -108,6 +115,9 @@ impl Build {
 
     /// The stage under way, as the title and the "now" line say it.
     fn stage(&self) -> &'static str {
+        if self.making_builder {
+            return "making the builder";
+        }
         self.tally.stage.map_or("starting", Stage::name)
     }
 }
