@@ -196,11 +196,11 @@ fn channel_update_etag_errors_and_truncation() {
     project(&proj, &url);
     let update = ["index", "update", "--source", "channel"];
 
-    // 1. First download: 503 packages and 10 more names from the alias table shipped with the
+    // 1. First download: 503 packages and 12 more names from the alias table shipped with the
     // index (python3Packages.* beside the fixture's python312Packages.*, python3, …).
     let (ok, out, err) = run(home.path(), &proj, &update);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("loaded 513 packages"), "{out}");
+    assert!(out.contains("loaded 515 packages"), "{out}");
     assert!(out.contains(&url), "{out}");
     let (ok, out, _) = run(
         home.path(),
@@ -227,7 +227,7 @@ fn channel_update_etag_errors_and_truncation() {
     let (ok, out, err) = run(home.path(), &proj, &update);
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains("unchanged") && out.contains("513 packages"),
+        out.contains("unchanged") && out.contains("515 packages"),
         "{out}"
     );
     let log = server.log.lock().unwrap();
@@ -245,7 +245,7 @@ fn channel_update_etag_errors_and_truncation() {
     let (ok, out, _) = run(home.path(), &proj, &update);
     assert!(!ok);
     assert!(
-        out.contains("HTTP 503") && out.contains("kept the previous index (513 packages)"),
+        out.contains("HTTP 503") && out.contains("kept the previous index (515 packages)"),
         "{out}"
     );
 
@@ -255,7 +255,7 @@ fn channel_update_etag_errors_and_truncation() {
     let (ok, out, _) = run(home.path(), &proj, &update);
     assert!(!ok);
     assert!(
-        out.contains("failed") && out.contains("kept the previous index (513 packages)"),
+        out.contains("failed") && out.contains("kept the previous index (515 packages)"),
         "{out}"
     );
     let (_, out, _) = run(home.path(), &proj, &["search", "hello", "-n", "1"]);
@@ -265,7 +265,7 @@ fn channel_update_etag_errors_and_truncation() {
     *server.mode.lock().unwrap() = Mode::Serve;
     let (ok, out, err) = run(home.path(), &proj, &update);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("loaded 513 packages"), "{out}");
+    assert!(out.contains("loaded 515 packages"), "{out}");
     let (_, out, _) = run(home.path(), &proj, &["search", "hello", "-n", "1"]);
     assert!(out.contains("2.13.0"), "{out}");
 
