@@ -3,7 +3,9 @@
 
 use biar::progress::BuildEvent;
 
-use super::view::{DockerState, DoctorState, Hit, ImageState, ProjectView, PushView};
+use biar::docker::BuilderSource;
+
+use super::view::{BuilderOffer, DockerState, DoctorState, Hit, ImageState, ProjectView, PushView};
 
 /// The three panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,17 @@ pub enum Action {
     ToggleDoctor,
     DismissError,
 
+    // A new project, where none is (no config.json).
+    /// Offer to create a project in `dir` with a choice of these shipped presets.
+    OfferInit {
+        dir: String,
+        presets: Vec<super::view::PresetView>,
+    },
+    /// Create the project with these presets on (as `biar-tui init --preset …`).
+    CreateProject(Vec<String>),
+    /// The project was written (what was written, for the status line): the main screen opens.
+    ProjectCreated(String),
+
     // Edits (through the same library calls as the CLI).
     TogglePreset(String),
     AddPackage(String),
@@ -49,6 +62,13 @@ pub enum Action {
     Run,
     /// `P`: build if needed and push to the project's registry (when it has one).
     Push,
+    /// The build (or push) stopped because the builder is missing: the build view asks whether
+    /// to make it.
+    BuilderMissing(BuilderOffer),
+    /// Make the builder this way, then go on with the build (and the run or push after it).
+    CreateBuilder(BuilderSource),
+    /// Not now: nothing is created, and nothing is built.
+    DeclineBuilder,
     /// The push to this registry (`host[/namespace]`) was asked of the backend: the build view
     /// shows it.
     PushStarted(String),

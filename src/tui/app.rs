@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
-    banner::Banner, build::Build, config::Config, doctor::Doctor, help::Help, presets::Presets,
-    search::Search, status::Status, Component, Key,
+    banner::Banner, build::Build, config::Config, doctor::Doctor, help::Help, init::Init,
+    presets::Presets, search::Search, status::Status, Component, Key,
 };
 use super::event::Input;
 use super::keymap::{Command, Keymap};
@@ -26,6 +26,10 @@ use super::view::{DoctorState, ImageState};
 /// What `P` says when the project names no registry (the key first: the status line may cut it).
 pub const NO_REGISTRY: &str = "to push, set registry.host in config.json (or \
                                DOCKER_REGISTRY_HOST): no registry is configured";
+
+/// What declining to make the builder leaves the user with.
+pub const NO_BUILDER: &str = "no builder, so nothing was built: press b or r to be asked \
+                              again, or run `biar-tui builder create`";
 
 /// Exit codes after SIGTERM and SIGHUP.
 const SIGTERM_EXIT: u8 = 128 + 15;
@@ -52,6 +56,8 @@ pub struct App {
     pub build: Build,
     pub help: Help,
     pub doctor: Doctor,
+    /// The new-project screen, where no project is.
+    pub init: Init,
     pub status: Status,
     pub banner: Banner,
     pub should_quit: bool,
@@ -74,6 +80,7 @@ impl App {
             build: Build::default(),
             help: Help::default(),
             doctor: Doctor::default(),
+            init: Init::default(),
             status: Status::default(),
             banner: Banner::default(),
             should_quit: false,
@@ -110,6 +117,27 @@ impl App {
                 Some(Command::Doctor | Command::Back | Command::Quit)
             )
             .then_some(Action::ToggleDoctor);
+        }
+        if self.init.visible {
+            if let Some(action) = self.init.handle_key(&key) {
+                return Some(action);
+            }
+            return match command? {
+                Command::Quit | Command::Back => Some(Action::Quit),
+                _ => None,
+            };
+        }
+        if self.build.offer.is_some() {
+            // One key decides: y makes the builder as `builder create` would, o offline.
+            return Some(match event.code {
+                crossterm::event::KeyCode::Char('y' | 'Y') => {
+                    Action::CreateBuilder(biar::docker::BuilderSource::Official)
+                }
+                crossterm::event::KeyCode::Char('o' | 'O') => {
+                    Action::CreateBuilder(biar::docker::BuilderSource::Offline)
+                }
+                _ => Action::DeclineBuilder,
+            });
         }
         if self.build.confirming {
             let yes = matches!(event.code, crossterm::event::KeyCode::Char('y' | 'Y'));
@@ -152,7 +180,8 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 8] = [
+            let components: [&mut dyn Component; 9] = [
+                &mut self.init,
                 &mut self.presets,
                 &mut self.search,
                 &mut self.config,
@@ -182,6 +211,13 @@ impl App {
                 let step = if *action == Action::FocusNext { 1 } else { 2 };
                 self.focus = ORDER[(i + step) % 3];
             }
+            Action::CreateProject(presets) => self.request(Request::Init(presets.clone())),
+            Action::ProjectCreated(message) => {
+                // The main screen starts as it does on an existing project.
+                self.request(Request::LoadProject);
+                self.request(Request::CheckDocker);
+                next.push(Action::Notice(message.clone()));
+            }
             Action::TogglePreset(name) => self.request(Request::TogglePreset(name.clone())),
             Action::AddPackage(attr) => self.request(Request::Add(attr.clone())),
             Action::RemovePackage { file, attr } => self.request(Request::Remove {
@@ -207,6 +243,18 @@ impl App {
                 self.request(Request::Doctor);
             }
             Action::Build if !self.build.running => self.request(Request::Build),
+            Action::CreateBuilder(source) => {
+                // The build view still holds the offer (components see the action after this).
+                let push = self.build.offer.as_ref().is_some_and(|o| o.push);
+                self.request(Request::CreateBuilder {
+                    push,
+                    source: *source,
+                });
+            }
+            Action::DeclineBuilder => {
+                self.run_after_build = false;
+                next.push(Action::Warning(NO_BUILDER.into()));
+            }
             Action::CancelBuild => {
                 self.run_after_build = false;
                 self.request(Request::CancelBuild);
@@ -361,8 +409,10 @@ pub async fn run(
     let mut dirty = false;
     // The oldest key press not yet on screen.
     let mut pending_key: Option<Instant> = None;
-    backend.send(Request::LoadProject);
-    backend.send(Request::CheckDocker);
+    if !app.init.visible {
+        backend.send(Request::LoadProject);
+        backend.send(Request::CheckDocker);
+    }
 
     loop {
         for effect in app.take_effects() {

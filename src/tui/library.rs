@@ -13,12 +13,24 @@ use biar::operations::{build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
-    CheckView, Delivered, DockerState, DoctorState, DoctorView, FileView, Hit, ImageState,
-    PresetView, ProjectView, PushView,
+    BuilderOffer, CheckView, Delivered, DockerState, DoctorState, DoctorView, FileView, Hit,
+    ImageState, IndexRefresh, PresetView, ProjectView, PushView,
 };
 
 pub struct Library {
     pub project_dir: PathBuf,
+}
+
+/// The shipped presets (none chosen), for the new-project screen.
+pub fn shipped_presets() -> Vec<PresetView> {
+    biar::presets::SHIPPED
+        .iter()
+        .map(|(name, text)| PresetView {
+            name: name.to_string(),
+            description: shown(&biar::presets::description_of(text)),
+            enabled: false,
+        })
+        .collect()
 }
 
 impl Library {
@@ -28,6 +40,16 @@ impl Library {
 }
 
 impl Engine for Library {
+    fn init(&self, presets: &[String]) -> anyhow::Result<String> {
+        let options = biar::init::InitOptions {
+            presets: presets.to_vec(),
+            nixpkgs: biar::init::NixpkgsChoice::Default,
+            offline: false,
+        };
+        let written = biar::init::init(&self.project_dir, &options)?;
+        Ok(format!("created the project: {}", written.join(", ")))
+    }
+
     fn load_project(&self) -> anyhow::Result<ProjectView> {
         let project = self.project()?;
         let files = project
@@ -108,6 +130,34 @@ impl Engine for Library {
         Ok(Box::new(biar::index::Searcher::new(loaded.index)))
     }
 
+    fn refresh_index(&self) -> BoxFuture<'static, Option<IndexRefresh>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let stale = tokio::task::spawn_blocking({
+                let dir = dir.clone();
+                move || biar::index::stale_sources(&dir, biar::index::REFRESH_AFTER)
+            })
+            .await
+            .ok()?;
+            if stale.is_empty() {
+                return None;
+            }
+            let reports = biar::index::update(&dir, &stale, &mut Vec::new()).await;
+            let reload = reports
+                .iter()
+                .any(|r| matches!(r.outcome, biar::index::Outcome::Loaded { .. }));
+            let said: Vec<String> = reports.iter().map(|r| shown(&r.to_string())).collect();
+            Some(IndexRefresh {
+                message: format!(
+                    "package index older than a day, refreshed: {}",
+                    said.join("; ")
+                ),
+                reload,
+            })
+        }
+        .boxed()
+    }
+
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
         async {
             match biar::operations::docker_version().await {
@@ -169,11 +219,31 @@ impl Engine for Library {
     fn build(
         &self,
         push: bool,
+        create_builder: Option<biar::docker::BuilderSource>,
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
         // `Send`: the backend spawns it on the runtime like any other request.
-        build_and_deliver(self.project_dir.clone(), push, events, cancel).boxed()
+        build_and_deliver(
+            self.project_dir.clone(),
+            push,
+            create_builder,
+            events,
+            cancel,
+        )
+        .boxed()
+    }
+
+    fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer> {
+        let Some(biar::operations::Error::BuilderMissing { plan }) = error.downcast_ref() else {
+            return None;
+        };
+        let lines = |source| plan.steps(source).iter().map(|s| shown(s)).collect();
+        Some(BuilderOffer {
+            push,
+            official: lines(biar::docker::BuilderSource::Official),
+            offline: lines(biar::docker::BuilderSource::Offline),
+        })
     }
 
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
@@ -196,6 +266,7 @@ impl Engine for Library {
 async fn build_and_deliver(
     dir: PathBuf,
     push: bool,
+    create_builder: Option<biar::docker::BuilderSource>,
     events: biar::progress::Sender,
     cancel: CancellationToken,
 ) -> anyhow::Result<Delivered> {
@@ -211,6 +282,7 @@ async fn build_and_deliver(
     };
     let options = PipelineOptions {
         push: target,
+        create_builder,
         ..Default::default()
     };
     // The pipeline sends every step's events, and last the delivered reference.

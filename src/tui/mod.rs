@@ -42,12 +42,22 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     let engine = Arc::new(library::Library {
         project_dir: global.project.clone(),
     });
-    // A project that does not load is bad input: say so before taking over the screen.
-    biar::config::Project::load(&global.project)?;
+    // No project here: offer to create one (as `biar-tui init`). A project that does not load
+    // is bad input: say so before taking over the screen.
+    let fresh = !global.project.join("config.json").exists();
+    if !fresh {
+        biar::config::Project::load(&global.project)?;
+    }
 
     terminal::install_panic_hook();
     let _guard = terminal::Guard;
     let mut term = terminal::enter()?;
-    let app = app::App::new(settings.theme, settings.keymap);
+    let mut app = app::App::new(settings.theme, settings.keymap);
+    if fresh {
+        app.dispatch(action::Action::OfferInit {
+            dir: global.project.display().to_string(),
+            presets: library::shipped_presets(),
+        });
+    }
     app::run(app, engine, &mut term, started).await
 }

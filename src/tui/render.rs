@@ -27,7 +27,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     ])
     .areas(area);
 
-    if app.build.visible {
+    if app.init.visible {
+        app.init.draw(frame, main, &ctx(true));
+    } else if app.build.visible {
         app.build.draw(frame, main, &ctx(true));
     } else {
         let (presets, search, config) = panes(main, app.presets.presets.len());

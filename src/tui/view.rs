@@ -42,6 +42,27 @@ pub struct Hit {
     pub matched: Vec<usize>,
 }
 
+/// The builder a build needs is missing: what making it would do, each way (lines already
+/// through the sanitizer), for the TUI to ask before anything is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuilderOffer {
+    /// The pipeline that found it missing was a push.
+    pub push: bool,
+    /// The steps with the official Nix image (pulled).
+    pub official: Vec<String>,
+    /// The steps with this host's Debian packages.
+    pub offline: Vec<String>,
+}
+
+/// A background refresh of the project's index sources happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRefresh {
+    /// What it did, for the status line (through the sanitizer).
+    pub message: String,
+    /// A source brought new entries: load the index again.
+    pub reload: bool,
+}
+
 /// Where a finished pipeline put the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {

@@ -105,6 +105,7 @@ impl Reporter {
             } => Some(biar::progress::neutralise_log(
                 &biar::progress::describe_collision(file, winner, others),
             )),
+            BuildEvent::Builder { text } => Some(biar::progress::neutralise_log(text)),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {

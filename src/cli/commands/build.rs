@@ -24,6 +24,24 @@ pub struct Args {
     /// Show the build's own log lines.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    #[command(flatten)]
+    pub builder: CreateBuilder,
+}
+
+/// `--create-builder[=official|offline]`, shared by `build` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct CreateBuilder {
+    /// Make the builder (image and Nix store volume) first if it is missing: `official` pulls
+    /// the Nix image (the default), `offline` makes it from this host's Debian packages. Without
+    /// it a missing builder stops the build, saying what would be made.
+    #[arg(
+        long,
+        value_name = "HOW",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "official"
+    )]
+    pub create_builder: Option<biar::docker::BuilderSource>,
 }
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -35,6 +53,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             None
         },
         build: BuildOptions::default(),
+        create_builder: args.builder.create_builder,
     };
     let show = Show {
         json: args.json,

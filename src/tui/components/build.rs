@@ -17,7 +17,7 @@ use crate::tui::action::Action;
 use crate::tui::ansi;
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
-use crate::tui::view::PushView;
+use crate::tui::view::{BuilderOffer, PushView};
 
 /// Log lines kept per build; older ones are dropped.
 pub const LOG_CAPACITY: usize = 5000;
@@ -37,6 +37,10 @@ pub struct Build {
     pub cancelled: bool,
     /// "Cancel the build?" is on screen.
     pub confirming: bool,
+    /// The builder is missing: "Create the builder?" is on screen, with what that would do.
+    pub offer: Option<BuilderOffer>,
+    /// The builder is being made (its steps arrive before the first stage).
+    pub making_builder: bool,
     /// What the run's events add up to (the library's fold, rendered here).
     pub tally: Tally,
     pub log: VecDeque<Line<'static>>,
@@ -74,6 +78,11 @@ impl Build {
     fn on_event(&mut self, event: &BuildEvent) {
         self.tally.on(event);
         match event {
+            BuildEvent::Stage { .. } => self.making_builder = false,
+            BuildEvent::Builder { .. } => self.making_builder = true,
+            _ => {}
+        }
+        match event {
             BuildEvent::Stage { name } => self.push_line(Line::from(Span::styled(
                 format!("── {name} ──"),
                 Style::default().add_modifier(Modifier::DIM),
@@ -95,6 +104,10 @@ impl Build {
                 ansi::log_line(&biar::progress::describe_collision(file, winner, others))
                     .style(Style::default().add_modifier(Modifier::BOLD)),
             ),
+            BuildEvent::Builder { text } => self.push_line(Line::from(Span::styled(
+                format!("builder: {}", biar::progress::plain_text(text)),
+                Style::default().add_modifier(Modifier::BOLD),
+            ))),
             // The run ends with the backend's BuildFinished/PushFinished, which says it once.
             _ => {}
         }
@@ -102,6 +115,9 @@ impl Build {
 
     /// The stage under way, as the title and the "now" line say it.
     fn stage(&self) -> &'static str {
+        if self.making_builder {
+            return "making the builder";
+        }
         self.tally.stage.map_or("starting", Stage::name)
     }
 }
@@ -157,6 +173,21 @@ impl Component for Build {
         match action {
             Action::Build if !self.running => self.start(None),
             Action::PushStarted(registry) => self.start(Some(registry)),
+            Action::BuilderMissing(offer) => {
+                self.running = false;
+                self.visible = true;
+                self.offer = Some(offer.clone());
+            }
+            Action::CreateBuilder(_) => {
+                // The same run goes on: a build, or the push it was.
+                let registry = self.registry.clone();
+                let push = self.offer.as_ref().is_some_and(|o| o.push);
+                self.start(push.then_some(registry.as_str()));
+            }
+            Action::DeclineBuilder => {
+                self.offer = None;
+                self.visible = false;
+            }
             Action::Build | Action::ShowBuild => self.visible = true,
             Action::HideBuild => self.visible = false,
             Action::AskCancelBuild => self.confirming = true,
@@ -231,6 +262,9 @@ impl Component for Build {
         if self.confirming {
             self.draw_confirm(frame, area, ctx);
         }
+        if let Some(offer) = &self.offer {
+            draw_offer(offer, frame, area, ctx);
+        }
     }
 }
 
@@ -248,6 +282,7 @@ impl Build {
             },
             (Some(Err(_)), false) if self.cancelled => ("✗ cancelled".to_string(), t.warn_fg),
             (Some(Err(_)), false) => ("✗ failed".to_string(), t.failed_fg),
+            (None, false) if self.offer.is_some() => ("waiting: no builder".to_string(), t.warn_fg),
             (None, false) => ("not started".to_string(), t.dim_fg),
         };
         let mut line = vec![
@@ -409,6 +444,67 @@ impl Build {
             inner,
         );
     }
+}
+
+/// "Create the builder?" over the view: what it would make, each way, and the keys.
+fn draw_offer(offer: &BuilderOffer, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = ctx.theme;
+    let key = |k: &'static str| Span::styled(k, Style::default().fg(t.key_fg));
+    let mut lines = vec![Line::from(
+        "The builder this build needs is missing. Making it would:",
+    )];
+    lines.extend(
+        offer
+            .official
+            .iter()
+            .map(|s| Line::from(format!("  · {s}"))),
+    );
+    // Only the image's source differs offline (its first step), when an image is made at all.
+    if offer.offline.first() != offer.official.first() {
+        if let Some(first) = offer.offline.first() {
+            lines.push(Line::from(Span::styled(
+                format!("  or offline: {first}"),
+                t.dim(),
+            )));
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        key("y"),
+        Span::raw(" make it, then go on   "),
+        key("o"),
+        Span::raw(" make it offline   "),
+        key("any other key"),
+        Span::raw(" not now"),
+    ]));
+    let width = area.width.saturating_sub(4).clamp(20, 90);
+    let inner_width = width.saturating_sub(2).max(1) as usize;
+    // Rows the wrapped text takes, so the popup fits it.
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_width).max(1))
+        .sum();
+    let height = (rows as u16 + 2).min(area.height);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(popup);
+    frame.render_widget(Clear, popup);
+    let block = pane(
+        "Create the builder?",
+        &Ctx {
+            focused: true,
+            ..*ctx
+        },
+    );
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 /// The push's line: what went, what the registry had, what it linked from a sibling repository.

@@ -6,6 +6,7 @@ pub mod build;
 pub mod config;
 pub mod doctor;
 pub mod help;
+pub mod init;
 pub mod presets;
 pub mod search;
 pub mod status;

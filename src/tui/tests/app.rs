@@ -127,6 +127,122 @@ fn run_builds_first_then_attaches() {
 }
 
 #[test]
+fn a_new_project_is_picked_created_and_opened_in_the_main_screen() {
+    let mut app = fresh_app();
+    assert!(app.init.visible);
+    // Keys that are commands on the main screen pick here.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('b'));
+    assert!(
+        requests(&mut app).is_empty(),
+        "nothing built before a project exists"
+    );
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::Init(vec!["data-science".into(), "python".into()])]
+    );
+    assert!(app.init.creating);
+    // Once written, the main screen loads it as on any start.
+    app.dispatch(Action::ProjectCreated(
+        "created the project: presets/python.nix, config.json".into(),
+    ));
+    assert!(!app.init.visible);
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::LoadProject, Request::CheckDocker]
+    );
+    assert!(app.status.note.contains("created the project"));
+    app.dispatch(Action::ProjectLoaded(project(&[])));
+    assert_eq!(requests(&mut app), vec![Request::CheckImage]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn a_failed_creation_keeps_the_choice_and_q_quits() {
+    let mut app = fresh_app();
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Enter);
+    requests(&mut app);
+    app.dispatch(Action::Error(
+        "/tmp/new-project/user.nix is in the way".into(),
+    ));
+    assert!(app.init.visible && !app.init.creating);
+    assert_eq!(app.init.chosen(), vec!["cpp".to_string()]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn run_on_a_fresh_machine_offers_the_builder_then_builds_and_attaches() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+    // The pipeline found no builder: the build view asks, nothing else happens meanwhile.
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    assert!(app.build.visible && !app.build.running && app.build.offer.is_some());
+    assert!(app.take_effects().is_empty());
+    // One key: make it, and the same run goes on (build, then attach).
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::CreateBuilder {
+            push: false,
+            source: biar::docker::BuilderSource::Official,
+        })]
+    );
+    assert!(app.build.running && app.build.offer.is_none());
+    app.dispatch(Action::BuildEvents(vec![BuildEvent::Builder {
+        text: "creating volume biar-nix-store".into(),
+    }]));
+    assert!(app
+        .build
+        .log
+        .iter()
+        .any(|l| l.to_string() == "builder: creating volume biar-nix-store"));
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+}
+
+#[test]
+fn the_builder_offer_can_be_made_offline_or_declined() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    app.take_effects();
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    press(&mut app, KeyCode::Char('o'));
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::CreateBuilder {
+            push: false,
+            source: biar::docker::BuilderSource::Offline,
+        })]
+    );
+
+    // Any other key: nothing is made or built, `r` forgets its run, the status line says how on.
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    app.take_effects();
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.take_effects().is_empty());
+    assert!(!app.should_quit && !app.run_after_build && !app.build.visible);
+    assert!(
+        app.status.note.contains("builder create"),
+        "{}",
+        app.status.note
+    );
+    // Asked again on the next `b`.
+    press(&mut app, KeyCode::Char('b'));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+}
+
+#[test]
 fn a_failed_build_does_not_run_and_says_why() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('r'));

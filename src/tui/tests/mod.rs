@@ -144,6 +144,44 @@ fn hit(attr: &str, version: &str, description: &str, matched: &[usize]) -> Hit {
     }
 }
 
+/// The app started where no project is, offered the shipped presets.
+pub fn fresh_app() -> App {
+    let mut app = App::new(Theme::default(), Keymap::default());
+    app.dispatch(Action::OfferInit {
+        dir: "/tmp/new-project".into(),
+        presets: vec![
+            preset("cpp", "C and C++: gcc, cmake, gdb", false),
+            preset(
+                "data-science",
+                "Data science: numpy, pandas, jupyter",
+                false,
+            ),
+            preset("node", "Node.js 20 with npm", false),
+            preset("python", "Python 3 with numpy and requests", false),
+            preset("rust", "Rust toolchain: rustc, cargo, rust-analyzer", false),
+        ],
+    });
+    app.take_effects();
+    app
+}
+
+/// What the backend says when `r` or `b` finds no builder on a fresh machine.
+pub fn builder_offer() -> super::view::BuilderOffer {
+    super::view::BuilderOffer {
+        push: false,
+        official: vec![
+            "create the builder image biar-builder:latest from nixos/nix:2.24.14 (pulled unless the engine has it)".into(),
+            "create the Nix store volume biar-nix-store".into(),
+            "on the Docker Engine at unix:///var/run/docker.sock".into(),
+        ],
+        offline: vec![
+            "create the builder image biar-builder:latest from this host's Debian packages (nix-bin, busybox-static, ca-certificates; fetched with apt, nothing pulled)".into(),
+            "create the Nix store volume biar-nix-store".into(),
+            "on the Docker Engine at unix:///var/run/docker.sock".into(),
+        ],
+    }
+}
+
 /// The app as it is once the backend has answered the start-up requests.
 pub fn loaded_app() -> App {
     let mut app = App::new(Theme::default(), Keymap::default());

@@ -190,6 +190,36 @@ fn build_view_from_recorded_events() {
 }
 
 #[test]
+fn a_new_project_screen() {
+    let mut app = fresh_app();
+    check("new_project", &app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    check("new_project_picked", &app);
+}
+
+#[test]
+fn no_builder_asks_to_make_it() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    check("builder_offer", &app);
+    press(&mut app, KeyCode::Char('y'));
+    app.dispatch(Action::BuildEvents(vec![
+        BuildEvent::Builder {
+            text: "will create the Nix store volume biar-nix-store".into(),
+        },
+        BuildEvent::Builder {
+            text: "creating volume biar-nix-store".into(),
+        },
+    ]));
+    check("builder_creating", &app);
+}
+
+#[test]
 fn build_failure_and_cancel() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('b'));

@@ -28,7 +28,7 @@ pub mod owner;
 pub mod tar_stream;
 
 pub use attached::{Attached, AttachedSpec, ContainerState};
-pub use builder::{BuilderStatus, CreateReport};
+pub use builder::{BuilderPlan, BuilderSource, BuilderStatus, CreateReport};
 pub use connection::{address, connect, Engine};
 pub use container::{
     exec, exec_stream_stdout, remove_container, tail, BuilderContainer, Exec, ExecOutput,

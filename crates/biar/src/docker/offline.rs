@@ -109,9 +109,12 @@ pub async fn create_image(
     }
     // Packages own distinct files, so unpacking several at once into one tree is safe; it is
     // mostly decompression, so a few at a time use the cores.
-    let mut unpacks = futures::stream::iter(debs.iter().map(|deb| {
-        let rootfs = rootfs.clone();
-        async move { run(Command::new("dpkg").arg("-x").arg(deb).arg(&rootfs)).await }
+    // Owned paths in the closure: with borrowed ones the future is not `Send` for every
+    // lifetime, and the pipeline (which may make the builder) is spawned on the runtime.
+    let target = rootfs.clone();
+    let mut unpacks = futures::stream::iter(debs.into_iter().map(move |deb: PathBuf| {
+        let rootfs = target.clone();
+        async move { run(Command::new("dpkg").arg("-x").arg(&deb).arg(&rootfs)).await }
     }))
     .buffer_unordered(4);
     while let Some(result) = unpacks.next().await {

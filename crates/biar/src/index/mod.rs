@@ -11,6 +11,7 @@
 //! }
 //! ```
 
+mod aliases;
 mod bundled;
 pub mod cache;
 mod channel;
@@ -36,7 +37,9 @@ pub use sources::{
     read_project_config, Loaded,
 };
 pub use store::{Entry, Index, SourceInfo};
-pub use update::{update, update_channel, Outcome, SourceKind, SourceReport};
+pub use update::{
+    stale_sources, update, update_channel, Outcome, SourceKind, SourceReport, REFRESH_AFTER,
+};
 
 /// Parses a `packages.json` document (channel shape) from a reader, one entry at a time.
 pub fn parse_packages_json(

@@ -40,6 +40,9 @@ pub enum BuildEvent {
         winner: Provider,
         others: Vec<Provider>,
     },
+    /// A step of making the builder, which was missing and the build was asked to make
+    /// (`--create-builder`, or confirmed in the TUI).
+    Builder { text: String },
     /// The pipeline finished with this image reference.
     Done { reference: String },
 }

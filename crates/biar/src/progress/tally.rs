@@ -85,9 +85,10 @@ impl Tally {
                 }
             }
             BuildEvent::Done { reference } => self.done_reference = Some(reference.clone()),
-            BuildEvent::Log { .. } | BuildEvent::Message { .. } | BuildEvent::Collision { .. } => {
-                return false
-            }
+            BuildEvent::Log { .. }
+            | BuildEvent::Message { .. }
+            | BuildEvent::Collision { .. }
+            | BuildEvent::Builder { .. } => return false,
         }
         true
     }
