@@ -100,6 +100,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 pub mod counting;
+pub mod nginx;
 pub mod cred_pass;
 pub mod images;
 pub mod registry;

@@ -235,6 +235,13 @@ async fn sign_and_copy(
     ]);
     let (code, errors, copied) = run(container, &copy).await?;
     if code != 0 {
+        if errors.contains("does not appear to be a binary cache") {
+            // Nix 2.8 creates `nix-cache-info` in an empty cache first; a refused PUT says this.
+            return Err(format!(
+                "{errors} (it has no nix-cache-info and did not accept one: does the server \
+                 allow uploads, PUT?)"
+            ));
+        }
         return Err(errors);
     }
     Ok(copied)
