@@ -217,7 +217,10 @@ fn a_fresh_store_substitutes_everything_and_a_wrong_key_is_refused() {
         Some(&format!("biar-test-cache-b-{salt}")),
         with_cache,
     );
-    user_settings(home2.path(), &format!("trusted-public-keys = [{public:?}]\n"));
+    user_settings(
+        home2.path(),
+        &format!("trusted-public-keys = [{public:?}]\n"),
+    );
     let events = build(&mut cleanup, home2.path(), &dir2);
     assert!(
         of_kind(&events, "derivation_started").is_empty(),
@@ -243,7 +246,10 @@ fn a_fresh_store_substitutes_everything_and_a_wrong_key_is_refused() {
             c["binaryCache"] = serde_json::json!({ "url": cache.url(), "publicKey": other });
         },
     );
-    user_settings(home3.path(), &format!("trusted-public-keys = [{other:?}]\n"));
+    user_settings(
+        home3.path(),
+        &format!("trusted-public-keys = [{other:?}]\n"),
+    );
     let events = build(&mut cleanup, home3.path(), &dir3);
     let warnings = of_kind(&events, "cache_warning");
     assert_eq!(warnings.len(), 1, "{events:?}");
@@ -272,7 +278,10 @@ fn a_stopped_cache_is_a_warning_and_the_build_builds() {
     let (home, dir) = project(&mut cleanup, &unique(), None, |c| {
         c["binaryCache"] = serde_json::json!({ "url": url, "publicKey": public });
     });
-    user_settings(home.path(), &format!("trusted-public-keys = [{public:?}]\n"));
+    user_settings(
+        home.path(),
+        &format!("trusted-public-keys = [{public:?}]\n"),
+    );
     let events = build(&mut cleanup, home.path(), &dir);
     let warnings = of_kind(&events, "cache_warning");
     assert_eq!(warnings.len(), 1, "{events:?}");

@@ -100,9 +100,9 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 pub mod counting;
-pub mod nginx;
 pub mod cred_pass;
 pub mod images;
+pub mod nginx;
 pub mod registry;
 pub mod testimage;
 pub mod tmux;

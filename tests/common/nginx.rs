@@ -116,8 +116,8 @@ impl Nginx {
                 return Ok(nginx);
             }
             if let Some(status) = nginx.child.as_mut().unwrap().try_wait().unwrap() {
-                let log =
-                    std::fs::read_to_string(nginx.dir.path().join("stderr.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(nginx.dir.path().join("stderr.log"))
+                    .unwrap_or_default();
                 return Err(format!("nginx exited ({status}): {log}"));
             }
             if Instant::now() > deadline {

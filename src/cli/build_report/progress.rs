@@ -116,9 +116,7 @@ impl Reporter {
             }
             BuildEvent::Substitution { .. } | BuildEvent::Downloaded { .. } => None,
             BuildEvent::SubstituteFinished { .. } => None,
-            BuildEvent::CacheWarning { .. } | BuildEvent::CachePushed { .. } => {
-                cache_line(event)
-            }
+            BuildEvent::CacheWarning { .. } | BuildEvent::CachePushed { .. } => cache_line(event),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {

@@ -196,7 +196,10 @@ mod tests {
     #[test]
     fn cache_urls_are_http_or_file_and_s3_is_explained() {
         assert_eq!(check_cache_url("http://127.0.0.1:8080"), Ok(CacheUrl::Http));
-        assert_eq!(check_cache_url("https://cache.example/x?priority=10"), Ok(CacheUrl::Http));
+        assert_eq!(
+            check_cache_url("https://cache.example/x?priority=10"),
+            Ok(CacheUrl::Http)
+        );
         assert_eq!(
             check_cache_url("file:///srv/cache/"),
             Ok(CacheUrl::File {

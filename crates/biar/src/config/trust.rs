@@ -425,7 +425,10 @@ mod tests {
         .unwrap();
         let t = TrustedPaths::load_from(dir.path()).unwrap();
         assert_eq!(t.cache.url.as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(t.cache.secret_key_file.as_deref(), Some(Path::new("/k.sec")));
+        assert_eq!(
+            t.cache.secret_key_file.as_deref(),
+            Some(Path::new("/k.sec"))
+        );
         assert!(t.cache.push);
         // The user's own cache key is trusted.
         assert!(t.trusts_key(key));
@@ -439,7 +442,10 @@ mod tests {
         ] {
             std::fs::write(dir.path().join("config.toml"), text).unwrap();
             let e = TrustedPaths::load_from(dir.path()).unwrap_err().to_string();
-            assert!(e.contains("config.toml") && e.contains(needle), "{text}: {e}");
+            assert!(
+                e.contains("config.toml") && e.contains(needle),
+                "{text}: {e}"
+            );
         }
     }
 

@@ -251,7 +251,10 @@ async fn sign_and_copy(
 /// copyPath activities of an internal-json log).
 async fn run(container: &BuilderContainer, cmd: &[String]) -> Result<(i64, String, u64), String> {
     let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
-    let mut exec = container.exec(&args, &[]).await.map_err(|e| e.to_string())?;
+    let mut exec = container
+        .exec(&args, &[])
+        .await
+        .map_err(|e| e.to_string())?;
     let mut lines = super::internal_json::LineBuffer::default();
     let mut summary = Summary::default();
     while let Some(chunk) = exec.next().await {
@@ -346,7 +349,11 @@ mod tests {
         let plan = CachePlan::with(&p, &nobody);
         assert!(plan.caches.is_empty());
         assert_eq!(plan.warnings.len(), 1);
-        assert!(plan.warnings[0].1.contains(TRUSTED_KEYS_KEY), "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].1.contains(TRUSTED_KEYS_KEY),
+            "{:?}",
+            plan.warnings
+        );
         let (_d, trusting) = user(&format!("trusted-public-keys = [{KEY:?}]"));
         let plan = CachePlan::with(&p, &trusting);
         assert_eq!(plan.caches[0].url, "http://127.0.0.1:9/c");

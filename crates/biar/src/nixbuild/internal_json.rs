@@ -223,17 +223,17 @@ impl LogParser {
                 typ: ACT_SUBSTITUTE,
                 drv: Some(path),
             }) => vec![BuildEvent::SubstituteFinished { path }],
-                Some(Activity {
-                    typ: ACT_BUILD,
-                    drv: Some(drv),
-                }) => {
-                    if self.failures_pending > 0 {
-                        self.failures_pending -= 1;
-                        self.failed.push(drv.clone());
-                    }
-                    vec![BuildEvent::DerivationFinished { drv }]
+            Some(Activity {
+                typ: ACT_BUILD,
+                drv: Some(drv),
+            }) => {
+                if self.failures_pending > 0 {
+                    self.failures_pending -= 1;
+                    self.failed.push(drv.clone());
                 }
-                _ => Vec::new(),
+                vec![BuildEvent::DerivationFinished { drv }]
+            }
+            _ => Vec::new(),
         }
     }
 

@@ -7,8 +7,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::cache::CachePlan;
+use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::upload_set::{upload_set, UploadSet};
 use super::{BuildError, ClosureGraph, StorePathInfo};
 use crate::config::{PackageSetPin, Project};

@@ -134,8 +134,7 @@ async fn deliver(
     // warning; the image above is made either way).
     if let Some(target) = &built.cache_push {
         if !cancel.is_cancelled() {
-            crate::nixbuild::cache::push(&built.container, target, &built.env_path, events)
-                .await;
+            crate::nixbuild::cache::push(&built.container, target, &built.env_path, events).await;
         }
     }
     built.container.remove().await;

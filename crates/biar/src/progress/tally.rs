@@ -98,9 +98,7 @@ impl Tally {
                 name: name.clone(),
                 phase: None,
             }),
-            BuildEvent::SubstituteFinished { path } => {
-                self.substituting.retain(|b| &b.drv != path)
-            }
+            BuildEvent::SubstituteFinished { path } => self.substituting.retain(|b| &b.drv != path),
             BuildEvent::Substitution { done, expected } => self.substituted = (*done, *expected),
             BuildEvent::Downloaded {
                 bytes,
@@ -159,7 +157,10 @@ impl Tally {
                 mb(of)
             )
         } else {
-            format!("{done}/{expected} fetched, {:.1} MB", mb(self.fetched_bytes()))
+            format!(
+                "{done}/{expected} fetched, {:.1} MB",
+                mb(self.fetched_bytes())
+            )
         })
     }
 
