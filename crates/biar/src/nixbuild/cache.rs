@@ -66,7 +66,22 @@ impl CachePlan {
         }
         let mut project_cache = None;
         if let Some(c) = &project.config.binary_cache {
-            if trusted.trusts_key(&c.public_key) {
+            let is_file = matches!(
+                crate::config::check_cache_url(&c.url),
+                Ok(CacheUrl::File { .. })
+            );
+            if is_file {
+                // A file:// cache is a host folder mounted into the builder: the user's to name.
+                plan.warnings.push((
+                    c.url.clone(),
+                    format!(
+                        "not used: a project cannot name a file:// cache (it would mount a folder \
+                         of this machine into the builder); put it in your own [binary-cache] \
+                         url in {}",
+                        trusted.file.display()
+                    ),
+                ));
+            } else if trusted.trusts_key(&c.public_key) {
                 project_cache = Some(c.url.clone());
                 if !plan.caches.iter().any(|k| k.url == c.url) {
                     plan.caches.push(Cache {
@@ -367,6 +382,18 @@ mod tests {
     }
 
     #[test]
+    fn a_project_cannot_mount_a_folder_through_a_file_cache() {
+        let (_d, trusting) = user(&format!("trusted-public-keys = [{KEY:?}]"));
+        let plan = CachePlan::with(&project(Some(("file:///root", KEY))), &trusting);
+        assert!(plan.caches.is_empty() && plan.host_dirs.is_empty());
+        assert!(
+            plan.warnings[0].1.contains("file://"),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
     fn the_users_cache_comes_first_and_takes_the_uploads() {
         let (_d, t) = user(&format!(
             "[binary-cache]\nurl = \"file:///srv/c\"\npublic-key = {KEY:?}\n\
@@ -388,7 +415,7 @@ mod tests {
     fn upload_errors_are_nix_own_words() {
         let mut s = Summary::default();
         s.feed(r#"@nix {"action":"start","id":1,"type":100,"fields":["/nix/store/x"]}"#);
-        s.feed(r#"@nix {"action":"msg","level":0,"msg":"[31;1merror:[0m unable to upload 'http://x/y.narinfo': HTTP error 403"}"#);
+        s.feed(r#"@nix {"action":"msg","level":0,"msg":"\u001b[31;1merror:\u001b[0m unable to upload 'http://x/y.narinfo': HTTP error 403"}"#);
         assert_eq!(s.copied, 1);
         assert!(s.errors().contains("HTTP error 403"), "{}", s.errors());
         assert!(!s.errors().contains('\u{1b}'));
