@@ -13,8 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 
-cargo build --release --bin biar-tui -q
-BIAR=$REPO/target/release/biar-tui
+# BIAR=path runs that binary instead (the Nix step's time does not depend on its build profile).
+if [ -z "${BIAR:-}" ]; then
+  cargo build --release --bin biar-tui -q
+  BIAR=$REPO/target/release/biar-tui
+fi
 ID=$$-$(date +%s)
 WORK=$(mktemp -d /tmp/biar-bench-cache.XXXXXX)
 VOL_A=biar-bench-cache-a-$ID
