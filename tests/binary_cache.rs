@@ -353,6 +353,30 @@ fn a_file_cache_is_a_folder_of_this_machine_mounted_into_the_builder() {
     let narinfos = nginx::narinfos(&folder);
     assert!(!narinfos.is_empty());
     assert!(folder.join("nix-cache-info").is_file());
+    remove_image(&image_loaded(&events));
+
+    // Another store reads the same folder (mounted the same way) and builds nothing.
+    let salt = std::fs::read_to_string(dir.join("user.nix")).unwrap();
+    let (home2, dir2) = project(
+        &mut cleanup,
+        "unused",
+        Some(&format!("biar-test-cache-file-{}", unique())),
+        |_| {},
+    );
+    std::fs::write(dir2.join("user.nix"), salt).unwrap();
+    user_settings(
+        home2.path(),
+        &format!("[binary-cache]\nurl = {url:?}\npublic-key = {public:?}\n"),
+    );
+    let events = build(&mut cleanup, home2.path(), &dir2);
+    assert!(
+        of_kind(&events, "derivation_started").is_empty(),
+        "built something: {events:?}"
+    );
+    assert!(!of_kind(&events, "substitute_started").is_empty());
+    // Nothing is downloaded from a folder; what was unpacked counts.
+    let last = of_kind(&events, "downloaded").pop().unwrap().clone();
+    assert!(last["unpacked"].as_u64().unwrap() > 0, "{last}");
     image_loaded(&events);
 }
 
