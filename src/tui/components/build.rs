@@ -47,6 +47,10 @@ pub struct Build {
     /// Lines between the bottom of the log and the bottom of the view; 0 follows.
     pub scroll_back: usize,
     pub result: Option<Result<String, String>>,
+    /// When the first bytes came from a binary cache, and the rate since (bytes a second),
+    /// updated as events arrive so drawing needs no clock.
+    pub fetch_started: Option<std::time::Instant>,
+    pub fetch_rate: Option<f64>,
 }
 
 impl Build {
@@ -76,7 +80,29 @@ impl Build {
     }
 
     fn on_event(&mut self, event: &BuildEvent) {
-        self.tally.on(event);
+        let new_warning = self.tally.on(event);
+        match event {
+            BuildEvent::Downloaded { .. } => {
+                let since = *self
+                    .fetch_started
+                    .get_or_insert_with(std::time::Instant::now);
+                let secs = since.elapsed().as_secs_f64();
+                if secs > 0.05 {
+                    self.fetch_rate = Some(self.tally.fetched_bytes() as f64 / secs);
+                }
+            }
+            BuildEvent::CacheWarning { cache, reason } if new_warning => self.push_line(
+                ansi::log_line(&format!("warning: binary cache {cache}: {reason}"))
+                    .style(Style::default().add_modifier(Modifier::BOLD)),
+            ),
+            BuildEvent::CachePushed { cache, paths } => self.push_line(ansi::log_line(&format!(
+                "uploaded {paths} new paths (signed) to {cache}"
+            ))),
+            BuildEvent::SubstituteStarted { name, cache, .. } => {
+                self.push_line(ansi::log_line(&format!("fetching {name} from {cache}")))
+            }
+            _ => {}
+        }
         match event {
             BuildEvent::Stage { .. } => self.making_builder = false,
             BuildEvent::Builder { .. } => self.making_builder = true,
@@ -304,7 +330,26 @@ impl Build {
                 Style::default().fg(t.failed_fg),
             ));
         }
+        if let Some(fetched) = self.fetch_text() {
+            line.push(Span::raw(format!("   {fetched}")));
+        }
         Line::from(line)
+    }
+
+    /// Paths fetched from binary caches, bytes downloaded and the rate, once any.
+    fn fetch_text(&self) -> Option<String> {
+        let (done, expected) = self.tally.substituted;
+        if expected == 0 && self.tally.substituting.is_empty() {
+            return None;
+        }
+        let mut text = format!(
+            "fetched {done}/{expected} · {} ↓",
+            bytes(self.tally.fetched_bytes())
+        );
+        if let Some(rate) = self.fetch_rate {
+            text.push_str(&format!(" · {}/s", bytes(rate as u64)));
+        }
+        Some(text)
     }
 
     /// How far the build is, 0 to 1.
@@ -329,6 +374,15 @@ impl Build {
                 if let Some(p) = &b.phase {
                     s.push_str(&format!(" · {p}"));
                 }
+                if more > 0 {
+                    s.push_str(&format!(" (+{more})"));
+                }
+                s
+            }
+            None if self.running && !self.tally.substituting.is_empty() => {
+                let more = self.tally.substituting.len() - 1;
+                let newest = &self.tally.substituting[more];
+                let mut s = format!("fetching {}", newest.name);
                 if more > 0 {
                     s.push_str(&format!(" (+{more})"));
                 }

@@ -220,6 +220,32 @@ fn no_builder_asks_to_make_it() {
 }
 
 #[test]
+fn build_view_while_substituting_from_a_binary_cache() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    let mut events = recorded_events("cache-subst.stderr");
+    // Up to the second path's start: one fetched, one under way.
+    let second = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, BuildEvent::SubstituteStarted { .. }))
+        .nth(1)
+        .map(|(i, _)| i)
+        .unwrap();
+    events.truncate(second + 1);
+    events.push(BuildEvent::CacheWarning {
+        cache: "http://127.0.0.1:8081".into(),
+        reason: "cannot be reached (Couldn't connect to server (7)): building what it would \
+                 have given"
+            .into(),
+    });
+    app.dispatch(Action::BuildEvents(events));
+    // The rate is measured with the clock as events arrive: fixed here.
+    app.build.fetch_rate = Some(2.5e6);
+    check("build_substituting", &app);
+}
+
+#[test]
 fn build_failure_and_cancel() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('b'));

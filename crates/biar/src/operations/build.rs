@@ -135,6 +135,13 @@ async fn deliver(
         project, options, identity, &built, events, observer, &cancel,
     )
     .await;
+    // The Nix build succeeded: its paths go to the user's binary cache (a refused upload is a
+    // warning; the image above is made either way).
+    if let Some(target) = &built.cache_push {
+        if !cancel.is_cancelled() {
+            crate::nixbuild::cache::push(&built.container, target, &built.env_path, events).await;
+        }
+    }
     built.container.remove().await;
     let (reference, remote, load, push) = result?;
     Ok(PipelineOutcome {
