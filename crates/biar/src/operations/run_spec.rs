@@ -17,5 +17,6 @@ pub fn run_spec(
         tty: crate::run::terminal::is_interactive(),
         env: Vec::new(),
         name: None,
+        notices: Default::default(),
     })
 }

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+use super::copy::{self, Manifest};
 use super::terminal::{self, RawMode, StdinPump};
 use super::{RunError, WorkdirMount};
 use crate::docker::{owner, AttachedSpec, ContainerState, DockerError, Engine, ExecOutput};
@@ -35,6 +36,44 @@ pub struct RunSpec {
     pub env: Vec<String>,
     /// The container's name; a unique `biar-run-…` one if `None`.
     pub name: Option<String>,
+    /// Told what happens around the run the user should know of (workdir/ copied to a remote
+    /// engine and back).
+    pub notices: Notices,
+}
+
+/// Where [`run_attached`] says what it does besides running (the front end prints it).
+#[derive(Clone, Default)]
+pub struct Notices(Option<std::sync::Arc<Say>>);
+
+type Say = dyn Fn(&str) + Send + Sync;
+
+impl Notices {
+    pub fn new(say: impl Fn(&str) + Send + Sync + 'static) -> Notices {
+        Notices(Some(std::sync::Arc::new(say)))
+    }
+
+    fn say(&self, text: &str) {
+        if let Some(say) = &self.0 {
+            say(text)
+        }
+    }
+}
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Notices(..)"
+        } else {
+            "Notices(none)"
+        })
+    }
+}
+
+/// `workdir/` copied into a volume of an engine that does not see this machine's files.
+struct WorkdirCopy {
+    volume: String,
+    host: std::path::PathBuf,
+    target: String,
 }
 
 /// Runs `spec` attached to the process's real stdin/stdout/stderr and returns the command's exit
@@ -58,19 +97,105 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
     owner::sweep(engine).await;
     let name = spec.name.clone().unwrap_or_else(unique_name);
     let mut guard = Removal::new(engine, &name);
+    // An engine reached over the network would read a bind mount's path on its own host: it
+    // gets a copy instead.
+    let copy = match &spec.workdir_mount {
+        Some(m) if !engine.sees_host_paths() => Some(WorkdirCopy {
+            volume: format!("{name}-workdir"),
+            host: m.host().to_path_buf(),
+            target: m.target().to_string(),
+        }),
+        _ => None,
+    };
+    if let Some(c) = &copy {
+        engine
+            .create_volume(&c.volume, "workdir")
+            .await
+            .map_err(RunError::docker("create the volume for workdir/"))?;
+    }
+    let mut sent: Option<Manifest> = None;
     let run = async {
-        let id = create(engine, spec, &name).await?;
+        let id = create(engine, spec, &name, copy.as_ref()).await?;
+        if let Some(c) = &copy {
+            spec.notices.say(&format!(
+                "workdir/ is copied to the engine at {} (it cannot see this machine's files), \
+                 not mounted: changes made here during the run are not seen there",
+                engine.address
+            ));
+            let owner = engine
+                .image_user(&spec.image)
+                .await
+                .map_err(RunError::docker("inspect the image"))?
+                .unwrap_or((0, 0));
+            let (manifest, stats) = copy::copy_in(engine, &id, &c.host, &c.target, owner).await?;
+            sent = Some(manifest);
+            spec.notices.say(&format!(
+                "workdir/: {} files ({}) copied into volume {}; the container's changes come \
+                 back when the run ends",
+                stats.files,
+                human_bytes(stats.bytes),
+                c.volume
+            ));
+        }
         attach_and_wait(engine, spec, &id).await
     };
     let result = tokio::select! {
         r = run => r,
         signal = stop.recv() => Err(RunError::Interrupted { signal }),
     };
+    let mut keep_volume = false;
+    if let (Some(c), Some(manifest)) = (&copy, sent.take()) {
+        match copy::copy_back(engine, &name, &c.host, &c.target, manifest).await {
+            Ok(report) => say_copied_back(&spec.notices, &report),
+            Err(e) => {
+                keep_volume = true;
+                spec.notices.say(&format!(
+                    "workdir/ could not be copied back from the engine: {e}\n  the container's \
+                     copy stays in volume {} on {}",
+                    c.volume, engine.address
+                ));
+            }
+        }
+    }
     // After a signal the create request may still be on its way to the engine, and the container
     // appear after our removal: the watcher keeps its name and removes it once we are gone.
     let interrupted = matches!(result, Err(RunError::Interrupted { .. }));
     guard.remove_now(!interrupted).await;
+    if let Some(c) = copy.filter(|_| !keep_volume) {
+        if let Err(e) = engine.remove_volume(&c.volume).await {
+            spec.notices.say(&format!("{e}"));
+        }
+    }
     result
+}
+
+fn say_copied_back(notices: &Notices, report: &copy::CopyBack) {
+    let mut text = format!(
+        "workdir/: copied back from the engine: {} changed or new, {} deleted",
+        report.updated, report.deleted
+    );
+    if report.refused > 0 {
+        text.push_str(&format!(
+            ", {} entries refused (outside workdir/ or not files)",
+            report.refused
+        ));
+    }
+    for path in &report.conflicts {
+        text.push_str(&format!(
+            "\n  {} changed here and in the container: the container's version is {}.from-container",
+            path.display(),
+            path.display()
+        ));
+    }
+    notices.say(&text);
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1e3),
+        n => format!("{n} bytes"),
+    }
 }
 
 /// SIGTERM and SIGHUP, for the time of a run.
@@ -113,16 +238,25 @@ fn unique_name() -> String {
     )
 }
 
-async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, RunError> {
+async fn create(
+    engine: &Engine,
+    spec: &RunSpec,
+    name: &str,
+    copy: Option<&WorkdirCopy>,
+) -> Result<String, RunError> {
     let attached = AttachedSpec {
         image: spec.image.clone(),
         cmd: spec.cmd.clone(),
         env: spec.env.clone(),
         tty: spec.tty,
-        bind: spec
-            .workdir_mount
-            .as_ref()
-            .map(|m| (m.host().display().to_string(), m.target().to_string())),
+        bind: match copy {
+            Some(_) => None,
+            None => spec
+                .workdir_mount
+                .as_ref()
+                .map(|m| (m.host().display().to_string(), m.target().to_string())),
+        },
+        volume: copy.map(|c| (c.volume.clone(), c.target.clone())),
         console_size: if spec.tty {
             terminal::size().map(|(c, r)| (r, c))
         } else {
