@@ -785,3 +785,164 @@ fn over_ssh_a_tty_resizes_and_gives_the_exit_code() {
         Vec::<String>::new()
     );
 }
+
+/// Podman's Docker-compatible API (`podman system service`, rootful) on a socket of this test,
+/// with a builder image and store volume of its own, removed at the end.
+struct Podman {
+    socket: PathBuf,
+    _child: std::process::Child,
+}
+
+fn podman() -> Option<&'static Podman> {
+    static PODMAN: OnceLock<Option<Podman>> = OnceLock::new();
+    PODMAN
+        .get_or_init(|| {
+            if !Path::new("/usr/bin/podman").exists() {
+                if in_ci() {
+                    panic!("CI=true and podman is missing (Debian's podman)");
+                }
+                eprintln!("skipped: podman is not installed");
+                return None;
+            }
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let dir = std::env::temp_dir().join(format!("biar-engines-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                // Podman asks for more open files and processes than this machine's hard limits
+                // allow; the containers get these instead.
+                let conf = dir.join("containers.conf");
+                std::fs::write(
+                    &conf,
+                    "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1000:1000\"]\n",
+                )
+                .unwrap();
+                let socket = dir.join("podman.sock");
+                let child = spawn_server(
+                    Command::new("/usr/bin/podman")
+                        .env("CONTAINERS_CONF", &conf)
+                        .args(["system", "service", "--time=0"])
+                        .arg(format!("unix://{}", socket.display())),
+                    &dir.join("podman.log"),
+                );
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+                    assert!(Instant::now() < deadline, "podman's socket never appeared");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                tx.send(Podman {
+                    socket,
+                    _child: child,
+                })
+                .unwrap();
+                loop {
+                    std::thread::park();
+                }
+            });
+            Some(rx.recv().unwrap())
+        })
+        .as_ref()
+}
+
+/// Removes, on drop, what a Podman test made in Podman's storage.
+struct PodmanCleanup {
+    prefix: String,
+    builder: String,
+    volume: String,
+}
+
+impl Drop for PodmanCleanup {
+    fn drop(&mut self) {
+        let podman = || {
+            let mut c = Command::new("podman");
+            c.stdout(Stdio::null()).stderr(Stdio::null());
+            c
+        };
+        if let Ok(out) = Command::new("podman")
+            .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .output()
+        {
+            for image in String::from_utf8_lossy(&out.stdout).lines() {
+                // Podman names local images `localhost/…`, imported ones `docker.io/library/…`.
+                let name = image
+                    .trim_start_matches("localhost/")
+                    .trim_start_matches("docker.io/library/");
+                if name.starts_with(&self.prefix) || name == self.builder {
+                    let _ = podman().args(["rmi", "-f", image]).status();
+                }
+            }
+        }
+        let _ = podman().args(["volume", "rm", "-f", &self.volume]).status();
+        let _ = podman().args(["image", "prune", "-f"]).status();
+    }
+}
+
+#[test]
+fn podman_makes_the_builder_builds_loads_and_runs() {
+    if !docker_available() {
+        return;
+    }
+    let Some(p) = podman() else { return };
+    let pid = std::process::id();
+    let prefix = format!("biar-test-engines-podman-{pid}-");
+    let builder = format!("biar-builder-podman-test-{pid}:latest");
+    let volume = format!("biar-nix-store-podman-test-{pid}");
+    let _cleanup = PodmanCleanup {
+        prefix: prefix.clone(),
+        builder: builder.clone(),
+        volume: volume.clone(),
+    };
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+        config["builder"]["image"] = builder.clone().into();
+        config["builder"]["storeVolume"] = volume.clone().into();
+    });
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    std::fs::create_dir_all(dir.join("workdir")).unwrap();
+    std::fs::write(dir.join("workdir/note.txt"), "mounted\n").unwrap();
+    let via = Via(vec![(
+        "DOCKER_HOST",
+        format!("unix://{}", p.socket.display()),
+    )]);
+    let step = |args: &[&str]| {
+        let out = biar_via(tmp.path(), &via)
+            .args(args)
+            .arg("--project")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = step(&["builder", "create", "--offline"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = step(&["builder", "status"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("Podman Engine"), "{out}");
+    assert!(out.contains("(local unix socket)"), "{out}");
+    let (code, out, err) = step(&["build"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains(&format!("loaded {prefix}")),
+        "{out}{err}"
+    );
+    // A local socket: workdir/ is mounted, not copied.
+    let out = biar_via(tmp.path(), &via)
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args(["--", "sh", "-c", "cat note.txt; hello; exit 6"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (code, out, err) = (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(code, Some(6), "{out}{err}");
+    assert_eq!(out, "mounted\nHello, world!\n", "{err}");
+    assert!(!err.contains("copied"), "{err}");
+}

@@ -81,6 +81,11 @@ impl Engine {
         Some(format!("{name} {}", v.version.unwrap_or_default()))
     }
 
+    /// True when the engine says it is Podman (its Docker-compatible API differs in details).
+    pub async fn is_podman(&self) -> bool {
+        self.product().await.is_some_and(|p| p.contains("Podman"))
+    }
+
     /// True when a path of this machine means the same folder to the engine, so it may be bind
     /// mounted: only an engine reached through a local unix socket. Any other engine gets
     /// copies (see `run`).
