@@ -946,3 +946,67 @@ fn podman_makes_the_builder_builds_loads_and_runs() {
     assert_eq!(out, "mounted\nHello, world!\n", "{err}");
     assert!(!err.contains("copied"), "{err}");
 }
+
+/// Removes, on drop, a builder image and store volume of the local engine.
+struct BuilderCleanup(String, String);
+
+impl Drop for BuilderCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.1])
+            .output();
+    }
+}
+
+#[test]
+fn over_ssh_builder_create_makes_a_builder_that_builds_from_scratch() {
+    let Some(s) = servers() else { return };
+    let via = Via::ssh(s);
+    let pid = std::process::id();
+    let builder = format!("biar-builder-engines-ssh-{pid}:latest");
+    let volume = format!("biar-nix-store-engines-ssh-{pid}");
+    let _builder = BuilderCleanup(builder.clone(), volume.clone());
+    let prefix = format!("biar-test-engines-fresh-{pid}-");
+    let _images = ImagesNamed(prefix.clone());
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+        config["builder"]["image"] = builder.clone().into();
+        config["builder"]["storeVolume"] = volume.clone().into();
+    });
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    let out = biar_via(tmp.path(), &via)
+        .args(["builder", "create", "--offline", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("builder image {builder}: created")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("store volume {volume}: created")),
+        "{text}"
+    );
+    // A fresh store: every derivation is built over SSH, the progress shown as it happens.
+    let out = biar_via(tmp.path(), &via)
+        .args(["build", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("derivations built"), "{text}");
+    assert!(!text.contains(" 0/"), "nothing was built: {text}");
+    assert!(text.contains(&format!("loaded {prefix}")), "{text}");
+}
