@@ -65,8 +65,10 @@ pub trait Engine: Send + Sync + 'static {
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
-    /// Runs the environment attached to this terminal (the caller has handed the terminal over).
-    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>>;
+    /// Runs the environment attached to this terminal (the caller has handed the terminal over):
+    /// the exit code, and what the run said besides (workdir/ copied to a remote engine and
+    /// back), for the status line.
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>>;
 }
 
 /// The running backend: send requests, answers arrive on the action channel.

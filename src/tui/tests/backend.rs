@@ -89,8 +89,8 @@ impl Engine for Fake {
         }
         .boxed()
     }
-    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
-        async { Ok(0) }.boxed()
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
+        async { Ok((0, Vec::new())) }.boxed()
     }
 }
 
