@@ -421,7 +421,17 @@ pub async fn run(
                 Effect::Attach => {
                     let result = attach(&input, &mut events, terminal, engine.as_ref()).await;
                     match result {
-                        Ok(r) => app.dispatch(Action::RunFinished(r)),
+                        Ok(Ok((code, said))) => {
+                            app.dispatch(Action::RunFinished(Ok(code)));
+                            // The last word (workdir/ copied back) is the one to show.
+                            if let Some(last) = said.last() {
+                                let text = biar::progress::neutralise_text(
+                                    last.lines().next().unwrap_or(""),
+                                );
+                                app.dispatch(Action::Notice(text));
+                            }
+                        }
+                        Ok(Err(e)) => app.dispatch(Action::RunFinished(Err(e))),
                         Err(code) => {
                             signalled = Some(code);
                             app.dispatch(Action::Quit);
@@ -532,12 +542,12 @@ async fn attach(
     events: &mut mpsc::UnboundedReceiver<Event>,
     terminal: &mut Term,
     engine: &dyn Engine,
-) -> Result<Result<i64, String>, u8> {
+) -> Result<Result<(i64, Vec<String>), String>, u8> {
     input.pause().await;
     while events.try_recv().is_ok() {}
     term::leave();
     let result = match engine.run_attached().await {
-        Ok(code) => Ok(code),
+        Ok(done) => Ok(done),
         Err(e) => match e.downcast_ref::<biar::run::RunError>() {
             Some(interrupted @ biar::run::RunError::Interrupted { .. }) => {
                 // Quitting, and the terminal may be gone (SIGHUP): a new reader on a hung-up

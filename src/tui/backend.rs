@@ -87,8 +87,10 @@ pub trait Engine: Send + Sync + 'static {
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
     /// When `error` (from [`Engine::build`]) says the builder is missing: what making it would do.
     fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer>;
-    /// Runs the environment attached to this terminal (the caller has handed the terminal over).
-    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>>;
+    /// Runs the environment attached to this terminal (the caller has handed the terminal over):
+    /// the exit code, and what the run said besides (workdir/ copied to a remote engine and
+    /// back), for the status line.
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>>;
 }
 
 /// The running backend: send requests, answers arrive on the action channel.

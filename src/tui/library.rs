@@ -246,15 +246,25 @@ impl Engine for Library {
         })
     }
 
-    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
         let dir = self.project_dir.clone();
         async move {
             let project = Project::load(&dir)?;
             let image = project.image_ref()?.reference();
             let engine = biar::docker::connect().await?;
             // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
-            let spec = biar::operations::run_spec(Some(&project), image, None)?;
-            Ok(biar::run::run_attached(&engine, &spec).await?)
+            let mut spec = biar::operations::run_spec(Some(&project), image, None)?;
+            // Kept for the status line: the TUI prints nothing around its screen.
+            let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = said.clone();
+            spec.notices = biar::run::Notices::new(move |text| {
+                if let Ok(mut said) = sink.lock() {
+                    said.push(text.to_string());
+                }
+            });
+            let code = biar::run::run_attached(&engine, &spec).await?;
+            let said = said.lock().map(|s| s.clone()).unwrap_or_default();
+            Ok((code, said))
         }
         .boxed()
     }

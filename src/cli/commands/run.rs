@@ -46,7 +46,9 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let cmd = (!args.command.is_empty()).then(|| args.command.clone());
-    let spec = biar::operations::run_spec(project.as_ref(), image.clone(), cmd)?;
+    let mut spec = biar::operations::run_spec(project.as_ref(), image.clone(), cmd)?;
+    // On stderr: stdout carries only the command's output.
+    spec.notices = run::Notices::new(|text| errln!("{}", biar::progress::neutralise_text(text)));
     match run::run_attached(&engine, &spec).await {
         Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
         // The container is already removed: end as the signal would have ended us (a shell

@@ -142,8 +142,8 @@ impl Engine for Fake {
             ..builder_offer()
         })
     }
-    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
-        async { Ok(0) }.boxed()
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
+        async { Ok((0, Vec::new())) }.boxed()
     }
 }
 

@@ -55,7 +55,14 @@ pub struct CreateReport {
 /// What exists now, for `builder status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BuilderStatus {
+    /// The engine's address as the user names it (`unix://…`, `tcp://…`, `ssh://…`).
     pub engine: String,
+    /// How that engine was chosen: `DOCKER_HOST`, `DOCKER_CONTEXT=NAME`, the config's
+    /// `currentContext`, the local socket.
+    pub engine_chosen_by: String,
+    pub engine_transport: super::Transport,
+    /// The engine's product and version (`Docker Engine 20.10.24`, `Podman Engine 4.3.1`).
+    pub engine_version: Option<String>,
     pub image: String,
     pub image_info: Option<ImageInfo>,
     pub volume: String,
@@ -271,6 +278,9 @@ pub async fn status(
         .collect();
     Ok(BuilderStatus {
         engine: engine.address.clone(),
+        engine_chosen_by: engine.chosen_by.clone(),
+        engine_transport: engine.transport,
+        engine_version: engine.product().await,
         image: settings.image.clone(),
         image_info: image_info(engine, &settings.image).await?,
         volume: settings.store_volume.clone(),

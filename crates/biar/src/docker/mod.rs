@@ -2,7 +2,10 @@
 //! streamed output, cleanup. Knows nothing of the TUI.
 //!
 //! # API for the other modules
-//! - [`connect`] → [`Engine`] (clear [`DockerError::Unreachable`] naming the socket or `DOCKER_HOST`).
+//! - [`connect`] → [`Engine`]: the engine the docker CLI would reach ([`endpoint`]: `DOCKER_HOST`
+//!   unix/tcp+TLS/ssh, contexts, the local or Podman socket), or a clear
+//!   [`DockerError::Unreachable`] / [`DockerError::BadEndpoint`] naming the address and how it
+//!   was chosen.
 //! - [`builder::create`] / [`builder::status`] / [`builder::ensure_exists`]: the builder image and
 //!   the store volume (`builder create [--offline]`, `builder status`).
 //! - [`BuilderContainer::start`]: a running container of the builder image with the store volume
@@ -21,15 +24,17 @@ mod attached;
 pub mod builder;
 mod connection;
 mod container;
+pub mod endpoint;
 mod error;
 mod images;
 mod offline;
 pub mod owner;
 pub mod tar_stream;
+mod transport;
 
 pub use attached::{Attached, AttachedSpec, ContainerState};
 pub use builder::{BuilderPlan, BuilderSource, BuilderStatus, CreateReport};
-pub use connection::{address, connect, Engine};
+pub use connection::{address, connect, connect_to, resolve, Engine, Transport};
 pub use container::{
     exec, exec_stream_stdout, remove_container, tail, BuilderContainer, Exec, ExecOutput,
     ExecResult, BUILDER_LABEL,

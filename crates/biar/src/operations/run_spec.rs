@@ -32,5 +32,6 @@ pub fn run_spec(
         env: Vec::new(),
         name: None,
         run_as,
+        notices: Default::default(),
     })
 }
