@@ -8,7 +8,7 @@ mod backend;
 mod components;
 mod event;
 mod keymap;
-mod library;
+mod present;
 mod render;
 mod settings;
 mod terminal;
@@ -39,7 +39,7 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     let settings =
         settings::Settings::load(global.theme.as_deref(), settings::config_dir().as_deref())
             .map_err(BadInput)?;
-    let engine = Arc::new(library::Library {
+    let engine = Arc::new(present::Present {
         project_dir: global.project.clone(),
     });
     // A project that does not load is bad input: say so before taking over the screen.

@@ -1,5 +1,6 @@
-//! The real [`Engine`]: the same `biar` library calls the CLI commands make. Nothing here decides
-//! anything the CLI would decide differently.
+//! The real [`Engine`]: the app's requests answered by `biar::operations` (the same use cases
+//! the CLI commands call), their answers turned into the app's views and messages. Only
+//! presentation lives here: what to do is decided in the library.
 
 use std::path::PathBuf;
 
@@ -8,57 +9,26 @@ use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use biar::config::Project;
-use biar::nixexpr::{AttrPath, PackageFile};
-use biar::operations::{build_image, PipelineOptions};
+use biar::nixexpr::AttrPath;
+use biar::operations::{self, build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
     Delivered, DockerState, FileView, Hit, ImageState, PresetView, ProjectView, PushView,
 };
 
-pub struct Library {
+pub struct Present {
     pub project_dir: PathBuf,
 }
 
-impl Library {
-    fn project(&self) -> anyhow::Result<Project> {
-        Ok(Project::load(&self.project_dir)?)
-    }
-}
-
-impl Engine for Library {
+impl Engine for Present {
     fn load_project(&self) -> anyhow::Result<ProjectView> {
-        let project = self.project()?;
-        let files = project
-            .config
-            .user_config
-            .iter()
-            .map(|name| {
-                match project
-                    .resolve(name)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|path| Ok(PackageFile::load(&path)?))
-                {
-                    Ok(file) => FileView {
-                        name: name.clone(),
-                        packages: file.packages().iter().map(|p| p.attr.to_string()).collect(),
-                        error: None,
-                    },
-                    Err(e) => FileView {
-                        name: name.clone(),
-                        packages: Vec::new(),
-                        error: Some(shown(&e.to_string())),
-                    },
-                }
-            })
-            .collect();
+        let o = operations::overview(&self.project_dir)?;
         Ok(ProjectView {
-            root: project.root.display().to_string(),
-            image: project
-                .image_ref()
-                .map(|r| r.reference())
-                .map_err(|e| shown(&e.to_string())),
-            presets: biar::presets::list(&project)?
+            root: o.root.display().to_string(),
+            image: o.image.map_err(|e| shown(&e.to_string())),
+            presets: o
+                .presets
                 .into_iter()
                 .map(|p| PresetView {
                     name: p.name,
@@ -66,13 +36,28 @@ impl Engine for Library {
                     enabled: p.enabled,
                 })
                 .collect(),
-            files,
-            registry: biar::operations::registry_label(&project),
+            files: o
+                .files
+                .into_iter()
+                .map(|f| match f.packages {
+                    Ok(packages) => FileView {
+                        name: f.name,
+                        packages,
+                        error: None,
+                    },
+                    Err(e) => FileView {
+                        name: f.name,
+                        packages: Vec::new(),
+                        error: Some(shown(&e.to_string())),
+                    },
+                })
+                .collect(),
+            registry: o.registry,
         })
     }
 
     fn toggle_preset(&self, name: &str) -> anyhow::Result<String> {
-        let project = self.project()?;
+        let project = Project::load(&self.project_dir)?;
         let on = biar::presets::toggle(&project, name)?;
         Ok(format!("turned {name} {}", if on { "on" } else { "off" }))
     }
@@ -109,7 +94,7 @@ impl Engine for Library {
 
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
         async {
-            match biar::operations::docker_version().await {
+            match operations::docker_version().await {
                 Ok(version) => DockerState::Up { version },
                 Err(e) => DockerState::Down {
                     reason: shown(&e.to_string()),
@@ -122,11 +107,11 @@ impl Engine for Library {
     fn image_state(&self) -> BoxFuture<'static, ImageState> {
         let dir = self.project_dir.clone();
         async move {
-            match biar::operations::image_state(&dir).await {
-                biar::operations::ImageState::Unknown => ImageState::Unknown,
-                biar::operations::ImageState::Local => ImageState::Local,
-                biar::operations::ImageState::Registry => ImageState::Registry,
-                biar::operations::ImageState::NotBuilt => ImageState::NotBuilt,
+            match operations::image_state(&dir).await {
+                operations::ImageState::Unknown => ImageState::Unknown,
+                operations::ImageState::Local => ImageState::Local,
+                operations::ImageState::Registry => ImageState::Registry,
+                operations::ImageState::NotBuilt => ImageState::NotBuilt,
             }
         }
         .boxed()
@@ -138,50 +123,40 @@ impl Engine for Library {
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
+        let dir = self.project_dir.clone();
         // `Send`: the backend spawns it on the runtime like any other request.
-        build_and_deliver(self.project_dir.clone(), push, events, cancel).boxed()
+        async move {
+            let project = Project::load(&dir)?;
+            // Unlike the CLI, the TUI builds only an image the configuration names.
+            let name = project.image_ref()?.reference();
+            // The app asks for a push only when the project it loaded had a registry;
+            // config.json may have changed since.
+            let options = PipelineOptions::for_project(&project, push)?;
+            // The pipeline sends every step's events, and last the delivered reference.
+            let outcome = build_image(&project, &options, events, &(), cancel).await?;
+            Ok(delivered(name, outcome))
+        }
+        .boxed()
     }
 
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
         let dir = self.project_dir.clone();
+        // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
         async move {
-            let project = Project::load(&dir)?;
-            let image = project.image_ref()?.reference();
-            let engine = biar::docker::connect().await?;
-            // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
-            let spec = biar::operations::run_spec(Some(&project), image, None)?;
-            Ok(biar::run::run_attached(&engine, &spec).await?)
+            match operations::run_project(&dir).await {
+                Ok(code) => Ok(code),
+                // The app tells an interrupted run by its own type.
+                Err(operations::Error::Run(e)) => Err(e.into()),
+                Err(e) => Err(e.into()),
+            }
         }
         .boxed()
     }
 }
 
-/// `biar-tui build [--push]` (the library's pipeline): nothing when `name:tag` is already in
-/// Docker (or in the registry, with `push`), else the Nix build, the layers and a load of what
-/// Docker lacks (or a push of what the registry lacks).
-async fn build_and_deliver(
-    dir: PathBuf,
-    push: bool,
-    events: biar::progress::Sender,
-    cancel: CancellationToken,
-) -> anyhow::Result<Delivered> {
-    let project = Project::load(&dir)?;
-    // Unlike the CLI, the TUI builds only an image the configuration names.
-    let name = project.image_ref()?.reference();
-    // The app asks for a push only when the project it loaded had a registry; config.json may
-    // have changed since.
-    let target = if push {
-        Some(biar::operations::push_target(&project)?)
-    } else {
-        None
-    };
-    let options = PipelineOptions {
-        push: target,
-        ..Default::default()
-    };
-    // The pipeline sends every step's events, and last the delivered reference.
-    let outcome = build_image(&project, &options, events, &(), cancel).await?;
-    let delivered = match (outcome.remote, outcome.push) {
+/// What the app shows of a finished build: loaded, or pushed with the push's own summary.
+fn delivered(name: String, outcome: operations::PipelineOutcome) -> Delivered {
+    match (outcome.remote, outcome.push) {
         (None, _) => Delivered::Loaded(name),
         (Some(remote), summary) => {
             let s = summary.unwrap_or_default();
@@ -192,8 +167,7 @@ async fn build_and_deliver(
                 summary: s,
             })
         }
-    };
-    Ok(delivered)
+    }
 }
 
 impl PackageIndex for biar::index::Searcher {
