@@ -7,6 +7,7 @@ mod app;
 mod backend;
 mod components;
 mod event;
+mod frame_timing;
 mod keymap;
 mod present;
 mod render;
