@@ -369,20 +369,24 @@ pub async fn run(
         }
     }
     if app.build.running {
-        // Quitting mid-build (or mid-push): stop it and give it a moment to remove its container,
-        // so nothing outlives the UI.
-        backend.send(Request::CancelBuild);
-        let stopped = async {
-            while let Some(action) = actions.recv().await {
-                if let Action::BuildFinished(_) | Action::PushFinished(_) = action {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+        stop_build(&backend, &mut actions).await;
     }
     timing.write();
     Ok(signalled.map_or(ExitCode::SUCCESS, ExitCode::from))
+}
+
+/// Quitting mid-build (or mid-push): stop it and give it a moment to remove its container, so
+/// nothing outlives the UI.
+async fn stop_build(backend: &Backend, actions: &mut mpsc::UnboundedReceiver<Action>) {
+    backend.send(Request::CancelBuild);
+    let stopped = async {
+        while let Some(action) = actions.recv().await {
+            if let Action::BuildFinished(_) | Action::PushFinished(_) = action {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
 }
 
 /// One frame inside a synchronized update, so the terminal shows it whole.
