@@ -328,3 +328,61 @@ fn a_sigkilled_build_leaves_no_builder_container() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `run` with a `workdir/` owned by a uid the image does not know (4242): the container runs as
+/// it, with a passwd entry and a writable home supplied for the run (no image per uid), so the
+/// environment works as its user, and what it writes in workdir/ belongs to 4242 on the host.
+#[test]
+fn run_works_as_the_owner_of_workdir_whatever_its_uid() {
+    use std::os::unix::fs::MetadataExt;
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-runowner-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = project_with(&prefix, "  pkgs.hello");
+    let work = dir.join("workdir");
+    std::fs::create_dir_all(&work).unwrap();
+    std::os::unix::fs::chown(&work, Some(4242), Some(4343)).unwrap();
+    let out = biar(tmp.path())
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            // The prompt: an interactive shell expands \u through the passwd entry.
+            "id -u; id -g; id -un; echo $HOME; pwd; touch ~/.history && echo home-ok; \
+             echo written > made.txt; PS1='[\\u]$ ' sh -i </dev/null 2>&1",
+        ])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.starts_with("4242\n4343\nuser\n/home/user\n/home/user/workdir\nhome-ok\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[user]$ "), "{stdout}");
+    let made = std::fs::metadata(work.join("made.txt")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (4242, 4343));
+    assert_eq!(
+        std::fs::read_to_string(work.join("made.txt")).unwrap(),
+        "written\n"
+    );
+
+    // Another image (`--image`) keeps its own users: this one's is root, and its /etc/passwd is
+    // not replaced.
+    let other = common::testimage::import(&common::testimage::make("own users").rootfs);
+    biar(tmp.path())
+        .args(["run", "--image", &other.reference, "--project"])
+        .arg(&dir)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "busybox id -u; test -e /etc/passwd || echo no-passwd",
+        ])
+        .assert()
+        .success()
+        .stdout("0\nno-passwd\n");
+}

@@ -3,7 +3,7 @@
 
 use biar::progress::BuildEvent;
 
-use super::view::{DockerState, Hit, ImageState, ProjectView, PushView};
+use super::view::{DockerState, DoctorState, Hit, ImageState, ProjectView, PushView};
 
 /// The three panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum Action {
     FocusNext,
     FocusPrev,
     ToggleHelp,
+    /// `D`: show or hide the image doctor's list.
+    ToggleDoctor,
     DismissError,
 
     // Edits (through the same library calls as the CLI).
@@ -67,6 +69,8 @@ pub enum Action {
     },
     Docker(DockerState),
     Image(ImageState),
+    /// The image doctor's verdict on the project's image (asked once it is built).
+    Doctor(DoctorState),
     /// A batch of build events (the backend batches them, so a chatty build costs one redraw).
     BuildEvents(Vec<BuildEvent>),
     /// The build ended: the image reference, or why not.

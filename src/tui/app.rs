@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
-    banner::Banner, build::Build, config::Config, help::Help, presets::Presets, search::Search,
-    status::Status, Component, Key,
+    banner::Banner, build::Build, config::Config, doctor::Doctor, help::Help, presets::Presets,
+    search::Search, status::Status, Component, Key,
 };
 use super::event::Input;
 use super::frame_timing::FrameTiming;
@@ -22,7 +22,7 @@ use super::keymap::{Command, Keymap};
 use super::render;
 use super::terminal::{self as term, Term};
 use super::theme::Theme;
-use super::view::ImageState;
+use super::view::{DoctorState, ImageState};
 
 /// What `P` says when the project names no registry (the key first: the status line may cut it).
 pub const NO_REGISTRY: &str = "to push, set registry.host in config.json (or \
@@ -52,6 +52,7 @@ pub struct App {
     pub config: Config,
     pub build: Build,
     pub help: Help,
+    pub doctor: Doctor,
     pub status: Status,
     pub banner: Banner,
     pub should_quit: bool,
@@ -73,6 +74,7 @@ impl App {
             config: Config::default(),
             build: Build::default(),
             help: Help::default(),
+            doctor: Doctor::default(),
             status: Status::default(),
             banner: Banner::default(),
             should_quit: false,
@@ -102,6 +104,14 @@ impl App {
             // Scrolling keys move the help; others do nothing behind it.
             return self.help.handle_key(&key);
         }
+        if self.doctor.visible {
+            // The list closes with its key, Esc or q; other keys do nothing behind it.
+            return matches!(
+                command,
+                Some(Command::Doctor | Command::Back | Command::Quit)
+            )
+            .then_some(Action::ToggleDoctor);
+        }
         if self.build.confirming {
             let yes = matches!(event.code, crossterm::event::KeyCode::Char('y' | 'Y'));
             return Some(if yes {
@@ -125,6 +135,7 @@ impl App {
         match command? {
             Command::Quit => Some(Action::Quit),
             Command::Help => Some(Action::ToggleHelp),
+            Command::Doctor => Some(Action::ToggleDoctor),
             Command::Build => Some(Action::Build),
             Command::Run => Some(Action::Run),
             Command::Push => Some(Action::Push),
@@ -142,12 +153,13 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 7] = [
+            let components: [&mut dyn Component; 8] = [
                 &mut self.presets,
                 &mut self.search,
                 &mut self.config,
                 &mut self.build,
                 &mut self.help,
+                &mut self.doctor,
                 &mut self.status,
                 &mut self.banner,
             ];
@@ -188,6 +200,12 @@ impl App {
                 self.registry = project.registry.clone();
                 next.push(Action::Image(ImageState::Checking));
                 self.request(Request::CheckImage);
+            }
+            // A built image gets the doctor's verdict (in the backend: it reads the image
+            // through the engine).
+            Action::Image(ImageState::Local) => {
+                next.push(Action::Doctor(DoctorState::Checking));
+                self.request(Request::Doctor);
             }
             Action::Build if !self.build.running => self.request(Request::Build),
             Action::CancelBuild => {

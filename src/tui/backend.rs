@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::action::Action;
-use super::view::{Delivered, DockerState, Hit, ImageState, ProjectView};
+use super::view::{Delivered, DockerState, DoctorState, Hit, ImageState, ProjectView};
 
 /// Results shown per query.
 pub const SEARCH_LIMIT: usize = 200;
@@ -33,6 +33,8 @@ pub enum Request {
     },
     CheckImage,
     CheckDocker,
+    /// The image doctor on the project's (built) image.
+    Doctor,
     Build,
     /// Build if needed, then push to the project's registry.
     Push,
@@ -57,6 +59,8 @@ pub trait Engine: Send + Sync + 'static {
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>>;
     fn docker_state(&self) -> BoxFuture<'static, DockerState>;
     fn image_state(&self) -> BoxFuture<'static, ImageState>;
+    /// The image doctor's verdict on the project's image, against its `image.profile`.
+    fn doctor(&self) -> BoxFuture<'static, DoctorState>;
     /// The whole pipeline: build, image, then load into Docker or, with `push`, push to the
     /// project's registry.
     fn build(
@@ -117,6 +121,13 @@ async fn serve(
                 let out = out.clone();
                 tokio::spawn(async move {
                     let _ = out.send(Action::Image(fut.await));
+                });
+            }
+            Request::Doctor => {
+                let fut = engine.doctor();
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let _ = out.send(Action::Doctor(fut.await));
                 });
             }
             Request::CheckDocker => {

@@ -36,6 +36,8 @@ pub enum Command {
     Follow,
     /// Build view: stop the build (asks first).
     CancelBuild,
+    /// The image doctor's list for the current image.
+    Doctor,
 }
 
 impl Command {
@@ -63,6 +65,11 @@ impl Command {
             Command::Push,
             "push",
             "build if needed, push to the registry",
+        ),
+        (
+            Command::Doctor,
+            "doctor",
+            "the image doctor: its profile's rules",
         ),
         (Command::Follow, "follow", "follow the build log"),
         (
@@ -206,6 +213,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("b", Command::Build),
     ("r", Command::Run),
     ("P", Command::Push),
+    ("D", Command::Doctor),
     ("tab", Command::FocusNext),
     ("shift-tab", Command::FocusPrev),
     ("/", Command::FocusSearch),

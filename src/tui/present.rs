@@ -14,7 +14,8 @@ use biar::operations::{self, build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
-    Delivered, DockerState, FileView, Hit, ImageState, PresetView, ProjectView, PushView,
+    CheckView, Delivered, DockerState, DoctorState, DoctorView, FileView, Hit, ImageState,
+    PresetView, ProjectView, PushView,
 };
 
 pub struct Present {
@@ -112,6 +113,39 @@ impl Engine for Present {
                 operations::ImageState::Local => ImageState::Local,
                 operations::ImageState::Registry => ImageState::Registry,
                 operations::ImageState::NotBuilt => ImageState::NotBuilt,
+            }
+        }
+        .boxed()
+    }
+
+    fn doctor(&self) -> BoxFuture<'static, DoctorState> {
+        let dir = self.project_dir.clone();
+        async move {
+            // `biar-tui doctor` with no arguments: the project's image, its image.profile.
+            let result = async {
+                let project = tokio::task::spawn_blocking(move || Project::load(&dir)).await??;
+                let image = project.image_ref()?.reference();
+                let engine = biar::docker::connect().await?;
+                let profile = Some(project.config.image.profile);
+                anyhow::Ok(biar::doctor::diagnose(&engine, &image, profile).await?)
+            };
+            match result.await {
+                Ok(report) => DoctorState::Done(DoctorView {
+                    image: report.image,
+                    profile: report.profile.name().to_string(),
+                    checks: report
+                        .checks
+                        .into_iter()
+                        .map(|c| CheckView {
+                            rule: c.rule.to_string(),
+                            passed: c.status == biar::doctor::Status::Pass,
+                            // Found in the image (paths, names): through the sanitizer.
+                            why: shown(&c.why),
+                            fix: c.fix.as_deref().map(shown),
+                        })
+                        .collect(),
+                }),
+                Err(e) => DoctorState::Failed(super::backend::error_message(&e)),
             }
         }
         .boxed()

@@ -71,6 +71,43 @@ pub enum ImageState {
     NotBuilt,
 }
 
+/// The image doctor's verdict on the project's image (what `biar-tui doctor` says), as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorView {
+    /// The image checked (`name:tag`): a verdict on another image is stale.
+    pub image: String,
+    /// The profile whose rules were checked (the project's `image.profile`).
+    pub profile: String,
+    pub checks: Vec<CheckView>,
+}
+
+/// One rule of the doctor's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckView {
+    pub rule: String,
+    pub passed: bool,
+    pub why: String,
+    pub fix: Option<String>,
+}
+
+impl DoctorView {
+    pub fn failing(&self) -> usize {
+        self.checks.iter().filter(|c| !c.passed).count()
+    }
+}
+
+/// Where the doctor is for the current image.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DoctorState {
+    /// No built image to check (yet).
+    #[default]
+    Unknown,
+    Checking,
+    Done(DoctorView),
+    /// The doctor could not look (Docker down, the image gone meanwhile).
+    Failed(String),
+}
+
 /// Can we reach the Docker Engine?
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DockerState {

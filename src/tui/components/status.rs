@@ -11,7 +11,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{Component, Ctx};
 use crate::tui::action::Action;
 use crate::tui::keymap::Command;
-use crate::tui::view::{DockerState, ImageState, PushView};
+use crate::tui::view::{DockerState, DoctorState, ImageState, PushView};
 
 use biar::progress::{Stage, Tally};
 
@@ -19,6 +19,8 @@ use biar::progress::{Stage, Tally};
 pub struct Status {
     pub image: Option<Result<String, String>>,
     pub image_state: ImageState,
+    /// The image doctor's verdict on the built image.
+    pub doctor: DoctorState,
     pub docker: DockerState,
     /// The user cancelled the running build or push: an error ending it is the cancel.
     pub cancelling: bool,
@@ -48,7 +50,19 @@ impl Component for Status {
                 self.image = Some(project.image.clone());
                 self.note = message.clone();
             }
-            Action::Image(state) => self.image_state = state.clone(),
+            Action::Image(state) => {
+                self.image_state = state.clone();
+                if *state != ImageState::Local {
+                    self.doctor = DoctorState::Unknown;
+                }
+            }
+            Action::Doctor(state) => {
+                let current = self.image.as_ref().and_then(|r| r.as_ref().ok());
+                let stale = matches!(state, DoctorState::Done(v) if Some(&v.image) != current);
+                if !stale {
+                    self.doctor = state.clone();
+                }
+            }
             Action::Docker(state) => self.docker = state.clone(),
             Action::Build | Action::PushStarted(_) if self.run.is_none() => {
                 self.run = Some(Tally::default());
@@ -107,12 +121,17 @@ impl Component for Status {
         // Room for the note: what is left, keeping room for the help key.
         let room =
             |spans: &[Span], help: &str| width.saturating_sub(used(spans) + 3 + help.width() + 1);
-        if self.warning && room(&spans, &help) < self.note.width() {
-            // A warning must be read: Docker's version (when it is up), the help key and the
-            // image's state give way to it, in that order.
-            if matches!(self.docker, DockerState::Up { .. }) {
-                spans = self.states(ctx, area.width, Shown::NoDocker);
+        // A fresh note is worth more than Docker's version (when it is up): it gives way first,
+        // when that leaves the note room to show.
+        if room(&spans, &help) < self.note.width() && matches!(self.docker, DockerState::Up { .. })
+        {
+            let without = self.states(ctx, area.width, Shown::NoDocker);
+            if self.warning || room(&without, &help) >= 8 {
+                spans = without;
             }
+        }
+        if self.warning && room(&spans, &help) < self.note.width() {
+            // A warning must be read: the help key and the image's state give way to it too.
             if room(&spans, &help) < self.note.width() {
                 help.clear();
             }
@@ -193,6 +212,10 @@ impl Status {
             ImageState::NotBuilt => ("not built yet", t.warn_fg),
         };
         spans.push(Span::styled(text, Style::default().fg(color)));
+        if let Some((text, color)) = self.doctor_verdict(ctx, width) {
+            spans.push(separator(base));
+            spans.push(Span::styled(text, Style::default().fg(color)));
+        }
         if shown == Shown::All {
             spans.push(separator(base));
             let (text, color) = match &self.docker {
@@ -216,6 +239,37 @@ impl Status {
             spans.push(Span::styled(text, Style::default().fg(t.progress_fg)));
         }
         spans
+    }
+}
+
+impl Status {
+    /// The doctor's verdict on the built image and its colour, with the key that shows the list
+    /// when something fails (on a narrow line only the profile and the count); `None` before
+    /// there is one.
+    fn doctor_verdict(&self, ctx: &Ctx, width: u16) -> Option<(String, ratatui::style::Color)> {
+        let t = ctx.theme;
+        Some(match &self.doctor {
+            DoctorState::Unknown => return None,
+            DoctorState::Checking => ("doctor: checking…".to_string(), t.warn_fg),
+            DoctorState::Failed(_) => ("doctor: ?".to_string(), t.failed_fg),
+            DoctorState::Done(v) if v.failing() == 0 => (format!("{} ✓", v.profile), t.ok_fg),
+            DoctorState::Done(v) if width < 90 => {
+                (format!("{} ✗{}", v.profile, v.failing()), t.failed_fg)
+            }
+            DoctorState::Done(v) => {
+                let key = ctx
+                    .keymap
+                    .keys_for(Command::Doctor)
+                    .into_iter()
+                    .next()
+                    .map(|k| format!(" ({k})"))
+                    .unwrap_or_default();
+                (
+                    format!("{}: {} failing{key}", v.profile, v.failing()),
+                    t.failed_fg,
+                )
+            }
+        })
     }
 }
 

@@ -112,7 +112,11 @@ fn run_builds_first_then_attaches() {
     press(&mut app, KeyCode::Char('b'));
     assert!(app.take_effects().is_empty());
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+    // The built image also gets the doctor's verdict (asked of the backend).
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Attach, Effect::Request(Request::Doctor)]
+    );
     assert!(!app.build.visible);
     assert_eq!(app.status.image_state, ImageState::Local);
     // Built already: `r` attaches straight away.
@@ -318,7 +322,11 @@ fn r_during_a_push_loads_the_image_then_attaches() {
     assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
     assert!(app.build.running && !app.build.push);
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+    // The built image also gets the doctor's verdict (asked of the backend).
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Attach, Effect::Request(Request::Doctor)]
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::tui::backend::{Backend, Engine, PackageIndex, Request};
-use crate::tui::view::{Delivered, DockerState, ImageState};
+use crate::tui::view::{Delivered, DockerState, DoctorState, ImageState};
 
 #[derive(Default)]
 struct Fake {
@@ -68,6 +68,9 @@ impl Engine for Fake {
     }
     fn image_state(&self) -> BoxFuture<'static, ImageState> {
         async { ImageState::NotBuilt }.boxed()
+    }
+    fn doctor(&self) -> BoxFuture<'static, DoctorState> {
+        async { DoctorState::Done(doctor_report()) }.boxed()
     }
     fn build(
         &self,
@@ -230,5 +233,17 @@ async fn a_push_runs_alone_and_cancelling_ends_it_as_a_push() {
     assert_eq!(
         seen.last(),
         Some(&Action::BuildFinished(Ok("biar-x:y".into())))
+    );
+}
+
+#[tokio::test]
+async fn the_doctor_runs_in_the_backend_and_answers_with_its_verdict() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(Fake::default()), tx);
+    backend.send(Request::Doctor);
+    let seen = until(&mut rx, |a| matches!(a, Action::Doctor(_))).await;
+    assert_eq!(
+        seen.last(),
+        Some(&Action::Doctor(DoctorState::Done(doctor_report())))
     );
 }

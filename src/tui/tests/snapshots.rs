@@ -337,3 +337,57 @@ fn tiny_terminals_do_not_panic() {
         draw(&app, w, h);
     }
 }
+
+#[test]
+fn doctor_verdict_in_the_status_line_and_its_list_on_a_key() {
+    let mut app = loaded_app();
+    app.dispatch(Action::Image(crate::tui::view::ImageState::Local));
+    // The app asked the backend (the probe reads the image there, never while drawing).
+    assert!(app
+        .take_effects()
+        .contains(&crate::tui::app::Effect::Request(
+            crate::tui::backend::Request::Doctor
+        )));
+    app.dispatch(Action::Doctor(crate::tui::view::DoctorState::Done(
+        doctor_report(),
+    )));
+    check("doctor_verdict", &app);
+    press_mod(&mut app, KeyCode::Char('D'), KeyModifiers::SHIFT);
+    assert!(app.doctor.visible);
+    check("doctor_list", &app);
+    // Marks in the theme's colours (a text snapshot loses them).
+    let terminal = draw(&app, 110, 28);
+    let buffer = terminal.backend().buffer();
+    let marks: Vec<_> = (0..28)
+        .flat_map(|y| (0..110).map(move |x| (x, y)))
+        .filter(|&(x, y)| matches!(buffer[(x, y)].symbol(), "✓" | "✗"))
+        .map(|(x, y)| (buffer[(x, y)].symbol().to_string(), buffer[(x, y)].fg))
+        .collect();
+    assert_eq!(marks.len(), 11, "{marks:?}");
+    for (mark, fg) in marks {
+        let want = if mark == "✓" {
+            Theme::default().ok_fg
+        } else {
+            Theme::default().failed_fg
+        };
+        assert_eq!(fg, want, "{mark}");
+    }
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.doctor.visible);
+
+    // A passing image; then a verdict on an image the project no longer names is dropped.
+    let mut pass = doctor_report();
+    for c in &mut pass.checks {
+        c.passed = true;
+        c.fix = None;
+    }
+    app.dispatch(Action::Doctor(crate::tui::view::DoctorState::Done(pass)));
+    check_at("doctor_pass", &app, &[SIZES[0]]);
+    let mut stale = doctor_report();
+    stale.image = "biar-0f3a9c1e2b7d:000000000000".into();
+    app.dispatch(Action::Doctor(crate::tui::view::DoctorState::Done(stale)));
+    check_at("doctor_pass", &app, &[SIZES[0]]);
+    // Not built any more: no verdict.
+    app.dispatch(Action::Image(crate::tui::view::ImageState::NotBuilt));
+    assert_eq!(app.status.doctor, crate::tui::view::DoctorState::Unknown);
+}

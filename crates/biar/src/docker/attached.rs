@@ -8,7 +8,7 @@ use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, InspectContainerOptions, KillContainerOptions,
     RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder, StartContainerOptions,
-    WaitContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -30,6 +30,8 @@ pub struct AttachedSpec {
     pub bind: Option<(String, String)>,
     /// The terminal's size, `(rows, columns)`, for a TTY.
     pub console_size: Option<(u16, u16)>,
+    /// `uid:gid` to run as instead of the image's user.
+    pub user: Option<String>,
 }
 
 /// An attached container's output and its stdin.
@@ -78,6 +80,7 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             working_dir,
+            user: spec.user.clone(),
             labels: Some(owner::labels()),
             host_config: Some(HostConfig {
                 mounts: (!mounts.is_empty()).then_some(mounts),
@@ -93,6 +96,19 @@ impl Engine {
             .await
             .map_err(DockerError::api("create the container"))?;
         Ok(created.id)
+    }
+
+    /// Extracts a small tar (a few files, in memory) into the created container at `dest`,
+    /// before it starts: files supplied for one run, gone with the container. The entries'
+    /// owners are kept.
+    pub async fn put_files(&self, id: &str, dest: &str, tar: Vec<u8>) -> Result<(), DockerError> {
+        let options = UploadToContainerOptionsBuilder::default()
+            .path(dest)
+            .build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(DockerError::api(format!("putting files into {id}:{dest}")))
     }
 
     /// Starts waiting for the container's next exit, in the background: the receiver gets its

@@ -1,10 +1,11 @@
 //! How the project's environment runs, for every front end: its image, `workdir/` mounted (and
-//! checked to stay inside the project), a TTY when this is a terminal.
+//! checked to stay inside the project), a TTY when this is a terminal, and as the owner of
+//! `workdir/` when that is not the image's user (`run::RunAs`).
 
 use std::path::Path;
 
 use crate::config::Project;
-use crate::run::{RunError, RunSpec};
+use crate::run::{RunAs, RunError, RunSpec};
 
 use super::Error;
 
@@ -14,13 +15,27 @@ pub fn run_spec(
     image: String,
     cmd: Option<Vec<String>>,
 ) -> Result<RunSpec, RunError> {
+    let workdir_mount = project.map(crate::run::project_workdir).transpose()?;
+    // Only the project's own image: its users are the ones `image.*` describes. Another image
+    // (`run --image`) keeps its own /etc/passwd and user.
+    let own = project.filter(|p| p.image_ref().is_ok_and(|r| r.reference() == image));
+    let run_as = own.zip(workdir_mount.as_ref()).and_then(|(p, m)| {
+        let i = &p.config.image;
+        RunAs::for_owner(
+            m.owner(),
+            &i.user,
+            (i.uid, i.gid),
+            &format!("/home/{}", i.user),
+        )
+    });
     Ok(RunSpec {
         image,
         cmd,
-        workdir_mount: project.map(crate::run::project_workdir).transpose()?,
+        workdir_mount,
         tty: crate::run::terminal::is_interactive(),
         env: Vec::new(),
         name: None,
+        run_as,
     })
 }
 

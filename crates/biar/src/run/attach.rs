@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::terminal::{self, RawMode, StdinPump};
-use super::{RunError, WorkdirMount};
+use super::{RunAs, RunError, WorkdirMount};
 use crate::docker::{owner, AttachedSpec, ContainerState, DockerError, Engine, ExecOutput};
 
 /// Keys that detach from the container (which is then removed). Docker's default, Ctrl-P Ctrl-Q,
@@ -35,6 +35,8 @@ pub struct RunSpec {
     pub env: Vec<String>,
     /// The container's name; a unique `biar-run-…` one if `None`.
     pub name: Option<String>,
+    /// Run as this user instead of the image's (the owner of `workdir/`, see [`RunAs`]).
+    pub run_as: Option<RunAs>,
 }
 
 /// Runs `spec` attached to the process's real stdin/stdout/stderr and returns the command's exit
@@ -123,16 +125,25 @@ async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, R
             .workdir_mount
             .as_ref()
             .map(|m| (m.host().display().to_string(), m.target().to_string())),
+        user: spec.run_as.as_ref().map(RunAs::user_spec),
         console_size: if spec.tty {
             terminal::size().map(|(c, r)| (r, c))
         } else {
             None
         },
     };
-    engine
+    let id = engine
         .create_attachable(name, &attached)
         .await
-        .map_err(RunError::docker("create the container"))
+        .map_err(RunError::docker("create the container"))?;
+    if let Some(run_as) = &spec.run_as {
+        // Before it starts, so the user exists from the first instruction on.
+        engine
+            .put_files(&id, "/", run_as.files_tar())
+            .await
+            .map_err(RunError::docker("give the container its user"))?;
+    }
+    Ok(id)
 }
 
 async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i64, RunError> {

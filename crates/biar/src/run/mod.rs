@@ -7,7 +7,9 @@ mod attach;
 mod error;
 mod mount;
 pub mod terminal;
+mod user;
 
 pub use attach::{run_attached, RunSpec, DETACH_KEYS};
 pub use error::RunError;
 pub use mount::{project_workdir, WorkdirMount};
+pub use user::RunAs;
