@@ -122,13 +122,7 @@ impl Engine for Present {
         let dir = self.project_dir.clone();
         async move {
             // `biar-tui doctor` with no arguments: the project's image, its image.profile.
-            let result = async {
-                let project = tokio::task::spawn_blocking(move || Project::load(&dir)).await??;
-                let image = project.image_ref()?.reference();
-                let engine = biar::docker::connect().await?;
-                let profile = Some(project.config.image.profile);
-                anyhow::Ok(biar::doctor::diagnose(&engine, &image, profile).await?)
-            };
+            let result = operations::doctor_project(&dir);
             match result.await {
                 Ok(report) => DoctorState::Done(DoctorView {
                     image: report.image,
@@ -145,7 +139,7 @@ impl Engine for Present {
                         })
                         .collect(),
                 }),
-                Err(e) => DoctorState::Failed(super::backend::error_message(&e)),
+                Err(e) => DoctorState::Failed(super::backend::error_message(&e.into())),
             }
         }
         .boxed()

@@ -7,12 +7,14 @@
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
 //! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell.
 //! - [`overview`]: the project at a glance (image, presets, package files, registry).
+//! - [`doctor_project`]: the project's image judged against its profile.
 //! - [`pull`]: an image from a registry into Docker, unless Docker has it.
 //!
 //! Editing packages is `config::Project::edit_package_file` with `nixexpr::PackageFile`'s
 //! add/remove; toggling presets is `presets::toggle`: both front ends call those directly.
 
 mod build;
+mod doctor;
 mod error;
 mod overview;
 mod pull;
@@ -21,6 +23,7 @@ mod state;
 mod target;
 
 pub use build::{build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome};
+pub use doctor::doctor_project;
 pub use error::Error;
 pub use overview::{overview, FileOverview, Overview};
 pub use pull::{pull, PullEvent, Pulled};
