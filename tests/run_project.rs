@@ -8,8 +8,9 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::children::{containers_of, salt, RemoveContainersOf};
 use common::images::ImagesNamed;
-use common::{biar, docker_available, offline_project};
+use common::{biar, biar_std, docker_available, offline_project};
 
 #[test]
 fn run_builds_first_and_mounts_workdir() {
@@ -55,26 +56,6 @@ fn run_builds_first_and_mounts_workdir() {
     assert!(!stderr.contains("building"), "{stderr}");
 }
 
-/// `biar-tui run` as a std Command, for spawning and signalling.
-fn biar_std(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("biar-tui"));
-    cmd.env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env_remove("BIAR_PROJECT");
-    cmd
-}
-
-fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 /// A project whose image is its own (a unique no-op package), with `packages` in user.nix.
 fn project_with(prefix: &str, packages: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let (tmp, dir) = offline_project(|config| {
@@ -84,42 +65,11 @@ fn project_with(prefix: &str, packages: &str) -> (tempfile::TempDir, std::path::
         dir.join("user.nix"),
         format!(
             "{{ pkgs }}:\n[\n{packages}\n  (pkgs.sleeper {{ seconds = 0; salt = \"{}\"; }})\n]\n",
-            unique()
+            salt()
         ),
     )
     .unwrap();
     (tmp, dir)
-}
-
-/// Containers (any state) child `pid` left behind: builder containers carry its pid as a label,
-/// run containers in their name.
-fn containers_of(pid: u32) -> Vec<String> {
-    let mut found = Vec::new();
-    for filter in [
-        format!("label=biar.pid={pid}"),
-        format!("name=biar-run-{pid}-"),
-    ] {
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output()
-            .unwrap();
-        found.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string),
-        );
-    }
-    found
-}
-
-/// Removes the containers child `pid` left behind, on drop.
-struct ContainersOf(u32);
-impl Drop for ContainersOf {
-    fn drop(&mut self) {
-        for id in containers_of(self.0) {
-            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-        }
-    }
 }
 
 #[test]
@@ -174,7 +124,7 @@ fn sigterm_while_building_first_cancels_the_build_and_runs_nothing() {
         &prefix,
         &format!(
             "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-            unique()
+            salt()
         ),
     );
     let mut child = biar_std(tmp.path())
@@ -187,7 +137,7 @@ fn sigterm_while_building_first_cancels_the_build_and_runs_nothing() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let _containers = ContainersOf(pid);
+    let _containers = RemoveContainersOf(pid);
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut stderr = String::new();
     // Wait until the sleeper really builds.
@@ -251,7 +201,7 @@ fn sigterm_after_building_first_terminates_run() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let _containers = ContainersOf(pid);
+    let _containers = RemoveContainersOf(pid);
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "started");
     let sent = Instant::now();
@@ -283,7 +233,7 @@ fn a_cancelled_build_exits_128_plus_the_signal() {
             &prefix,
             &format!(
                 "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-                unique()
+                salt()
             ),
         );
         let mut child = biar_std(tmp.path())
@@ -295,7 +245,7 @@ fn a_cancelled_build_exits_128_plus_the_signal() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        let _containers = ContainersOf(pid);
+        let _containers = RemoveContainersOf(pid);
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
         let mut stderr = String::new();
         loop {
@@ -342,7 +292,7 @@ fn a_sigkilled_build_leaves_no_builder_container() {
         &prefix,
         &format!(
             "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-            unique()
+            salt()
         ),
     );
     let mut child = biar_std(tmp.path())
@@ -354,7 +304,7 @@ fn a_sigkilled_build_leaves_no_builder_container() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let _containers = ContainersOf(pid);
+    let _containers = RemoveContainersOf(pid);
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
         let line = lines

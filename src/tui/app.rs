@@ -17,6 +17,7 @@ use super::components::{
     presets::Presets, search::Search, status::Status, Component, Key,
 };
 use super::event::Input;
+use super::frame_timing::FrameTiming;
 use super::keymap::{Command, Keymap};
 use super::render;
 use super::terminal::{self as term, Term};
@@ -340,48 +341,6 @@ impl App {
     }
 }
 
-/// Timing figures, written at exit when `BIAR_TUI_FRAME_LOG` names a file (for the benchmark).
-#[derive(Default)]
-struct FrameLog {
-    first_frame: Option<Duration>,
-    index_ready: Option<Duration>,
-    frames: u64,
-    /// Time spent drawing each frame (building the buffer and writing the diff).
-    draws: Vec<Duration>,
-    draws_building: Vec<Duration>,
-    /// Key press to the frame that showed it.
-    key_to_frame: Vec<Duration>,
-    key_to_frame_building: Vec<Duration>,
-}
-
-impl FrameLog {
-    fn write(&self) {
-        let Some(path) = std::env::var_os("BIAR_TUI_FRAME_LOG") else {
-            return;
-        };
-        let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
-        let stats = |v: &[Duration]| {
-            let mut v: Vec<f64> = v.iter().map(ms).collect();
-            v.sort_by(f64::total_cmp);
-            let at = |q: f64| {
-                v.get(((v.len() as f64 - 1.0) * q).round() as usize)
-                    .copied()
-            };
-            serde_json::json!({"n": v.len(), "p50": at(0.5), "p99": at(0.99), "max": v.last()})
-        };
-        let text = serde_json::json!({
-            "first_frame_ms": self.first_frame.as_ref().map(ms),
-            "index_ready_ms": self.index_ready.as_ref().map(ms),
-            "frames": self.frames,
-            "draw_ms": stats(&self.draws),
-            "draw_during_build_ms": stats(&self.draws_building),
-            "key_to_frame_ms": stats(&self.key_to_frame),
-            "key_to_frame_during_build_ms": stats(&self.key_to_frame_building),
-        });
-        let _ = std::fs::write(path, text.to_string());
-    }
-}
-
 /// Runs the UI until the user quits or a signal asks us to stop. The terminal is entered by the
 /// caller; `started` is when the process began (for the first-frame figure). The exit code is 0
 /// when the user quit, 143 after SIGTERM and 129 after SIGHUP.
@@ -397,18 +356,15 @@ pub async fn run(
     let input = Input::spawn(event_tx);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    let mut log = FrameLog::default();
+    let mut timing = FrameTiming::new(started);
     // The exit code when a signal ended the UI (128 + its number, as a shell reports it).
     let mut signalled: Option<u8> = None;
 
     // First frame before any engine work answers.
     draw(terminal, &app)?;
-    log.first_frame = Some(started.elapsed());
-    log.frames += 1;
+    timing.first_frame();
     let mut last_frame = Instant::now();
     let mut dirty = false;
-    // The oldest key press not yet on screen.
-    let mut pending_key: Option<Instant> = None;
     if !app.init.visible {
         backend.send(Request::LoadProject);
         backend.send(Request::CheckDocker);
@@ -449,27 +405,15 @@ pub async fn run(
         if dirty && last_frame.elapsed() >= FRAME {
             let begun = Instant::now();
             draw(terminal, &app)?;
-            if app.build.running {
-                log.draws_building.push(begun.elapsed());
-            } else {
-                log.draws.push(begun.elapsed());
-            }
-            log.frames += 1;
+            timing.drawn(begun, app.build.running);
             last_frame = Instant::now();
             dirty = false;
-            if let Some(t) = pending_key.take() {
-                if app.build.running {
-                    log.key_to_frame_building.push(t.elapsed());
-                } else {
-                    log.key_to_frame.push(t.elapsed());
-                }
-            }
         }
         let next_frame = tokio::time::Instant::from_std(last_frame + FRAME);
         tokio::select! {
             Some(event) = events.recv() => match event {
                 Event::Key(key) if key.kind != KeyEventKind::Release => {
-                    pending_key.get_or_insert_with(Instant::now);
+                    timing.key();
                     if let Some(action) = app.handle_key(key) {
                         app.dispatch(action);
                     }
@@ -487,9 +431,7 @@ pub async fn run(
                 _ => {}
             },
             Some(action) = actions.recv() => {
-                if let Action::IndexReady { .. } = action {
-                    log.index_ready.get_or_insert(started.elapsed());
-                }
+                timing.action(&action);
                 app.dispatch(action);
                 dirty = true;
             }
@@ -505,20 +447,24 @@ pub async fn run(
         }
     }
     if app.build.running {
-        // Quitting mid-build (or mid-push): stop it and give it a moment to remove its container,
-        // so nothing outlives the UI.
-        backend.send(Request::CancelBuild);
-        let stopped = async {
-            while let Some(action) = actions.recv().await {
-                if let Action::BuildFinished(_) | Action::PushFinished(_) = action {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+        stop_build(&backend, &mut actions).await;
     }
-    log.write();
+    timing.write();
     Ok(signalled.map_or(ExitCode::SUCCESS, ExitCode::from))
+}
+
+/// Quitting mid-build (or mid-push): stop it and give it a moment to remove its container, so
+/// nothing outlives the UI.
+async fn stop_build(backend: &Backend, actions: &mut mpsc::UnboundedReceiver<Action>) {
+    backend.send(Request::CancelBuild);
+    let stopped = async {
+        while let Some(action) = actions.recv().await {
+            if let Action::BuildFinished(_) | Action::PushFinished(_) = action {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
 }
 
 /// One frame inside a synchronized update, so the terminal shows it whole.

@@ -1,7 +1,7 @@
 //! The boundary between the UI and the engine. The app asks with [`Request`]s; answers come back
 //! as [`Action`]s on a channel. Slow work (file edits, index loading, searching, Docker) runs
 //! here, off the UI loop. [`Engine`] is the only place that calls the `biar` library (see
-//! `library.rs`), so the app can be driven in tests with an engine of plain data.
+//! `present.rs`), so the app can be driven in tests with an engine of plain data.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,7 +200,7 @@ async fn serve(
 
 /// An error as the TUI shows it: each cause once, through the one sanitizer.
 pub fn error_message(e: &anyhow::Error) -> String {
-    super::library::shown(&crate::exit::error_text(e))
+    super::present::shown(&crate::exit::error_text(e))
 }
 
 /// The action that ends a pipeline: a push ends as a push even when it failed while building.

@@ -7,8 +7,9 @@ mod app;
 mod backend;
 mod components;
 mod event;
+mod frame_timing;
 mod keymap;
-mod library;
+mod present;
 mod render;
 mod settings;
 mod terminal;
@@ -39,7 +40,7 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     let settings =
         settings::Settings::load(global.theme.as_deref(), settings::config_dir().as_deref())
             .map_err(BadInput)?;
-    let engine = Arc::new(library::Library {
+    let engine = Arc::new(present::Present {
         project_dir: global.project.clone(),
     });
     // No project here: offer to create one (as `biar-tui init`). A project that does not load
@@ -56,7 +57,7 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     if fresh {
         app.dispatch(action::Action::OfferInit {
             dir: global.project.display().to_string(),
-            presets: library::shipped_presets(),
+            presets: present::shipped_presets(),
         });
     }
     app::run(app, engine, &mut term, started).await

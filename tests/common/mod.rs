@@ -99,6 +99,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+pub mod children;
 pub mod counting;
 pub mod cred_pass;
 pub mod images;

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use biar::config::Project;
-use biar::nixbuild::BuildOptions;
 use biar::operations::PipelineOptions;
 
 use crate::args::Global;
@@ -46,15 +45,8 @@ pub struct CreateBuilder {
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::load(&global.project)?;
-    let options = PipelineOptions {
-        push: if args.push {
-            Some(biar::operations::push_target(&project)?)
-        } else {
-            None
-        },
-        build: BuildOptions::default(),
-        create_builder: args.builder.create_builder,
-    };
+    let mut options = PipelineOptions::for_project(&project, args.push)?;
+    options.create_builder = args.builder.create_builder;
     let show = Show {
         json: args.json,
         verbose: args.verbose,

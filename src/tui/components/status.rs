@@ -13,7 +13,7 @@ use crate::tui::action::Action;
 use crate::tui::keymap::Command;
 use crate::tui::view::{DockerState, DoctorState, ImageState, PushView};
 
-use biar::progress::{BuildEvent, Stage};
+use biar::progress::{Stage, Tally};
 
 #[derive(Debug, Default)]
 pub struct Status {
@@ -24,10 +24,9 @@ pub struct Status {
     pub docker: DockerState,
     /// The user cancelled the running build or push: an error ending it is the cancel.
     pub cancelling: bool,
-    /// `(done, expected)` while a build runs.
-    pub building: Option<(u64, u64)>,
-    /// `(layers done, layers)` once a push sends layers.
-    pub pushing: Option<(usize, usize)>,
+    /// The running build's or push's events, folded by the library's [`Tally`]; the line only
+    /// renders it.
+    pub run: Option<Tally>,
     pub note: String,
     /// The note is a warning: drawn as one, and the line makes room for it.
     pub warning: bool,
@@ -65,30 +64,18 @@ impl Component for Status {
                 }
             }
             Action::Docker(state) => self.docker = state.clone(),
-            Action::Build | Action::PushStarted(_) if self.building.is_none() => {
-                self.building = Some((0, 0));
+            Action::Build | Action::PushStarted(_) if self.run.is_none() => {
+                self.run = Some(Tally::default());
             }
             Action::BuildEvents(events) => {
+                let tally = self.run.get_or_insert_with(Tally::default);
                 for e in events {
-                    match e {
-                        BuildEvent::Progress { done, expected, .. } => {
-                            self.building = Some((*done, *expected));
-                        }
-                        BuildEvent::Stage { name: Stage::Push } => {
-                            self.pushing = Some((0, 0));
-                        }
-                        BuildEvent::Layer { total, .. } => {
-                            if let Some((done, _)) = self.pushing {
-                                self.pushing = Some((done + 1, *total));
-                            }
-                        }
-                        _ => {}
-                    }
+                    tally.on(e);
                 }
             }
             Action::CancelBuild => self.cancelling = true,
             Action::PushFinished(result) => {
-                (self.building, self.pushing) = (None, None);
+                self.run = None;
                 self.note = match result {
                     Ok(p) => push_note(p),
                     Err(_) if self.cancelling => "push cancelled".to_string(),
@@ -97,7 +84,7 @@ impl Component for Status {
                 self.cancelling = false;
             }
             Action::BuildFinished(result) => {
-                self.building = None;
+                self.run = None;
                 self.note = match result {
                     Ok(r) => format!("built {r}"),
                     Err(_) if self.cancelling => "build cancelled".to_string(),
@@ -186,6 +173,17 @@ fn separator(base: Style) -> Span<'static> {
 }
 
 impl Status {
+    /// `(done, expected)` derivations while a build or push runs.
+    pub fn building(&self) -> Option<(u64, u64)> {
+        self.run.as_ref().map(|t| (t.done, t.expected))
+    }
+
+    /// `(layers done, layers)` once a push sends layers.
+    pub fn pushing(&self) -> Option<(usize, usize)> {
+        let t = self.run.as_ref().filter(|t| t.stage == Some(Stage::Push))?;
+        Some((t.layers_seen(), t.layers_total))
+    }
+
     /// The line's states: the image, whether it is built, Docker, the build's progress.
     fn states(&self, ctx: &Ctx, width: u16, shown: Shown) -> Vec<Span<'static>> {
         let t = ctx.theme;
@@ -231,7 +229,7 @@ impl Status {
             };
             spans.push(Span::styled(text, Style::default().fg(color)));
         }
-        let progress = match (self.pushing, self.building) {
+        let progress = match (self.pushing(), self.building()) {
             (Some((done, total)), _) => Some(format!("pushing {done}/{total}")),
             (None, Some((done, expected))) => Some(format!("building {done}/{expected}")),
             (None, None) => None,

@@ -394,7 +394,7 @@ fn shift_p_pushes_with_progress_in_the_build_view_and_the_result_in_the_status_l
     assert!(app.take_effects().is_empty());
 
     app.dispatch(Action::BuildEvents(push_layers()));
-    assert_eq!(app.status.pushing, Some((2, 3)));
+    assert_eq!(app.status.pushing(), Some((2, 3)));
     assert_eq!(
         (app.build.tally.layers_sent, app.build.tally.layers_reused),
         (1, 1)
@@ -493,7 +493,7 @@ fn cancelling_a_push_asks_once_and_says_nothing_was_tagged() {
     app.dispatch(Action::PushFinished(Err(
         "push cancelled: nothing was tagged; re-run `biar-tui build --push` to finish".into(),
     )));
-    assert!(!app.build.running && app.status.pushing.is_none());
+    assert!(!app.build.running && app.status.pushing().is_none());
     assert_eq!(app.status.image_state, ImageState::NotBuilt);
     assert!(app
         .banner

@@ -42,9 +42,9 @@ impl Transport {
 /// A connected engine and the address we reached it at (for messages).
 #[derive(Debug, Clone)]
 pub struct Engine {
-    /// The client; only the Docker boundary (this folder) calls it, except `doctor/probe.rs`
-    /// (merged from main after the move; its calls are still to come behind `Engine` methods).
-    pub(crate) docker: Docker,
+    /// The client; only the Docker boundary (this folder) calls it: the modules above use
+    /// `Engine`'s methods, typed with our own types.
+    pub(super) docker: Docker,
     pub address: String,
     /// How the address was chosen (`DOCKER_HOST`, a context, the local socket).
     pub chosen_by: String,

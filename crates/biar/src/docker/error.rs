@@ -72,7 +72,7 @@ impl DockerError {
     }
 
     /// Wraps an engine error with the call it came from.
-    pub(crate) fn api(
+    pub(super) fn api(
         what: impl Into<String>,
     ) -> impl FnOnce(bollard::errors::Error) -> DockerError {
         let what = what.into();
@@ -84,7 +84,7 @@ impl DockerError {
     }
 
     /// True when the engine answered 404 (no such image, container, volume).
-    pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    pub(super) fn is_not_found(err: &bollard::errors::Error) -> bool {
         status_of(err) == Some(404)
     }
 

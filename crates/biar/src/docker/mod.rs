@@ -17,6 +17,8 @@
 //! - [`Engine`]'s methods for the modules above, typed with our own types (no bollard type leaves
 //!   this folder): [`Engine::image_exists`], the images biar-tui loaded, loading an archive,
 //!   pulling and tagging, and the calls of a container attached to the terminal (the `run` module).
+//! - [`Engine::image_config`] and [`ImageFiles`]: an image's config and files read without running
+//!   it (the doctor).
 //! - [`owner`]: every container we create is labelled with its owner process and removed when
 //!   that process dies, even by SIGKILL (a watcher process, and a sweep at the next start).
 
@@ -26,6 +28,7 @@ mod connection;
 mod container;
 pub mod endpoint;
 mod error;
+mod image_files;
 mod images;
 mod offline;
 pub mod owner;
@@ -40,5 +43,6 @@ pub use container::{
     ExecResult, BUILDER_LABEL,
 };
 pub use error::DockerError;
+pub use image_files::{ImageConfig, ImageFiles, PathStat};
 pub use images::{EngineImageLayers, PullLine, RegistryLogin};
 pub use offline::debs_cache_dir;

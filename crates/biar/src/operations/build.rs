@@ -28,6 +28,18 @@ pub struct PipelineOptions {
     pub create_builder: Option<crate::docker::BuilderSource>,
 }
 
+impl PipelineOptions {
+    /// A load into Docker, or with `push` a push to the project's registry ([`Error::NoRegistry`]
+    /// when it names none).
+    pub fn for_project(project: &Project, push: bool) -> Result<PipelineOptions, super::Error> {
+        Ok(PipelineOptions {
+            push: push.then(|| super::push_target(project)).transpose()?,
+            build: BuildOptions::default(),
+            create_builder: None,
+        })
+    }
+}
+
 /// Hooks called with the results as the pipeline goes; every one defaults to nothing. Each is
 /// called once the progress reported before it has been taken from the sink, so a front end
 /// shows a result after the progress that led to it.

@@ -5,19 +5,28 @@
 //!   push to a registry, unless `name:tag` is already there.
 //! - [`push_target`]: where a push goes (bad input when the project names no registry).
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
-//! - [`run_spec`]: how the environment runs.
+//! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell.
+//! - [`overview`]: the project at a glance (image, presets, package files, registry).
+//! - [`doctor_project`]: the project's image judged against its profile.
+//! - [`pull`]: an image from a registry into Docker, unless Docker has it.
 //!
 //! Editing packages is `config::Project::edit_package_file` with `nixexpr::PackageFile`'s
 //! add/remove; toggling presets is `presets::toggle`: both front ends call those directly.
 
 mod build;
+mod doctor;
 mod error;
+mod overview;
+mod pull;
 mod run_spec;
 mod state;
 mod target;
 
 pub use build::{build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome};
+pub use doctor::doctor_project;
 pub use error::Error;
-pub use run_spec::run_spec;
+pub use overview::{overview, FileOverview, Overview};
+pub use pull::{pull, PullEvent, Pulled};
+pub use run_spec::{run_project, run_spec};
 pub use state::{docker_version, image_state, ImageState};
 pub use target::{push_target, registry_label};

@@ -2,8 +2,12 @@
 //! checked to stay inside the project), a TTY when this is a terminal, and as the owner of
 //! `workdir/` when that is not the image's user (`run::RunAs`).
 
+use std::path::Path;
+
 use crate::config::Project;
 use crate::run::{RunAs, RunError, RunSpec};
+
+use super::Error;
 
 /// The spec that runs `image` for `project` (when there is one), `cmd` or the image's shell.
 pub fn run_spec(
@@ -34,4 +38,15 @@ pub fn run_spec(
         run_as,
         notices: Default::default(),
     })
+}
+
+/// The project's image in `dir`, run attached to this terminal with its shell; its exit code.
+/// `notices` hears what the run does besides (workdir/ copied to a remote engine and back).
+pub async fn run_project(dir: &Path, notices: crate::run::Notices) -> Result<i64, Error> {
+    let project = Project::load(dir)?;
+    let image = project.image_ref()?.reference();
+    let engine = crate::docker::connect().await?;
+    let mut spec = run_spec(Some(&project), image, None)?;
+    spec.notices = notices;
+    Ok(crate::run::run_attached(&engine, &spec).await?)
 }

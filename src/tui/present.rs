@@ -1,5 +1,6 @@
-//! The real [`Engine`]: the same `biar` library calls the CLI commands make. Nothing here decides
-//! anything the CLI would decide differently.
+//! The real [`Engine`]: the app's requests answered by `biar::operations` (the same use cases
+//! the CLI commands call), their answers turned into the app's views and messages. Only
+//! presentation lives here: what to do is decided in the library.
 
 use std::path::PathBuf;
 
@@ -8,8 +9,8 @@ use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use biar::config::Project;
-use biar::nixexpr::{AttrPath, PackageFile};
-use biar::operations::{build_image, PipelineOptions};
+use biar::nixexpr::AttrPath;
+use biar::operations::{self, build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
@@ -17,7 +18,7 @@ use super::view::{
     ImageState, IndexRefresh, PresetView, ProjectView, PushView,
 };
 
-pub struct Library {
+pub struct Present {
     pub project_dir: PathBuf,
 }
 
@@ -33,13 +34,7 @@ pub fn shipped_presets() -> Vec<PresetView> {
         .collect()
 }
 
-impl Library {
-    fn project(&self) -> anyhow::Result<Project> {
-        Ok(Project::load(&self.project_dir)?)
-    }
-}
-
-impl Engine for Library {
+impl Engine for Present {
     fn init(&self, presets: &[String]) -> anyhow::Result<String> {
         let options = biar::init::InitOptions {
             presets: presets.to_vec(),
@@ -51,37 +46,12 @@ impl Engine for Library {
     }
 
     fn load_project(&self) -> anyhow::Result<ProjectView> {
-        let project = self.project()?;
-        let files = project
-            .config
-            .user_config
-            .iter()
-            .map(|name| {
-                match project
-                    .resolve(name)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|path| Ok(PackageFile::load(&path)?))
-                {
-                    Ok(file) => FileView {
-                        name: name.clone(),
-                        packages: file.packages().iter().map(|p| p.attr.to_string()).collect(),
-                        error: None,
-                    },
-                    Err(e) => FileView {
-                        name: name.clone(),
-                        packages: Vec::new(),
-                        error: Some(shown(&e.to_string())),
-                    },
-                }
-            })
-            .collect();
+        let o = operations::overview(&self.project_dir)?;
         Ok(ProjectView {
-            root: project.root.display().to_string(),
-            image: project
-                .image_ref()
-                .map(|r| r.reference())
-                .map_err(|e| shown(&e.to_string())),
-            presets: biar::presets::list(&project)?
+            root: o.root.display().to_string(),
+            image: o.image.map_err(|e| shown(&e.to_string())),
+            presets: o
+                .presets
                 .into_iter()
                 .map(|p| PresetView {
                     name: p.name,
@@ -89,13 +59,28 @@ impl Engine for Library {
                     enabled: p.enabled,
                 })
                 .collect(),
-            files,
-            registry: biar::operations::registry_label(&project),
+            files: o
+                .files
+                .into_iter()
+                .map(|f| match f.packages {
+                    Ok(packages) => FileView {
+                        name: f.name,
+                        packages,
+                        error: None,
+                    },
+                    Err(e) => FileView {
+                        name: f.name,
+                        packages: Vec::new(),
+                        error: Some(shown(&e.to_string())),
+                    },
+                })
+                .collect(),
+            registry: o.registry,
         })
     }
 
     fn toggle_preset(&self, name: &str) -> anyhow::Result<String> {
-        let project = self.project()?;
+        let project = Project::load(&self.project_dir)?;
         let on = biar::presets::toggle(&project, name)?;
         Ok(format!("turned {name} {}", if on { "on" } else { "off" }))
     }
@@ -160,7 +145,7 @@ impl Engine for Library {
 
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
         async {
-            match biar::operations::docker_version().await {
+            match operations::docker_version().await {
                 Ok(version) => DockerState::Up { version },
                 Err(e) => DockerState::Down {
                     reason: shown(&e.to_string()),
@@ -173,11 +158,11 @@ impl Engine for Library {
     fn image_state(&self) -> BoxFuture<'static, ImageState> {
         let dir = self.project_dir.clone();
         async move {
-            match biar::operations::image_state(&dir).await {
-                biar::operations::ImageState::Unknown => ImageState::Unknown,
-                biar::operations::ImageState::Local => ImageState::Local,
-                biar::operations::ImageState::Registry => ImageState::Registry,
-                biar::operations::ImageState::NotBuilt => ImageState::NotBuilt,
+            match operations::image_state(&dir).await {
+                operations::ImageState::Unknown => ImageState::Unknown,
+                operations::ImageState::Local => ImageState::Local,
+                operations::ImageState::Registry => ImageState::Registry,
+                operations::ImageState::NotBuilt => ImageState::NotBuilt,
             }
         }
         .boxed()
@@ -187,13 +172,7 @@ impl Engine for Library {
         let dir = self.project_dir.clone();
         async move {
             // `biar-tui doctor` with no arguments: the project's image, its image.profile.
-            let result = async {
-                let project = tokio::task::spawn_blocking(move || Project::load(&dir)).await??;
-                let image = project.image_ref()?.reference();
-                let engine = biar::docker::connect().await?;
-                let profile = Some(project.config.image.profile);
-                anyhow::Ok(biar::doctor::diagnose(&engine, &image, profile).await?)
-            };
+            let result = operations::doctor_project(&dir);
             match result.await {
                 Ok(report) => DoctorState::Done(DoctorView {
                     image: report.image,
@@ -210,7 +189,7 @@ impl Engine for Library {
                         })
                         .collect(),
                 }),
-                Err(e) => DoctorState::Failed(super::backend::error_message(&e)),
+                Err(e) => DoctorState::Failed(super::backend::error_message(&e.into())),
             }
         }
         .boxed()
@@ -223,14 +202,20 @@ impl Engine for Library {
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
+        let dir = self.project_dir.clone();
         // `Send`: the backend spawns it on the runtime like any other request.
-        build_and_deliver(
-            self.project_dir.clone(),
-            push,
-            create_builder,
-            events,
-            cancel,
-        )
+        async move {
+            let project = Project::load(&dir)?;
+            // Unlike the CLI, the TUI builds only an image the configuration names.
+            let name = project.image_ref()?.reference();
+            // The app asks for a push only when the project it loaded had a registry;
+            // config.json may have changed since.
+            let mut options = PipelineOptions::for_project(&project, push)?;
+            options.create_builder = create_builder;
+            // The pipeline sends every step's events, and last the delivered reference.
+            let outcome = build_image(&project, &options, events, &(), cancel).await?;
+            Ok(delivered(name, outcome))
+        }
         .boxed()
     }
 
@@ -248,21 +233,22 @@ impl Engine for Library {
 
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
         let dir = self.project_dir.clone();
+        // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
         async move {
-            let project = Project::load(&dir)?;
-            let image = project.image_ref()?.reference();
-            let engine = biar::docker::connect().await?;
-            // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
-            let mut spec = biar::operations::run_spec(Some(&project), image, None)?;
             // Kept for the status line: the TUI prints nothing around its screen.
             let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
             let sink = said.clone();
-            spec.notices = biar::run::Notices::new(move |text| {
+            let notices = biar::run::Notices::new(move |text| {
                 if let Ok(mut said) = sink.lock() {
                     said.push(text.to_string());
                 }
             });
-            let code = biar::run::run_attached(&engine, &spec).await?;
+            let code = match operations::run_project(&dir, notices).await {
+                Ok(code) => code,
+                // The app tells an interrupted run by its own type.
+                Err(operations::Error::Run(e)) => return Err(e.into()),
+                Err(e) => return Err(e.into()),
+            };
             let said = said.lock().map(|s| s.clone()).unwrap_or_default();
             Ok((code, said))
         }
@@ -270,34 +256,9 @@ impl Engine for Library {
     }
 }
 
-/// `biar-tui build [--push]` (the library's pipeline): nothing when `name:tag` is already in
-/// Docker (or in the registry, with `push`), else the Nix build, the layers and a load of what
-/// Docker lacks (or a push of what the registry lacks).
-async fn build_and_deliver(
-    dir: PathBuf,
-    push: bool,
-    create_builder: Option<biar::docker::BuilderSource>,
-    events: biar::progress::Sender,
-    cancel: CancellationToken,
-) -> anyhow::Result<Delivered> {
-    let project = Project::load(&dir)?;
-    // Unlike the CLI, the TUI builds only an image the configuration names.
-    let name = project.image_ref()?.reference();
-    // The app asks for a push only when the project it loaded had a registry; config.json may
-    // have changed since.
-    let target = if push {
-        Some(biar::operations::push_target(&project)?)
-    } else {
-        None
-    };
-    let options = PipelineOptions {
-        push: target,
-        create_builder,
-        ..Default::default()
-    };
-    // The pipeline sends every step's events, and last the delivered reference.
-    let outcome = build_image(&project, &options, events, &(), cancel).await?;
-    let delivered = match (outcome.remote, outcome.push) {
+/// What the app shows of a finished build: loaded, or pushed with the push's own summary.
+fn delivered(name: String, outcome: operations::PipelineOutcome) -> Delivered {
+    match (outcome.remote, outcome.push) {
         (None, _) => Delivered::Loaded(name),
         (Some(remote), summary) => {
             let s = summary.unwrap_or_default();
@@ -308,8 +269,7 @@ async fn build_and_deliver(
                 summary: s,
             })
         }
-    };
-    Ok(delivered)
+    }
 }
 
 impl PackageIndex for biar::index::Searcher {
