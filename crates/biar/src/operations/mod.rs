@@ -3,6 +3,8 @@
 //!
 //! - [`build_image`]: the whole product: Nix build → image with labels → load into Docker, or
 //!   push to a registry, unless `name:tag` is already there.
+//! - [`build_into_store`]: the same build into a content-addressed folder or a backing registry,
+//!   for the image server.
 //! - [`push_target`]: where a push goes (bad input when the project names no registry).
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
 //! - [`run_spec`]: how the environment runs.
@@ -14,10 +16,12 @@ mod build;
 mod error;
 mod run_spec;
 mod state;
+mod store;
 mod target;
 
 pub use build::{build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome};
 pub use error::Error;
 pub use run_spec::run_spec;
 pub use state::{docker_version, image_state, ImageState};
+pub use store::{build_into_store, ImageStore, StoredImage};
 pub use target::{push_target, registry_label};
