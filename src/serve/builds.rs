@@ -253,10 +253,15 @@ impl Server {
         let state = match result {
             Ok(stored) => {
                 say(&format!(
-                    "[{}] done in {:.1}s: {}",
+                    "[{}] done in {:.1}s: {}{}",
                     job.display,
                     took.as_secs_f64(),
-                    stored.manifest.digest
+                    stored.manifest.digest,
+                    if stored.found {
+                        " (built before: found in the backing registry)"
+                    } else {
+                        ""
+                    }
                 ));
                 JobState::Done(stored)
             }
@@ -358,6 +363,7 @@ impl Server {
                 .as_ref()
                 .map(|r| format!("{}/{}", r.host, r.repository)),
             scheme: stored.remote.as_ref().map(|_| scheme.to_string()),
+            found: stored.up_to_date,
         };
         if let Some(remote) = &record.remote {
             self.record_remote_blobs(&record, scheme, remote)

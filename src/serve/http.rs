@@ -105,6 +105,21 @@ async fn route(server: &Arc<Server>, req: &Request<Incoming>) -> Response<Body> 
     match kind {
         "manifests" => manifest(server, name, reference).await,
         "blobs" => blob(server, reference, req.headers().get(header::RANGE)).await,
+        // skopeo inspect lists the tags: every name has the server's package sets as tags.
+        "tags" if reference == "list" => match names::parse(name) {
+            Ok(_) => {
+                let tags: Vec<&str> = server
+                    .settings
+                    .pins
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .collect();
+                let body = serde_json::json!({ "name": name, "tags": tags });
+                let bytes = Bytes::from(serde_json::to_vec(&body).expect("JSON serialises"));
+                bytes_response(StatusCode::OK, "application/json", bytes)
+            }
+            Err(e) => error(&Failure::new(400, "NAME_INVALID", e.to_string())),
+        },
         _ => error(&Failure::new(404, "NAME_UNKNOWN", "not a registry path")),
     }
 }

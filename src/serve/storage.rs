@@ -28,6 +28,9 @@ pub struct Stored {
     /// The registry's scheme for redirects (`http` for a loopback or insecure one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
+    /// Found already built in the backing registry (this server built nothing).
+    #[serde(default, skip)]
+    pub found: bool,
 }
 
 #[derive(Debug, Clone)]
