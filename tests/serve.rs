@@ -551,3 +551,69 @@ fn bad_flags_exit_2() {
     assert!(text(&out).contains("trusted-paths"), "{}", text(&out));
     let _ = Path::new("");
 }
+
+#[test]
+fn a_failed_builds_log_reaches_the_client_without_control_sequences() {
+    if !docker_available() {
+        return;
+    }
+    let server = server();
+    let (status, _, body) = http(
+        &server.host,
+        "GET",
+        "/v2/shell/hostile.log/manifests/latest",
+        &[],
+    );
+    assert_eq!(status, 404);
+    let body = String::from_utf8(body).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = parsed["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("hostile-log-1.0"), "{message}");
+    assert!(message.contains("hostile: start"), "{message}");
+    assert!(
+        !message
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || ('\u{80}'..='\u{9f}').contains(&c)),
+        "{message:?}"
+    );
+    let said = server.output();
+    assert!(
+        !said.contains('\u{1b}') && !said.contains('\u{7}'),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn a_request_that_outwaits_wait_is_told_to_retry_while_the_build_goes_on() {
+    if !docker_available() {
+        return;
+    }
+    let server = start(&["--wait", "0s"]);
+    let path = "/v2/shell/cargo/manifests/latest";
+    let (status, headers, body) = http(&server.host, "GET", path, &[]);
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "retry-after"), Some("30"));
+    let body = String::from_utf8_lossy(&body).to_string();
+    assert!(
+        body.contains("TOOMANYREQUESTS") && body.contains("still being built"),
+        "{body}"
+    );
+    // The build went on: once done, the same request gets the manifest, built once.
+    let mut answered = 0;
+    for _ in 0..600 {
+        let (status, _, _) = http(&server.host, "GET", path, &[]);
+        if status == 200 {
+            answered = status;
+            break;
+        }
+        assert_eq!(status, 429);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert_eq!(answered, 200, "{}", server.output());
+    assert_eq!(
+        server.builds_of("shell/cargo:latest"),
+        1,
+        "{}",
+        server.output()
+    );
+}
