@@ -298,12 +298,13 @@ impl Server {
     ) -> Result<Stored, Failure> {
         let dir = self.storage.project_dir(key);
         let project = self.write_project(&dir, name, pin).await?;
-        if let Some(index) = self.index(tag, &project).await {
-            let unknown = index.unknown(&name.packages);
-            if !unknown.is_empty() {
-                return Err(unknown_packages(&unknown));
-            }
-        }
+        // The listing is a hint, not the judge: `nix-env -qaP` leaves out nested sets that do
+        // not ask to be recursed into (the test set's `hostile.log`, many of nixpkgs'), so
+        // Nix's evaluation decides, and the listing adds "did you mean" when it refuses.
+        let unknown = match self.index(tag, &project).await {
+            Some(index) => index.unknown(&name.packages),
+            None => Vec::new(),
+        };
         let _permit = self
             .permits
             .clone()
@@ -349,7 +350,7 @@ impl Server {
             }
         };
         let _ = printer.await;
-        let stored = result.map_err(|e| build_failure(&e))?;
+        let stored = result.map_err(|e| build_failure(&e, &unknown))?;
         let scheme = match &self.settings.registry {
             Some(t) if t.insecure || biar::registry::is_loopback(&t.host) => "http",
             _ => "https",
@@ -494,15 +495,12 @@ fn unknown_packages(unknown: &[biar::index::UnknownAttr]) -> Failure {
 }
 
 /// A failed build as a client sees it: plain text only (clients print it to a terminal).
-fn build_failure(error: &biar::Error) -> Failure {
+/// `unknown`: the components the package set's listing lacks, with their close names.
+fn build_failure(error: &biar::Error, unknown: &[biar::index::UnknownAttr]) -> Failure {
     use biar::nixbuild::BuildError;
     if let biar::Error::Build(BuildError::Evaluation { message }) = error {
         if let Some(attr) = missing_attribute(message) {
-            return Failure::new(
-                404,
-                "NAME_UNKNOWN",
-                format!("not in the package set: {}", plain_text(&attr)),
-            );
+            return unknown_packages(&missing_components(unknown, &attr));
         }
     }
     let text = match error {
@@ -533,6 +531,28 @@ fn build_failure(error: &biar::Error) -> Failure {
         }
     };
     Failure::new(404, "MANIFEST_UNKNOWN", text)
+}
+
+/// The components to report as missing: the one Nix stopped at (`attr`, the last segment of its
+/// path) and every top-level one the listing lacks (a top-level package is always listed; a
+/// nested one may just be unlisted).
+fn missing_components(
+    unknown: &[biar::index::UnknownAttr],
+    attr: &str,
+) -> Vec<biar::index::UnknownAttr> {
+    let hit = |u: &biar::index::UnknownAttr| u.attr.rsplit('.').next() == Some(attr);
+    let mut out: Vec<biar::index::UnknownAttr> = unknown
+        .iter()
+        .filter(|u| !u.attr.contains('.') || hit(u))
+        .cloned()
+        .collect();
+    if !out.iter().any(hit) {
+        out.push(biar::index::UnknownAttr {
+            attr: plain_text(attr),
+            suggestions: Vec::new(),
+        });
+    }
+    out
 }
 
 /// `X` of Nix's "attribute 'X' missing".
@@ -630,6 +650,25 @@ mod tests {
             Some("hellp".into())
         );
         assert_eq!(missing_attribute("error: something else"), None);
+    }
+
+    #[test]
+    fn the_component_nix_stopped_at_is_always_reported() {
+        let u = |a: &str| biar::index::UnknownAttr {
+            attr: a.into(),
+            suggestions: vec![],
+        };
+        let listed = [u("hellp"), u("set.unlisted"), u("set.nope")];
+        let names: Vec<String> = missing_components(&listed, "nope")
+            .into_iter()
+            .map(|u| u.attr)
+            .collect();
+        assert_eq!(names, ["hellp", "set.nope"]);
+        let names: Vec<String> = missing_components(&[], "other")
+            .into_iter()
+            .map(|u| u.attr)
+            .collect();
+        assert_eq!(names, ["other"]);
     }
 
     #[test]
