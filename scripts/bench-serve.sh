@@ -35,6 +35,9 @@ PORT=${HOST#*:}
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; name $NAME"
 
 # 1. First pull of a new name (build + layers written + pull) vs `biar-tui build` (build + load).
+# The base alone first, untimed: the package set's one-off listing (per tag) is not counted.
+docker pull -q "$HOST/shell" >/dev/null
+docker rmi -f "$HOST/shell" >/dev/null
 start=$(date +%s.%N)
 docker pull -q "$HOST/$NAME" >/dev/null
 first=$(echo "$(date +%s.%N) - $start" | bc)
@@ -43,12 +46,14 @@ mkdir -p "$WORK/project"
 for p in $(echo "$NAME" | tr '/' ' '); do
   [ "$p" = shell ] || "$BIN" --project "$WORK/project/p" add --force "$p" >/dev/null
 done
-# The build's own layer cache is warm from the server's build: clear it for a fair first build.
+# The build's own layer cache is warm from the server's build: clear it for a fair first build;
+# the image must not be in Docker already (then `build` does nothing).
 rm -rf "$WORK/cache/biar/layers"
+ref=$("$BIN" --project "$WORK/project/p" hash | awk '$1 == "reference" {print $2}')
+docker rmi -f "$ref" >/dev/null 2>&1 || true
 start=$(date +%s.%N)
 "$BIN" --project "$WORK/project/p" build >/dev/null 2>&1
 build=$(echo "$(date +%s.%N) - $start" | bc)
-ref=$("$BIN" --project "$WORK/project/p" hash 2>/dev/null | tail -1)
 docker rmi -f "$ref" >/dev/null 2>&1 || true
 
 # 2. Repeat manifest request of the cached name: the server's time (curl's time to the last byte).
@@ -78,6 +83,20 @@ done
 for j in $(jobs -p); do [ "$j" = "$PID" ] || wait "$j"; done
 hwm=$(grep VmHWM /proc/$PID/status | awk '{print $2}')
 
+# 4. The same with one large blob (BENCH_BIG_MB, default 1100: the size of the 1.1 GB image),
+# random bytes put into the storage under their digest: 10 clients read it whole at once.
+BIG_MB=${BENCH_BIG_MB:-1100}
+head -c "${BIG_MB}M" /dev/urandom > "$WORK/big"
+big=sha256:$(sha256sum "$WORK/big" | cut -d' ' -f1)
+mv "$WORK/big" "$WORK/storage/blobs/sha256/${big#sha256:}"
+start=$(date +%s.%N)
+for c in $(seq 10); do
+  curl -s -o /dev/null "http://$HOST/v2/x/blobs/$big" &
+done
+for j in $(jobs -p); do [ "$j" = "$PID" ] || wait "$j"; done
+big_took=$(echo "$(date +%s.%N) - $start" | bc)
+big_hwm=$(grep VmHWM /proc/$PID/status | awk '{print $2}')
+
 echo
 echo "| measure | value |"
 echo "| --- | --- |"
@@ -87,3 +106,4 @@ echo "| repeat manifest request, best of 20 (curl time_total) | ${best} s |"
 echo "| repeat \`docker pull\` of the cached name (after rmi) | ${repeat} s |"
 echo "| image size (sum of blobs) | ${bytes} B |"
 echo "| server RSS before / peak with 10 clients reading every blob | ${rss_before} KiB / ${hwm} KiB |"
+echo "| 10 clients reading a ${BIG_MB} MiB blob at once: time / server peak RSS | ${big_took} s / ${big_hwm} KiB |"
