@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -133,11 +133,30 @@ fn start(extra: &[&str]) -> Server {
     }
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
 /// The server of this test process (tag `latest` = the test package set).
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| start(&[]))
+    SERVER.get_or_init(|| {
+        let server = start(&[]);
+        // A static is never dropped: its folder goes when the process exits.
+        STATIC_DIR.set(server._dir.clone()).unwrap();
+        extern "C" fn remove_static_dir() {
+            if let Some(dir) = STATIC_DIR.get() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        unsafe { libc::atexit(remove_static_dir) };
+        server
+    })
 }
+
+static STATIC_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 /// A plain HTTP/1.1 request (`Connection: close`): status, headers (lower-case names), body.
 fn http(
@@ -544,7 +563,7 @@ fn bad_flags_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("trusted-paths"), "{}", text(&out));
-    let _ = Path::new("");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
