@@ -488,9 +488,21 @@ fn a_backing_registry_serves_the_blobs_through_a_redirect() {
     assert!(out.status.success(), "{}\n{}", text(&out), server.output());
     let out = docker(&["run", "--rm", &image, "hello"]);
     assert!(text(&out).contains("Hello, world!"), "{}", text(&out));
-    let (_, _, body) = http(&server.host, "GET", "/v2/shell/hello/manifests/latest", &[]);
+    let (_, headers, body) = http(&server.host, "GET", "/v2/shell/hello/manifests/latest", &[]);
     let manifest: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let ld = manifest["layers"][0]["digest"].as_str().unwrap();
+    // The same image as a server with a storage folder makes (layers written while measured
+    // there, measured then pushed here).
+    let (_, local, _) = http(
+        &self::server().host,
+        "GET",
+        "/v2/hello/manifests/latest",
+        &[],
+    );
+    assert_eq!(
+        header(&headers, "docker-content-digest"),
+        header(&local, "docker-content-digest")
+    );
     let (status, headers, _) = http(
         &server.host,
         "GET",

@@ -101,6 +101,58 @@ impl BlobDir {
     }
 }
 
+/// A blob being written whose digest is learnt as it is written: a temporary file in the folder,
+/// removed on drop unless [`BlobDir::commit`]ted.
+#[derive(Debug)]
+pub struct PartialBlob {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Drop for PartialBlob {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl BlobDir {
+    /// A new temporary file for a blob whose digest is not known yet.
+    pub async fn partial(&self) -> std::io::Result<(PartialBlob, tokio::fs::File)> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = self.root.join("sha256");
+        tokio::fs::create_dir_all(&dir).await?;
+        let path = dir.join(format!(
+            ".new.{}.{}.partial",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = tokio::fs::File::create(&path).await?;
+        Ok((
+            PartialBlob {
+                path,
+                committed: false,
+            },
+            file,
+        ))
+    }
+
+    /// Names the written (and synced) `partial` by its `digest`; a blob already there is kept.
+    pub async fn commit(&self, mut partial: PartialBlob, digest: &str) -> std::io::Result<()> {
+        let path = self
+            .path_of(digest)
+            .ok_or_else(|| std::io::Error::other(format!("not a sha256 digest: {digest}")))?;
+        if path.is_file() {
+            return Ok(()); // dropping `partial` removes the copy
+        }
+        tokio::fs::rename(&partial.path, &path).await?;
+        partial.committed = true;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +174,29 @@ mod tests {
         ] {
             assert!(dir.path_of(&bad).is_none(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_partial_blob_is_named_by_its_digest_or_removed() {
+        use tokio::io::AsyncWriteExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = BlobDir::new(tmp.path());
+        let (partial, mut file) = dir.partial().await.unwrap();
+        file.write_all(b"layer").await.unwrap();
+        file.sync_all().await.unwrap();
+        let digest = crate::oci::sha256_digest(b"layer");
+        dir.commit(partial, &digest).await.unwrap();
+        assert_eq!(
+            std::fs::read(dir.path_of(&digest).unwrap()).unwrap(),
+            b"layer"
+        );
+        let (partial, _file) = dir.partial().await.unwrap();
+        drop(partial);
+        let names: Vec<_> = std::fs::read_dir(tmp.path().join("sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 
     #[tokio::test]

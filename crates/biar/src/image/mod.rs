@@ -46,7 +46,7 @@ pub use assemble::{
     assemble, describe, open_layer, ImageDescriptor, ImageInput, ImageLayout, LayerSlot, Sizes,
     CREATED, LABEL_IMAGE,
 };
-pub use blob_dir::{valid_digest, BlobDir};
+pub use blob_dir::{valid_digest, BlobDir, PartialBlob};
 pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
 pub use in_engine::layers_in_engine;

@@ -93,36 +93,21 @@ pub async fn build_into_store(
         });
         let cache = LayerCache::open_default();
         let emit = |e: BuildEvent| events.send(e);
-        let image = tokio::select! {
-            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-            r = crate::image::assemble(&input, source.as_ref(), &cache, &emit) => r?,
-        };
-        let manifest = Descriptor::of_bytes(crate::oci::OCI_MANIFEST, &image.manifest);
-        let remote = match store {
+        let (image, remote) = match store {
             ImageStore::Dir(dir) => {
-                events.send(BuildEvent::Stage { name: Stage::Push });
-                let total = image.layers.len();
-                for (index, layer) in image.layers.iter().enumerate() {
-                    let reused = dir.has(&layer.digest);
-                    if !reused {
-                        let body: ByteStream = Box::pin(image.open_layer(layer, source.clone()));
-                        let write = dir.write_stream(&layer.digest, layer.size, body);
-                        tokio::select! {
-                            _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
-                            r = write => r.map_err(|e| store_error(dir, e))?,
-                        }
-                    }
-                    emit(BuildEvent::Layer {
-                        index,
-                        total,
-                        digest: layer.digest.clone(),
-                        size: layer.size,
-                        reused,
-                    });
-                }
-                None
+                let write = into_dir(dir, &input, &source, &cache, &events);
+                let image = tokio::select! {
+                    _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+                    r = write => r?,
+                };
+                (image, None)
             }
             ImageStore::Registry { target, .. } => {
+                let assemble = crate::image::assemble(&input, source.as_ref(), &cache, &emit);
+                let image = tokio::select! {
+                    _ = cancel.cancelled() => return Err(BuildError::Cancelled.into()),
+                    r = assemble => r?,
+                };
                 let open = |d: &Descriptor| {
                     let stream: std::io::Result<ByteStream> = match image.layer(&d.digest) {
                         Some(layer) => Ok(Box::pin(image.open_layer(layer, source.clone()))),
@@ -140,9 +125,10 @@ pub async fn build_into_store(
                     _ = cancel.cancelled() => return Err(BuildError::PushCancelled.into()),
                     r = push => r?,
                 };
-                Some(remote)
+                (image, Some(remote))
             }
         };
+        let manifest = Descriptor::of_bytes(crate::oci::OCI_MANIFEST, &image.manifest);
         // Config and manifest last: a stored manifest means every blob it names is there.
         let dir = store.dir();
         dir.write_bytes(image.config.clone())
@@ -169,6 +155,73 @@ pub async fn build_into_store(
         },
     });
     Ok(stored)
+}
+
+/// The layers of `input` written into `dir`, each read once: a layer the cache knows is written
+/// only if `dir` lacks it; a new one is written while its digest is learnt (then recorded in the
+/// cache), where a push must measure every digest before sending.
+async fn into_dir(
+    dir: &BlobDir,
+    input: &ImageInput<'_>,
+    source: &Arc<dyn NarSource>,
+    cache: &LayerCache,
+    events: &progress::Sender,
+) -> Result<crate::image::ImageDescriptor, crate::Error> {
+    use crate::image::{LayerDescriptor, LayerSlot, Sizes};
+    use tokio::io::AsyncWriteExt;
+    let emit = |e: BuildEvent| events.send(e);
+    let layout = crate::image::describe(input, source.as_ref(), cache, Sizes::List, &emit).await?;
+    events.send(BuildEvent::Stage { name: Stage::Push });
+    let total = layout.layers.len();
+    let mut layers = Vec::with_capacity(total);
+    for (index, slot) in layout.layers.iter().enumerate() {
+        let (layer, reused) = match slot {
+            LayerSlot::Known(layer) => {
+                let reused = dir.has(&layer.digest);
+                if !reused {
+                    let body: ByteStream = Box::pin(crate::image::open_layer(
+                        layer.clone(),
+                        layout.root_layer.clone(),
+                        source.clone(),
+                    ));
+                    dir.write_stream(&layer.digest, layer.size, body)
+                        .await
+                        .map_err(|e| store_error(dir, e))?;
+                }
+                (layer.clone(), reused)
+            }
+            LayerSlot::Predicted { store_paths, .. } => {
+                let io = |e| store_error(dir, e);
+                let (partial, file) = dir.partial().await.map_err(io)?;
+                let mut out = tokio::io::BufWriter::with_capacity(256 << 10, file);
+                let written =
+                    crate::image::layer::write_store_layer(store_paths, source.as_ref(), &mut out)
+                        .await?;
+                out.flush().await.map_err(io)?;
+                out.into_inner().sync_all().await.map_err(io)?;
+                dir.commit(partial, &written.digest).await.map_err(io)?;
+                let layer = LayerDescriptor {
+                    digest: written.digest.clone(),
+                    diff_id: written.digest,
+                    size: written.size,
+                    media_type: crate::oci::OCI_LAYER_TAR.to_string(),
+                    store_paths: store_paths.clone(),
+                };
+                // A cache that cannot be written costs a later measure, not this image.
+                let _ = cache.put(&layer);
+                (layer, false)
+            }
+        };
+        emit(BuildEvent::Layer {
+            index,
+            total,
+            digest: layer.digest.clone(),
+            size: layer.size,
+            reused,
+        });
+        layers.push(layer);
+    }
+    Ok(layout.finish(layers))
 }
 
 /// The image `reference` when the backing registry has it (built by another server): its
