@@ -31,6 +31,9 @@ mod update;
 pub use bundled::BUNDLED_ORIGIN;
 pub use check::UnknownAttr;
 pub use error::IndexError;
+/// Lists a project's pinned package set (`nix-env -qaP` in a fresh builder container): an index
+/// of exactly that set, to check attribute paths against (the image server's "did you mean").
+pub use nixenv::fetch as list_package_set;
 pub use search::{MatchKind, SearchHit, Searcher, MAX_QUERY_CHARS};
 pub use sources::{
     channel_source, load_bundled, load_for_search, nixenv_source, project_sources,

@@ -3,6 +3,8 @@
 //!
 //! - [`build_image`]: the whole product: Nix build → image with labels → load into Docker, or
 //!   push to a registry, unless `name:tag` is already there.
+//! - [`build_into_store`]: the same build into a content-addressed folder or a backing registry,
+//!   for the image server.
 //! - [`push_target`]: where a push goes (bad input when the project names no registry).
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
 //! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell.
@@ -20,6 +22,7 @@ mod overview;
 mod pull;
 mod run_spec;
 mod state;
+mod store;
 mod target;
 
 pub use build::{build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome};
@@ -29,4 +32,5 @@ pub use overview::{overview, FileOverview, Overview};
 pub use pull::{pull, PullEvent, Pulled};
 pub use run_spec::{run_project, run_spec};
 pub use state::{docker_version, image_state, ImageState};
+pub use store::{build_into_store, ImageStore, StoredImage};
 pub use target::{push_target, registry_label};
