@@ -80,32 +80,37 @@ impl Engine for Present {
     }
 
     fn toggle_preset(&self, name: &str) -> anyhow::Result<String> {
-        let project = Project::load(&self.project_dir)?;
-        let on = biar::presets::toggle(&project, name)?;
-        Ok(format!("turned {name} {}", if on { "on" } else { "off" }))
+        let t = operations::toggle_preset(&self.project_dir, name)?;
+        Ok(format!("turned {name} {}", if t.on { "on" } else { "off" }))
     }
 
     fn add_package(&self, attr: &str) -> anyhow::Result<String> {
         let attr = AttrPath::parse(attr)?;
-        let (name, _, outcome) = Project::edit_package_file(&self.project_dir, None, |f| {
-            f.add(std::slice::from_ref(&attr))
-        })?;
-        Ok(if outcome.added.is_empty() {
-            format!("{attr} is already in {name}")
+        // The TUI adds search results: names from the index itself.
+        let added = operations::add_packages(
+            &self.project_dir,
+            None,
+            std::slice::from_ref(&attr),
+            operations::IndexCheck::Skip,
+        )?;
+        Ok(if added.added.is_empty() {
+            format!("{attr} is already in {}", added.file)
         } else {
-            format!("added {attr} to {name}")
+            format!("added {attr} to {}", added.file)
         })
     }
 
     fn remove_package(&self, name: &str, attr: &str) -> anyhow::Result<String> {
         let attr = AttrPath::parse(attr)?;
-        let (name, _, outcome) = Project::edit_package_file(&self.project_dir, Some(name), |f| {
-            f.remove(std::slice::from_ref(&attr))
-        })?;
-        Ok(if outcome.removed.is_empty() {
-            format!("{attr} is not in {name}")
+        let removed = operations::remove_packages(
+            &self.project_dir,
+            Some(name),
+            std::slice::from_ref(&attr),
+        )?;
+        Ok(if removed.removed.is_empty() {
+            format!("{attr} is not in {}", removed.file)
         } else {
-            format!("removed {attr} from {name}")
+            format!("removed {attr} from {}", removed.file)
         })
     }
 

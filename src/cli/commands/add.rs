@@ -1,10 +1,10 @@
 use std::process::ExitCode;
 
-use biar::config::Project;
 use biar::nixexpr::AttrPath;
+use biar::operations::IndexCheck;
 
 use crate::args::Global;
-use crate::cli::print::outln;
+use crate::cli::print::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,51 +21,44 @@ pub struct Args {
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let dir = global.project.clone();
-    let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+    let added = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         // Every name is checked before any file is read or written.
         let attrs = args
             .attrs
             .iter()
             .map(|a| AttrPath::parse(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let project = Project::load(&dir)?;
-        check_known(&project, &attrs, args.force)?;
-        let (entry, _, outcome) =
-            Project::edit_package_file(&dir, args.file.as_deref(), |f| f.add(&attrs))?;
-        let mut lines = Vec::new();
-        if !outcome.added.is_empty() {
-            lines.push(format!("added {} to {entry}", join(&outcome.added)));
-        }
-        if !outcome.already_present.is_empty() {
-            lines.push(format!(
-                "{} already in {entry}: nothing to change",
-                join(&outcome.already_present)
-            ));
-        }
-        Ok(lines)
+        Ok(biar::operations::add_packages(
+            &dir,
+            args.file.as_deref(),
+            &attrs,
+            if args.force {
+                IndexCheck::Warn
+            } else {
+                IndexCheck::Refuse
+            },
+        )?)
     })
     .await??;
-    for l in lines {
-        outln!("{l}");
+    if let Some(reason) = &added.unchecked {
+        // The check is a convenience: no index must not stop an edit.
+        errln!("warning: cannot check the attributes against the package index: {reason}");
+    }
+    for unknown in &added.unknown_forced {
+        let index = added.index.as_deref().unwrap_or("?");
+        errln!("warning: {unknown} (index: {index}); adding it anyway (--force)");
+    }
+    if !added.added.is_empty() {
+        outln!("added {} to {}", join(&added.added), added.file);
+    }
+    if !added.already_present.is_empty() {
+        outln!(
+            "{} already in {}: nothing to change",
+            join(&added.already_present),
+            added.file
+        );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The package-index check (issue 5): refuse, as bad input and before any file is touched,
-/// attributes the index does not know unless `force` (then only warn), suggesting close names.
-pub(crate) fn check_known(
-    project: &Project,
-    attrs: &[AttrPath],
-    force: bool,
-) -> anyhow::Result<()> {
-    // The index holds plain dotted paths (`emacsPackages.ghub+`), not Nix's quoted form.
-    // `pkgs.jq` means `jq`.
-    let plain: Vec<String> = attrs
-        .iter()
-        .map(|a| a.strip_prefix("pkgs").unwrap_or_else(|| a.clone()))
-        .map(|a| a.segments().join("."))
-        .collect();
-    super::search::check_known_attrs(&project.root, &plain, force)
 }
 
 pub(crate) fn join(attrs: &[AttrPath]) -> String {

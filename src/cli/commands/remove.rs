@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use biar::config::Project;
 use biar::nixexpr::AttrPath;
 
 use crate::args::Global;
@@ -18,35 +17,35 @@ pub struct Args {
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let dir = global.project.clone();
-    let lines = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+    let removed = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let attrs = args
             .attrs
             .iter()
             .map(|a| AttrPath::parse(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let (entry, file, outcome) =
-            Project::edit_package_file(&dir, args.file.as_deref(), |f| f.remove(&attrs))?;
-        let mut lines = Vec::new();
-        if !outcome.removed.is_empty() {
-            lines.push(format!(
-                "removed {} from {entry}",
-                super::add::join(&outcome.removed)
-            ));
-        }
-        for missing in &outcome.not_found {
-            let hint = file
-                .closest_package(missing)
-                .map(|c| format!("did you mean `{}`?", c.attr))
-                .unwrap_or_else(|| "`biar-tui list` shows what is there".into());
-            lines.push(format!(
-                "{missing} is not in {entry}: nothing removed ({hint})"
-            ));
-        }
-        Ok(lines)
+        Ok(biar::operations::remove_packages(
+            &dir,
+            args.file.as_deref(),
+            &attrs,
+        )?)
     })
     .await??;
-    for l in lines {
-        outln!("{l}");
+    if !removed.removed.is_empty() {
+        outln!(
+            "removed {} from {}",
+            super::add::join(&removed.removed),
+            removed.file
+        );
+    }
+    for (missing, closest) in &removed.not_found {
+        let hint = closest
+            .as_ref()
+            .map(|c| format!("did you mean `{c}`?"))
+            .unwrap_or_else(|| "`biar-tui list` shows what is there".into());
+        outln!(
+            "{missing} is not in {}: nothing removed ({hint})",
+            removed.file
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -46,37 +46,3 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-
-/// For `add` (blocking: call it inside `spawn_blocking`): an attribute the package index does
-/// not know is bad input (exit 2, nothing changed) with "did you mean" suggestions, unless
-/// `force`, which only warns. Call it before touching any file.
-pub(crate) fn check_known_attrs(
-    project: &std::path::Path,
-    attrs: &[String],
-    force: bool,
-) -> anyhow::Result<()> {
-    let (unknown, source) = match biar::index::load_for_search(project) {
-        Ok(l) => (l.index.unknown(attrs), l.index.source().clone()),
-        Err(e) => {
-            // The check is a convenience: no index must not stop an edit.
-            errln!("warning: cannot check the attributes against the package index: {e}");
-            return Ok(());
-        }
-    };
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let lines: Vec<String> = unknown.iter().map(|u| u.to_string()).collect();
-    if force {
-        for line in &lines {
-            errln!("warning: {line} (index: {source}); adding it anyway (--force)");
-        }
-        return Ok(());
-    }
-    Err(crate::exit::BadInput(format!(
-        "{} (index: {source}); nothing was changed. Fix the name, run `biar-tui index update` \
-         if the index is old, or pass --force to add it anyway",
-        lines.join("; ")
-    ))
-    .into())
-}

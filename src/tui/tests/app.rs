@@ -206,7 +206,11 @@ fn run_on_a_fresh_machine_offers_the_builder_then_builds_and_attaches() {
         .iter()
         .any(|l| l.to_string() == "builder: creating volume biar-nix-store"));
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+    // A built image also gets the doctor's verdict, as after any build.
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Attach, Effect::Request(Request::Doctor)]
+    );
 }
 
 #[test]

@@ -183,7 +183,7 @@ impl BuilderPlan {
         let mut steps = Vec::new();
         if let Some(image) = &self.image {
             let verb = if self.image_outdated {
-                "re-create the builder image (the one there runs builds as root)"
+                "re-create the builder image (the one there was made by an older biar-tui and runs builds as root)"
             } else {
                 "create the builder image"
             };

@@ -31,9 +31,23 @@ pub enum Error {
     /// A push was asked of a project that names no registry.
     #[error("{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it", .config.display())]
     NoRegistry { config: std::path::PathBuf },
+    /// Names the package index does not know, asked to be added without force: nothing changed.
+    #[error("{} (index: {index}); nothing was changed. Fix the name, run `biar-tui index update` if the index is old, or pass --force to add it anyway", unknown_list(.unknown))]
+    UnknownPackages {
+        unknown: Vec<crate::index::UnknownAttr>,
+        index: String,
+    },
     /// A build needs the builder, which is missing, and nobody asked to make it.
     #[error("{}", builder_missing(.plan))]
     BuilderMissing { plan: crate::docker::BuilderPlan },
+}
+
+fn unknown_list(unknown: &[crate::index::UnknownAttr]) -> String {
+    unknown
+        .iter()
+        .map(|u| u.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn builder_missing(plan: &crate::docker::BuilderPlan) -> String {
@@ -62,7 +76,7 @@ impl Error {
             Error::Registry(e) => e.category(),
             Error::Run(e) => e.category(),
             Error::Doctor(e) => e.category(),
-            Error::NoRegistry { .. } => Category::BadInput,
+            Error::NoRegistry { .. } | Error::UnknownPackages { .. } => Category::BadInput,
             Error::BuilderMissing { .. } => Category::Failure,
         }
     }

@@ -12,11 +12,12 @@
 //! - [`doctor_project`]: the project's image judged against its profile.
 //! - [`pull`]: an image from a registry into Docker, unless Docker has it.
 //!
-//! Editing packages is `config::Project::edit_package_file` with `nixexpr::PackageFile`'s
-//! add/remove; toggling presets is `presets::toggle`: both front ends call those directly.
+//! - [`add_packages`], [`remove_packages`], [`toggle_preset`]: the project's edits (Nix files
+//!   edited in place, config.json rewritten whole).
 
 mod build;
 mod doctor;
+mod edit;
 mod error;
 mod overview;
 mod pull;
@@ -27,6 +28,7 @@ mod target;
 
 pub use build::{build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome};
 pub use doctor::doctor_project;
+pub use edit::{add_packages, remove_packages, toggle_preset, Added, IndexCheck, Removed, Toggled};
 pub use error::Error;
 pub use overview::{overview, FileOverview, Overview};
 pub use pull::{pull, PullEvent, Pulled};
