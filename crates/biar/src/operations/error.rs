@@ -26,6 +26,8 @@ pub enum Error {
     Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    #[error(transparent)]
+    Inspect(#[from] crate::inspect::InspectError),
     /// A push was asked of a project that names no registry.
     #[error("{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it", .config.display())]
     NoRegistry { config: std::path::PathBuf },
@@ -43,6 +45,7 @@ impl Error {
             Error::Image(e) => e.category(),
             Error::Registry(e) => e.category(),
             Error::Run(e) => e.category(),
+            Error::Inspect(e) => e.category(),
             Error::NoRegistry { .. } => Category::BadInput,
         }
     }
