@@ -65,6 +65,9 @@ pub enum Command {
     Pull(commands::pull::Args),
     /// Run the environment attached to this terminal (a shell, or CMD).
     Run(commands::run::Args),
+    /// What the environment is made of: each package's own, closure and added size, why a path
+    /// is there, which layer it lands in (builds the closure, makes no image).
+    Closure(commands::closure::Args),
     /// Check an image against a workspace profile (coder, devcontainer): pass / fail / fix.
     Doctor(commands::doctor::Args),
     /// Write the files a workspace platform needs for the image (Coder main.tf, devcontainer.json).

@@ -3,6 +3,7 @@
 pub mod add;
 pub mod build;
 pub mod builder;
+pub mod closure;
 pub mod doctor;
 pub mod export;
 pub mod hash;
@@ -35,6 +36,7 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Build(args) => build::run(global, args).await,
         Command::Pull(args) => pull::run(global, args).await,
         Command::Run(args) => run::run(global, args).await,
+        Command::Closure(args) => closure::run(global, args).await,
         Command::Doctor(args) => doctor::run(global, args).await,
         Command::Export(args) => export::run(global, args).await,
         Command::WatchContainers => unreachable!("handled before dispatch"),
