@@ -68,6 +68,8 @@ pub enum Command {
     /// What the environment is made of: each package's own, closure and added size, why a path
     /// is there, which layer it lands in (builds the closure, makes no image).
     Closure(commands::closure::Args),
+    /// The project's generations: every build or push, with image, packages and closure size.
+    History(commands::history::Args),
     /// Check an image against a workspace profile (coder, devcontainer): pass / fail / fix.
     Doctor(commands::doctor::Args),
     /// Write the files a workspace platform needs for the image (Coder main.tf, devcontainer.json).

@@ -7,6 +7,7 @@ pub mod closure;
 pub mod doctor;
 pub mod export;
 pub mod hash;
+pub mod history;
 pub mod index;
 pub mod init;
 pub mod list;
@@ -37,6 +38,7 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Pull(args) => pull::run(global, args).await,
         Command::Run(args) => run::run(global, args).await,
         Command::Closure(args) => closure::run(global, args).await,
+        Command::History(args) => history::run(global, args).await,
         Command::Doctor(args) => doctor::run(global, args).await,
         Command::Export(args) => export::run(global, args).await,
         Command::WatchContainers => unreachable!("handled before dispatch"),

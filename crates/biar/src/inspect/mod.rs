@@ -8,6 +8,8 @@
 
 pub mod closure;
 mod error;
+pub mod history;
 
 pub use closure::{human_bytes, sort_rows, store_name, ClosureModel, LayerRow, PathRow, SortKey};
 pub use error::InspectError;
+pub use history::{Delivery, Generation, History};
