@@ -68,6 +68,9 @@ pub enum Command {
     /// What the environment is made of: each package's own, closure and added size, why a path
     /// is there, which layer it lands in (builds the closure, makes no image).
     Closure(commands::closure::Args),
+    /// What changes between generations, or from the last one to the current configuration, and
+    /// what a push would upload, mount or skip (nothing is sent).
+    Diff(commands::diff::Args),
     /// The project's generations: every build or push, with image, packages and closure size.
     History(commands::history::Args),
     /// Check an image against a workspace profile (coder, devcontainer): pass / fail / fix.

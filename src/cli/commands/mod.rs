@@ -4,6 +4,7 @@ pub mod add;
 pub mod build;
 pub mod builder;
 pub mod closure;
+pub mod diff;
 pub mod doctor;
 pub mod export;
 pub mod hash;
@@ -39,6 +40,7 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Run(args) => run::run(global, args).await,
         Command::Closure(args) => closure::run(global, args).await,
         Command::History(args) => history::run(global, args).await,
+        Command::Diff(args) => diff::run(global, args).await,
         Command::Doctor(args) => doctor::run(global, args).await,
         Command::Export(args) => export::run(global, args).await,
         Command::WatchContainers => unreachable!("handled before dispatch"),

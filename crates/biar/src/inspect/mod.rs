@@ -7,9 +7,11 @@
 //! in `operations` (`inspect_closure`).
 
 pub mod closure;
+pub mod diff;
 mod error;
 pub mod history;
 
 pub use closure::{human_bytes, sort_rows, store_name, ClosureModel, LayerRow, PathRow, SortKey};
+pub use diff::{diff, Diff, Snapshot};
 pub use error::InspectError;
 pub use history::{Delivery, Generation, History};
