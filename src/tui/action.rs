@@ -3,6 +3,7 @@
 
 use biar::progress::BuildEvent;
 
+use super::components::explorer::ClosureView;
 use super::view::{DockerState, Hit, ImageState, ProjectView, PushView};
 
 /// The three panes of the main screen, in Tab order.
@@ -45,6 +46,13 @@ pub enum Action {
     CancelBuild,
     KeepBuilding,
     Run,
+    /// `e`: open the closure explorer (the backend builds the closure, no image).
+    ShowExplorer,
+    HideExplorer,
+    /// The closure explorer's model, or why it could not be built.
+    ClosureLoaded(Result<ClosureView, String>),
+    /// The explorer's sort order.
+    ExplorerSort(biar::inspect::SortKey),
     /// `P`: build if needed and push to the project's registry (when it has one).
     Push,
     /// The push to this registry (`host[/namespace]`) was asked of the backend: the build view

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
-    banner::Banner, build::Build, config::Config, help::Help, presets::Presets, search::Search,
-    status::Status, Component, Key,
+    banner::Banner, build::Build, config::Config, explorer::Explorer, help::Help, presets::Presets,
+    search::Search, status::Status, Component, Key,
 };
 use super::event::Input;
 use super::keymap::{Command, Keymap};
@@ -50,6 +50,7 @@ pub struct App {
     pub search: Search,
     pub config: Config,
     pub build: Build,
+    pub explorer: Explorer,
     pub help: Help,
     pub status: Status,
     pub banner: Banner,
@@ -71,6 +72,7 @@ impl App {
             search: Search::default(),
             config: Config::default(),
             build: Build::default(),
+            explorer: Explorer::default(),
             help: Help::default(),
             status: Status::default(),
             banner: Banner::default(),
@@ -111,6 +113,8 @@ impl App {
         }
         let taken = if self.build.visible {
             self.build.handle_key(&key)
+        } else if self.explorer.visible {
+            self.explorer.handle_key(&key)
         } else {
             match self.focus {
                 Pane::Presets => self.presets.handle_key(&key),
@@ -127,7 +131,8 @@ impl App {
             Command::Build => Some(Action::Build),
             Command::Run => Some(Action::Run),
             Command::Push => Some(Action::Push),
-            _ if self.build.visible => None,
+            Command::Explore if !self.build.visible => Some(Action::ShowExplorer),
+            _ if self.build.visible || self.explorer.visible => None,
             Command::FocusNext => Some(Action::FocusNext),
             Command::FocusPrev => Some(Action::FocusPrev),
             Command::FocusSearch => Some(Action::Focus(Pane::Search)),
@@ -141,11 +146,12 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 7] = [
+            let components: [&mut dyn Component; 8] = [
                 &mut self.presets,
                 &mut self.search,
                 &mut self.config,
                 &mut self.build,
+                &mut self.explorer,
                 &mut self.help,
                 &mut self.status,
                 &mut self.banner,
@@ -189,6 +195,7 @@ impl App {
                 self.request(Request::CheckImage);
             }
             Action::Build if !self.build.running => self.request(Request::Build),
+            Action::ShowExplorer => self.request(Request::Closure),
             Action::CancelBuild => {
                 self.run_after_build = false;
                 self.request(Request::CancelBuild);

@@ -38,6 +38,8 @@ pub enum Request {
     Push,
     /// Stops the build or push under way.
     CancelBuild,
+    /// The closure explorer's model (a Nix build, no image).
+    Closure,
 }
 
 /// A loaded package index with its search state (a query extending the last one may search
@@ -65,6 +67,10 @@ pub trait Engine: Send + Sync + 'static {
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
+    /// The closure explorer's model: the environment built (or found in the store), no image.
+    fn closure(&self) -> BoxFuture<'static, anyhow::Result<biar::inspect::ClosureModel>> {
+        Box::pin(async { anyhow::bail!("the closure is not available here") })
+    }
     /// Runs the environment attached to this terminal (the caller has handed the terminal over).
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>>;
 }
@@ -144,6 +150,17 @@ async fn serve(
                     let _ = forward.await;
                     token.cancel(); // marks this build as over
                     let _ = out.send(finished(push, result));
+                });
+            }
+            Request::Closure => {
+                let fut = engine.closure();
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let result = fut
+                        .await
+                        .map(|m| super::components::explorer::ClosureView(Arc::new(m)))
+                        .map_err(|e| error_message(&e));
+                    let _ = out.send(Action::ClosureLoaded(result));
                 });
             }
             Request::CancelBuild => {

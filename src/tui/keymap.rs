@@ -36,6 +36,10 @@ pub enum Command {
     Follow,
     /// Build view: stop the build (asks first).
     CancelBuild,
+    /// Open or close the closure explorer.
+    Explore,
+    /// Explorer: the next sort order.
+    Sort,
 }
 
 impl Command {
@@ -65,6 +69,12 @@ impl Command {
             "build if needed, push to the registry",
         ),
         (Command::Follow, "follow", "follow the build log"),
+        (
+            Command::Explore,
+            "explore",
+            "closure explorer: sizes, why, layers",
+        ),
+        (Command::Sort, "sort", "explorer: next sort order"),
         (
             Command::CancelBuild,
             "cancel_build",
@@ -226,6 +236,8 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("esc", Command::Back),
     ("f", Command::Follow),
     ("c", Command::CancelBuild),
+    ("e", Command::Explore),
+    ("s", Command::Sort),
 ];
 
 impl Default for Keymap {

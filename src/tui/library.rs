@@ -142,6 +142,20 @@ impl Engine for Library {
         build_and_deliver(self.project_dir.clone(), push, events, cancel).boxed()
     }
 
+    fn closure(&self) -> BoxFuture<'static, anyhow::Result<biar::inspect::ClosureModel>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let project = Project::load(&dir)?;
+            // Nobody shows this build's progress: the explorer says it is building.
+            let (tx, rx) = biar::progress::channel();
+            drop(rx);
+            let inspected =
+                biar::operations::inspect_closure(&project, tx, CancellationToken::new()).await?;
+            Ok(inspected.model)
+        }
+        .boxed()
+    }
+
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
         let dir = self.project_dir.clone();
         async move {

@@ -29,6 +29,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
 
     if app.build.visible {
         app.build.draw(frame, main, &ctx(true));
+    } else if app.explorer.visible {
+        app.explorer.draw(frame, main, &ctx(true));
     } else {
         let (presets, search, config) = panes(main, app.presets.presets.len());
         app.presets

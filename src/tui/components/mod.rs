@@ -4,6 +4,7 @@
 pub mod banner;
 pub mod build;
 pub mod config;
+pub mod explorer;
 pub mod help;
 pub mod presets;
 pub mod search;

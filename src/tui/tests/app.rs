@@ -413,3 +413,59 @@ fn the_help_scrolls_on_a_short_terminal_and_keeps_its_keys_to_itself() {
     press(&mut app, KeyCode::Esc);
     assert!(!app.help.visible);
 }
+
+#[test]
+fn the_explorer_builds_the_closure_sorts_and_removes_a_package_then_shows_the_new_size() {
+    let mut app = loaded_app();
+    app.dispatch(Action::ProjectLoaded(project(&["hello", "chatty"])));
+    app.take_effects();
+    press(&mut app, KeyCode::Char('e'));
+    assert!(app.explorer.visible && app.explorer.loading);
+    assert_eq!(requests(&mut app), vec![Request::Closure]);
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(true))));
+    // Largest added size first: chatty is its own; busybox, shared with the shell, saves nothing.
+    let names: Vec<&str> = app.explorer.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names[0], "chatty-1.0");
+    // `s` cycles the order: by closure size, busybox's closure is its own 2 MB.
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.explorer.sort, biar::inspect::SortKey::Closure);
+    press(&mut app, KeyCode::Char('s'));
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.explorer.sort, biar::inspect::SortKey::Name);
+    let names: Vec<&str> = app.explorer.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "busybox-1.35.0",
+            "chatty-1.0",
+            "hello-2.12.1",
+            "python3-3.12.7-env",
+            "shell-1.0"
+        ]
+    );
+    // A package of the base configuration is not removable here; the user's chatty is.
+    press(&mut app, KeyCode::Char('d'));
+    assert!(requests(&mut app).is_empty());
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('d'));
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::Remove {
+            file: "user.nix".into(),
+            attr: "chatty".into()
+        }]
+    );
+    // The edit is done: the explorer rebuilds and shows the new total beside the old.
+    app.dispatch(Action::Edited {
+        project: project(&["hello"]),
+        message: "removed chatty from user.nix".into(),
+    });
+    assert!(requests(&mut app).contains(&Request::Closure));
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(false))));
+    let before = app.explorer.previous_total.unwrap();
+    let after = app.explorer.model.as_ref().unwrap().total_size();
+    assert_eq!(before - after, 523_000);
+    // Esc goes back to the main screen.
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.explorer.visible);
+}

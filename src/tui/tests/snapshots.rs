@@ -337,3 +337,26 @@ fn tiny_terminals_do_not_panic() {
         draw(&app, w, h);
     }
 }
+
+#[test]
+fn closure_explorer() {
+    let mut app = loaded_app();
+    app.dispatch(Action::ProjectLoaded(project(&["hello", "chatty"])));
+    press(&mut app, KeyCode::Char('e'));
+    check("explorer_loading", &app);
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(true))));
+    press(&mut app, KeyCode::Down);
+    check("explorer_packages", &app);
+    press(&mut app, KeyCode::Tab);
+    check("explorer_paths", &app);
+    press(&mut app, KeyCode::Tab);
+    check("explorer_layers", &app);
+    // After removing chatty and rebuilding: the new total and the old.
+    press(&mut app, KeyCode::Tab);
+    app.dispatch(Action::Edited {
+        project: project(&["hello"]),
+        message: "removed chatty from user.nix".into(),
+    });
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(false))));
+    check("explorer_after_removal", &app);
+}

@@ -28,6 +28,8 @@ pub struct PathRow {
     /// Its closure's NAR size (`nix path-info -S`).
     pub closure_size: u64,
     /// What removing it would save: the NAR size of the paths only it keeps alive (itself too).
+    /// For a configured package, what removing it from the configuration saves: nothing when
+    /// another path references it too.
     pub added_size: u64,
     /// A package the configuration lists (the environment references it directly).
     pub package: bool,
@@ -196,8 +198,23 @@ impl ClosureModel {
             InspectError::Graph("the closure graph has a reference cycle".to_string())
         })?;
         let closure = closure_sizes(&refs, &nar, &order);
-        let added = added_sizes(&refs, &nar, &order, root);
+        let mut added = added_sizes(&refs, &nar, &order, root);
         let packages: Vec<usize> = refs[root].iter().map(|&j| j as usize).collect();
+        // A configured package another path also references stays when it leaves the list:
+        // removing it saves nothing.
+        let mut referenced = vec![false; refs.len()];
+        for (i, rs) in refs.iter().enumerate() {
+            if i != root {
+                for &j in rs {
+                    referenced[j as usize] = true;
+                }
+            }
+        }
+        for &p in &packages {
+            if referenced[p] {
+                added[p] = 0;
+            }
+        }
         let mut rows: Vec<PathRow> = kept
             .iter()
             .enumerate()
@@ -572,7 +589,9 @@ mod tests {
         // numpy alone keeps itself and blas; python is also configured, glibc shared by all.
         assert_eq!(row(&m, "numpy-2.0").added_size, 50 + 40);
         // python is referenced by numpy too: removing it from the list saves nothing.
-        assert_eq!(row(&m, "python-3.12").added_size, 100 + 20);
+        assert_eq!(row(&m, "python-3.12").added_size, 0);
+        // openssl hangs off python alone: it goes with python (as a path, not a package).
+        assert_eq!(row(&m, "openssl-3.0").added_size, 20);
         assert_eq!(row(&m, "hello-2.12").added_size, 10);
         assert_eq!(row(&m, "glibc-2.40").added_size, 30);
         assert_eq!(row(&m, "biar-env").added_size, 251);
@@ -614,7 +633,7 @@ mod tests {
         let names = |k| -> Vec<String> { m.package_rows(k).into_iter().map(|r| r.name).collect() };
         assert_eq!(
             names(SortKey::Added),
-            ["python-3.12", "numpy-2.0", "hello-2.12"]
+            ["numpy-2.0", "hello-2.12", "python-3.12"]
         );
         assert_eq!(
             names(SortKey::Closure),
