@@ -60,6 +60,7 @@ fn biar_std(home: &std::path::Path) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("biar-tui"));
     cmd.env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
         .env_remove("BIAR_PROJECT");
     cmd
 }

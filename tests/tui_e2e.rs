@@ -295,7 +295,7 @@ fn tui_command(home: &Path, dir: &Path, exit: &Path) -> String {
 /// [`tui_command`], running `then` in the pane after the TUI exits.
 fn tui_command_then(home: &Path, dir: &Path, exit: &Path, then: &str) -> String {
     format!(
-        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; {then}",
+        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_STATE_HOME={cache}/state XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; {then}",
         cache = shell_quote(&home.join("cache")),
         config = shell_quote(&home.join("config")),
         bin = shell_quote(&assert_cmd::cargo::cargo_bin("biar-tui")),
