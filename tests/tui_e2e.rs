@@ -627,3 +627,48 @@ fn sigterm_or_hangup_during_a_run_removes_the_container() {
         );
     }
 }
+
+/// The closure explorer in a real terminal: `e` builds the closure (no image), the packages sorted
+/// by name, `G` selects the last (vim), `d` removes it from user.nix, and the explorer rebuilds
+/// and shows fewer paths and the old total beside the new.
+#[test]
+fn the_explorer_removes_a_package_and_shows_the_size_drop() {
+    if !docker_available() {
+        return;
+    }
+    let (tmp, dir) = offline_project(|config| {
+        config["userConfig"] = serde_json::json!(["user.nix"]);
+    });
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello vim ]\n").unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-explorer-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("e");
+    let paths = |s: &str| -> Option<usize> {
+        let rest = &s[s.find("closure: ")? + 9..];
+        rest.split(' ').next()?.parse().ok()
+    };
+    let first = tmux.wait("the closure", Duration::from_secs(300), |s| {
+        paths(s).is_some() || s.contains("did not load")
+    });
+    let before = paths(&first).unwrap_or_else(|| panic!("{first}"));
+    assert!(first.contains("vim-"), "{first}");
+    // By name: busybox, hello, nss-cacert, shell, vim; the last row is vim.
+    tmux.keys(&["s", "s", "s", "G", "d"]);
+    let after = tmux.wait("the rebuilt closure", Duration::from_secs(300), |s| {
+        s.contains("(was ") || s.contains("did not load")
+    });
+    let now = paths(&after).unwrap_or_else(|| panic!("{after}"));
+    assert!(now < before, "{before} → {now}:\n{after}");
+    assert!(!after.contains("vim-"), "{after}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("user.nix")).unwrap(),
+        "{ pkgs }: with pkgs; [ hello ]\n"
+    );
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
+}
