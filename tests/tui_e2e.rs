@@ -342,6 +342,8 @@ fn shift_p_builds_and_pushes_to_the_registry() {
     });
 
     tmux.key("P");
+    // The preview of what changes comes first; enter pushes.
+    tmux.key("Enter");
     tmux.wait("the push in the build view", short, |s| {
         s.contains("┏ Push")
     });
@@ -377,6 +379,8 @@ fn shift_p_builds_and_pushes_to_the_registry() {
     // Again, from the build view: already there, nothing sent.
     reg.clear_log();
     tmux.key("P");
+    // The preview of what changes comes first; enter pushes.
+    tmux.key("Enter");
     tmux.wait("the second push", Duration::from_secs(120), |s| {
         s.contains("✓ already in the registry")
     });
@@ -486,6 +490,8 @@ fn cancelling_a_push_stops_it_and_tags_nothing() {
     assert!(cmdline.contains("biar-tui"), "the TUI's pid: {tui_pid:?}");
 
     tmux.key("P");
+    // The preview of what changes comes first; enter pushes.
+    tmux.key("Enter");
     tmux.wait("the sleeper building", Duration::from_secs(120), |s| {
         s.contains("building sleeper")
     });

@@ -53,6 +53,13 @@ pub enum Action {
     ClosureLoaded(Result<ClosureView, String>),
     /// The explorer's sort order.
     ExplorerSort(biar::inspect::SortKey),
+    /// `P`: show what the push changes and sends first (the push starts on `ConfirmPush`).
+    PreviewPush,
+    /// The preview's lines, or why it could not be computed.
+    PushPreview(Result<Vec<String>, String>),
+    HidePushPreview,
+    /// Enter on the preview: push.
+    ConfirmPush,
     /// `P`: build if needed and push to the project's registry (when it has one).
     Push,
     /// The push to this registry (`host[/namespace]`) was asked of the backend: the build view

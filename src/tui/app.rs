@@ -14,7 +14,7 @@ use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
     banner::Banner, build::Build, config::Config, explorer::Explorer, help::Help, presets::Presets,
-    search::Search, status::Status, Component, Key,
+    push_confirm::PushConfirm, search::Search, status::Status, Component, Key,
 };
 use super::event::Input;
 use super::keymap::{Command, Keymap};
@@ -51,6 +51,7 @@ pub struct App {
     pub config: Config,
     pub build: Build,
     pub explorer: Explorer,
+    pub push_confirm: PushConfirm,
     pub help: Help,
     pub status: Status,
     pub banner: Banner,
@@ -73,6 +74,7 @@ impl App {
             config: Config::default(),
             build: Build::default(),
             explorer: Explorer::default(),
+            push_confirm: PushConfirm::default(),
             help: Help::default(),
             status: Status::default(),
             banner: Banner::default(),
@@ -111,6 +113,9 @@ impl App {
                 Action::KeepBuilding
             });
         }
+        if self.push_confirm.visible {
+            return self.push_confirm.handle_key(&key);
+        }
         let taken = if self.build.visible {
             self.build.handle_key(&key)
         } else if self.explorer.visible {
@@ -130,7 +135,7 @@ impl App {
             Command::Help => Some(Action::ToggleHelp),
             Command::Build => Some(Action::Build),
             Command::Run => Some(Action::Run),
-            Command::Push => Some(Action::Push),
+            Command::Push => Some(Action::PreviewPush),
             Command::Explore if !self.build.visible => Some(Action::ShowExplorer),
             _ if self.build.visible || self.explorer.visible => None,
             Command::FocusNext => Some(Action::FocusNext),
@@ -146,7 +151,8 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 8] = [
+            let components: [&mut dyn Component; 9] = [
+                &mut self.push_confirm,
                 &mut self.presets,
                 &mut self.search,
                 &mut self.config,
@@ -211,6 +217,23 @@ impl App {
                     next.push(Action::Build);
                 }
             }
+            Action::PreviewPush => {
+                // What `Push` would refuse, it refuses now, before any preview.
+                if self.build.running || self.status.image.is_none() || self.registry.is_none() {
+                    next.push(Action::Push);
+                } else {
+                    self.push_confirm = PushConfirm {
+                        visible: true,
+                        ..Default::default()
+                    };
+                    self.request(Request::PreviewPush);
+                }
+            }
+            Action::ConfirmPush => {
+                self.request(Request::CancelPreview);
+                next.push(Action::Push);
+            }
+            Action::HidePushPreview => self.request(Request::CancelPreview),
             Action::Push => {
                 if self.build.running {
                     next.push(Action::ShowBuild);

@@ -42,6 +42,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     }
     app.banner.draw(frame, banner, &ctx(false));
     app.status.draw(frame, status, &ctx(false));
+    app.push_confirm.draw(frame, main, &ctx(true));
     app.help.draw(frame, main, &ctx(true));
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod explorer;
 pub mod help;
 pub mod presets;
+pub mod push_confirm;
 pub mod search;
 pub mod status;
 

@@ -266,7 +266,23 @@ fn push_layers() -> Vec<BuildEvent> {
 fn shift_p_pushes_with_progress_in_the_build_view_and_the_result_in_the_status_line() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
-    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Push)]);
+    // First what the push changes and sends; enter pushes.
+    assert!(app.push_confirm.visible);
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::PreviewPush)]
+    );
+    app.dispatch(Action::PushPreview(Ok(vec!["  + hello-2.12.1".into()])));
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.push_confirm.visible);
+    // The preview's build stops first (it would hold Nix's locks), then the push starts.
+    assert_eq!(
+        app.take_effects(),
+        vec![
+            Effect::Request(Request::CancelPreview),
+            Effect::Request(Request::Push)
+        ]
+    );
     assert!(app.build.visible && app.build.running && app.build.push);
     // `b` and `P` again while it runs start nothing else.
     press(&mut app, KeyCode::Char('b'));
@@ -294,6 +310,7 @@ fn a_push_keeps_a_local_image_local_for_r() {
     let mut app = loaded_app();
     app.dispatch(Action::Image(ImageState::Local));
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     app.take_effects();
     app.dispatch(Action::PushFinished(Ok(PushView {
         up_to_date: true,
@@ -309,6 +326,7 @@ fn a_push_keeps_a_local_image_local_for_r() {
 fn r_during_a_push_loads_the_image_then_attaches() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     app.take_effects();
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('r'));
@@ -358,6 +376,7 @@ fn project_with_long_reference() -> ProjectView {
 fn cancelling_a_push_asks_once_and_says_nothing_was_tagged() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     app.take_effects();
     app.dispatch(Action::BuildEvents(push_layers()));
     press(&mut app, KeyCode::Char('c'));
@@ -468,4 +487,17 @@ fn the_explorer_builds_the_closure_sorts_and_removes_a_package_then_shows_the_ne
     // Esc goes back to the main screen.
     press(&mut app, KeyCode::Esc);
     assert!(!app.explorer.visible);
+}
+
+#[test]
+fn the_push_preview_is_cancelled_with_esc() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    assert_eq!(requests(&mut app), vec![Request::PreviewPush]);
+    // Keys behind the question do nothing.
+    press(&mut app, KeyCode::Char('b'));
+    assert!(requests(&mut app).is_empty());
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.push_confirm.visible && !app.build.running);
+    assert_eq!(requests(&mut app), vec![Request::CancelPreview]);
 }

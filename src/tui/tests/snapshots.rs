@@ -230,6 +230,7 @@ fn help_scrolls_when_short() {
 fn push_progress_and_result() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     let layer = |index, reused| BuildEvent::Layer {
         index,
         total: 3,
@@ -359,4 +360,19 @@ fn closure_explorer() {
     });
     app.dispatch(Action::ClosureLoaded(Ok(closure_view(false))));
     check("explorer_after_removal", &app);
+}
+
+#[test]
+fn push_preview() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    check("push_preview_waiting", &app);
+    app.dispatch(Action::PushPreview(Ok(vec![
+        "from #1 biar-0f3a9c1e2b7d:1c2d3e4f5a6b".into(),
+        "to   current configuration (biar-0f3a9c1e2b7d:5e8a41c09d2f)".into(),
+        "  + chatty-1.0".into(),
+        "store paths: 1 added, 0 removed".into(),
+        "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f: upload 2.0 KiB (2 blobs), mount 0 B (0), skip 2.4 MiB (13)".into(),
+    ])));
+    check("push_preview", &app);
 }
