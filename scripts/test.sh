@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in skopeo fzf busybox-static tmux docker-registry golang-docker-credential-helpers pass gnupg; do
+for pkg in skopeo fzf busybox-static tmux docker-registry golang-docker-credential-helpers pass gnupg \
+  nginx-light openssh-server stunnel4 openssl podman; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -77,6 +77,8 @@ pub enum Command {
     Doctor(commands::doctor::Args),
     /// Write the files a workspace platform needs for the image (Coder main.tf, devcontainer.json).
     Export(commands::export::Args),
+    /// Serve images by name, built on demand: `docker pull HOST/shell/git/jq` (an OCI registry).
+    Serve(crate::serve::Args),
     /// Internal: started by biar-tui itself; removes its containers when it dies, even by SIGKILL
     /// (see docs/security.md).
     #[command(name = "__watch-containers", hide = true)]
@@ -111,6 +113,7 @@ pub async fn main() -> ExitCode {
     };
     let result = match cli.command {
         None => crate::tui::run(&global).await,
+        Some(Command::Serve(args)) => crate::serve::run(args).await,
         Some(command) => crate::cli::dispatch(&global, command).await,
     };
     crate::exit::report(result)

@@ -3,6 +3,7 @@
 mod args;
 mod cli;
 mod exit;
+mod serve;
 mod tui;
 
 use std::process::ExitCode;

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{biar, docker_available, offline_project, snapshot_tree};
+use common::children::{builder_containers_of, salt};
+use common::{biar, biar_std, docker_available, offline_project, snapshot_tree};
 
 /// A copy of example-offline whose pin points at the repository's package set (the copy lives
 /// elsewhere) and whose user.nix lists `packages` plus a unique no-op package, so every test's
@@ -19,7 +20,7 @@ fn project(packages: &str) -> (tempfile::TempDir, PathBuf) {
         dir.join("user.nix"),
         format!(
             "{{ pkgs }}:\n[\n{packages}\n  (pkgs.sleeper {{ seconds = 0; salt = \"{}\"; }})\n]\n",
-            unique()
+            salt()
         ),
     )
     .unwrap();
@@ -38,46 +39,6 @@ fn remove_images(stdout: &[u8]) {
                 .output();
         }
     }
-}
-
-/// `common::biar` as a std Command, for spawning and signalling.
-fn biar_std(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("biar-tui"));
-    cmd.env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("BIAR_PROJECT");
-    cmd
-}
-
-fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
-/// Builder containers this process' child `pid` left behind.
-fn containers_of(pid: u32) -> Vec<String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            "label=biar=builder",
-            "--filter",
-            &format!("label=biar.pid={pid}"),
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]
@@ -133,7 +94,7 @@ fn two_projects_build_at_the_same_time() {
     if !docker_available() {
         return;
     }
-    let salt = unique();
+    let salt = salt();
     let projects: Vec<_> = ["a", "b"]
         .iter()
         .map(|p| {
@@ -170,7 +131,7 @@ fn two_projects_build_at_the_same_time() {
 fn cancel_with(signal: &str) {
     let (tmp, dir) = project(&format!(
         "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-        unique()
+        salt()
     ));
     let mut cmd = biar_std(tmp.path());
     let mut child = cmd
@@ -214,9 +175,9 @@ fn cancel_with(signal: &str) {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("cancelled"), "{stderr}");
     assert!(
-        containers_of(pid).is_empty(),
+        builder_containers_of(pid).is_empty(),
         "stray containers: {:?}",
-        containers_of(pid)
+        builder_containers_of(pid)
     );
 
     // The store is consistent: the next build succeeds.
@@ -310,7 +271,7 @@ fn a_missing_builder_image_says_to_run_builder_create() {
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["builder"]["image"] = format!("biar-test-no-such-builder-{}:latest", unique()).into();
+    config["builder"]["image"] = format!("biar-test-no-such-builder-{}:latest", salt()).into();
     std::fs::write(&config_path, config.to_string()).unwrap();
     let out = biar(tmp.path())
         .args(["build", "--project"])
@@ -332,7 +293,7 @@ fn a_missing_store_volume_says_to_run_builder_create() {
     let config_path = dir.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
-    config["builder"]["storeVolume"] = format!("biar-test-no-such-volume-{}", unique()).into();
+    config["builder"]["storeVolume"] = format!("biar-test-no-such-volume-{}", salt()).into();
     std::fs::write(&config_path, config.to_string()).unwrap();
     let out = biar(tmp.path())
         .args(["build", "--project"])

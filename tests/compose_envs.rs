@@ -351,3 +351,47 @@ fn closure_json_is_written_even_when_the_image_is_up_to_date() {
         .iter()
         .any(|p| p["path"].as_str().unwrap().ends_with("-hello-2.12.1")));
 }
+
+#[test]
+fn rstudio_gets_every_r_package_and_r_keeps_its_own() {
+    if !docker_available() {
+        return;
+    }
+    // As nixpkgs users write it: RStudio's wrapper with its packages, another R package in a
+    // plain entry (workdir/local.nix), and R's wrapper with one more.
+    let (_cleanup, tmp, dir) = project_for(
+        "rstudio",
+        &[],
+        "{ pkgs }: with pkgs; [\n  (rstudioWrapper.override { packages = [ rPackages.ggplot2 ]; })\n  \
+         (rWrapper.override { packages = [ rPackages.data_table ]; })\n]\n",
+    );
+    std::fs::create_dir_all(dir.join("workdir")).unwrap();
+    std::fs::write(
+        dir.join("workdir/local.nix"),
+        "{ pkgs }: [ pkgs.rPackages.dplyr ]\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run_in(
+        tmp.path(),
+        &dir,
+        &[
+            "rstudio",
+            "-e",
+            "library(ggplot2); library(dplyr); library(data.table); library(rlang); library(MASS)",
+        ],
+    );
+    assert_eq!(code, 0, "RStudio sees every R package: {stderr}");
+    let (code, _, stderr) = run_in(
+        tmp.path(),
+        &dir,
+        &["Rscript", "-e", "library(dplyr); library(data.table)"],
+    );
+    assert_eq!(code, 0, "R sees its own and the plain ones: {stderr}");
+    // The stand-in really checks: a package nobody named is not there.
+    let (code, _, stderr) = run_in(tmp.path(), &dir, &["rstudio", "-e", "library(nothere)"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("there is no package called 'nothere'"),
+        "{stderr}"
+    );
+}

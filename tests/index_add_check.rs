@@ -54,3 +54,45 @@ fn unknown_attribute_did_you_mean_and_force() {
     let user = std::fs::read_to_string(dir.join("user.nix")).unwrap();
     assert!(user.contains("ripgrpe"), "{user}");
 }
+
+/// The names users type for versioned packages and sets are known to `add` and `search`
+/// (the alias table shipped with the index), though the bundled list names each derivation once.
+#[test]
+fn nixpkgs_aliases_are_known_to_add_and_search() {
+    let home = tempfile::tempdir().unwrap();
+    let (_tmp, dir) = copy_project(&repo().join("example"));
+    let out = biar(home.path())
+        .arg("--project")
+        .arg(&dir)
+        .args([
+            "add",
+            "python312",
+            "jdk21",
+            "python3Packages.requests",
+            "python3Packages.pandas",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (query, first) in [
+        ("python3", "python3"),
+        ("python312", "python312"),
+        ("jdk21", "jdk21"),
+        ("nodejs", "nodejs"),
+        ("python3Packages.requests", "python3Packages.requests"),
+    ] {
+        let out = biar(home.path())
+            .arg("--project")
+            .arg(&dir)
+            .args(["search", query, "--limit", "3", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(hits[0]["attr"], first, "{query}: {hits}");
+    }
+}

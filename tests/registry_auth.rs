@@ -6,7 +6,7 @@ mod common;
 use biar::registry::{push_image, Client, ClientOptions, Descriptor, PushOptions, RegistryError};
 use common::cred_pass::{path_with, write_helper_script, PassStore};
 use common::registry::{write_docker_config, Options, Registry};
-use common::testimage;
+use common::testimage::{self, RemoveImages};
 
 fn auth_registry() -> Option<Registry> {
     Registry::start_with(Options {
@@ -203,25 +203,10 @@ async fn cli_pull_uses_cred_helpers_over_creds_store() {
         },
     )
     .unwrap();
-    let img = testimage::make("pulled through a helper");
     let name = testimage::unique("biar-test-helperpull");
-    let open = |d: &Descriptor| {
-        let r = img.open(d);
-        Box::pin(async move { r }) as _
-    };
-    push_image(
-        &c,
-        &name,
-        "t",
-        &img.image,
-        &open,
-        &PushOptions::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    testimage::push(&c, &name, "pulled through a helper").await;
     let local = format!("{name}:t");
-    let _cleanup = RmImages(vec![local.clone(), format!("{}/{local}", reg.host())]);
+    let _cleanup = RemoveImages(vec![local.clone(), format!("{}/{local}", reg.host())]);
     let mut cmd = common::biar(home.path());
     cmd.env("HOME", home.path()).env_remove("DOCKER_CONFIG");
     for (k, v) in pass.env() {
@@ -238,25 +223,7 @@ async fn cli_pull_uses_cred_helpers_over_creds_store() {
     );
     assert!(out.status.success(), "{all}");
     assert!(!all.contains(secret) && !all.contains("Sec-ret"), "{all}");
-    let out = std::process::Command::new("docker")
-        .args(["run", "--rm", &local, "cat", "/hello.txt"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "pulled through a helper\n"
-    );
-}
-
-struct RmImages(Vec<String>);
-impl Drop for RmImages {
-    fn drop(&mut self) {
-        for i in &self.0 {
-            let _ = std::process::Command::new("docker")
-                .args(["rmi", "-f", i])
-                .output();
-        }
-    }
+    assert_eq!(testimage::hello(&local).0, "pulled through a helper\n");
 }
 
 /// A broken helper (prints a complaint on stderr and exits 1; it even prints a JSON answer with
@@ -350,35 +317,10 @@ async fn cli_pull_uses_docker_config_credentials() {
     let home = tempfile::tempdir().unwrap();
     write_docker_config(home.path(), &reg.host(), "alice", "correct horse");
     let c = client_with(home.path(), &reg.host());
-    let img = testimage::make("pulled with a password");
     let name = testimage::unique("biar-test-authpull");
-    let open = |d: &Descriptor| {
-        let r = img.open(d);
-        Box::pin(async move { r }) as _
-    };
-    push_image(
-        &c,
-        &name,
-        "t",
-        &img.image,
-        &open,
-        &PushOptions::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    testimage::push(&c, &name, "pulled with a password").await;
     let local = format!("{name}:t");
-    struct Rm(Vec<String>);
-    impl Drop for Rm {
-        fn drop(&mut self) {
-            for i in &self.0 {
-                let _ = std::process::Command::new("docker")
-                    .args(["rmi", "-f", i])
-                    .output();
-            }
-        }
-    }
-    let _cleanup = Rm(vec![local.clone(), format!("{}/{local}", reg.host())]);
+    let _cleanup = RemoveImages(vec![local.clone(), format!("{}/{local}", reg.host())]);
 
     let wrong = tempfile::tempdir().unwrap();
     write_docker_config(wrong.path(), &reg.host(), "alice", "wrong");
@@ -400,14 +342,7 @@ async fn cli_pull_uses_docker_config_credentials() {
         .args(["pull", "--registry", &reg.host(), "--image", &local])
         .assert()
         .success();
-    let out = std::process::Command::new("docker")
-        .args(["run", "--rm", &local, "cat", "/hello.txt"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "pulled with a password\n"
-    );
+    assert_eq!(testimage::hello(&local).0, "pulled with a password\n");
 }
 
 /// An `identitytoken` entry is named as what it is, not as a credential helper.

@@ -6,22 +6,9 @@ mod common;
 use std::process::Command;
 
 use biar::config::ImageRef;
-use biar::registry::{
-    pull_into_docker, push_image, Client, ClientOptions, Descriptor, PushOptions, RegistryError,
-    RegistryRef,
-};
+use biar::registry::{pull_into_docker, Client, ClientOptions, RegistryError, RegistryRef};
 use common::registry::Registry;
-use common::testimage;
-
-/// Removes the images on drop, even when the test fails.
-struct Images(Vec<String>);
-impl Drop for Images {
-    fn drop(&mut self) {
-        for i in &self.0 {
-            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
-        }
-    }
-}
+use common::testimage::{self, RemoveImages};
 
 #[tokio::test]
 async fn pushed_image_pulls_into_docker_and_runs() {
@@ -30,23 +17,8 @@ async fn pushed_image_pulls_into_docker_and_runs() {
     }
     let Some(reg) = Registry::start() else { return };
     let c = Client::new(&reg.host(), ClientOptions::default()).unwrap();
-    let img = testimage::make("pulled through docker");
     let repo = testimage::unique("biar-test/pull");
-    let open = |d: &Descriptor| {
-        let r = img.open(d);
-        Box::pin(async move { r }) as _
-    };
-    push_image(
-        &c,
-        &repo,
-        "t",
-        &img.image,
-        &open,
-        &PushOptions::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    testimage::push(&c, &repo, "pulled through docker").await;
 
     let engine = biar::docker::connect().await.unwrap();
     let remote = RegistryRef::parse(&format!("{}/{repo}:t", reg.host())).unwrap();
@@ -54,7 +26,7 @@ async fn pushed_image_pulls_into_docker_and_runs() {
         name: testimage::unique("biar-test-local"),
         tag: "t".into(),
     };
-    let _cleanup = Images(vec![remote.to_string(), local.reference()]);
+    let _cleanup = RemoveImages(vec![remote.to_string(), local.reference()]);
     let seen = std::sync::Mutex::new(Vec::new());
     pull_into_docker(&engine, &c, &remote, &local, &|p| {
         seen.lock().unwrap().push(p.status)
@@ -63,16 +35,8 @@ async fn pushed_image_pulls_into_docker_and_runs() {
     .unwrap();
     assert!(!seen.lock().unwrap().is_empty(), "progress was reported");
 
-    let out = Command::new("docker")
-        .args(["run", "--rm", &local.reference(), "cat", "/hello.txt"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "pulled through docker\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, stderr) = testimage::hello(&local.reference());
+    assert_eq!(stdout, "pulled through docker\n", "{}", stderr);
     let layers = Command::new("docker")
         .args([
             "image",
@@ -116,25 +80,10 @@ async fn cli_pull_tags_the_local_name_and_then_says_nothing_to_do() {
     }
     let Some(reg) = Registry::start() else { return };
     let c = Client::new(&reg.host(), ClientOptions::default()).unwrap();
-    let img = testimage::make("pulled by the cli");
     let name = testimage::unique("biar-test-clipull");
-    let open = |d: &Descriptor| {
-        let r = img.open(d);
-        Box::pin(async move { r }) as _
-    };
-    push_image(
-        &c,
-        &name,
-        "t",
-        &img.image,
-        &open,
-        &PushOptions::default(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    testimage::push(&c, &name, "pulled by the cli").await;
     let local = format!("{name}:t");
-    let _cleanup = Images(vec![format!("{}/{name}:t", reg.host()), local.clone()]);
+    let _cleanup = RemoveImages(vec![format!("{}/{name}:t", reg.host()), local.clone()]);
     let home = tempfile::tempdir().unwrap();
     let run = |home: &std::path::Path| {
         common::biar(home)
@@ -145,11 +94,7 @@ async fn cli_pull_tags_the_local_name_and_then_says_nothing_to_do() {
     let out = run(home.path()).success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains(&format!("as {local}")), "{stdout}");
-    let out = Command::new("docker")
-        .args(["run", "--rm", &local, "cat", "/hello.txt"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "pulled by the cli\n");
+    assert_eq!(testimage::hello(&local).0, "pulled by the cli\n");
 
     let out = run(home.path()).success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();

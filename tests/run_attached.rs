@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::children::{run_containers_of, RemoveContainersOf};
 use common::testimage;
 use predicates::prelude::*;
 
@@ -277,31 +278,6 @@ fn in_pty(home: &std::path::Path, args: &[&str]) -> InPty {
     }
 }
 
-/// Names of the containers (any state) whose name starts with `biar-run-PID-`.
-fn run_containers_of(pid: u32) -> Vec<String> {
-    let out = std::process::Command::new("docker")
-        .args(["ps", "-a", "--format", "{{.Names}}"])
-        .args(["--filter", &format!("name=biar-run-{pid}-")])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Removes what a test's child left behind, even when the test fails.
-struct RemoveRunContainers(u32);
-impl Drop for RemoveRunContainers {
-    fn drop(&mut self) {
-        for name in run_containers_of(self.0) {
-            let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", &name])
-                .output();
-        }
-    }
-}
-
 fn kill(signal: &str, pid: u32) {
     assert!(std::process::Command::new("kill")
         .args([signal, &pid.to_string()])
@@ -328,7 +304,7 @@ fn sigterm_and_sighup_remove_the_container_at_once() {
             _master,
         } = in_pty(home.path(), &["run", "--image", &image.reference]);
         let pid = child.process_id().unwrap();
-        let _cleanup = RemoveRunContainers(pid);
+        let _cleanup = RemoveContainersOf(pid);
         screen.expect("# ");
         writer.write_all(b"echo up-$((40+2))\r").unwrap();
         screen.expect("up-42");
@@ -361,7 +337,7 @@ fn sigkill_leaves_no_container() {
         _master,
     } = in_pty(home.path(), &["run", "--image", &image.reference]);
     let pid = child.process_id().unwrap();
-    let _cleanup = RemoveRunContainers(pid);
+    let _cleanup = RemoveContainersOf(pid);
     screen.expect("# ");
     writer.write_all(b"echo up-$((40+2))\r").unwrap();
     screen.expect("up-42");

@@ -8,8 +8,9 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::children::{containers_of, salt, RemoveContainersOf};
 use common::images::ImagesNamed;
-use common::{biar, docker_available, offline_project};
+use common::{biar, biar_std, docker_available, offline_project};
 
 #[test]
 fn run_builds_first_and_mounts_workdir() {
@@ -55,27 +56,6 @@ fn run_builds_first_and_mounts_workdir() {
     assert!(!stderr.contains("building"), "{stderr}");
 }
 
-/// `biar-tui run` as a std Command, for spawning and signalling.
-fn biar_std(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("biar-tui"));
-    cmd.env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("BIAR_PROJECT");
-    cmd
-}
-
-fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 /// A project whose image is its own (a unique no-op package), with `packages` in user.nix.
 fn project_with(prefix: &str, packages: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let (tmp, dir) = offline_project(|config| {
@@ -85,42 +65,11 @@ fn project_with(prefix: &str, packages: &str) -> (tempfile::TempDir, std::path::
         dir.join("user.nix"),
         format!(
             "{{ pkgs }}:\n[\n{packages}\n  (pkgs.sleeper {{ seconds = 0; salt = \"{}\"; }})\n]\n",
-            unique()
+            salt()
         ),
     )
     .unwrap();
     (tmp, dir)
-}
-
-/// Containers (any state) child `pid` left behind: builder containers carry its pid as a label,
-/// run containers in their name.
-fn containers_of(pid: u32) -> Vec<String> {
-    let mut found = Vec::new();
-    for filter in [
-        format!("label=biar.pid={pid}"),
-        format!("name=biar-run-{pid}-"),
-    ] {
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output()
-            .unwrap();
-        found.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::to_string),
-        );
-    }
-    found
-}
-
-/// Removes the containers child `pid` left behind, on drop.
-struct ContainersOf(u32);
-impl Drop for ContainersOf {
-    fn drop(&mut self) {
-        for id in containers_of(self.0) {
-            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-        }
-    }
 }
 
 #[test]
@@ -175,7 +124,7 @@ fn sigterm_while_building_first_cancels_the_build_and_runs_nothing() {
         &prefix,
         &format!(
             "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-            unique()
+            salt()
         ),
     );
     let mut child = biar_std(tmp.path())
@@ -188,7 +137,7 @@ fn sigterm_while_building_first_cancels_the_build_and_runs_nothing() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let _containers = ContainersOf(pid);
+    let _containers = RemoveContainersOf(pid);
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut stderr = String::new();
     // Wait until the sleeper really builds.
@@ -252,7 +201,7 @@ fn sigterm_after_building_first_terminates_run() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let _containers = ContainersOf(pid);
+    let _containers = RemoveContainersOf(pid);
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "started");
     let sent = Instant::now();
@@ -284,7 +233,7 @@ fn a_cancelled_build_exits_128_plus_the_signal() {
             &prefix,
             &format!(
                 "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-                unique()
+                salt()
             ),
         );
         let mut child = biar_std(tmp.path())
@@ -296,7 +245,7 @@ fn a_cancelled_build_exits_128_plus_the_signal() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        let _containers = ContainersOf(pid);
+        let _containers = RemoveContainersOf(pid);
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
         let mut stderr = String::new();
         loop {
@@ -343,7 +292,7 @@ fn a_sigkilled_build_leaves_no_builder_container() {
         &prefix,
         &format!(
             "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-            unique()
+            salt()
         ),
     );
     let mut child = biar_std(tmp.path())
@@ -355,7 +304,7 @@ fn a_sigkilled_build_leaves_no_builder_container() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let _containers = ContainersOf(pid);
+    let _containers = RemoveContainersOf(pid);
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
         let line = lines
@@ -378,4 +327,62 @@ fn a_sigkilled_build_leaves_no_builder_container() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `run` with a `workdir/` owned by a uid the image does not know (4242): the container runs as
+/// it, with a passwd entry and a writable home supplied for the run (no image per uid), so the
+/// environment works as its user, and what it writes in workdir/ belongs to 4242 on the host.
+#[test]
+fn run_works_as_the_owner_of_workdir_whatever_its_uid() {
+    use std::os::unix::fs::MetadataExt;
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-test-runowner-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = project_with(&prefix, "  pkgs.hello");
+    let work = dir.join("workdir");
+    std::fs::create_dir_all(&work).unwrap();
+    std::os::unix::fs::chown(&work, Some(4242), Some(4343)).unwrap();
+    let out = biar(tmp.path())
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            // The prompt: an interactive shell expands \u through the passwd entry.
+            "id -u; id -g; id -un; echo $HOME; pwd; touch ~/.history && echo home-ok; \
+             echo written > made.txt; PS1='[\\u]$ ' sh -i </dev/null 2>&1",
+        ])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        stdout.starts_with("4242\n4343\nuser\n/home/user\n/home/user/workdir\nhome-ok\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[user]$ "), "{stdout}");
+    let made = std::fs::metadata(work.join("made.txt")).unwrap();
+    assert_eq!((made.uid(), made.gid()), (4242, 4343));
+    assert_eq!(
+        std::fs::read_to_string(work.join("made.txt")).unwrap(),
+        "written\n"
+    );
+
+    // Another image (`--image`) keeps its own users: this one's is root, and its /etc/passwd is
+    // not replaced.
+    let other = common::testimage::import(&common::testimage::make("own users").rootfs);
+    biar(tmp.path())
+        .args(["run", "--image", &other.reference, "--project"])
+        .arg(&dir)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "busybox id -u; test -e /etc/passwd || echo no-passwd",
+        ])
+        .assert()
+        .success()
+        .stdout("0\nno-passwd\n");
 }

@@ -678,3 +678,113 @@ fn the_explorer_removes_a_package_and_shows_the_size_drop() {
     tmux.key("q");
     assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
 }
+
+/// Issue 12's "done means", in the TUI: a project with one preset (python), Python packages added
+/// from the search in the TUI, built there against the offline test package set; then the
+/// environment's one Python imports the preset's packages and the added ones.
+#[test]
+fn python_packages_added_from_the_search_are_importable() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-tui-e2e-py-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir) = project(&prefix);
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let command = tui_command(&home, &dir, &exit_file);
+    let name = format!("biar-tui-e2e-py-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &command);
+    let short = Duration::from_secs(20);
+
+    tmux.wait("the TUI with the index loaded", short, |s| {
+        s.contains("Search 1") && s.contains("python")
+    });
+    tmux.key("/");
+    for package in ["pandas", "seaborn"] {
+        let attr = format!("python3Packages.{package}");
+        tmux.key("C-w");
+        tmux.type_text(package);
+        tmux.wait(&format!("{attr} first among the results"), short, |s| {
+            s.lines()
+                .find(|l| l.contains("Packages."))
+                .is_some_and(|l| l.contains(&attr))
+        });
+        tmux.key("Enter");
+        tmux.wait(&format!("{attr} added"), short, |s| {
+            s.contains(&format!("added {attr}"))
+        });
+    }
+    let user_nix = std::fs::read_to_string(dir.join("user.nix")).unwrap();
+    assert!(
+        user_nix.contains("python3Packages.pandas") && user_nix.contains("python3Packages.seaborn"),
+        "{user_nix}"
+    );
+    tmux.key("Tab");
+    tmux.key("b");
+    tmux.wait("the build done", Duration::from_secs(600), |s| {
+        s.contains("✓ built") || s.contains("✗ failed")
+    });
+    let screen = tmux.screen();
+    assert!(screen.contains("✓ built"), "{screen}");
+    // Back to the main screen before `q` (an escape right before a key reads as alt-key).
+    tmux.key("Escape");
+    tmux.wait("the main screen", short, |s| s.contains("Presets"));
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0");
+
+    let out = biar(&home)
+        .args(["run", "--project"])
+        .arg(&dir)
+        .args([
+            "--",
+            "python3",
+            "-c",
+            "import numpy, requests, pandas, seaborn",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Where no project is, the TUI offers one: pick a preset, enter writes it as `init` would, and
+/// the main screen opens on it. Needs no Docker.
+#[test]
+fn the_tui_creates_a_project_where_none_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let command = tui_command(&home, &dir, &exit_file);
+    let name = format!("biar-tui-e2e-init-{}", std::process::id());
+    let tmux = Tmux::start(&name, 110, 30, &command);
+    let short = Duration::from_secs(20);
+    tmux.wait("the new-project screen", short, |s| {
+        s.contains("New project") && s.contains("python")
+    });
+    // Down to python (the shipped presets are listed by name) and pick it.
+    let below = ["cpp", "data-science", "devops", "go", "java", "node"];
+    for _ in below {
+        tmux.key("Down");
+    }
+    tmux.key("Space");
+    tmux.wait("python picked", short, |s| {
+        s.contains("[x] python ") && s.contains("(1 picked)")
+    });
+    tmux.key("Enter");
+    tmux.wait("the main screen on the new project", short, |s| {
+        s.contains("created the project") && s.contains("Presets 1/1")
+    });
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    assert!(config.contains("presets/python.nix"), "{config}");
+    assert!(dir.join("user.nix").exists() && dir.join("workdir").is_dir());
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0");
+}

@@ -3,8 +3,10 @@
 
 use biar::progress::BuildEvent;
 
+use biar::docker::BuilderSource;
+
 use super::components::explorer::ClosureView;
-use super::view::{DockerState, Hit, ImageState, ProjectView, PushView};
+use super::view::{BuilderOffer, DockerState, DoctorState, Hit, ImageState, ProjectView, PushView};
 
 /// The three panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +27,20 @@ pub enum Action {
     FocusNext,
     FocusPrev,
     ToggleHelp,
+    /// `D`: show or hide the image doctor's list.
+    ToggleDoctor,
     DismissError,
+
+    // A new project, where none is (no config.json).
+    /// Offer to create a project in `dir` with a choice of these shipped presets.
+    OfferInit {
+        dir: String,
+        presets: Vec<super::view::PresetView>,
+    },
+    /// Create the project with these presets on (as `biar-tui init --preset …`).
+    CreateProject(Vec<String>),
+    /// The project was written (what was written, for the status line): the main screen opens.
+    ProjectCreated(String),
 
     // Edits (through the same library calls as the CLI).
     TogglePreset(String),
@@ -62,6 +77,13 @@ pub enum Action {
     ConfirmPush,
     /// `P`: build if needed and push to the project's registry (when it has one).
     Push,
+    /// The build (or push) stopped because the builder is missing: the build view asks whether
+    /// to make it.
+    BuilderMissing(BuilderOffer),
+    /// Make the builder this way, then go on with the build (and the run or push after it).
+    CreateBuilder(BuilderSource),
+    /// Not now: nothing is created, and nothing is built.
+    DeclineBuilder,
     /// The push to this registry (`host[/namespace]`) was asked of the backend: the build view
     /// shows it.
     PushStarted(String),
@@ -82,6 +104,8 @@ pub enum Action {
     },
     Docker(DockerState),
     Image(ImageState),
+    /// The image doctor's verdict on the project's image (asked once it is built).
+    Doctor(DoctorState),
     /// A batch of build events (the backend batches them, so a chatty build costs one redraw).
     BuildEvents(Vec<BuildEvent>),
     /// The build ended: the image reference, or why not.

@@ -13,19 +13,25 @@ use tokio::sync::mpsc;
 use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
-    banner::Banner, build::Build, config::Config, explorer::Explorer, help::Help, presets::Presets,
-    push_confirm::PushConfirm, search::Search, status::Status, Component, Key,
+    banner::Banner, build::Build, config::Config, doctor::Doctor, explorer::Explorer, help::Help,
+    init::Init, presets::Presets, push_confirm::PushConfirm, search::Search, status::Status,
+    Component, Key,
 };
 use super::event::Input;
+use super::frame_timing::FrameTiming;
 use super::keymap::{Command, Keymap};
 use super::render;
 use super::terminal::{self as term, Term};
 use super::theme::Theme;
-use super::view::ImageState;
+use super::view::{DoctorState, ImageState};
 
 /// What `P` says when the project names no registry (the key first: the status line may cut it).
 pub const NO_REGISTRY: &str = "to push, set registry.host in config.json (or \
                                DOCKER_REGISTRY_HOST): no registry is configured";
+
+/// What declining to make the builder leaves the user with.
+pub const NO_BUILDER: &str = "no builder, so nothing was built: press b or r to be asked \
+                              again, or run `biar-tui builder create`";
 
 /// Exit codes after SIGTERM and SIGHUP.
 const SIGTERM_EXIT: u8 = 128 + 15;
@@ -53,6 +59,9 @@ pub struct App {
     pub explorer: Explorer,
     pub push_confirm: PushConfirm,
     pub help: Help,
+    pub doctor: Doctor,
+    /// The new-project screen, where no project is.
+    pub init: Init,
     pub status: Status,
     pub banner: Banner,
     pub should_quit: bool,
@@ -76,6 +85,8 @@ impl App {
             explorer: Explorer::default(),
             push_confirm: PushConfirm::default(),
             help: Help::default(),
+            doctor: Doctor::default(),
+            init: Init::default(),
             status: Status::default(),
             banner: Banner::default(),
             should_quit: false,
@@ -105,6 +116,35 @@ impl App {
             // Scrolling keys move the help; others do nothing behind it.
             return self.help.handle_key(&key);
         }
+        if self.doctor.visible {
+            // The list closes with its key, Esc or q; other keys do nothing behind it.
+            return matches!(
+                command,
+                Some(Command::Doctor | Command::Back | Command::Quit)
+            )
+            .then_some(Action::ToggleDoctor);
+        }
+        if self.init.visible {
+            if let Some(action) = self.init.handle_key(&key) {
+                return Some(action);
+            }
+            return match command? {
+                Command::Quit | Command::Back => Some(Action::Quit),
+                _ => None,
+            };
+        }
+        if self.build.offer.is_some() {
+            // One key decides: y makes the builder as `builder create` would, o offline.
+            return Some(match event.code {
+                crossterm::event::KeyCode::Char('y' | 'Y') => {
+                    Action::CreateBuilder(biar::docker::BuilderSource::Official)
+                }
+                crossterm::event::KeyCode::Char('o' | 'O') => {
+                    Action::CreateBuilder(biar::docker::BuilderSource::Offline)
+                }
+                _ => Action::DeclineBuilder,
+            });
+        }
         if self.build.confirming {
             let yes = matches!(event.code, crossterm::event::KeyCode::Char('y' | 'Y'));
             return Some(if yes {
@@ -133,6 +173,7 @@ impl App {
         match command? {
             Command::Quit => Some(Action::Quit),
             Command::Help => Some(Action::ToggleHelp),
+            Command::Doctor => Some(Action::ToggleDoctor),
             Command::Build => Some(Action::Build),
             Command::Run => Some(Action::Run),
             Command::Push => Some(Action::PreviewPush),
@@ -151,7 +192,8 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 9] = [
+            let components: [&mut dyn Component; 11] = [
+                &mut self.init,
                 &mut self.push_confirm,
                 &mut self.presets,
                 &mut self.search,
@@ -159,6 +201,7 @@ impl App {
                 &mut self.build,
                 &mut self.explorer,
                 &mut self.help,
+                &mut self.doctor,
                 &mut self.status,
                 &mut self.banner,
             ];
@@ -182,6 +225,13 @@ impl App {
                 let step = if *action == Action::FocusNext { 1 } else { 2 };
                 self.focus = ORDER[(i + step) % 3];
             }
+            Action::CreateProject(presets) => self.request(Request::Init(presets.clone())),
+            Action::ProjectCreated(message) => {
+                // The main screen starts as it does on an existing project.
+                self.request(Request::LoadProject);
+                self.request(Request::CheckDocker);
+                next.push(Action::Notice(message.clone()));
+            }
             Action::TogglePreset(name) => self.request(Request::TogglePreset(name.clone())),
             Action::AddPackage(attr) => self.request(Request::Add(attr.clone())),
             Action::RemovePackage { file, attr } => self.request(Request::Remove {
@@ -200,8 +250,26 @@ impl App {
                 next.push(Action::Image(ImageState::Checking));
                 self.request(Request::CheckImage);
             }
+            // A built image gets the doctor's verdict (in the backend: it reads the image
+            // through the engine).
+            Action::Image(ImageState::Local) => {
+                next.push(Action::Doctor(DoctorState::Checking));
+                self.request(Request::Doctor);
+            }
             Action::Build if !self.build.running => self.request(Request::Build),
             Action::ShowExplorer => self.request(Request::Closure),
+            Action::CreateBuilder(source) => {
+                // The build view still holds the offer (components see the action after this).
+                let push = self.build.offer.as_ref().is_some_and(|o| o.push);
+                self.request(Request::CreateBuilder {
+                    push,
+                    source: *source,
+                });
+            }
+            Action::DeclineBuilder => {
+                self.run_after_build = false;
+                next.push(Action::Warning(NO_BUILDER.into()));
+            }
             Action::CancelBuild => {
                 self.run_after_build = false;
                 self.request(Request::CancelBuild);
@@ -304,48 +372,6 @@ impl App {
     }
 }
 
-/// Timing figures, written at exit when `BIAR_TUI_FRAME_LOG` names a file (for the benchmark).
-#[derive(Default)]
-struct FrameLog {
-    first_frame: Option<Duration>,
-    index_ready: Option<Duration>,
-    frames: u64,
-    /// Time spent drawing each frame (building the buffer and writing the diff).
-    draws: Vec<Duration>,
-    draws_building: Vec<Duration>,
-    /// Key press to the frame that showed it.
-    key_to_frame: Vec<Duration>,
-    key_to_frame_building: Vec<Duration>,
-}
-
-impl FrameLog {
-    fn write(&self) {
-        let Some(path) = std::env::var_os("BIAR_TUI_FRAME_LOG") else {
-            return;
-        };
-        let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
-        let stats = |v: &[Duration]| {
-            let mut v: Vec<f64> = v.iter().map(ms).collect();
-            v.sort_by(f64::total_cmp);
-            let at = |q: f64| {
-                v.get(((v.len() as f64 - 1.0) * q).round() as usize)
-                    .copied()
-            };
-            serde_json::json!({"n": v.len(), "p50": at(0.5), "p99": at(0.99), "max": v.last()})
-        };
-        let text = serde_json::json!({
-            "first_frame_ms": self.first_frame.as_ref().map(ms),
-            "index_ready_ms": self.index_ready.as_ref().map(ms),
-            "frames": self.frames,
-            "draw_ms": stats(&self.draws),
-            "draw_during_build_ms": stats(&self.draws_building),
-            "key_to_frame_ms": stats(&self.key_to_frame),
-            "key_to_frame_during_build_ms": stats(&self.key_to_frame_building),
-        });
-        let _ = std::fs::write(path, text.to_string());
-    }
-}
-
 /// Runs the UI until the user quits or a signal asks us to stop. The terminal is entered by the
 /// caller; `started` is when the process began (for the first-frame figure). The exit code is 0
 /// when the user quit, 143 after SIGTERM and 129 after SIGHUP.
@@ -361,20 +387,19 @@ pub async fn run(
     let input = Input::spawn(event_tx);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    let mut log = FrameLog::default();
+    let mut timing = FrameTiming::new(started);
     // The exit code when a signal ended the UI (128 + its number, as a shell reports it).
     let mut signalled: Option<u8> = None;
 
     // First frame before any engine work answers.
     draw(terminal, &app)?;
-    log.first_frame = Some(started.elapsed());
-    log.frames += 1;
+    timing.first_frame();
     let mut last_frame = Instant::now();
     let mut dirty = false;
-    // The oldest key press not yet on screen.
-    let mut pending_key: Option<Instant> = None;
-    backend.send(Request::LoadProject);
-    backend.send(Request::CheckDocker);
+    if !app.init.visible {
+        backend.send(Request::LoadProject);
+        backend.send(Request::CheckDocker);
+    }
 
     loop {
         for effect in app.take_effects() {
@@ -383,7 +408,17 @@ pub async fn run(
                 Effect::Attach => {
                     let result = attach(&input, &mut events, terminal, engine.as_ref()).await;
                     match result {
-                        Ok(r) => app.dispatch(Action::RunFinished(r)),
+                        Ok(Ok((code, said))) => {
+                            app.dispatch(Action::RunFinished(Ok(code)));
+                            // The last word (workdir/ copied back) is the one to show.
+                            if let Some(last) = said.last() {
+                                let text = biar::progress::neutralise_text(
+                                    last.lines().next().unwrap_or(""),
+                                );
+                                app.dispatch(Action::Notice(text));
+                            }
+                        }
+                        Ok(Err(e)) => app.dispatch(Action::RunFinished(Err(e))),
                         Err(code) => {
                             signalled = Some(code);
                             app.dispatch(Action::Quit);
@@ -401,27 +436,15 @@ pub async fn run(
         if dirty && last_frame.elapsed() >= FRAME {
             let begun = Instant::now();
             draw(terminal, &app)?;
-            if app.build.running {
-                log.draws_building.push(begun.elapsed());
-            } else {
-                log.draws.push(begun.elapsed());
-            }
-            log.frames += 1;
+            timing.drawn(begun, app.build.running);
             last_frame = Instant::now();
             dirty = false;
-            if let Some(t) = pending_key.take() {
-                if app.build.running {
-                    log.key_to_frame_building.push(t.elapsed());
-                } else {
-                    log.key_to_frame.push(t.elapsed());
-                }
-            }
         }
         let next_frame = tokio::time::Instant::from_std(last_frame + FRAME);
         tokio::select! {
             Some(event) = events.recv() => match event {
                 Event::Key(key) if key.kind != KeyEventKind::Release => {
-                    pending_key.get_or_insert_with(Instant::now);
+                    timing.key();
                     if let Some(action) = app.handle_key(key) {
                         app.dispatch(action);
                     }
@@ -439,9 +462,7 @@ pub async fn run(
                 _ => {}
             },
             Some(action) = actions.recv() => {
-                if let Action::IndexReady { .. } = action {
-                    log.index_ready.get_or_insert(started.elapsed());
-                }
+                timing.action(&action);
                 app.dispatch(action);
                 dirty = true;
             }
@@ -457,20 +478,24 @@ pub async fn run(
         }
     }
     if app.build.running {
-        // Quitting mid-build (or mid-push): stop it and give it a moment to remove its container,
-        // so nothing outlives the UI.
-        backend.send(Request::CancelBuild);
-        let stopped = async {
-            while let Some(action) = actions.recv().await {
-                if let Action::BuildFinished(_) | Action::PushFinished(_) = action {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+        stop_build(&backend, &mut actions).await;
     }
-    log.write();
+    timing.write();
     Ok(signalled.map_or(ExitCode::SUCCESS, ExitCode::from))
+}
+
+/// Quitting mid-build (or mid-push): stop it and give it a moment to remove its container, so
+/// nothing outlives the UI.
+async fn stop_build(backend: &Backend, actions: &mut mpsc::UnboundedReceiver<Action>) {
+    backend.send(Request::CancelBuild);
+    let stopped = async {
+        while let Some(action) = actions.recv().await {
+            if let Action::BuildFinished(_) | Action::PushFinished(_) = action {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
 }
 
 /// One frame inside a synchronized update, so the terminal shows it whole.
@@ -494,12 +519,12 @@ async fn attach(
     events: &mut mpsc::UnboundedReceiver<Event>,
     terminal: &mut Term,
     engine: &dyn Engine,
-) -> Result<Result<i64, String>, u8> {
+) -> Result<Result<(i64, Vec<String>), String>, u8> {
     input.pause().await;
     while events.try_recv().is_ok() {}
     term::leave();
     let result = match engine.run_attached().await {
-        Ok(code) => Ok(code),
+        Ok(done) => Ok(done),
         Err(e) => match e.downcast_ref::<biar::run::RunError>() {
             Some(interrupted @ biar::run::RunError::Interrupted { .. }) => {
                 // Quitting, and the terminal may be gone (SIGHUP): a new reader on a hung-up

@@ -1,7 +1,7 @@
 //! The boundary between the UI and the engine. The app asks with [`Request`]s; answers come back
 //! as [`Action`]s on a channel. Slow work (file edits, index loading, searching, Docker) runs
 //! here, off the UI loop. [`Engine`] is the only place that calls the `biar` library (see
-//! `library.rs`), so the app can be driven in tests with an engine of plain data.
+//! `present.rs`), so the app can be driven in tests with an engine of plain data.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::action::Action;
-use super::view::{Delivered, DockerState, Hit, ImageState, ProjectView};
+use super::view::{
+    BuilderOffer, Delivered, DockerState, DoctorState, Hit, ImageState, IndexRefresh, ProjectView,
+};
 
 /// Results shown per query.
 pub const SEARCH_LIMIT: usize = 200;
@@ -20,6 +22,8 @@ const BATCH: Duration = Duration::from_millis(30);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
+    /// Write a new project with these shipped presets on.
+    Init(Vec<String>),
     LoadProject,
     TogglePreset(String),
     Add(String),
@@ -33,9 +37,16 @@ pub enum Request {
     },
     CheckImage,
     CheckDocker,
+    /// The image doctor on the project's (built) image.
+    Doctor,
     Build,
     /// Build if needed, then push to the project's registry.
     Push,
+    /// Makes the missing builder, then builds (and pushes, with `push`).
+    CreateBuilder {
+        push: bool,
+        source: biar::docker::BuilderSource,
+    },
     /// Stops the build or push under way.
     CancelBuild,
     /// The closure explorer's model (a Nix build, no image).
@@ -55,19 +66,28 @@ pub trait PackageIndex: Send {
 
 /// What the UI needs from the engine. Blocking methods are called on the blocking pool.
 pub trait Engine: Send + Sync + 'static {
+    /// Writes a new project (as `biar-tui init`) with these shipped presets; says what it wrote.
+    fn init(&self, presets: &[String]) -> anyhow::Result<String>;
     fn load_project(&self) -> anyhow::Result<ProjectView>;
     /// Each edit returns a one-line message for the status line.
     fn toggle_preset(&self, name: &str) -> anyhow::Result<String>;
     fn add_package(&self, attr: &str) -> anyhow::Result<String>;
     fn remove_package(&self, file: &str, attr: &str) -> anyhow::Result<String>;
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>>;
+    /// Refreshes the project's index sources whose cache is older than a day (`None`: none
+    /// was). Runs beside searching, which goes on with the loaded index meanwhile.
+    fn refresh_index(&self) -> BoxFuture<'static, Option<IndexRefresh>>;
     fn docker_state(&self) -> BoxFuture<'static, DockerState>;
     fn image_state(&self) -> BoxFuture<'static, ImageState>;
+    /// The image doctor's verdict on the project's image, against its `image.profile`.
+    fn doctor(&self) -> BoxFuture<'static, DoctorState>;
     /// The whole pipeline: build, image, then load into Docker or, with `push`, push to the
-    /// project's registry.
+    /// project's registry. A missing builder is made first only with `create_builder`; else the
+    /// error says so and [`Engine::builder_offer`] turns it into the question the UI asks.
     fn build(
         &self,
         push: bool,
+        create_builder: Option<biar::docker::BuilderSource>,
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
@@ -82,8 +102,12 @@ pub trait Engine: Send + Sync + 'static {
     ) -> BoxFuture<'static, anyhow::Result<Vec<String>>> {
         Box::pin(async { anyhow::bail!("no preview here") })
     }
-    /// Runs the environment attached to this terminal (the caller has handed the terminal over).
-    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>>;
+    /// When `error` (from [`Engine::build`]) says the builder is missing: what making it would do.
+    fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer>;
+    /// Runs the environment attached to this terminal (the caller has handed the terminal over):
+    /// the exit code, and what the run said besides (workdir/ copied to a remote engine and
+    /// back), for the status line.
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>>;
 }
 
 /// The running backend: send requests, answers arrive on the action channel.
@@ -121,7 +145,8 @@ async fn serve(
 
     while let Some(request) = requests.recv().await {
         match request {
-            Request::LoadProject
+            Request::Init(_)
+            | Request::LoadProject
             | Request::TogglePreset(_)
             | Request::Add(_)
             | Request::Remove { .. } => {
@@ -137,6 +162,13 @@ async fn serve(
                     let _ = out.send(Action::Image(fut.await));
                 });
             }
+            Request::Doctor => {
+                let fut = engine.doctor();
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let _ = out.send(Action::Doctor(fut.await));
+                });
+            }
             Request::CheckDocker => {
                 let fut = engine.docker_state();
                 let out = out.clone();
@@ -144,24 +176,35 @@ async fn serve(
                     let _ = out.send(Action::Docker(fut.await));
                 });
             }
-            Request::Build | Request::Push => {
+            Request::Build | Request::Push | Request::CreateBuilder { .. } => {
                 // One pipeline at a time, build or push.
                 if build.as_ref().is_some_and(|t| !t.is_cancelled()) {
                     continue;
                 }
-                let push = request == Request::Push;
+                let (push, create) = match request {
+                    Request::CreateBuilder { push, source } => (push, Some(source)),
+                    other => (other == Request::Push, None),
+                };
                 // A child token: quitting the UI (dropping the backend) cancels the build too.
                 let token = shutdown.child_token();
                 build = Some(token.clone());
                 let (tx, rx) = biar::progress::channel();
-                let fut = engine.build(push, tx, token.clone());
+                let fut = engine.build(push, create, tx, token.clone());
                 let out = out.clone();
+                let engine = engine.clone();
                 tokio::spawn(async move {
                     let forward = tokio::spawn(forward_batches(rx, out.clone()));
                     let result = fut.await;
                     let _ = forward.await;
                     token.cancel(); // marks this build as over
-                    let _ = out.send(finished(push, result));
+                    let offer = match &result {
+                        Err(e) => engine.builder_offer(e, push),
+                        Ok(_) => None,
+                    };
+                    let _ = out.send(match offer {
+                        Some(offer) => Action::BuilderMissing(offer),
+                        None => finished(push, result),
+                    });
                 });
             }
             Request::Closure => {
@@ -204,7 +247,7 @@ async fn serve(
 
 /// An error as the TUI shows it: each cause once, through the one sanitizer.
 pub fn error_message(e: &anyhow::Error) -> String {
-    super::library::shown(&crate::exit::error_text(e))
+    super::present::shown(&crate::exit::error_text(e))
 }
 
 /// The action that ends a pipeline: a push ends as a push even when it failed while building.
@@ -225,6 +268,9 @@ async fn edits(
     while let Some(request) = rx.recv().await {
         let engine = engine.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<Action> {
+            if let Request::Init(presets) = &request {
+                return Ok(Action::ProjectCreated(engine.init(presets)?));
+            }
             let message = match &request {
                 Request::LoadProject => None,
                 Request::TogglePreset(name) => Some(engine.toggle_preset(name)?),
@@ -276,13 +322,26 @@ async fn searches(
         }
     };
     let _ = out.send(Action::IndexReady { names: index.len() });
+    // Old caches are refreshed beside the searches; a fresher index replaces this one.
+    let (swap_tx, mut swaps) = mpsc::unbounded_channel::<(Box<dyn PackageIndex>, String)>();
+    tokio::spawn(refresh_index(engine.clone(), out.clone(), swap_tx));
     // A query typed before the index was ready is answered now.
     queries.mark_changed();
     loop {
-        let Some((id, query)) = queries.borrow_and_update().clone() else {
-            if queries.changed().await.is_err() {
-                return;
+        tokio::select! {
+            changed = queries.changed() => {
+                if changed.is_err() {
+                    return;
+                }
             }
+            Some((fresh, message)) = swaps.recv() => {
+                index = fresh;
+                let _ = out.send(Action::IndexReady { names: index.len() });
+                let _ = out.send(Action::Notice(message));
+                // The query on screen is answered again from the fresher index.
+            }
+        }
+        let Some((id, query)) = queries.borrow_and_update().clone() else {
             continue;
         };
         let Ok((back, hits)) = tokio::task::spawn_blocking(move || {
@@ -297,10 +356,32 @@ async fn searches(
         index = back;
         // The app drops the answer if a newer query was sent meanwhile.
         let _ = out.send(Action::SearchResults { id, hits });
-        if queries.changed().await.is_err() {
+    }
+}
+
+/// The background refresh: update what is old, load the index again if that brought anything,
+/// hand it to the search worker, and say what happened on the status line.
+async fn refresh_index(
+    engine: Arc<dyn Engine>,
+    out: mpsc::UnboundedSender<Action>,
+    swaps: mpsc::UnboundedSender<(Box<dyn PackageIndex>, String)>,
+) {
+    let Some(refresh) = engine.refresh_index().await else {
+        return;
+    };
+    if refresh.reload {
+        let loaded = tokio::task::spawn_blocking({
+            let engine = engine.clone();
+            move || engine.load_index()
+        })
+        .await;
+        if let Ok(Ok(index)) = loaded {
+            // The search worker says it once the fresher index is in use.
+            let _ = swaps.send((index, refresh.message));
             return;
         }
     }
+    let _ = out.send(Action::Notice(refresh.message));
 }
 
 /// Sends build events in batches: everything that arrived within [`BATCH`] becomes one action.

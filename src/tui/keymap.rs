@@ -40,6 +40,8 @@ pub enum Command {
     Explore,
     /// Explorer: the next sort order.
     Sort,
+    /// The image doctor's list for the current image.
+    Doctor,
 }
 
 impl Command {
@@ -67,6 +69,11 @@ impl Command {
             Command::Push,
             "push",
             "build if needed, push to the registry",
+        ),
+        (
+            Command::Doctor,
+            "doctor",
+            "the image doctor: its profile's rules",
         ),
         (Command::Follow, "follow", "follow the build log"),
         (
@@ -216,6 +223,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("b", Command::Build),
     ("r", Command::Run),
     ("P", Command::Push),
+    ("D", Command::Doctor),
     ("tab", Command::FocusNext),
     ("shift-tab", Command::FocusPrev),
     ("/", Command::FocusSearch),

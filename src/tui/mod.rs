@@ -7,8 +7,9 @@ mod app;
 mod backend;
 mod components;
 mod event;
+mod frame_timing;
 mod keymap;
-mod library;
+mod present;
 mod render;
 mod settings;
 mod terminal;
@@ -39,15 +40,25 @@ pub async fn run(global: &Global) -> anyhow::Result<ExitCode> {
     let settings =
         settings::Settings::load(global.theme.as_deref(), settings::config_dir().as_deref())
             .map_err(BadInput)?;
-    let engine = Arc::new(library::Library {
+    let engine = Arc::new(present::Present {
         project_dir: global.project.clone(),
     });
-    // A project that does not load is bad input: say so before taking over the screen.
-    biar::config::Project::load(&global.project)?;
+    // No project here: offer to create one (as `biar-tui init`). A project that does not load
+    // is bad input: say so before taking over the screen.
+    let fresh = !global.project.join("config.json").exists();
+    if !fresh {
+        biar::config::Project::load(&global.project)?;
+    }
 
     terminal::install_panic_hook();
     let _guard = terminal::Guard;
     let mut term = terminal::enter()?;
-    let app = app::App::new(settings.theme, settings.keymap);
+    let mut app = app::App::new(settings.theme, settings.keymap);
+    if fresh {
+        app.dispatch(action::Action::OfferInit {
+            dir: global.project.display().to_string(),
+            presets: present::shipped_presets(),
+        });
+    }
     app::run(app, engine, &mut term, started).await
 }

@@ -27,7 +27,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
     ])
     .areas(area);
 
-    if app.build.visible {
+    if app.init.visible {
+        app.init.draw(frame, main, &ctx(true));
+    } else if app.build.visible {
         app.build.draw(frame, main, &ctx(true));
     } else if app.explorer.visible {
         app.explorer.draw(frame, main, &ctx(true));
@@ -43,6 +45,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     app.banner.draw(frame, banner, &ctx(false));
     app.status.draw(frame, status, &ctx(false));
     app.push_confirm.draw(frame, main, &ctx(true));
+    app.doctor.draw(frame, main, &ctx(true));
     app.help.draw(frame, main, &ctx(true));
 }
 

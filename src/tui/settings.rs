@@ -42,11 +42,20 @@ impl Settings {
             }
         }
         for key in table.keys() {
-            // `trusted-paths` is the engine's (biar::config::TrustedPaths), read by every build.
-            if key != "theme" && key != "keybindings" && key != biar::config::TRUSTED_PATHS_KEY {
+            // `trusted-paths`, `trusted-public-keys` and `[binary-cache]` are the engine's
+            // (biar::config::TrustedPaths), read by every build.
+            let engines = [
+                biar::config::TRUSTED_PATHS_KEY,
+                biar::config::TRUSTED_KEYS_KEY,
+                biar::config::BINARY_CACHE_KEY,
+            ];
+            if key != "theme" && key != "keybindings" && !engines.contains(&key.as_str()) {
                 return Err(format!(
-                    "{origin}: unknown key `{key}` (expected `theme`, `{}` or a [keybindings] table)",
-                    biar::config::TRUSTED_PATHS_KEY
+                    "{origin}: unknown key `{key}` (expected `theme`, `{}`, `{}`, a [keybindings] \
+                     or a [{}] table)",
+                    biar::config::TRUSTED_PATHS_KEY,
+                    biar::config::TRUSTED_KEYS_KEY,
+                    biar::config::BINARY_CACHE_KEY
                 ));
             }
         }
@@ -89,7 +98,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("config.toml"),
-            "theme = \"high-contrast\"\ntrusted-paths = [\"/srv/nixpkgs\"]\n[keybindings]\nx = \"quit\"\n",
+            "theme = \"high-contrast\"\ntrusted-paths = [\"/srv/nixpkgs\"]\ntrusted-public-keys = []\n[keybindings]\nx = \"quit\"\n[binary-cache]\npush = false\n",
         )
         .unwrap();
         let s = Settings::load(None, Some(dir.path())).unwrap();

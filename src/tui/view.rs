@@ -42,6 +42,27 @@ pub struct Hit {
     pub matched: Vec<usize>,
 }
 
+/// The builder a build needs is missing: what making it would do, each way (lines already
+/// through the sanitizer), for the TUI to ask before anything is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuilderOffer {
+    /// The pipeline that found it missing was a push.
+    pub push: bool,
+    /// The steps with the official Nix image (pulled).
+    pub official: Vec<String>,
+    /// The steps with this host's Debian packages.
+    pub offline: Vec<String>,
+}
+
+/// A background refresh of the project's index sources happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRefresh {
+    /// What it did, for the status line (through the sanitizer).
+    pub message: String,
+    /// A source brought new entries: load the index again.
+    pub reload: bool,
+}
+
 /// Where a finished pipeline put the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
@@ -69,6 +90,43 @@ pub enum ImageState {
     Local,
     Registry,
     NotBuilt,
+}
+
+/// The image doctor's verdict on the project's image (what `biar-tui doctor` says), as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorView {
+    /// The image checked (`name:tag`): a verdict on another image is stale.
+    pub image: String,
+    /// The profile whose rules were checked (the project's `image.profile`).
+    pub profile: String,
+    pub checks: Vec<CheckView>,
+}
+
+/// One rule of the doctor's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckView {
+    pub rule: String,
+    pub passed: bool,
+    pub why: String,
+    pub fix: Option<String>,
+}
+
+impl DoctorView {
+    pub fn failing(&self) -> usize {
+        self.checks.iter().filter(|c| !c.passed).count()
+    }
+}
+
+/// Where the doctor is for the current image.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DoctorState {
+    /// No built image to check (yet).
+    #[default]
+    Unknown,
+    Checking,
+    Done(DoctorView),
+    /// The doctor could not look (Docker down, the image gone meanwhile).
+    Failed(String),
 }
 
 /// Can we reach the Docker Engine?

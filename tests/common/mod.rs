@@ -100,9 +100,11 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+pub mod children;
 pub mod counting;
 pub mod cred_pass;
 pub mod images;
+pub mod nginx;
 pub mod registry;
 pub mod testimage;
 pub mod tmux;

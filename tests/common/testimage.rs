@@ -173,3 +173,46 @@ pub fn containers_of(image: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Removes these images from Docker on drop, even when the test fails.
+pub struct RemoveImages(pub Vec<String>);
+impl Drop for RemoveImages {
+    fn drop(&mut self) {
+        for i in &self.0 {
+            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+        }
+    }
+}
+
+/// Pushes a fresh test image saying `greeting` (see [`make`]) to `repository:t` through `client`.
+pub async fn push(client: &biar::registry::Client, repository: &str, greeting: &str) {
+    let img = make(greeting);
+    let open = |d: &Descriptor| {
+        let r = img.open(d);
+        Box::pin(async move { r }) as _
+    };
+    biar::registry::push_image(
+        client,
+        repository,
+        "t",
+        &img.image,
+        &open,
+        &biar::registry::PushOptions::default(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+}
+
+/// What a test image in Docker says: `cat /hello.txt` in a throw-away container of `image`;
+/// (stdout, stderr).
+pub fn hello(image: &str) -> (String, String) {
+    let out = Command::new("docker")
+        .args(["run", "--rm", image, "cat", "/hello.txt"])
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}

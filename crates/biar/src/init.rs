@@ -14,7 +14,8 @@ pub const DEFAULT_NIXPKGS_URL: &str =
     "https://github.com/NixOS/nixpkgs/archive/8b27c1239e5c421a2bbc2c65d52e4a6fbf2ff296.tar.gz";
 pub const DEFAULT_NIXPKGS_SHA256: &str = "1gx0hihb7kcddv5h0k7dysp2xhf1ny0aalxhjbpj2lmvj7h9g80a";
 
-const BASE_NIX: &str = include_str!("../../../example/base.nix");
+/// The shipped base configuration (`example/base.nix`).
+pub const BASE_NIX: &str = include_str!("../../../example/base.nix");
 const USER_NIX: &str =
     "# Your own packages. `biar-tui add NAME` and the TUI's search add them here, one per line;
 # comments and layout are kept.

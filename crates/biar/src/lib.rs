@@ -18,7 +18,7 @@
 //! - [`image`] turns the closure into layers and loads them; [`registry`] pushes and pulls them;
 //!   [`run`] starts the environment; [`inspect`] answers what is inside it and what changed.
 //! - [`operations`]: the use cases the front ends call: build-and-deliver, the push target, image
-//!   state, the run spec (the crate-wide [`Error`] lives there, the one type that names every
+//!   state, the project overview, pull, the run spec and running the project (the crate-wide [`Error`] lives there, the one type that names every
 //!   module's error).
 //!
 //! `scripts/module-graph.py` prints the import graph of these modules and checks it.

@@ -24,6 +24,8 @@ pub struct Reporter {
     tally: Tally,
     /// The Nix build's summary is out: the image steps follow.
     nix_over: bool,
+    /// When the first bytes came from a binary cache (for the rate).
+    fetch_started: Option<Instant>,
 }
 
 impl Reporter {
@@ -47,6 +49,7 @@ impl Reporter {
             started: Instant::now(),
             tally: Tally::default(),
             nix_over: false,
+            fetch_started: None,
         }
     }
 
@@ -66,6 +69,9 @@ impl Reporter {
                 }
             }
             return;
+        }
+        if let BuildEvent::Downloaded { .. } = event {
+            self.fetch_started.get_or_insert_with(Instant::now);
         }
         if self.nix_over {
             self.on_image(event);
@@ -105,6 +111,13 @@ impl Reporter {
             } => Some(biar::progress::neutralise_log(
                 &biar::progress::describe_collision(file, winner, others),
             )),
+            BuildEvent::Builder { text } => Some(biar::progress::neutralise_log(text)),
+            BuildEvent::SubstituteStarted { name, cache, .. } => {
+                Some(format!("fetching {name} from {cache}"))
+            }
+            BuildEvent::Substitution { .. } | BuildEvent::Downloaded { .. } => None,
+            BuildEvent::SubstituteFinished { .. } => None,
+            BuildEvent::CacheWarning { .. } | BuildEvent::CachePushed { .. } => cache_line(event),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
         };
         match &self.mode {
@@ -125,8 +138,13 @@ impl Reporter {
         }
     }
 
-    /// After the Nix build only a push's sent layers get a line (the results say the rest).
+    /// After the Nix build only a push's sent layers and the binary cache upload get a line
+    /// (the results say the rest).
     fn on_image(&self, event: &BuildEvent) {
+        if let Some(line) = cache_line(event) {
+            errln!("{}", biar::progress::neutralise_text(&line));
+            return;
+        }
         if let BuildEvent::Layer {
             index,
             total,
@@ -164,11 +182,29 @@ impl Reporter {
             })
             .collect();
         let (done, expected) = self.tally.counted;
-        if now.is_empty() {
+        let mut status = if now.is_empty() {
             format!("{done}/{expected} built")
         } else {
             format!("{done}/{expected} built, building {}", now.join(", "))
+        };
+        if let Some(fetched) = self.fetch_summary() {
+            status.push_str(", ");
+            status.push_str(&fetched);
         }
+        status
+    }
+
+    /// `2/5 fetched, 1.0/3.0 MB downloaded, 4.2 MB/s`, once a binary cache gave anything.
+    fn fetch_summary(&self) -> Option<String> {
+        let mut text = self.tally.substitution_summary()?;
+        if let Some(since) = self.fetch_started {
+            let secs = since.elapsed().as_secs_f64();
+            if secs > 0.05 {
+                let rate = self.tally.fetched_bytes() as f64 / 1e6 / secs;
+                text.push_str(&format!(", {rate:.1} MB/s"));
+            }
+        }
+        Some(text)
     }
 
     /// The Nix build is over: its summary line (once).
@@ -187,5 +223,24 @@ impl Reporter {
                 self.started.elapsed().as_secs_f64()
             );
         }
+        if !matches!(self.mode, Mode::Json(_)) {
+            if let Some(fetched) = self.fetch_summary() {
+                errln!("from binary caches: {fetched}");
+            }
+        }
+    }
+}
+
+/// The line of a binary cache's warning or upload (the cache's URL and Nix's words are not
+/// ours: the caller neutralises).
+fn cache_line(event: &BuildEvent) -> Option<String> {
+    match event {
+        BuildEvent::CacheWarning { cache, reason } => {
+            Some(format!("warning: binary cache {cache}: {reason}"))
+        }
+        BuildEvent::CachePushed { cache, paths } => {
+            Some(format!("uploaded {paths} new paths (signed) to {cache}"))
+        }
+        _ => None,
     }
 }

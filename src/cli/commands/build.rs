@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use biar::config::Project;
-use biar::nixbuild::BuildOptions;
 use biar::operations::PipelineOptions;
 
 use crate::args::Global;
@@ -24,18 +23,30 @@ pub struct Args {
     /// Show the build's own log lines.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    #[command(flatten)]
+    pub builder: CreateBuilder,
+}
+
+/// `--create-builder[=official|offline]`, shared by `build` and `run`.
+#[derive(Debug, clap::Args)]
+pub struct CreateBuilder {
+    /// Make the builder (image and Nix store volume) first if it is missing: `official` pulls
+    /// the Nix image (the default), `offline` makes it from this host's Debian packages. Without
+    /// it a missing builder stops the build, saying what would be made.
+    #[arg(
+        long,
+        value_name = "HOW",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "official"
+    )]
+    pub create_builder: Option<biar::docker::BuilderSource>,
 }
 
 pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let project = Project::load(&global.project)?;
-    let options = PipelineOptions {
-        push: if args.push {
-            Some(biar::operations::push_target(&project)?)
-        } else {
-            None
-        },
-        build: BuildOptions::default(),
-    };
+    let mut options = PipelineOptions::for_project(&project, args.push)?;
+    options.create_builder = args.builder.create_builder;
     let show = Show {
         json: args.json,
         verbose: args.verbose,

@@ -71,7 +71,17 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 outln!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                outln!("engine:  {}", status.engine);
+                outln!(
+                    "engine:  {} ({}){}",
+                    status.engine,
+                    status.engine_transport.describe(),
+                    status
+                        .engine_version
+                        .as_deref()
+                        .map(|v| format!(", {}", biar::progress::neutralise_text(v)))
+                        .unwrap_or_default()
+                );
+                outln!("         chosen by {}", status.engine_chosen_by);
                 match &status.image_info {
                     Some(info) => {
                         outln!(

@@ -43,6 +43,6 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Diff(args) => diff::run(global, args).await,
         Command::Doctor(args) => doctor::run(global, args).await,
         Command::Export(args) => export::run(global, args).await,
-        Command::WatchContainers => unreachable!("handled before dispatch"),
+        Command::WatchContainers | Command::Serve(_) => unreachable!("handled before dispatch"),
     }
 }

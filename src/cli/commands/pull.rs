@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use biar::config::{ImageRef, Project};
-use biar::registry::{pull_into_docker, RegistryTarget};
+use biar::operations::{self, PullEvent, Pulled};
+use biar::registry::RegistryTarget;
 
 use crate::args::Global;
 use crate::cli::print::{errln, outln};
@@ -42,36 +43,34 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         })?,
         (None, None) => unreachable!("a project is loaded when --registry is missing"),
     };
-    let remote = target.reference(&image)?;
-    let engine = biar::docker::connect().await?;
-    if engine.image_exists(&image.reference()).await? {
-        outln!("{image} is already in Docker: nothing to pull");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let client = target.client()?;
-    errln!("pulling {remote}");
     // One line per layer and status change (not per byte of progress).
     let last: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
-    pull_into_docker(&engine, &client, &remote, &image, &|p| {
-        // Per layer only what tells the story: had it, or pulled it.
-        let wanted = ["Already exists", "Pull complete", "Digest:", "Status:"];
-        if !wanted.iter().any(|w| p.status.starts_with(w)) {
-            return;
-        }
-        let id = p.id.clone().unwrap_or_default();
-        let mut last = last.lock().unwrap();
-        if last.get(&id) == Some(&p.status) {
-            return;
-        }
-        last.insert(id.clone(), p.status.clone());
-        if id.is_empty() {
-            errln!("  {}", p.status);
-        } else {
-            errln!("  {id}: {}", p.status);
+    let pulled = operations::pull(&image, &target, &|event| match event {
+        PullEvent::Started { remote } => errln!("pulling {remote}"),
+        PullEvent::Progress(p) => {
+            // Per layer only what tells the story: had it, or pulled it.
+            let wanted = ["Already exists", "Pull complete", "Digest:", "Status:"];
+            if !wanted.iter().any(|w| p.status.starts_with(w)) {
+                return;
+            }
+            let id = p.id.clone().unwrap_or_default();
+            let mut last = last.lock().unwrap();
+            if last.get(&id) == Some(&p.status) {
+                return;
+            }
+            last.insert(id.clone(), p.status.clone());
+            if id.is_empty() {
+                errln!("  {}", p.status);
+            } else {
+                errln!("  {id}: {}", p.status);
+            }
         }
     })
     .await?;
-    outln!("pulled {remote} as {image}");
+    match pulled {
+        Pulled::AlreadyThere => outln!("{image} is already in Docker: nothing to pull"),
+        Pulled::Pulled { remote } => outln!("pulled {remote} as {image}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

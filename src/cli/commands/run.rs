@@ -18,6 +18,8 @@ pub struct Args {
     /// project's; the project's workdir/ is still mounted when there is a project.
     #[arg(long, value_name = "NAME:TAG|N")]
     pub image: Option<String>,
+    #[command(flatten)]
+    pub builder: super::build::CreateBuilder,
     /// The command to run instead of a shell (after --).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -48,12 +50,14 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     if !engine.image_exists(&image).await? {
         match (&project, &args.image) {
             // The project's own image: build it (and load it into Docker) first.
-            (Some(p), None) => build_first(p, &image).await?,
+            (Some(p), None) => build_first(p, &image, args.builder.create_builder).await?,
             _ => return Err(biar::run::RunError::ImageMissing { image }.into()),
         }
     }
     let cmd = (!args.command.is_empty()).then(|| args.command.clone());
-    let spec = biar::operations::run_spec(project.as_ref(), image.clone(), cmd)?;
+    let mut spec = biar::operations::run_spec(project.as_ref(), image.clone(), cmd)?;
+    // On stderr: stdout carries only the command's output.
+    spec.notices = run::Notices::new(|text| errln!("{}", biar::progress::neutralise_text(text)));
     match run::run_attached(&engine, &spec).await {
         Ok(code) => Ok(ExitCode::from(code.clamp(0, 255) as u8)),
         // The container is already removed: end as the signal would have ended us (a shell
@@ -75,7 +79,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 /// `biar-tui build`, as `run` needs it when the image is missing: the same pipeline, progress
 /// and Ctrl-C behaviour, with every line on stderr so `run`'s stdout carries only the command's
 /// output (scripts read it). A failed build runs nothing and keeps its exit category.
-async fn build_first(project: &Project, image: &str) -> anyhow::Result<()> {
+async fn build_first(
+    project: &Project,
+    image: &str,
+    create_builder: Option<biar::docker::BuilderSource>,
+) -> anyhow::Result<()> {
     errln!("{image} is not in Docker yet: building it first");
     let show = Show {
         json: false,
@@ -83,7 +91,11 @@ async fn build_first(project: &Project, image: &str) -> anyhow::Result<()> {
         closure_json: None,
         results: Sink::Stderr,
     };
-    build_report::build(project, &PipelineOptions::default(), &show)
+    let options = PipelineOptions {
+        create_builder,
+        ..PipelineOptions::default()
+    };
+    build_report::build(project, &options, &show)
         .await
         .with_context(|| format!("building {image} failed; nothing was run"))?;
     Ok(())

@@ -17,7 +17,7 @@ use crate::tui::action::Action;
 use crate::tui::ansi;
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
-use crate::tui::view::PushView;
+use crate::tui::view::{BuilderOffer, PushView};
 
 /// Log lines kept per build; older ones are dropped.
 pub const LOG_CAPACITY: usize = 5000;
@@ -37,12 +37,20 @@ pub struct Build {
     pub cancelled: bool,
     /// "Cancel the build?" is on screen.
     pub confirming: bool,
+    /// The builder is missing: "Create the builder?" is on screen, with what that would do.
+    pub offer: Option<BuilderOffer>,
+    /// The builder is being made (its steps arrive before the first stage).
+    pub making_builder: bool,
     /// What the run's events add up to (the library's fold, rendered here).
     pub tally: Tally,
     pub log: VecDeque<Line<'static>>,
     /// Lines between the bottom of the log and the bottom of the view; 0 follows.
     pub scroll_back: usize,
     pub result: Option<Result<String, String>>,
+    /// When the first bytes came from a binary cache, and the rate since (bytes a second),
+    /// updated as events arrive so drawing needs no clock.
+    pub fetch_started: Option<std::time::Instant>,
+    pub fetch_rate: Option<f64>,
 }
 
 impl Build {
@@ -72,7 +80,34 @@ impl Build {
     }
 
     fn on_event(&mut self, event: &BuildEvent) {
-        self.tally.on(event);
+        let new_warning = self.tally.on(event);
+        match event {
+            BuildEvent::Downloaded { .. } => {
+                let since = *self
+                    .fetch_started
+                    .get_or_insert_with(std::time::Instant::now);
+                let secs = since.elapsed().as_secs_f64();
+                if secs > 0.05 {
+                    self.fetch_rate = Some(self.tally.fetched_bytes() as f64 / secs);
+                }
+            }
+            BuildEvent::CacheWarning { cache, reason } if new_warning => self.push_line(
+                ansi::log_line(&format!("warning: binary cache {cache}: {reason}"))
+                    .style(Style::default().add_modifier(Modifier::BOLD)),
+            ),
+            BuildEvent::CachePushed { cache, paths } => self.push_line(ansi::log_line(&format!(
+                "uploaded {paths} new paths (signed) to {cache}"
+            ))),
+            BuildEvent::SubstituteStarted { name, cache, .. } => {
+                self.push_line(ansi::log_line(&format!("fetching {name} from {cache}")))
+            }
+            _ => {}
+        }
+        match event {
+            BuildEvent::Stage { .. } => self.making_builder = false,
+            BuildEvent::Builder { .. } => self.making_builder = true,
+            _ => {}
+        }
         match event {
             BuildEvent::Stage { name } => self.push_line(Line::from(Span::styled(
                 format!("── {name} ──"),
@@ -95,6 +130,10 @@ impl Build {
                 ansi::log_line(&biar::progress::describe_collision(file, winner, others))
                     .style(Style::default().add_modifier(Modifier::BOLD)),
             ),
+            BuildEvent::Builder { text } => self.push_line(Line::from(Span::styled(
+                format!("builder: {}", biar::progress::plain_text(text)),
+                Style::default().add_modifier(Modifier::BOLD),
+            ))),
             // The run ends with the backend's BuildFinished/PushFinished, which says it once.
             _ => {}
         }
@@ -102,6 +141,9 @@ impl Build {
 
     /// The stage under way, as the title and the "now" line say it.
     fn stage(&self) -> &'static str {
+        if self.making_builder {
+            return "making the builder";
+        }
         self.tally.stage.map_or("starting", Stage::name)
     }
 }
@@ -157,6 +199,21 @@ impl Component for Build {
         match action {
             Action::Build if !self.running => self.start(None),
             Action::PushStarted(registry) => self.start(Some(registry)),
+            Action::BuilderMissing(offer) => {
+                self.running = false;
+                self.visible = true;
+                self.offer = Some(offer.clone());
+            }
+            Action::CreateBuilder(_) => {
+                // The same run goes on: a build, or the push it was.
+                let registry = self.registry.clone();
+                let push = self.offer.as_ref().is_some_and(|o| o.push);
+                self.start(push.then_some(registry.as_str()));
+            }
+            Action::DeclineBuilder => {
+                self.offer = None;
+                self.visible = false;
+            }
             Action::Build | Action::ShowBuild => self.visible = true,
             Action::HideBuild => self.visible = false,
             Action::AskCancelBuild => self.confirming = true,
@@ -231,6 +288,9 @@ impl Component for Build {
         if self.confirming {
             self.draw_confirm(frame, area, ctx);
         }
+        if let Some(offer) = &self.offer {
+            draw_offer(offer, frame, area, ctx);
+        }
     }
 }
 
@@ -248,6 +308,7 @@ impl Build {
             },
             (Some(Err(_)), false) if self.cancelled => ("✗ cancelled".to_string(), t.warn_fg),
             (Some(Err(_)), false) => ("✗ failed".to_string(), t.failed_fg),
+            (None, false) if self.offer.is_some() => ("waiting: no builder".to_string(), t.warn_fg),
             (None, false) => ("not started".to_string(), t.dim_fg),
         };
         let mut line = vec![
@@ -269,7 +330,26 @@ impl Build {
                 Style::default().fg(t.failed_fg),
             ));
         }
+        if let Some(fetched) = self.fetch_text() {
+            line.push(Span::raw(format!("   {fetched}")));
+        }
         Line::from(line)
+    }
+
+    /// Paths fetched from binary caches, bytes downloaded and the rate, once any.
+    fn fetch_text(&self) -> Option<String> {
+        let (done, expected) = self.tally.substituted;
+        if expected == 0 && self.tally.substituting.is_empty() {
+            return None;
+        }
+        let mut text = format!(
+            "fetched {done}/{expected} · {} ↓",
+            bytes(self.tally.fetched_bytes())
+        );
+        if let Some(rate) = self.fetch_rate {
+            text.push_str(&format!(" · {}/s", bytes(rate as u64)));
+        }
+        Some(text)
     }
 
     /// How far the build is, 0 to 1.
@@ -294,6 +374,15 @@ impl Build {
                 if let Some(p) = &b.phase {
                     s.push_str(&format!(" · {p}"));
                 }
+                if more > 0 {
+                    s.push_str(&format!(" (+{more})"));
+                }
+                s
+            }
+            None if self.running && !self.tally.substituting.is_empty() => {
+                let more = self.tally.substituting.len() - 1;
+                let newest = &self.tally.substituting[more];
+                let mut s = format!("fetching {}", newest.name);
                 if more > 0 {
                     s.push_str(&format!(" (+{more})"));
                 }
@@ -409,6 +498,67 @@ impl Build {
             inner,
         );
     }
+}
+
+/// "Create the builder?" over the view: what it would make, each way, and the keys.
+fn draw_offer(offer: &BuilderOffer, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let t = ctx.theme;
+    let key = |k: &'static str| Span::styled(k, Style::default().fg(t.key_fg));
+    let mut lines = vec![Line::from(
+        "The builder this build needs is missing. Making it would:",
+    )];
+    lines.extend(
+        offer
+            .official
+            .iter()
+            .map(|s| Line::from(format!("  · {s}"))),
+    );
+    // Only the image's source differs offline (its first step), when an image is made at all.
+    if offer.offline.first() != offer.official.first() {
+        if let Some(first) = offer.offline.first() {
+            lines.push(Line::from(Span::styled(
+                format!("  or offline: {first}"),
+                t.dim(),
+            )));
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(vec![
+        key("y"),
+        Span::raw(" make it, then go on   "),
+        key("o"),
+        Span::raw(" make it offline   "),
+        key("any other key"),
+        Span::raw(" not now"),
+    ]));
+    let width = area.width.saturating_sub(4).clamp(20, 90);
+    let inner_width = width.saturating_sub(2).max(1) as usize;
+    // Rows the wrapped text takes, so the popup fits it.
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_width).max(1))
+        .sum();
+    let height = (rows as u16 + 2).min(area.height);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(popup);
+    frame.render_widget(Clear, popup);
+    let block = pane(
+        "Create the builder?",
+        &Ctx {
+            focused: true,
+            ..*ctx
+        },
+    );
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 /// The push's line: what went, what the registry had, what it linked from a sibling repository.

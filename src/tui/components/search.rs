@@ -135,7 +135,15 @@ impl Component for Search {
             Constraint::Min(0),
         ])
         .areas(inner);
+        self.draw_prompt(frame, input, ctx);
+        self.draw_count(frame, rule, ctx);
+        self.draw_hits(frame, results, ctx);
+    }
+}
 
+impl Search {
+    /// The query line, with the cursor or (unfocused and empty) the key that focuses it.
+    fn draw_prompt(&self, frame: &mut Frame, input: Rect, ctx: &Ctx) {
         let theme = ctx.theme;
         let mut prompt = vec![
             Span::styled("> ", Style::default().fg(theme.focused_border_fg)),
@@ -156,6 +164,11 @@ impl Component for Search {
             prompt.push(Span::styled(format!("press {key} to search"), theme.dim()));
         }
         frame.render_widget(Paragraph::new(Line::from(prompt)), input);
+    }
+
+    /// The rule under the query, ending in how many matches (or that a search runs).
+    fn draw_count(&self, frame: &mut Frame, rule: Rect, ctx: &Ctx) {
+        let theme = ctx.theme;
         let count = if self.query.trim().is_empty() {
             String::new()
         } else if self.shown != self.latest {
@@ -175,7 +188,12 @@ impl Component for Search {
             ))),
             rule,
         );
+    }
 
+    /// The hits, one a line: the name with its matched letters, version and description; or a
+    /// hint while there is no query.
+    fn draw_hits(&self, frame: &mut Frame, results: Rect, ctx: &Ctx) {
+        let theme = ctx.theme;
         if self.query.trim().is_empty() {
             let hint = match &self.index {
                 IndexState::Failed(e) => e.clone(),

@@ -11,21 +11,22 @@ use unicode_width::UnicodeWidthStr;
 use super::{Component, Ctx};
 use crate::tui::action::Action;
 use crate::tui::keymap::Command;
-use crate::tui::view::{DockerState, ImageState, PushView};
+use crate::tui::view::{DockerState, DoctorState, ImageState, PushView};
 
-use biar::progress::{BuildEvent, Stage};
+use biar::progress::{Stage, Tally};
 
 #[derive(Debug, Default)]
 pub struct Status {
     pub image: Option<Result<String, String>>,
     pub image_state: ImageState,
+    /// The image doctor's verdict on the built image.
+    pub doctor: DoctorState,
     pub docker: DockerState,
     /// The user cancelled the running build or push: an error ending it is the cancel.
     pub cancelling: bool,
-    /// `(done, expected)` while a build runs.
-    pub building: Option<(u64, u64)>,
-    /// `(layers done, layers)` once a push sends layers.
-    pub pushing: Option<(usize, usize)>,
+    /// The running build's or push's events, folded by the library's [`Tally`]; the line only
+    /// renders it.
+    pub run: Option<Tally>,
     pub note: String,
     /// The note is a warning: drawn as one, and the line makes room for it.
     pub warning: bool,
@@ -49,32 +50,32 @@ impl Component for Status {
                 self.image = Some(project.image.clone());
                 self.note = message.clone();
             }
-            Action::Image(state) => self.image_state = state.clone(),
+            Action::Image(state) => {
+                self.image_state = state.clone();
+                if *state != ImageState::Local {
+                    self.doctor = DoctorState::Unknown;
+                }
+            }
+            Action::Doctor(state) => {
+                let current = self.image.as_ref().and_then(|r| r.as_ref().ok());
+                let stale = matches!(state, DoctorState::Done(v) if Some(&v.image) != current);
+                if !stale {
+                    self.doctor = state.clone();
+                }
+            }
             Action::Docker(state) => self.docker = state.clone(),
-            Action::Build | Action::PushStarted(_) if self.building.is_none() => {
-                self.building = Some((0, 0));
+            Action::Build | Action::PushStarted(_) if self.run.is_none() => {
+                self.run = Some(Tally::default());
             }
             Action::BuildEvents(events) => {
+                let tally = self.run.get_or_insert_with(Tally::default);
                 for e in events {
-                    match e {
-                        BuildEvent::Progress { done, expected, .. } => {
-                            self.building = Some((*done, *expected));
-                        }
-                        BuildEvent::Stage { name: Stage::Push } => {
-                            self.pushing = Some((0, 0));
-                        }
-                        BuildEvent::Layer { total, .. } => {
-                            if let Some((done, _)) = self.pushing {
-                                self.pushing = Some((done + 1, *total));
-                            }
-                        }
-                        _ => {}
-                    }
+                    tally.on(e);
                 }
             }
             Action::CancelBuild => self.cancelling = true,
             Action::PushFinished(result) => {
-                (self.building, self.pushing) = (None, None);
+                self.run = None;
                 self.note = match result {
                     Ok(p) => push_note(p),
                     Err(_) if self.cancelling => "push cancelled".to_string(),
@@ -83,7 +84,7 @@ impl Component for Status {
                 self.cancelling = false;
             }
             Action::BuildFinished(result) => {
-                self.building = None;
+                self.run = None;
                 self.note = match result {
                     Ok(r) => format!("built {r}"),
                     Err(_) if self.cancelling => "build cancelled".to_string(),
@@ -120,12 +121,17 @@ impl Component for Status {
         // Room for the note: what is left, keeping room for the help key.
         let room =
             |spans: &[Span], help: &str| width.saturating_sub(used(spans) + 3 + help.width() + 1);
-        if self.warning && room(&spans, &help) < self.note.width() {
-            // A warning must be read: Docker's version (when it is up), the help key and the
-            // image's state give way to it, in that order.
-            if matches!(self.docker, DockerState::Up { .. }) {
-                spans = self.states(ctx, area.width, Shown::NoDocker);
+        // A fresh note is worth more than Docker's version (when it is up): it gives way first,
+        // when that leaves the note room to show.
+        if room(&spans, &help) < self.note.width() && matches!(self.docker, DockerState::Up { .. })
+        {
+            let without = self.states(ctx, area.width, Shown::NoDocker);
+            if self.warning || room(&without, &help) >= 8 {
+                spans = without;
             }
+        }
+        if self.warning && room(&spans, &help) < self.note.width() {
+            // A warning must be read: the help key and the image's state give way to it too.
             if room(&spans, &help) < self.note.width() {
                 help.clear();
             }
@@ -167,6 +173,17 @@ fn separator(base: Style) -> Span<'static> {
 }
 
 impl Status {
+    /// `(done, expected)` derivations while a build or push runs.
+    pub fn building(&self) -> Option<(u64, u64)> {
+        self.run.as_ref().map(|t| (t.done, t.expected))
+    }
+
+    /// `(layers done, layers)` once a push sends layers.
+    pub fn pushing(&self) -> Option<(usize, usize)> {
+        let t = self.run.as_ref().filter(|t| t.stage == Some(Stage::Push))?;
+        Some((t.layers_seen(), t.layers_total))
+    }
+
     /// The line's states: the image, whether it is built, Docker, the build's progress.
     fn states(&self, ctx: &Ctx, width: u16, shown: Shown) -> Vec<Span<'static>> {
         let t = ctx.theme;
@@ -195,6 +212,10 @@ impl Status {
             ImageState::NotBuilt => ("not built yet", t.warn_fg),
         };
         spans.push(Span::styled(text, Style::default().fg(color)));
+        if let Some((text, color)) = self.doctor_verdict(ctx, width) {
+            spans.push(separator(base));
+            spans.push(Span::styled(text, Style::default().fg(color)));
+        }
         if shown == Shown::All {
             spans.push(separator(base));
             let (text, color) = match &self.docker {
@@ -208,7 +229,7 @@ impl Status {
             };
             spans.push(Span::styled(text, Style::default().fg(color)));
         }
-        let progress = match (self.pushing, self.building) {
+        let progress = match (self.pushing(), self.building()) {
             (Some((done, total)), _) => Some(format!("pushing {done}/{total}")),
             (None, Some((done, expected))) => Some(format!("building {done}/{expected}")),
             (None, None) => None,
@@ -218,6 +239,37 @@ impl Status {
             spans.push(Span::styled(text, Style::default().fg(t.progress_fg)));
         }
         spans
+    }
+}
+
+impl Status {
+    /// The doctor's verdict on the built image and its colour, with the key that shows the list
+    /// when something fails (on a narrow line only the profile and the count); `None` before
+    /// there is one.
+    fn doctor_verdict(&self, ctx: &Ctx, width: u16) -> Option<(String, ratatui::style::Color)> {
+        let t = ctx.theme;
+        Some(match &self.doctor {
+            DoctorState::Unknown => return None,
+            DoctorState::Checking => ("doctor: checking…".to_string(), t.warn_fg),
+            DoctorState::Failed(_) => ("doctor: ?".to_string(), t.failed_fg),
+            DoctorState::Done(v) if v.failing() == 0 => (format!("{} ✓", v.profile), t.ok_fg),
+            DoctorState::Done(v) if width < 90 => {
+                (format!("{} ✗{}", v.profile, v.failing()), t.failed_fg)
+            }
+            DoctorState::Done(v) => {
+                let key = ctx
+                    .keymap
+                    .keys_for(Command::Doctor)
+                    .into_iter()
+                    .next()
+                    .map(|k| format!(" ({k})"))
+                    .unwrap_or_default();
+                (
+                    format!("{}: {} failing{key}", v.profile, v.failing()),
+                    t.failed_fg,
+                )
+            }
+        })
     }
 }
 

@@ -112,7 +112,11 @@ fn run_builds_first_then_attaches() {
     press(&mut app, KeyCode::Char('b'));
     assert!(app.take_effects().is_empty());
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+    // The built image also gets the doctor's verdict (asked of the backend).
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Attach, Effect::Request(Request::Doctor)]
+    );
     assert!(!app.build.visible);
     assert_eq!(app.status.image_state, ImageState::Local);
     // Built already: `r` attaches straight away.
@@ -120,6 +124,126 @@ fn run_builds_first_then_attaches() {
     assert_eq!(app.take_effects(), vec![Effect::Attach]);
     app.dispatch(Action::RunFinished(Ok(0)));
     assert!(app.status.note.contains("exited with code 0"));
+}
+
+#[test]
+fn a_new_project_is_picked_created_and_opened_in_the_main_screen() {
+    let mut app = fresh_app();
+    assert!(app.init.visible);
+    // Keys that are commands on the main screen pick here.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Char('b'));
+    assert!(
+        requests(&mut app).is_empty(),
+        "nothing built before a project exists"
+    );
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::Init(vec!["data-science".into(), "python".into()])]
+    );
+    assert!(app.init.creating);
+    // Once written, the main screen loads it as on any start.
+    app.dispatch(Action::ProjectCreated(
+        "created the project: presets/python.nix, config.json".into(),
+    ));
+    assert!(!app.init.visible);
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::LoadProject, Request::CheckDocker]
+    );
+    assert!(app.status.note.contains("created the project"));
+    app.dispatch(Action::ProjectLoaded(project(&[])));
+    assert_eq!(requests(&mut app), vec![Request::CheckImage]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn a_failed_creation_keeps_the_choice_and_q_quits() {
+    let mut app = fresh_app();
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Enter);
+    requests(&mut app);
+    app.dispatch(Action::Error(
+        "/tmp/new-project/user.nix is in the way".into(),
+    ));
+    assert!(app.init.visible && !app.init.creating);
+    assert_eq!(app.init.chosen(), vec!["cpp".to_string()]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn run_on_a_fresh_machine_offers_the_builder_then_builds_and_attaches() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+    // The pipeline found no builder: the build view asks, nothing else happens meanwhile.
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    assert!(app.build.visible && !app.build.running && app.build.offer.is_some());
+    assert!(app.take_effects().is_empty());
+    // One key: make it, and the same run goes on (build, then attach).
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::CreateBuilder {
+            push: false,
+            source: biar::docker::BuilderSource::Official,
+        })]
+    );
+    assert!(app.build.running && app.build.offer.is_none());
+    app.dispatch(Action::BuildEvents(vec![BuildEvent::Builder {
+        text: "creating volume biar-nix-store".into(),
+    }]));
+    assert!(app
+        .build
+        .log
+        .iter()
+        .any(|l| l.to_string() == "builder: creating volume biar-nix-store"));
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    // The built image is local now: the doctor is asked for its verdict as well.
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Attach, Effect::Request(Request::Doctor)]
+    );
+}
+
+#[test]
+fn the_builder_offer_can_be_made_offline_or_declined() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    app.take_effects();
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    press(&mut app, KeyCode::Char('o'));
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::CreateBuilder {
+            push: false,
+            source: biar::docker::BuilderSource::Offline,
+        })]
+    );
+
+    // Any other key: nothing is made or built, `r` forgets its run, the status line says how on.
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    app.take_effects();
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.take_effects().is_empty());
+    assert!(!app.should_quit && !app.run_after_build && !app.build.visible);
+    assert!(
+        app.status.note.contains("builder create"),
+        "{}",
+        app.status.note
+    );
+    // Asked again on the next `b`.
+    press(&mut app, KeyCode::Char('b'));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
 }
 
 #[test]
@@ -290,7 +414,7 @@ fn shift_p_pushes_with_progress_in_the_build_view_and_the_result_in_the_status_l
     assert!(app.take_effects().is_empty());
 
     app.dispatch(Action::BuildEvents(push_layers()));
-    assert_eq!(app.status.pushing, Some((2, 3)));
+    assert_eq!(app.status.pushing(), Some((2, 3)));
     assert_eq!(
         (app.build.tally.layers_sent, app.build.tally.layers_reused),
         (1, 1)
@@ -336,7 +460,11 @@ fn r_during_a_push_loads_the_image_then_attaches() {
     assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
     assert!(app.build.running && !app.build.push);
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    assert_eq!(app.take_effects(), vec![Effect::Attach]);
+    // The built image also gets the doctor's verdict (asked of the backend).
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Attach, Effect::Request(Request::Doctor)]
+    );
 }
 
 #[test]
@@ -388,7 +516,7 @@ fn cancelling_a_push_asks_once_and_says_nothing_was_tagged() {
     app.dispatch(Action::PushFinished(Err(
         "push cancelled: nothing was tagged; re-run `biar-tui build --push` to finish".into(),
     )));
-    assert!(!app.build.running && app.status.pushing.is_none());
+    assert!(!app.build.running && app.status.pushing().is_none());
     assert_eq!(app.status.image_state, ImageState::NotBuilt);
     assert!(app
         .banner

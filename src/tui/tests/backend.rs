@@ -11,19 +11,24 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::tui::backend::{Backend, Engine, PackageIndex, Request};
-use crate::tui::view::{Delivered, DockerState, ImageState};
+use crate::tui::view::{Delivered, DockerState, DoctorState, ImageState};
 
 #[derive(Default)]
 struct Fake {
     searched: Arc<Mutex<Vec<String>>>,
     edits: Arc<Mutex<Vec<String>>>,
+    /// The builder is missing until a build is asked to make it.
+    no_builder: Arc<Mutex<bool>>,
+    /// The index is old: the refresh waits for this to be notified, then brings 10 names more.
+    refresh: Option<Arc<tokio::sync::Notify>>,
+    loads: Arc<Mutex<usize>>,
 }
 
-struct SlowIndex(Arc<Mutex<Vec<String>>>);
+struct SlowIndex(Arc<Mutex<Vec<String>>>, usize);
 
 impl PackageIndex for SlowIndex {
     fn len(&self) -> usize {
-        3
+        self.1
     }
     fn search(&mut self, query: &str, _limit: usize) -> Vec<Hit> {
         self.0.lock().unwrap().push(query.to_string());
@@ -38,6 +43,13 @@ impl PackageIndex for SlowIndex {
 }
 
 impl Engine for Fake {
+    fn init(&self, presets: &[String]) -> anyhow::Result<String> {
+        self.edits
+            .lock()
+            .unwrap()
+            .push(format!("init {}", presets.join(" ")));
+        Ok("created the project".into())
+    }
     fn load_project(&self) -> anyhow::Result<ProjectView> {
         Ok(project(&[]))
     }
@@ -56,7 +68,24 @@ impl Engine for Fake {
     }
     fn load_index(&self) -> anyhow::Result<Box<dyn PackageIndex>> {
         std::thread::sleep(Duration::from_millis(100));
-        Ok(Box::new(SlowIndex(self.searched.clone())))
+        let mut loads = self.loads.lock().unwrap();
+        *loads += 1;
+        // The first load has 3 names; one after a refresh, 13.
+        Ok(Box::new(SlowIndex(
+            self.searched.clone(),
+            3 + 10 * (*loads - 1),
+        )))
+    }
+    fn refresh_index(&self) -> BoxFuture<'static, Option<crate::tui::view::IndexRefresh>> {
+        let gate = self.refresh.clone();
+        async move {
+            gate?.notified().await;
+            Some(crate::tui::view::IndexRefresh {
+                message: "package index older than a day, refreshed: channel: loaded 13".into(),
+                reload: true,
+            })
+        }
+        .boxed()
     }
     fn docker_state(&self) -> BoxFuture<'static, DockerState> {
         async {
@@ -69,13 +98,27 @@ impl Engine for Fake {
     fn image_state(&self) -> BoxFuture<'static, ImageState> {
         async { ImageState::NotBuilt }.boxed()
     }
+    fn doctor(&self) -> BoxFuture<'static, DoctorState> {
+        async { DoctorState::Done(doctor_report()) }.boxed()
+    }
     fn build(
         &self,
         push: bool,
+        create_builder: Option<biar::docker::BuilderSource>,
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
+        let missing = self.no_builder.clone();
         async move {
+            if *missing.lock().unwrap() {
+                if create_builder.is_none() {
+                    anyhow::bail!("no builder");
+                }
+                events.send(BuildEvent::Builder {
+                    text: "creating volume v".into(),
+                });
+                *missing.lock().unwrap() = false;
+            }
             for i in 0..1000 {
                 let line = format!("line {i}");
                 events.send(BuildEvent::Log { drv: None, line });
@@ -89,8 +132,18 @@ impl Engine for Fake {
         }
         .boxed()
     }
-    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<i64>> {
-        async { Ok(0) }.boxed()
+    fn builder_offer(
+        &self,
+        error: &anyhow::Error,
+        push: bool,
+    ) -> Option<crate::tui::view::BuilderOffer> {
+        (error.to_string() == "no builder").then(|| crate::tui::view::BuilderOffer {
+            push,
+            ..builder_offer()
+        })
+    }
+    fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
+        async { Ok((0, Vec::new())) }.boxed()
     }
 }
 
@@ -154,6 +207,50 @@ async fn queries_typed_while_the_index_loads_or_searches_collapse_to_the_newest(
 }
 
 #[tokio::test]
+async fn an_old_index_is_refreshed_beside_the_searches_and_replaces_the_loaded_one() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let fake = Fake {
+        refresh: Some(gate.clone()),
+        ..Fake::default()
+    };
+    let searched = fake.searched.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    backend.send(Request::Search {
+        id: 1,
+        query: "a".into(),
+    });
+    until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 1, .. })
+    })
+    .await;
+    // The refresh is still under way: typing is answered all the same.
+    backend.send(Request::Search {
+        id: 2,
+        query: "ab".into(),
+    });
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 2, .. })
+    })
+    .await;
+    assert!(!seen.iter().any(|a| matches!(a, Action::Notice(_))));
+    // It ends: the fresher index replaces the old one, the query on screen is answered from it,
+    // and the status line says so.
+    gate.notify_one();
+    let seen = until(&mut rx, |a| matches!(a, Action::Notice(_))).await;
+    assert!(seen
+        .iter()
+        .any(|a| matches!(a, Action::IndexReady { names: 13 })));
+    assert!(matches!(seen.last(), Some(Action::Notice(n)) if n.contains("refreshed")));
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::SearchResults { id: 2, .. })
+    })
+    .await;
+    assert!(!seen.is_empty());
+    assert_eq!(*searched.lock().unwrap(), vec!["a", "ab", "ab"]);
+}
+
+#[tokio::test]
 async fn edits_run_in_order_and_errors_come_back_as_banners() {
     let fake = Fake::default();
     let edits = fake.edits.clone();
@@ -182,6 +279,21 @@ async fn edits_run_in_order_and_errors_come_back_as_banners() {
 }
 
 #[tokio::test]
+async fn a_new_project_is_written_in_order_with_the_edits() {
+    let fake = Fake::default();
+    let edits = fake.edits.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    backend.send(Request::Init(vec!["python".into()]));
+    backend.send(Request::Add("hello".into()));
+    let seen = until(&mut rx, |a| matches!(a, Action::Edited { .. })).await;
+    assert!(seen
+        .iter()
+        .any(|a| *a == Action::ProjectCreated("created the project".into())));
+    assert_eq!(*edits.lock().unwrap(), vec!["init python", "add hello"]);
+}
+
+#[tokio::test]
 async fn build_events_arrive_in_batches_before_the_end() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let backend = Backend::spawn(Arc::new(Fake::default()), tx);
@@ -200,6 +312,41 @@ async fn build_events_arrive_in_batches_before_the_end() {
         "every event, before BuildFinished"
     );
     assert!(batches.len() < 100, "batched: {batches:?}");
+    assert_eq!(
+        seen.last(),
+        Some(&Action::BuildFinished(Ok("biar-x:y".into())))
+    );
+}
+
+#[tokio::test]
+async fn a_missing_builder_becomes_an_offer_and_creating_it_builds() {
+    let fake = Fake::default();
+    *fake.no_builder.lock().unwrap() = true;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(fake), tx);
+    backend.send(Request::Build);
+    let seen = until(&mut rx, |a| {
+        matches!(a, Action::BuilderMissing(_) | Action::BuildFinished(_))
+    })
+    .await;
+    assert!(
+        matches!(seen.last(), Some(Action::BuilderMissing(o)) if !o.push),
+        "{seen:?}"
+    );
+    backend.send(Request::CreateBuilder {
+        push: false,
+        source: biar::docker::BuilderSource::Offline,
+    });
+    let seen = until(&mut rx, |a| matches!(a, Action::BuildFinished(_))).await;
+    let events: Vec<&BuildEvent> = seen
+        .iter()
+        .filter_map(|a| match a {
+            Action::BuildEvents(e) => Some(e),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(matches!(events.first(), Some(BuildEvent::Builder { .. })));
     assert_eq!(
         seen.last(),
         Some(&Action::BuildFinished(Ok("biar-x:y".into())))
@@ -230,5 +377,17 @@ async fn a_push_runs_alone_and_cancelling_ends_it_as_a_push() {
     assert_eq!(
         seen.last(),
         Some(&Action::BuildFinished(Ok("biar-x:y".into())))
+    );
+}
+
+#[tokio::test]
+async fn the_doctor_runs_in_the_backend_and_answers_with_its_verdict() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let backend = Backend::spawn(Arc::new(Fake::default()), tx);
+    backend.send(Request::Doctor);
+    let seen = until(&mut rx, |a| matches!(a, Action::Doctor(_))).await;
+    assert_eq!(
+        seen.last(),
+        Some(&Action::Doctor(DoctorState::Done(doctor_report())))
     );
 }

@@ -16,7 +16,9 @@ use super::app::App;
 use super::keymap::Keymap;
 use super::render;
 use super::theme::Theme;
-use super::view::{DockerState, FileView, Hit, ImageState, PresetView, ProjectView};
+use super::view::{
+    CheckView, DockerState, DoctorView, FileView, Hit, ImageState, PresetView, ProjectView,
+};
 
 /// A project like `example-offline/` after loading.
 pub fn project(user: &[&str]) -> ProjectView {
@@ -54,6 +56,47 @@ fn preset(name: &str, description: &str, enabled: bool) -> PresetView {
         name: name.into(),
         description: description.into(),
         enabled,
+    }
+}
+
+/// The doctor's verdict on [`project`]'s image against the coder profile, as the real doctor
+/// words it for the plain test image: two rules fail.
+pub fn doctor_report() -> DoctorView {
+    let check = |rule: &str, why: &str, fix: Option<&str>| CheckView {
+        rule: rule.into(),
+        passed: fix.is_none(),
+        why: why.into(),
+        fix: fix.map(str::to_string),
+    };
+    let profile_fix = "set \"image\": {\"profile\": \"coder\"} in config.json";
+    DoctorView {
+        image: "biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
+        profile: "coder".into(),
+        checks: vec![
+            check("user", "runs as uid 1000 (user)", None),
+            check("passwd", "/etc/passwd names uid 1000 (user)", None),
+            check("group", "/etc/group has gid 1000", None),
+            check("home", "/home/user exists, owned by 1000:1000", None),
+            check("tmp", "/tmp is a directory with mode 1777", None),
+            check("sh", "/bin/sh is there", None),
+            check("env", "/usr/bin/env is there", None),
+            check(
+                "os-release",
+                "/etc/os-release is missing",
+                Some(profile_fix),
+            ),
+            check(
+                "ca-certificates",
+                "/etc/ssl/certs/ca-certificates.crt is there",
+                None,
+            ),
+            check(
+                "environment",
+                "LANG is not set in the image's Env",
+                Some(profile_fix),
+            ),
+            check("downloader", "/bin/wget is there", None),
+        ],
     }
 }
 
@@ -98,6 +141,44 @@ fn hit(attr: &str, version: &str, description: &str, matched: &[usize]) -> Hit {
         version: Some(version.into()),
         description: Some(description.into()),
         matched: matched.to_vec(),
+    }
+}
+
+/// The app started where no project is, offered the shipped presets.
+pub fn fresh_app() -> App {
+    let mut app = App::new(Theme::default(), Keymap::default());
+    app.dispatch(Action::OfferInit {
+        dir: "/tmp/new-project".into(),
+        presets: vec![
+            preset("cpp", "C and C++: gcc, cmake, gdb", false),
+            preset(
+                "data-science",
+                "Data science: numpy, pandas, jupyter",
+                false,
+            ),
+            preset("node", "Node.js 20 with npm", false),
+            preset("python", "Python 3 with numpy and requests", false),
+            preset("rust", "Rust toolchain: rustc, cargo, rust-analyzer", false),
+        ],
+    });
+    app.take_effects();
+    app
+}
+
+/// What the backend says when `r` or `b` finds no builder on a fresh machine.
+pub fn builder_offer() -> super::view::BuilderOffer {
+    super::view::BuilderOffer {
+        push: false,
+        official: vec![
+            "create the builder image biar-builder:latest from nixos/nix:2.24.14 (pulled unless the engine has it)".into(),
+            "create the Nix store volume biar-nix-store".into(),
+            "on the Docker Engine at unix:///var/run/docker.sock".into(),
+        ],
+        offline: vec![
+            "create the builder image biar-builder:latest from this host's Debian packages (nix-bin, busybox-static, ca-certificates; fetched with apt, nothing pulled)".into(),
+            "create the Nix store volume biar-nix-store".into(),
+            "on the Docker Engine at unix:///var/run/docker.sock".into(),
+        ],
     }
 }
 

@@ -190,6 +190,62 @@ fn build_view_from_recorded_events() {
 }
 
 #[test]
+fn a_new_project_screen() {
+    let mut app = fresh_app();
+    check("new_project", &app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    check("new_project_picked", &app);
+}
+
+#[test]
+fn no_builder_asks_to_make_it() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('r'));
+    app.dispatch(Action::BuilderMissing(builder_offer()));
+    check("builder_offer", &app);
+    press(&mut app, KeyCode::Char('y'));
+    app.dispatch(Action::BuildEvents(vec![
+        BuildEvent::Builder {
+            text: "will create the Nix store volume biar-nix-store".into(),
+        },
+        BuildEvent::Builder {
+            text: "creating volume biar-nix-store".into(),
+        },
+    ]));
+    check("builder_creating", &app);
+}
+
+#[test]
+fn build_view_while_substituting_from_a_binary_cache() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    let mut events = recorded_events("cache-subst.stderr");
+    // Up to the second path's start: one fetched, one under way.
+    let second = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, BuildEvent::SubstituteStarted { .. }))
+        .nth(1)
+        .map(|(i, _)| i)
+        .unwrap();
+    events.truncate(second + 1);
+    events.push(BuildEvent::CacheWarning {
+        cache: "http://127.0.0.1:8081".into(),
+        reason: "cannot be reached (Couldn't connect to server (7)): building what it would \
+                 have given"
+            .into(),
+    });
+    app.dispatch(Action::BuildEvents(events));
+    // The rate is measured with the clock as events arrive: fixed here.
+    app.build.fetch_rate = Some(2.5e6);
+    check("build_substituting", &app);
+}
+
+#[test]
 fn build_failure_and_cancel() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('b'));
@@ -375,4 +431,58 @@ fn push_preview() {
         "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f: upload 2.0 KiB (2 blobs), mount 0 B (0), skip 2.4 MiB (13)".into(),
     ])));
     check("push_preview", &app);
+}
+
+#[test]
+fn doctor_verdict_in_the_status_line_and_its_list_on_a_key() {
+    let mut app = loaded_app();
+    app.dispatch(Action::Image(crate::tui::view::ImageState::Local));
+    // The app asked the backend (the probe reads the image there, never while drawing).
+    assert!(app
+        .take_effects()
+        .contains(&crate::tui::app::Effect::Request(
+            crate::tui::backend::Request::Doctor
+        )));
+    app.dispatch(Action::Doctor(crate::tui::view::DoctorState::Done(
+        doctor_report(),
+    )));
+    check("doctor_verdict", &app);
+    press_mod(&mut app, KeyCode::Char('D'), KeyModifiers::SHIFT);
+    assert!(app.doctor.visible);
+    check("doctor_list", &app);
+    // Marks in the theme's colours (a text snapshot loses them).
+    let terminal = draw(&app, 110, 28);
+    let buffer = terminal.backend().buffer();
+    let marks: Vec<_> = (0..28)
+        .flat_map(|y| (0..110).map(move |x| (x, y)))
+        .filter(|&(x, y)| matches!(buffer[(x, y)].symbol(), "✓" | "✗"))
+        .map(|(x, y)| (buffer[(x, y)].symbol().to_string(), buffer[(x, y)].fg))
+        .collect();
+    assert_eq!(marks.len(), 11, "{marks:?}");
+    for (mark, fg) in marks {
+        let want = if mark == "✓" {
+            Theme::default().ok_fg
+        } else {
+            Theme::default().failed_fg
+        };
+        assert_eq!(fg, want, "{mark}");
+    }
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.doctor.visible);
+
+    // A passing image; then a verdict on an image the project no longer names is dropped.
+    let mut pass = doctor_report();
+    for c in &mut pass.checks {
+        c.passed = true;
+        c.fix = None;
+    }
+    app.dispatch(Action::Doctor(crate::tui::view::DoctorState::Done(pass)));
+    check_at("doctor_pass", &app, &[SIZES[0]]);
+    let mut stale = doctor_report();
+    stale.image = "biar-0f3a9c1e2b7d:000000000000".into();
+    app.dispatch(Action::Doctor(crate::tui::view::DoctorState::Done(stale)));
+    check_at("doctor_pass", &app, &[SIZES[0]]);
+    // Not built any more: no verdict.
+    app.dispatch(Action::Image(crate::tui::view::ImageState::NotBuilt));
+    assert_eq!(app.status.doctor, crate::tui::view::DoctorState::Unknown);
 }

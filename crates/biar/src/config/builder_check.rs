@@ -41,6 +41,12 @@ pub fn check_builder(
             });
         }
     }
+    if let Err(why) = check_network(&settings.network) {
+        return Err(ConfigError::Invalid {
+            at: at_value("network", &settings.network),
+            message: format!("builder.network {:?} {why}", settings.network),
+        });
+    }
     if !valid_image_reference(&settings.base_image) {
         return Err(ConfigError::Invalid {
             at: at_value("baseImage", &settings.base_image),
@@ -99,6 +105,61 @@ pub fn check_substituter(url: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// `builder.network`: empty (the engine's default) or a Docker network's name (`host`,
+/// `bridge`, `none`, or one the user made).
+pub fn check_network(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    let mut chars = name.chars();
+    if name.len() > 128
+        || !chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        || !chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return Err("is not a Docker network name (empty for the engine's default, or `host`)");
+    }
+    Ok(())
+}
+
+/// The kinds of binary cache the builder's Nix can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheUrl {
+    /// `http://` or `https://`: read with GET, written with PUT (any web server with uploads).
+    Http,
+    /// `file:///DIR`: a folder on the engine's machine, mounted into the builder at `DIR`.
+    File { dir: String },
+}
+
+/// A binary cache's URL (from `binaryCache.url` or the user's `binary-cache.url`): `Err` says
+/// why not, naming the value.
+pub fn check_cache_url(url: &str) -> Result<CacheUrl, String> {
+    check_substituter(url).map_err(|why| format!("{url:?} is not a cache URL: {why}"))?;
+    let (scheme, rest) = url.split_once("://").unwrap_or_default();
+    match scheme {
+        "http" | "https" => Ok(CacheUrl::Http),
+        "file" => {
+            let dir = rest.split(['?', '#']).next().unwrap_or_default();
+            if !dir.starts_with('/') || dir.split('/').any(|p| p == "..") || dir.contains(':') {
+                return Err(format!(
+                    "{url:?}: a file:// cache names an absolute folder, file:///srv/nix-cache"
+                ));
+            }
+            Ok(CacheUrl::File {
+                dir: dir.trim_end_matches('/').to_string(),
+            })
+        }
+        "s3" => Err(format!(
+            "{url:?}: the builder's Nix (Debian's Nix 2.8) is built without S3 support, so it \
+             cannot use an s3:// cache; serve the bucket over https:// (any HTTP endpoint of it \
+             works for reading) or use an http(s):// or file:// cache"
+        )),
+        other => Err(format!(
+            "{url:?} has the scheme {other}://, which is not a binary cache's: use http://, \
+             https:// or file://"
+        )),
+    }
+}
+
 /// `NAME:BASE64` of a 32-byte ed25519 public key.
 pub fn check_public_key(key: &str) -> Result<(), &'static str> {
     let Some((name, b64)) = key.split_once(':') else {
@@ -131,6 +192,38 @@ pub fn valid_image_reference(r: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_urls_are_http_or_file_and_s3_is_explained() {
+        assert_eq!(check_cache_url("http://127.0.0.1:8080"), Ok(CacheUrl::Http));
+        assert_eq!(
+            check_cache_url("https://cache.example/x?priority=10"),
+            Ok(CacheUrl::Http)
+        );
+        assert_eq!(
+            check_cache_url("file:///srv/cache/"),
+            Ok(CacheUrl::File {
+                dir: "/srv/cache".into()
+            })
+        );
+        let e = check_cache_url("s3://bucket").unwrap_err();
+        assert!(e.contains("s3://bucket") && e.contains("S3 support"), "{e}");
+        let e = check_cache_url("gopher://x").unwrap_err();
+        assert!(e.contains("gopher://x") && e.contains("gopher://"), "{e}");
+        assert!(check_cache_url("file://relative/x").is_err());
+        assert!(check_cache_url("file:///a/../b").is_err());
+        assert!(check_cache_url("no scheme").is_err());
+    }
+
+    #[test]
+    fn networks_are_names() {
+        for ok in ["", "host", "bridge", "my_net-1.x"] {
+            assert!(check_network(ok).is_ok(), "{ok}");
+        }
+        for bad in ["-x", "a b", "host;rm", "container:abc"] {
+            assert!(check_network(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn substituters_must_be_plain_urls() {

@@ -16,13 +16,15 @@ mod model;
 mod project;
 mod trust;
 
-pub use builder_check::{check_public_key, check_substituter};
+pub use builder_check::{
+    check_cache_url, check_network, check_public_key, check_substituter, CacheUrl,
+};
 pub use edit_lock::EditLock;
 pub use error::ConfigError;
 pub use image_ref::ImageRef;
 pub use model::{
-    BuilderSettings, Config, ImageSettings, IndexSettings, PackageSetPin, RegistrySettings,
-    OFFICIAL_NIX_IMAGE,
+    BinaryCacheSettings, BuilderSettings, Config, ImageSettings, IndexSettings, PackageSetPin,
+    RegistrySettings, OFFICIAL_NIX_IMAGE,
 };
 pub use project::{
     builder_settings, normalise_entry, same_entry, trusted_builder_settings, Project,
@@ -34,6 +36,6 @@ pub use crate::fsutil::{
     MAX_NIX_FILE_BYTES,
 };
 pub use trust::{
-    check_keys_trusted, check_path_pin, user_config_dir, TrustedPaths, TRUSTED_KEYS_KEY,
-    TRUSTED_PATHS_KEY,
+    check_keys_trusted, check_path_pin, user_config_dir, TrustedPaths, UserCache, BINARY_CACHE_KEY,
+    TRUSTED_KEYS_KEY, TRUSTED_PATHS_KEY,
 };

@@ -39,6 +39,20 @@ pub struct Config {
     pub image: ImageSettings,
     #[serde(default)]
     pub index: IndexSettings,
+    /// A Nix binary cache the project's team shares (`binaryCache.url` + `publicKey`): builds
+    /// substitute from it only once the user's own settings trust its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary_cache: Option<BinaryCacheSettings>,
+}
+
+/// `binaryCache` in config.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryCacheSettings {
+    /// `http(s)://…` or `file:///…` (the builder's Nix 2.8 has no `s3://`).
+    pub url: String,
+    /// The cache's signing key's public half, `NAME:BASE64`.
+    pub public_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +106,9 @@ pub struct BuilderSettings {
     pub memory: String,
     /// The most processes (and threads) a builder container may hold at once.
     pub pids: i64,
+    /// The Docker network of builder containers: empty for the engine's default, `host` to reach
+    /// services on the engine's loopback (a binary cache on 127.0.0.1), or a network's name.
+    pub network: String,
 }
 
 impl BuilderSettings {
@@ -141,6 +158,7 @@ impl Default for BuilderSettings {
             base_image: OFFICIAL_NIX_IMAGE.to_string(),
             memory: DEFAULT_BUILDER_MEMORY.to_string(),
             pids: DEFAULT_BUILDER_PIDS,
+            network: String::new(),
         }
     }
 }

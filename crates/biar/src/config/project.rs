@@ -331,6 +331,22 @@ impl Project {
             }
         }
         super::builder_check::check_builder(&path, text, &c.builder)?;
+        if let Some(cache) = &c.binary_cache {
+            let at = |key: &str, value: &str| {
+                locate_string(&path, text, value).unwrap_or_else(|| locate_key(&path, text, key))
+            };
+            super::check_cache_url(&cache.url).map_err(|why| ConfigError::Invalid {
+                at: at("url", &cache.url),
+                message: format!("binaryCache.url {why}"),
+            })?;
+            super::check_public_key(&cache.public_key).map_err(|why| ConfigError::Invalid {
+                at: at("publicKey", &cache.public_key),
+                message: format!(
+                    "binaryCache.publicKey {:?} is not a Nix public key: {why} (NAME:BASE64)",
+                    cache.public_key
+                ),
+            })?;
+        }
         Ok(())
     }
 }

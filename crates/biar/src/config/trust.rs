@@ -18,6 +18,18 @@
 //! ```toml
 //! trusted-public-keys = ["my-cache-1:AbC…="]
 //! ```
+//!
+//! And the user's binary cache, `[binary-cache]`: a cache every build substitutes from, the key
+//! that signs what the user uploads, and whether to upload at all. A project's `binaryCache`
+//! (config.json) is used only when its key is trusted here.
+//!
+//! ```toml
+//! [binary-cache]
+//! url = "https://nix-cache.example.org"      # optional: substitute from it in every project
+//! public-key = "team-cache-1:AbC…="           # its key (trusted)
+//! secret-key-file = "~/.config/biar/team-cache-1.sec"   # signs uploads
+//! push = true                                  # upload what builds built
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +44,21 @@ pub fn user_config_dir() -> Option<PathBuf> {
 pub const TRUSTED_PATHS_KEY: &str = "trusted-paths";
 /// The key of the trusted signing keys in `config.toml`.
 pub const TRUSTED_KEYS_KEY: &str = "trusted-public-keys";
+/// The table of the user's binary cache in `config.toml`.
+pub const BINARY_CACHE_KEY: &str = "binary-cache";
+
+/// The user's `[binary-cache]` settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserCache {
+    /// A cache for every project (checked by [`super::check_cache_url`]).
+    pub url: Option<String>,
+    /// Its public key, trusted like `trusted-public-keys`.
+    pub public_key: Option<String>,
+    /// The secret key (`nix-store --generate-binary-cache-key`) uploads are signed with.
+    pub secret_key_file: Option<PathBuf>,
+    /// Upload the paths a successful build has to the cache.
+    pub push: bool,
+}
 
 /// The user's trusted folders, resolved (links followed; entries that do not exist dropped).
 #[derive(Debug, Clone, Default)]
@@ -41,6 +68,8 @@ pub struct TrustedPaths {
     paths: Vec<PathBuf>,
     /// The Nix public keys the user trusts (`trusted-public-keys`).
     keys: Vec<String>,
+    /// The user's `[binary-cache]`.
+    pub cache: UserCache,
 }
 
 impl TrustedPaths {
@@ -64,8 +93,7 @@ impl TrustedPaths {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(TrustedPaths {
                     file,
-                    paths: vec![],
-                    keys: vec![],
+                    ..Default::default()
                 })
             }
             Err(e) => return Err(invalid(e.to_string())),
@@ -126,7 +154,25 @@ impl TrustedPaths {
                 )))
             }
         }
-        Ok(TrustedPaths { file, paths, keys })
+        let cache = match table.get(BINARY_CACHE_KEY) {
+            None => UserCache::default(),
+            Some(toml::Value::Table(t)) => read_user_cache(t).map_err(invalid)?,
+            Some(_) => {
+                return Err(invalid(format!(
+                    "`{BINARY_CACHE_KEY}` must be a table: [{BINARY_CACHE_KEY}] with url, \
+                     public-key, secret-key-file and push"
+                )))
+            }
+        };
+        if let Some(k) = &cache.public_key {
+            keys.push(k.clone());
+        }
+        Ok(TrustedPaths {
+            file,
+            paths,
+            keys,
+            cache,
+        })
     }
 
     /// Whether the Nix public key `key` may be trusted for a build: the user lists it, or it is
@@ -214,6 +260,57 @@ fn check_keys_trusted_with(
             trusted.file.display()
         ),
     })
+}
+
+fn read_user_cache(t: &toml::Table) -> Result<UserCache, String> {
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("`{BINARY_CACHE_KEY}.{key}` must be a string")),
+        }
+    };
+    let mut cache = UserCache::default();
+    for key in t.keys() {
+        if !["url", "public-key", "secret-key-file", "push"].contains(&key.as_str()) {
+            return Err(format!(
+                "`{BINARY_CACHE_KEY}.{key}` is not a setting (url, public-key, secret-key-file, \
+                 push)"
+            ));
+        }
+    }
+    if let Some(url) = text("url")? {
+        super::check_cache_url(&url).map_err(|why| format!("`{BINARY_CACHE_KEY}.url` {why}"))?;
+        cache.url = Some(url);
+    }
+    if let Some(key) = text("public-key")? {
+        super::check_public_key(&key).map_err(|why| {
+            format!("`{BINARY_CACHE_KEY}.public-key` {key:?} is not a Nix public key: {why}")
+        })?;
+        cache.public_key = Some(key);
+    }
+    if let Some(file) = text("secret-key-file")? {
+        let path = expand_home(&file);
+        if !path.is_absolute() {
+            return Err(format!(
+                "`{BINARY_CACHE_KEY}.secret-key-file` {file:?} must be an absolute path (or start \
+                 with ~/)"
+            ));
+        }
+        cache.secret_key_file = Some(path);
+    }
+    match t.get("push") {
+        None => {}
+        Some(toml::Value::Boolean(b)) => cache.push = *b,
+        Some(_) => return Err(format!("`{BINARY_CACHE_KEY}.push` must be true or false")),
+    }
+    if cache.push && cache.secret_key_file.is_none() {
+        return Err(format!(
+            "`{BINARY_CACHE_KEY}.push = true` needs `secret-key-file`, the key uploads are signed \
+             with (make one with `nix-store --generate-binary-cache-key NAME-1 FILE.sec FILE.pub`)"
+        ));
+    }
+    Ok(cache)
 }
 
 fn expand_home(s: &str) -> PathBuf {
@@ -312,6 +409,44 @@ mod tests {
             check_path_pin_with(project.path(), "/x", outside.path(), load),
             Ok(())
         );
+    }
+
+    #[test]
+    fn the_users_binary_cache_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "team-1:4bla6XJrsvT5YZLDmBAYWbblvBN9iESPLXZ/GDhlREk=";
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!(
+                "[binary-cache]\nurl = \"http://127.0.0.1:1\"\npublic-key = {key:?}\n\
+                 secret-key-file = \"/k.sec\"\npush = true\n"
+            ),
+        )
+        .unwrap();
+        let t = TrustedPaths::load_from(dir.path()).unwrap();
+        assert_eq!(t.cache.url.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(
+            t.cache.secret_key_file.as_deref(),
+            Some(Path::new("/k.sec"))
+        );
+        assert!(t.cache.push);
+        // The user's own cache key is trusted.
+        assert!(t.trusts_key(key));
+        for (text, needle) in [
+            ("[binary-cache]\nurl = \"s3://b\"", "S3 support"),
+            ("[binary-cache]\nurl = \"ftp://x\"", "ftp://"),
+            ("[binary-cache]\npush = true", "secret-key-file"),
+            ("[binary-cache]\npush = 1", "true or false"),
+            ("[binary-cache]\nurl = \"http://x\"\nurll = 1", "urll"),
+            ("binary-cache = 1", "must be a table"),
+        ] {
+            std::fs::write(dir.path().join("config.toml"), text).unwrap();
+            let e = TrustedPaths::load_from(dir.path()).unwrap_err().to_string();
+            assert!(
+                e.contains("config.toml") && e.contains(needle),
+                "{text}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -4,14 +4,17 @@
 use std::pin::Pin;
 
 use bollard::container::LogOutput;
+use bollard::models::VolumeCreateRequest;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, InspectContainerOptions, KillContainerOptions,
-    RemoveContainerOptionsBuilder, ResizeContainerTTYOptionsBuilder, StartContainerOptions,
+    AttachContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectContainerOptions,
+    KillContainerOptions, RemoveContainerOptionsBuilder, RemoveVolumeOptions,
+    ResizeContainerTTYOptionsBuilder, StartContainerOptions, UploadToContainerOptionsBuilder,
     WaitContainerOptionsBuilder,
 };
+use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::io::AsyncWrite;
 use tokio::sync::oneshot;
 
@@ -28,8 +31,13 @@ pub struct AttachedSpec {
     pub tty: bool,
     /// A host folder bind-mounted at a path, which is also the working directory.
     pub bind: Option<(String, String)>,
+    /// Or a named volume of the engine mounted at a path (the working directory): the copy of
+    /// `workdir/` on an engine that does not see this machine's files.
+    pub volume: Option<(String, String)>,
     /// The terminal's size, `(rows, columns)`, for a TTY.
     pub console_size: Option<(u16, u16)>,
+    /// `uid:gid` to run as instead of the image's user.
+    pub user: Option<String>,
 }
 
 /// An attached container's output and its stdin.
@@ -66,6 +74,16 @@ impl Engine {
             });
             working_dir = Some(target.clone());
         }
+        if let Some((volume, target)) = &spec.volume {
+            mounts.push(Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(volume.clone()),
+                target: Some(target.clone()),
+                read_only: Some(false),
+                ..Default::default()
+            });
+            working_dir = Some(target.clone());
+        }
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: spec.cmd.clone(),
@@ -78,6 +96,7 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             working_dir,
+            user: spec.user.clone(),
             labels: Some(owner::labels()),
             host_config: Some(HostConfig {
                 mounts: (!mounts.is_empty()).then_some(mounts),
@@ -93,6 +112,19 @@ impl Engine {
             .await
             .map_err(DockerError::api("create the container"))?;
         Ok(created.id)
+    }
+
+    /// Extracts a small tar (a few files, in memory) into the created container at `dest`,
+    /// before it starts: files supplied for one run, gone with the container. The entries'
+    /// owners are kept.
+    pub async fn put_files(&self, id: &str, dest: &str, tar: Vec<u8>) -> Result<(), DockerError> {
+        let options = UploadToContainerOptionsBuilder::default()
+            .path(dest)
+            .build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(DockerError::api(format!("putting files into {id}:{dest}")))
     }
 
     /// Starts waiting for the container's next exit, in the background: the receiver gets its
@@ -198,5 +230,81 @@ impl Engine {
             .v(true)
             .build();
         let _ = self.docker.remove_container(name, Some(options)).await;
+    }
+
+    /// Creates the named volume `name` (labelled `biar=LABEL`).
+    pub async fn create_volume(&self, name: &str, label: &str) -> Result<(), DockerError> {
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.to_string()),
+                labels: Some(std::collections::HashMap::from([(
+                    "biar".to_string(),
+                    label.to_string(),
+                )])),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(DockerError::api(format!("create the volume {name}")))
+    }
+
+    /// Removes the named volume; a volume already gone is no error.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_volume(name, None::<RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if DockerError::is_not_found(&e) => Ok(()),
+            Err(e) => Err(DockerError::api(format!("remove the volume {name}"))(e)),
+        }
+    }
+
+    /// The numeric `(uid, gid)` the image runs as (its `User` is `UID[:GID]`), `None` when it
+    /// names a user by name or none.
+    pub async fn image_user(&self, image: &str) -> Result<Option<(u32, u32)>, DockerError> {
+        let info = self
+            .docker
+            .inspect_image(image)
+            .await
+            .map_err(DockerError::api(format!("inspect the image {image}")))?;
+        let user = info.config.and_then(|c| c.user).unwrap_or_default();
+        let (uid, gid) = user.split_once(':').unwrap_or((&user, "0"));
+        Ok(uid.parse().ok().zip(gid.parse().ok()))
+    }
+
+    /// Extracts the tar stream into the container (created or stopped, its volumes included) at
+    /// `path`; files keep the owners the archive gives them. (Not the API's `copyUIDGID`:
+    /// Docker 20.10 then looks a numeric `User` up by name and fails.)
+    pub async fn upload_archive<S>(&self, id: &str, path: &str, tar: S) -> Result<(), DockerError>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        let options = UploadToContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        self.docker
+            .upload_to_container(id, Some(options), bollard::body_try_stream(tar))
+            .await
+            .map_err(DockerError::api(format!(
+                "copy files into the container at {path}"
+            )))
+    }
+
+    /// The container's `path` (a folder: its entries are under the folder's own name) as a tar
+    /// stream, through the archive API.
+    pub fn download_archive(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> impl Stream<Item = Result<Bytes, DockerError>> + Send + 'static {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let what = format!("copy {path} out of the container");
+        self.docker
+            .download_from_container(id, Some(options))
+            .map(move |r| r.map_err(|e| DockerError::api(what.clone())(e)))
     }
 }

@@ -55,7 +55,14 @@ pub struct CreateReport {
 /// What exists now, for `builder status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BuilderStatus {
+    /// The engine's address as the user names it (`unix://…`, `tcp://…`, `ssh://…`).
     pub engine: String,
+    /// How that engine was chosen: `DOCKER_HOST`, `DOCKER_CONTEXT=NAME`, the config's
+    /// `currentContext`, the local socket.
+    pub engine_chosen_by: String,
+    pub engine_transport: super::Transport,
+    /// The engine's product and version (`Docker Engine 20.10.24`, `Podman Engine 4.3.1`).
+    pub engine_version: Option<String>,
     pub image: String,
     pub image_info: Option<ImageInfo>,
     pub volume: String,
@@ -133,6 +140,94 @@ pub async fn create(
     })
 }
 
+/// How `create` makes a missing builder image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuilderSource {
+    /// From the settings' `baseImage` (the official Nix image), pulled unless the engine has it.
+    Official,
+    /// From this host's Debian packages, pulling nothing.
+    Offline,
+}
+
+impl std::str::FromStr for BuilderSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "official" => Ok(BuilderSource::Official),
+            "offline" => Ok(BuilderSource::Offline),
+            other => Err(format!(
+                "{other:?} is not a way to make the builder: `official` (pull the Nix image) or `offline` (this host's Debian packages)"
+            )),
+        }
+    }
+}
+
+/// What `create` would make on this engine: only what is missing (or outdated).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuilderPlan {
+    pub engine: String,
+    /// The builder image, when it must be made.
+    pub image: Option<String>,
+    /// The image exists but was made by an older biar-tui (builds as root): it is re-created.
+    pub image_outdated: bool,
+    /// The store volume, when it must be made.
+    pub volume: Option<String>,
+    /// Where an image would come from with [`BuilderSource::Official`].
+    pub base_image: String,
+}
+
+impl BuilderPlan {
+    /// What `create` will do, one line a step, saying where the image comes from.
+    pub fn steps(&self, source: BuilderSource) -> Vec<String> {
+        let mut steps = Vec::new();
+        if let Some(image) = &self.image {
+            let verb = if self.image_outdated {
+                "re-create the builder image (the one there runs builds as root)"
+            } else {
+                "create the builder image"
+            };
+            steps.push(match source {
+                BuilderSource::Official => format!(
+                    "{verb} {image} from {} (pulled unless the engine has it)",
+                    self.base_image
+                ),
+                BuilderSource::Offline => format!(
+                    "{verb} {image} from this host's Debian packages ({}; fetched with apt, nothing pulled)",
+                    super::offline::ROOT_PACKAGES.join(", ")
+                ),
+            });
+        }
+        if let Some(volume) = &self.volume {
+            steps.push(format!("create the Nix store volume {volume}"));
+        }
+        steps.push(format!("on the Docker Engine at {}", self.engine));
+        steps
+    }
+}
+
+/// What is missing for builds on this engine, `None` when the builder is ready.
+pub async fn plan(
+    engine: &Engine,
+    settings: &BuilderSettings,
+) -> Result<Option<BuilderPlan>, DockerError> {
+    let info = image_info(engine, &settings.image).await?;
+    let image_outdated = info.as_ref().is_some_and(|i| i.outdated);
+    let image = (info.is_none() || image_outdated).then(|| settings.image.clone());
+    let volume = (!volume_exists(engine, &settings.store_volume).await?)
+        .then(|| settings.store_volume.clone());
+    if image.is_none() && volume.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(BuilderPlan {
+        engine: engine.address.clone(),
+        image,
+        image_outdated,
+        volume,
+        base_image: settings.base_image.clone(),
+    }))
+}
+
 /// Fails with "run `biar-tui builder create`" unless both the image and the volume exist and
 /// the image runs builds as build users.
 pub async fn ensure_exists(engine: &Engine, settings: &BuilderSettings) -> Result<(), DockerError> {
@@ -183,6 +278,9 @@ pub async fn status(
         .collect();
     Ok(BuilderStatus {
         engine: engine.address.clone(),
+        engine_chosen_by: engine.chosen_by.clone(),
+        engine_transport: engine.transport,
+        engine_version: engine.product().await,
         image: settings.image.clone(),
         image_info: image_info(engine, &settings.image).await?,
         volume: settings.store_volume.clone(),

@@ -1,31 +1,54 @@
-//! Connecting to the engine the user means, in the docker CLI's order: `DOCKER_HOST`
-//! (`unix://`, `tcp://`, `http://`), else the current Docker context (`DOCKER_CONTEXT` or
-//! `currentContext` in `~/.docker/config.json`), else the local socket, else Podman's socket.
-//! The API version is negotiated, so older engines (API 1.41) work.
+//! Connecting to the engine the user means (resolved by [`super::endpoint`] in the docker CLI's
+//! order): a unix socket or plain TCP through bollard's own clients, TCP + TLS and SSH through
+//! [`super::transport`]. The API version is negotiated, so older engines (API 1.41) and Podman's
+//! compatible API work.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::{Docker, API_DEFAULT_VERSION};
-use sha2::{Digest, Sha256};
 
-use super::DockerError;
+use super::endpoint::{self, Endpoint, Env, Resolved};
+use super::{transport, DockerError};
 
 /// How long one request may wait for the engine's answer (its headers; streams run longer).
 /// Generous: uploading a large package set or importing an image answers only at the end.
 const REQUEST_TIMEOUT_SECS: u64 = 3600;
-/// How long the first ping may take before the engine counts as unreachable.
-const PING_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the first ping may take before the engine counts as unreachable (an SSH login
+/// included).
+const PING_TIMEOUT: Duration = Duration::from_secs(45);
 
-const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
+/// How biar-tui talks to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// A unix socket of this machine: the engine sees this machine's files.
+    UnixSocket,
+    Tcp,
+    TcpTls,
+    Ssh,
+}
+
+impl Transport {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Transport::UnixSocket => "local unix socket",
+            Transport::Tcp => "TCP, no TLS",
+            Transport::TcpTls => "TCP with TLS",
+            Transport::Ssh => "SSH, docker system dial-stdio on the far side",
+        }
+    }
+}
 
 /// A connected engine and the address we reached it at (for messages).
 #[derive(Debug, Clone)]
 pub struct Engine {
-    /// The client; only the Docker boundary (this folder) calls it, except `doctor/probe.rs`
-    /// (merged from main after the move; its calls are still to come behind `Engine` methods).
-    pub(crate) docker: Docker,
+    /// The client; only the Docker boundary (this folder) calls it: the modules above use
+    /// `Engine`'s methods, typed with our own types.
+    pub(super) docker: Docker,
     pub address: String,
+    /// How the address was chosen (`DOCKER_HOST`, a context, the local socket).
+    pub chosen_by: String,
+    pub transport: Transport,
 }
 
 impl Engine {
@@ -43,116 +66,124 @@ impl Engine {
     pub async fn version(&self) -> Option<String> {
         self.docker.version().await.ok().and_then(|v| v.version)
     }
+
+    /// The engine's product and version as it names them, e.g. `Docker Engine 20.10.24` or
+    /// `Podman Engine 4.3.1`.
+    pub async fn product(&self) -> Option<String> {
+        let v = self.docker.version().await.ok()?;
+        let name = v
+            .components
+            .as_ref()
+            .and_then(|c| c.first())
+            .map(|c| c.name.clone())
+            .filter(|n| n != "Engine")
+            .unwrap_or_else(|| "Docker Engine".to_string());
+        Some(format!("{name} {}", v.version.unwrap_or_default()))
+    }
+
+    /// True when the engine says it is Podman (its Docker-compatible API differs in details).
+    pub async fn is_podman(&self) -> bool {
+        self.product().await.is_some_and(|p| p.contains("Podman"))
+    }
+
+    /// True when a path of this machine means the same folder to the engine, so it may be bind
+    /// mounted: only an engine reached through a local unix socket. Any other engine gets
+    /// copies (see `run`).
+    pub fn sees_host_paths(&self) -> bool {
+        self.transport == Transport::UnixSocket
+    }
 }
 
-/// The address `connect` will try, as the user would name it.
+/// The address `connect` will try, as the user would name it (the local socket when the
+/// resolution itself fails: `connect` then says why).
 pub fn address() -> String {
-    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-        return host;
-    }
-    let home = dirs::home_dir().unwrap_or_default();
-    if let Some(host) = context_host(&home.join(".docker"), std::env::var("DOCKER_CONTEXT").ok()) {
-        return host;
-    }
-    if Path::new("/var/run/docker.sock").exists() {
-        return DEFAULT_SOCKET.to_string();
-    }
-    let podman = [
-        std::env::var("XDG_RUNTIME_DIR")
-            .ok()
-            .map(|d| PathBuf::from(d).join("podman/podman.sock")),
-        Some(PathBuf::from("/run/podman/podman.sock")),
-    ];
-    podman
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
-        .map(|p| format!("unix://{}", p.display()))
-        .unwrap_or_else(|| DEFAULT_SOCKET.to_string())
+    endpoint::resolve(&Env::from_process())
+        .map(|r| r.address)
+        .unwrap_or_else(|_| format!("unix://{}", endpoint::DEFAULT_SOCKET))
 }
 
-/// The docker endpoint of the named context (or the config's current one), unless it is the
-/// default context.
-fn context_host(docker_dir: &Path, context: Option<String>) -> Option<String> {
-    let name = context.filter(|c| !c.is_empty()).or_else(|| {
-        let config = std::fs::read_to_string(docker_dir.join("config.json")).ok()?;
-        let config: serde_json::Value = serde_json::from_str(&config).ok()?;
-        config["currentContext"].as_str().map(str::to_string)
-    })?;
-    if name == "default" {
-        return None;
-    }
-    let id = hex::encode(Sha256::digest(name.as_bytes()));
-    let meta = std::fs::read_to_string(docker_dir.join("contexts/meta").join(id).join("meta.json"))
-        .ok()?;
-    let meta: serde_json::Value = serde_json::from_str(&meta).ok()?;
-    meta["Endpoints"]["docker"]["Host"]
-        .as_str()
-        .map(str::to_string)
+/// Which engine `connect` would reach and why, without connecting.
+pub fn resolve() -> Result<Resolved, DockerError> {
+    endpoint::resolve(&Env::from_process())
 }
 
 /// Connects and checks the engine answers (a ping), so later calls fail only for their own reasons.
 pub async fn connect() -> Result<Engine, DockerError> {
-    let address = address();
+    connect_to(resolve()?).await
+}
+
+/// Connects to a resolved endpoint.
+pub async fn connect_to(resolved: Resolved) -> Result<Engine, DockerError> {
+    let Resolved {
+        endpoint,
+        address,
+        choice,
+    } = resolved;
+    let via = choice.to_string();
     let unreachable = |reason: String| DockerError::Unreachable {
         address: address.clone(),
+        via: via.clone(),
         reason,
     };
-    let docker = if let Some(path) = address.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
-    } else if address.starts_with("tcp://") || address.starts_with("http://") {
-        Docker::connect_with_http(&address, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
-    } else {
-        return Err(unreachable(
-            "this address scheme is not supported (use unix://, tcp:// or http://; for a remote \
-             engine over SSH, forward its socket: ssh -L /tmp/docker.sock:/var/run/docker.sock HOST)"
-                .to_string(),
-        ));
-    }
-    .map_err(|e| unreachable(e.to_string()))?;
+    let mut ssh_stderr = None;
+    let (docker, transport) = match &endpoint {
+        Endpoint::Unix(path) => (
+            Docker::connect_with_unix(
+                &path.display().to_string(),
+                REQUEST_TIMEOUT_SECS,
+                API_DEFAULT_VERSION,
+            )
+            .map_err(|e| unreachable(e.to_string()))?,
+            Transport::UnixSocket,
+        ),
+        Endpoint::Tcp { host, tls: None } => (
+            Docker::connect_with_http(
+                &format!("tcp://{host}"),
+                REQUEST_TIMEOUT_SECS,
+                API_DEFAULT_VERSION,
+            )
+            .map_err(|e| unreachable(e.to_string()))?,
+            Transport::Tcp,
+        ),
+        Endpoint::Tcp {
+            host,
+            tls: Some(files),
+        } => (
+            transport::tls(host, files, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)?,
+            Transport::TcpTls,
+        ),
+        Endpoint::Ssh(target) => {
+            let (docker, stderr) =
+                transport::ssh(target, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+                    .map_err(|e| unreachable(e.to_string()))?;
+            ssh_stderr = Some(stderr);
+            (docker, Transport::Ssh)
+        }
+    };
     let negotiated = async {
         let docker = docker.negotiate_version().await?;
         docker.ping().await?;
         Ok::<_, bollard::errors::Error>(docker)
     };
+    // What ssh said explains most failures over SSH (no key, unknown host, no docker there).
+    let with_ssh = |reason: String| match ssh_stderr.as_ref().map(|s| s.text()) {
+        Some(said) if !said.is_empty() => format!("{reason}; ssh said: {said}"),
+        _ => reason,
+    };
     let docker = match tokio::time::timeout(PING_TIMEOUT, negotiated).await {
         Ok(Ok(docker)) => docker,
-        Ok(Err(e)) => return Err(unreachable(e.to_string())),
+        Ok(Err(e)) => return Err(unreachable(with_ssh(e.to_string()))),
         Err(_) => {
-            return Err(unreachable(format!(
+            return Err(unreachable(with_ssh(format!(
                 "no answer within {}s",
                 PING_TIMEOUT.as_secs()
-            )))
+            ))))
         }
     };
-    Ok(Engine { docker, address })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_docker_context_names_its_endpoint() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = hex::encode(Sha256::digest(b"remote"));
-        let meta = dir.path().join("contexts/meta").join(id);
-        std::fs::create_dir_all(&meta).unwrap();
-        std::fs::write(
-            meta.join("meta.json"),
-            r#"{"Name":"remote","Endpoints":{"docker":{"Host":"tcp://10.0.0.5:2375"}}}"#,
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("config.json"),
-            r#"{"currentContext":"remote"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            context_host(dir.path(), None).as_deref(),
-            Some("tcp://10.0.0.5:2375")
-        );
-        assert_eq!(context_host(dir.path(), Some("default".into())), None);
-        assert_eq!(context_host(dir.path(), Some("missing".into())), None);
-    }
+    Ok(Engine {
+        docker,
+        address,
+        chosen_by: via,
+        transport,
+    })
 }

@@ -92,6 +92,17 @@ impl BuilderContainer {
         settings: &BuilderSettings,
         purpose: &str,
     ) -> Result<BuilderContainer, DockerError> {
+        BuilderContainer::start_with(engine, settings, purpose, &[]).await
+    }
+
+    /// [`BuilderContainer::start`] with folders of the engine's machine mounted at the same
+    /// path (read-write), e.g. a `file://` binary cache, so its URL means the same inside.
+    pub async fn start_with(
+        engine: &Engine,
+        settings: &BuilderSettings,
+        purpose: &str,
+        host_dirs: &[String],
+    ) -> Result<BuilderContainer, DockerError> {
         builder::ensure_exists(engine, settings).await?;
         owner::sweep(engine).await;
         let name = format!(
@@ -123,12 +134,24 @@ impl BuilderContainer {
                 memory: settings.memory_bytes(),
                 memory_swap: settings.memory_bytes(),
                 pids_limit: Some(settings.pids),
-                mounts: Some(vec![Mount {
-                    target: Some("/nix".to_string()),
-                    source: Some(settings.store_volume.clone()),
-                    typ: Some(MountType::VOLUME),
-                    ..Default::default()
-                }]),
+                mounts: Some(
+                    std::iter::once(Mount {
+                        target: Some("/nix".to_string()),
+                        source: Some(settings.store_volume.clone()),
+                        typ: Some(MountType::VOLUME),
+                        ..Default::default()
+                    })
+                    .chain(host_dirs.iter().map(|dir| Mount {
+                        target: Some(dir.clone()),
+                        source: Some(dir.clone()),
+                        typ: Some(MountType::BIND),
+                        ..Default::default()
+                    }))
+                    .collect(),
+                ),
+                // `builder.network`: empty is the engine's default; `host` reaches services on
+                // the engine's loopback (a binary cache on 127.0.0.1).
+                network_mode: (!settings.network.is_empty()).then(|| settings.network.clone()),
                 ..Default::default()
             }),
             ..Default::default()

@@ -4,8 +4,17 @@ use crate::category::Category;
 
 #[derive(Debug, Error)]
 pub enum DockerError {
-    #[error("cannot reach the Docker Engine at {address}: {reason}\n  is Docker running? set DOCKER_HOST to use another engine")]
-    Unreachable { address: String, reason: String },
+    /// `via` says how the engine was chosen (DOCKER_HOST, a context, the local socket).
+    #[error("cannot reach the Docker Engine at {address} (chosen by {via}): {reason}\n  is the engine running? set DOCKER_HOST or DOCKER_CONTEXT to use another one")]
+    Unreachable {
+        address: String,
+        via: String,
+        reason: String,
+    },
+    /// The user named an engine wrongly: a malformed `DOCKER_HOST`, an unknown context, a
+    /// certificate that cannot be read (exit 2).
+    #[error("{value}: {reason}")]
+    BadEndpoint { value: String, reason: String },
     #[error("the builder image {image} does not exist on the Docker Engine at {address}\n  run `biar-tui builder create` (or `biar-tui builder create --offline` with no network)")]
     BuilderImageMissing { image: String, address: String },
     #[error("the builder image {image} on the Docker Engine at {address} was made by an older biar-tui: builds in it run as root and could change what other projects' images ship\n  run `biar-tui builder create` (or `biar-tui builder create --offline`) to re-create it")]
@@ -56,11 +65,14 @@ fn tail_block(tail: &str) -> String {
 
 impl DockerError {
     pub fn category(&self) -> Category {
-        Category::Failure
+        match self {
+            DockerError::BadEndpoint { .. } => Category::BadInput,
+            _ => Category::Failure,
+        }
     }
 
     /// Wraps an engine error with the call it came from.
-    pub(crate) fn api(
+    pub(super) fn api(
         what: impl Into<String>,
     ) -> impl FnOnce(bollard::errors::Error) -> DockerError {
         let what = what.into();
@@ -72,7 +84,7 @@ impl DockerError {
     }
 
     /// True when the engine answered 404 (no such image, container, volume).
-    pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    pub(super) fn is_not_found(err: &bollard::errors::Error) -> bool {
         status_of(err) == Some(404)
     }
 

@@ -109,9 +109,12 @@ pub async fn create_image(
     }
     // Packages own distinct files, so unpacking several at once into one tree is safe; it is
     // mostly decompression, so a few at a time use the cores.
-    let mut unpacks = futures::stream::iter(debs.iter().map(|deb| {
-        let rootfs = rootfs.clone();
-        async move { run(Command::new("dpkg").arg("-x").arg(deb).arg(&rootfs)).await }
+    // Owned paths in the closure: with borrowed ones the future is not `Send` for every
+    // lifetime, and the pipeline (which may make the builder) is spawned on the runtime.
+    let target = rootfs.clone();
+    let mut unpacks = futures::stream::iter(debs.into_iter().map(move |deb: PathBuf| {
+        let rootfs = target.clone();
+        async move { run(Command::new("dpkg").arg("-x").arg(&deb).arg(&rootfs)).await }
     }))
     .buffer_unordered(4);
     while let Some(result) = unpacks.next().await {
@@ -278,23 +281,35 @@ async fn import_rootfs(engine: &Engine, rootfs: &Path, image: &str) -> Result<()
         filter: None,
     }]);
     let (repo, tag) = split_reference(image);
+    let env = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+        "USER=root",
+        "HOME=/root",
+    ];
+    let mut lines: Vec<String> = env.iter().map(|e| format!("ENV {e}")).collect();
+    lines.push("LABEL biar.builder=offline".to_string());
+    lines.push(format!(
+        "LABEL {}={}",
+        super::builder::FORMAT_LABEL,
+        super::builder::FORMAT
+    ));
+    lines.push("CMD [\"/bin/sh\"]".to_string());
+    // Docker reads the changes as Dockerfile lines; Podman's compatible API (4.3) takes the
+    // whole text as one instruction, and one `KEY=value` in it. For Podman: one instruction per
+    // call, the first with the import, the others by committing a container of the image.
+    let podman = engine.is_podman().await;
+    let later = if podman {
+        lines.split_off(1)
+    } else {
+        Vec::new()
+    };
+    let changes = lines;
     let options = CreateImageOptionsBuilder::default()
         .from_src("-")
         .repo(repo)
         .tag(tag)
-        .changes(vec![
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-            "ENV NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string(),
-            "ENV USER=root".to_string(),
-            "ENV HOME=/root".to_string(),
-            "LABEL biar.builder=offline".to_string(),
-            format!(
-                "LABEL {}={}",
-                super::builder::FORMAT_LABEL,
-                super::builder::FORMAT
-            ),
-            "CMD [\"/bin/sh\"]".to_string(),
-        ])
+        .changes(changes)
         .build();
     let mut import =
         engine
@@ -305,7 +320,44 @@ async fn import_rootfs(engine: &Engine, rootfs: &Path, image: &str) -> Result<()
             "importing the builder image {image}"
         )))?;
     }
+    for change in later {
+        commit_change(engine, image, &change).await?;
+    }
     Ok(())
+}
+
+/// Applies one Dockerfile instruction to `image` (replacing its tag) by committing a container
+/// of it that never runs.
+async fn commit_change(engine: &Engine, image: &str, change: &str) -> Result<(), DockerError> {
+    let created = engine
+        .docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            bollard::models::ContainerCreateBody {
+                image: Some(image.to_string()),
+                cmd: Some(vec!["true".to_string()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(DockerError::api(format!("creating a container of {image}")))?;
+    let (repo, tag) = split_reference(image);
+    let result = engine
+        .docker
+        .commit_container(
+            bollard::query_parameters::CommitContainerOptionsBuilder::default()
+                .container(&created.id)
+                .repo(repo)
+                .tag(tag)
+                .changes(change)
+                .build(),
+            bollard::models::ContainerConfig::default(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(DockerError::api(format!("committing {image} ({change})")));
+    super::container::remove_container(engine, &created.id).await;
+    result
 }
 
 #[cfg(test)]

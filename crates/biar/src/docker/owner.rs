@@ -121,7 +121,7 @@ fn spawn(program: &PathBuf, args: &[OsString]) -> std::io::Result<ChildStdin> {
 /// in a task of its own: if the caller's future is dropped meanwhile (a cancelled build, a
 /// signal), the task still sees the answer and removes the container it made, so none is left
 /// `Created`. The caller [`unwatch`]es once it has removed the container.
-pub(crate) async fn create_container(
+pub(super) async fn create_container(
     engine: &Engine,
     name: &str,
     body: ContainerCreateBody,

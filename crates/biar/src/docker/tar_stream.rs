@@ -33,32 +33,44 @@ pub enum TarEntry {
 pub fn tar_stream(
     entries: Vec<TarEntry>,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    tokio::task::spawn_blocking(move || {
-        let writer =
-            std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
+    written_stream(move |writer| {
         let mut tar = tar::Builder::new(writer);
-        let result = (|| {
-            for entry in entries {
-                match entry {
-                    TarEntry::Dir { src, dest, filter } => {
-                        append_dir_header(&mut tar, &src, &dest)?;
-                        append_tree(&mut tar, &src, Path::new(""), &dest, filter.as_ref())?;
-                    }
-                    TarEntry::File { dest, bytes, mode } => {
-                        let mut header = tar::Header::new_gnu();
-                        header.set_size(bytes.len() as u64);
-                        header.set_mode(mode);
-                        header.set_uid(0);
-                        header.set_gid(0);
-                        header.set_mtime(0);
-                        header.set_entry_type(tar::EntryType::Regular);
-                        tar.append_data(&mut header, &dest, bytes.as_slice())?;
-                    }
+        for entry in entries {
+            match entry {
+                TarEntry::Dir { src, dest, filter } => {
+                    append_dir_header(&mut tar, &src, &dest)?;
+                    append_tree(&mut tar, &src, Path::new(""), &dest, filter.as_ref())?;
+                }
+                TarEntry::File { dest, bytes, mode } => {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(bytes.len() as u64);
+                    header.set_mode(mode);
+                    header.set_uid(0);
+                    header.set_gid(0);
+                    header.set_mtime(0);
+                    header.set_entry_type(tar::EntryType::Regular);
+                    tar.append_data(&mut header, &dest, bytes.as_slice())?;
                 }
             }
-            tar.into_inner()?.flush()
-        })();
+        }
+        tar.into_inner()?.flush()
+    })
+}
+
+/// The bytes `write` writes on a blocking thread, as a stream of chunks (for archives a caller
+/// writes its own way, e.g. the run module's copy of `workdir/`); an error of `write` ends the
+/// stream with it.
+pub fn written_stream<F>(
+    write: F,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::task::spawn_blocking(move || {
+        let mut writer =
+            std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone() });
+        let result = write(&mut writer).and_then(|()| writer.flush());
         if let Err(e) = result {
             let _ = tx.blocking_send(Err(e));
         }

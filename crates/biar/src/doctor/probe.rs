@@ -5,19 +5,12 @@
 //! parameter, never to a shell. The container is removed afterwards (and by the owner watcher
 //! if this process dies first).
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{
-    ContainerArchiveInfoOptionsBuilder, DownloadFromContainerOptionsBuilder,
-};
-use futures::StreamExt;
-
 use super::rules::{resolve_user, HomeFact, ImageFacts};
 use super::DoctorError;
-use crate::docker::{owner, remove_container, DockerError, Engine};
+use crate::docker::{Engine, ImageFiles};
 
 /// Go's `os.FileMode` bits in the engine's stat answer.
 const MODE_DIR: u32 = 1 << 31;
@@ -30,24 +23,15 @@ const MAX_PATH_DIRS: usize = 16;
 
 /// The image's config (`Config.User`, `Env`, `Labels`) and files.
 pub async fn image_facts(engine: &Engine, reference: &str) -> Result<ImageFacts, DoctorError> {
-    let image = match engine.docker.inspect_image(reference).await {
-        Ok(i) => i,
-        Err(e) if DockerError::is_not_found(&e) => {
-            return Err(DoctorError::NoImage {
-                reference: reference.to_string(),
-            })
-        }
-        Err(e) => return Err(DockerError::api(format!("inspecting {reference}"))(e).into()),
+    let Some(config) = engine.image_config(reference).await? else {
+        return Err(DoctorError::NoImage {
+            reference: reference.to_string(),
+        });
     };
-    let config = image.config.unwrap_or_default();
     let mut facts = ImageFacts {
-        user: config.user.unwrap_or_default(),
-        env: config.env.unwrap_or_default(),
-        labels: config
-            .labels
-            .unwrap_or_default()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>(),
+        user: config.user,
+        env: config.env,
+        labels: config.labels,
         ..Default::default()
     };
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -56,33 +40,17 @@ pub async fn image_facts(engine: &Engine, reference: &str) -> Result<ImageFacts,
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let body = ContainerCreateBody {
-        image: Some(image.id.clone().unwrap_or_else(|| reference.to_string())),
-        // Never started: an entrypoint is needed to create a container of an image without one.
-        entrypoint: Some(vec!["/biar-doctor-never-runs".to_string()]),
-        cmd: Some(Vec::new()),
-        network_disabled: Some(true),
-        labels: Some(owner::labels()),
-        ..Default::default()
-    };
-    owner::create_container(engine, &name, body)
-        .await
-        .map_err(DockerError::api(format!(
-            "creating a container of {reference}"
-        )))?;
+    let image = config.id.unwrap_or_else(|| reference.to_string());
     let files = Files {
-        engine,
-        container: &name,
+        files: ImageFiles::create(engine, &name, &image, reference).await?,
     };
     let result = files.gather(&mut facts).await;
-    remove_container(engine, &name).await;
-    owner::unwatch(&name);
+    files.files.remove().await;
     result.map(|()| facts)
 }
 
 struct Files<'a> {
-    engine: &'a Engine,
-    container: &'a str,
+    files: ImageFiles<'a>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -156,19 +124,11 @@ impl Files<'_> {
     }
 
     async fn stat(&self, path: &str) -> Result<Option<(Stat, String)>, DoctorError> {
-        let options = ContainerArchiveInfoOptionsBuilder::default()
-            .path(path)
-            .build();
-        match self
-            .engine
-            .docker
-            .get_container_archive_info(self.container, Some(options))
-            .await
-        {
-            Ok(s) => Ok(Some((Stat { mode: s.file_mode }, s.link_target))),
-            Err(e) if DockerError::is_not_found(&e) => Ok(None),
-            Err(e) => Err(DockerError::api(format!("reading {path} in the image"))(e).into()),
-        }
+        Ok(self
+            .files
+            .stat(path)
+            .await?
+            .map(|s| (Stat { mode: s.mode }, s.link_target)))
     }
 
     /// Where `path` ends after its links, and what is there; `None` when nothing is.
@@ -200,22 +160,7 @@ impl Files<'_> {
 
     /// The start of the engine's tar of `path` (at most `limit` bytes).
     async fn head(&self, path: &str, limit: usize) -> Result<Vec<u8>, DoctorError> {
-        let options = DownloadFromContainerOptionsBuilder::default()
-            .path(path)
-            .build();
-        let mut stream = self
-            .engine
-            .docker
-            .download_from_container(self.container, Some(options));
-        let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(DockerError::api(format!("reading {path} in the image")))?;
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() >= limit {
-                break;
-            }
-        }
-        Ok(bytes)
+        Ok(self.files.tar_head(path, limit).await?)
     }
 
     /// A small regular file's text (links followed); `None` when it is not there.

@@ -24,6 +24,7 @@
 //!   Docker API) and [`LocalStore`] (a folder on this host).
 
 mod assemble;
+mod blob_dir;
 mod cache;
 mod error;
 mod in_engine;
@@ -45,6 +46,7 @@ pub use assemble::{
     assemble, describe, open_layer, ImageDescriptor, ImageInput, ImageLayout, LayerSlot, Sizes,
     CREATED, LABEL_IMAGE,
 };
+pub use blob_dir::{valid_digest, BlobDir, PartialBlob};
 pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
 pub use in_engine::layers_in_engine;

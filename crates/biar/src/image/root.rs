@@ -75,25 +75,11 @@ pub fn root_layer(spec: &RootSpec) -> Vec<u8> {
     let home = spec.home();
     entries.insert(
         "etc/passwd".into(),
-        Entry::File(
-            format!(
-                "root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{gid}:{user}:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/false\n",
-                user = spec.user,
-                uid = spec.uid,
-                gid = spec.gid,
-            )
-            .into_bytes(),
-        ),
+        Entry::File(crate::profile::passwd(&spec.user, spec.uid, spec.gid, &home).into_bytes()),
     );
     entries.insert(
         "etc/group".into(),
-        Entry::File(
-            format!(
-                "root:x:0:\n{}:x:{}:\nnogroup:x:65534:\n",
-                spec.user, spec.gid
-            )
-            .into_bytes(),
-        ),
+        Entry::File(crate::profile::group(&spec.user, spec.gid).into_bytes()),
     );
     if let Some(bundle) = &spec.ca_bundle {
         entries.insert("etc/ssl/".into(), dir(0o755, (0, 0)));

@@ -111,7 +111,7 @@ fn parse_body(reader: impl Read, path: &str, url: &str) -> Result<Index, IndexEr
             reason,
         }
     })?;
-    Ok(Index::from_entries(channel_source(url), entries))
+    Ok(Index::from_entries(channel_source(url), entries).with_aliases())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -11,6 +11,7 @@
 //! }
 //! ```
 
+mod aliases;
 mod bundled;
 pub mod cache;
 mod channel;
@@ -30,13 +31,18 @@ mod update;
 pub use bundled::BUNDLED_ORIGIN;
 pub use check::UnknownAttr;
 pub use error::IndexError;
+/// Lists a project's pinned package set (`nix-env -qaP` in a fresh builder container): an index
+/// of exactly that set, to check attribute paths against (the image server's "did you mean").
+pub use nixenv::fetch as list_package_set;
 pub use search::{MatchKind, SearchHit, Searcher, MAX_QUERY_CHARS};
 pub use sources::{
     channel_source, load_bundled, load_for_search, nixenv_source, project_sources,
     read_project_config, Loaded,
 };
 pub use store::{Entry, Index, SourceInfo};
-pub use update::{update, update_channel, Outcome, SourceKind, SourceReport};
+pub use update::{
+    stale_sources, update, update_channel, Outcome, SourceKind, SourceReport, REFRESH_AFTER,
+};
 
 /// Parses a `packages.json` document (channel shape) from a reader, one entry at a time.
 pub fn parse_packages_json(

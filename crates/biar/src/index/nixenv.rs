@@ -76,7 +76,7 @@ async fn list(
         let mut entries = Vec::new();
         packages_json::parse(reader, Shape::NixEnv, |e| entries.push(e))
             .map_err(|reason| IndexError::NixEnv(format!("reading nix-env's output: {reason}")))?;
-        Ok(Index::from_entries(source, entries))
+        Ok(Index::from_entries(source, entries).with_aliases())
     })
     .await
     .map_err(|e| err(&e))?

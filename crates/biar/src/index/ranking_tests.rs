@@ -28,34 +28,37 @@ const TABLE: &[(&str, &[&str])] = &[
             "haskellPackages.lens",
         ],
     ),
-    // No top-level `nodejs` in packages.json: its versioned attributes, newest first, then the
-    // nested exact names, then prefixes (top-level before nested).
+    // No top-level `nodejs` in packages.json, but the alias table knows it (`nodejs_22`): it
+    // first, then the versioned attributes, newest first, then the nested exact names, then
+    // prefixes (top-level before nested).
     (
         "nodejs",
         &[
+            "nodejs",
             "nodejs_23",
             "nodejs_22",
             "nodejs_20",
             "nodejs_18",
             "elmPackages.nodejs",
-            "nodePackages.nodejs",
         ],
     ),
     ("nodejs_20", &["nodejs_20", "nodejs_22"]),
     (
         "python3",
         &[
+            // `python3` and `python312` from the alias table (the list has neither).
+            "python3",
             "python314",
             "python313",
+            "python312",
             "python311",
             "python310",
-            "python39",
-            "python3Full",
         ],
     ),
     (
         "numpy",
-        &["python312Packages.numpy", "python313Packages.numpy"],
+        // The default Python's set by its alias first: the name a user's file would use.
+        &["python3Packages.numpy", "python312Packages.numpy"],
     ),
     (
         "haskellPackages.lens",

@@ -506,6 +506,94 @@ fn greedy_score(needle: &[u8], lower: &[u8], attr: &[u8], end: Option<usize>) ->
 
 /// One search: the cheap tiers (exact, prefix, word boundary, substring), then typos, fuzzy
 /// matches and descriptions while there is room, each after the ones before.
+/// Where several hits are one package in versions (`numpy`, `numpy_1`, `numpy_2` of one set,
+/// all `pname` numpy), the version decides: they take the places the ranking gave the group,
+/// newest first. Hits without a version, or alone, keep their place.
+fn newest_first_among_namesakes(index: &Index, hits: &mut [SearchHit]) {
+    let group = |h: &SearchHit| -> Option<(String, String)> {
+        h.version.as_ref()?;
+        let set = h.attr.rsplit_once('.').map_or("", |(s, _)| s).to_string();
+        Some((set, index.pname(h.entry).to_string()))
+    };
+    let keys: Vec<Option<(String, String)>> = hits.iter().map(group).collect();
+    let mut done = vec![false; hits.len()];
+    for i in 0..hits.len() {
+        let Some(key) = &keys[i] else { continue };
+        if done[i] {
+            continue;
+        }
+        let places: Vec<usize> = (i..hits.len())
+            .filter(|&j| keys[j].as_ref() == Some(key))
+            .collect();
+        places.iter().for_each(|&j| done[j] = true);
+        if places.len() < 2 {
+            continue;
+        }
+        let mut members: Vec<SearchHit> = places.iter().map(|&j| hits[j].clone()).collect();
+        // Stable: equal versions keep the ranking's order.
+        members.sort_by(|a, b| compare_versions(b.version.as_deref(), a.version.as_deref()));
+        for (&j, m) in places.iter().zip(members) {
+            hits[j] = m;
+        }
+    }
+}
+
+/// `2.10.1` after `2.9`: numeric parts compared as numbers, others as text.
+fn compare_versions(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+    let parts = |v: &str| -> Vec<(u64, String)> {
+        v.split(['.', '-', '_', '+'])
+            .map(|p| (p.parse::<u64>().unwrap_or(0), p.to_string()))
+            .collect()
+    };
+    parts(a.unwrap_or("")).cmp(&parts(b.unwrap_or("")))
+}
+
+#[cfg(test)]
+mod namesake_tests {
+    use super::*;
+    use crate::index::store::Entry;
+
+    #[test]
+    fn the_newest_version_of_one_package_comes_first() {
+        let e = |attr: &str, version: &str| Entry {
+            attr: attr.into(),
+            pname: Some("numpy".into()),
+            version: Some(version.into()),
+            description: Some("Scientific tools for Python".into()),
+        };
+        let idx = Index::from_entries(
+            crate::index::channel_source("https://channels.invalid/packages.json"),
+            [
+                e("python312Packages.numpy", "2.2.2"),
+                e("python312Packages.numpy_1", "1.26.4"),
+                e("python312Packages.numpy_2", "2.10.0"),
+                e("python313Packages.numpy", "2.2.2"),
+            ],
+        );
+        let attrs: Vec<String> = idx
+            .search("numpy", 10)
+            .into_iter()
+            .map(|h| h.attr)
+            .collect();
+        // Within python312Packages: 2.10.0, 2.2.2, 1.26.4; the other set's numpy keeps its place.
+        let in_312: Vec<&str> = attrs
+            .iter()
+            .filter(|a| a.starts_with("python312Packages."))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            in_312,
+            vec![
+                "python312Packages.numpy_2",
+                "python312Packages.numpy",
+                "python312Packages.numpy_1"
+            ]
+        );
+        assert_eq!(attrs.len(), 4);
+        assert!(compare_versions(Some("2.10"), Some("2.9")).is_gt());
+    }
+}
+
 fn run(
     index: &Index,
     matcher: &mut Matcher,
@@ -541,7 +629,7 @@ fn run(
     chosen.take_fuzzy(index, matcher, q, &fuzzy, limit);
     let descs_out = chosen.take_descriptions(index, q, descs_in, limit);
 
-    let hits = chosen
+    let mut hits: Vec<SearchHit> = chosen
         .0
         .into_iter()
         .map(|(i, kind, score)| {
@@ -549,6 +637,7 @@ fn run(
             hit(index, i as usize, kind, score, matched)
         })
         .collect();
+    newest_first_among_namesakes(index, &mut hits);
     RunOut {
         hits,
         names: Some(Names {

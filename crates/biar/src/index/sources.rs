@@ -92,7 +92,18 @@ pub fn project_sources(project_root: &Path, config: &Config) -> Vec<SourceInfo> 
 /// Reads one cache file; a damaged one is removed and reported in `notes`.
 fn try_cache(path: &Path, notes: &mut Vec<String>) -> Option<(Index, CacheMeta)> {
     match cache::read(path) {
-        Ok(found) => found,
+        // A cache written before the alias table (or with an older one) gets them now, and is
+        // rewritten so the next load is the fast path again (a read-only cache only costs time).
+        Ok(found) => found.map(|(index, meta)| {
+            let before = index.len();
+            let index = index.with_aliases();
+            if index.len() != before {
+                if let Err(e) = cache::write(path, &index, &meta) {
+                    tracing::debug!("not rewriting {} with the aliases: {e}", path.display());
+                }
+            }
+            (index, meta)
+        }),
         Err(e) => {
             notes.push(e.to_string());
             let _ = std::fs::remove_file(path);

@@ -181,6 +181,50 @@ pub async fn update_channel(url: &str) -> SourceReport {
     SourceReport { source, outcome }
 }
 
+/// How old a source's cache may get before the TUI refreshes it in the background.
+pub const REFRESH_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The sources `project_dir` configures whose cache is older than `max_age` (by the cache
+/// file's time): its channel (`index.packagesUrl`) also when it has no cache yet, its nix-env
+/// listing only once made (it needs the builder, so it is never started unasked). Empty outside
+/// a project or without a cache folder.
+pub fn stale_sources(project_dir: &Path, max_age: Duration) -> Vec<SourceKind> {
+    let Some(dir) = cache::cache_dir() else {
+        return Vec::new();
+    };
+    stale_sources_in(&dir, project_dir, max_age, std::time::SystemTime::now())
+}
+
+fn stale_sources_in(
+    cache_dir: &Path,
+    project_dir: &Path,
+    max_age: Duration,
+    now: std::time::SystemTime,
+) -> Vec<SourceKind> {
+    let Some(config) = read_project_config(project_dir, &mut Vec::new()) else {
+        return Vec::new();
+    };
+    // `None`: no cache file.
+    let age = |source: &SourceInfo| {
+        let path = cache::cache_path(cache_dir, source);
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| now.duration_since(t).unwrap_or_default())
+    };
+    let mut out = Vec::new();
+    if let Some(url) = &config.index.packages_url {
+        if age(&channel_source(url)).is_none_or(|a| a > max_age) {
+            out.push(SourceKind::Channel);
+        }
+    }
+    let nixenv = sources::nixenv_source(project_dir, &config.nixpkgs);
+    if age(&nixenv).is_some_and(|a| a > max_age) {
+        out.push(SourceKind::NixEnv);
+    }
+    out
+}
+
 /// Refreshes every source `project_dir` configures (any folder: without a `config.json` only the
 /// bundled names), in order of preference. `notes` receives remarks such as a broken config.
 pub async fn update(
@@ -234,4 +278,48 @@ pub async fn update(
         outcome,
     });
     reports
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_channel_is_stale_when_missing_or_a_day_old_and_nix_env_only_once_made() {
+        let project = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let url = "https://channels.invalid/nixos-unstable/packages.json.br";
+        std::fs::write(
+            project.path().join("config.json"),
+            serde_json::json!({
+                "baseConfig": "base.nix",
+                "userConfig": [],
+                "nixpkgs": { "path": "." },
+                "index": { "packagesUrl": url }
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let day = REFRESH_AFTER;
+        let now = std::time::SystemTime::now();
+        let stale = |now| stale_sources_in(cache.path(), project.path(), day, now);
+        // No cache yet: the channel is fetched, nix-env is not started unasked.
+        assert_eq!(stale(now), vec![SourceKind::Channel]);
+        let channel = cache::cache_path(cache.path(), &channel_source(url));
+        let nixenv = cache::cache_path(
+            cache.path(),
+            &sources::nixenv_source(
+                project.path(),
+                &crate::config::PackageSetPin::Path { path: ".".into() },
+            ),
+        );
+        std::fs::write(&channel, b"x").unwrap();
+        std::fs::write(&nixenv, b"x").unwrap();
+        assert!(stale(now).is_empty(), "fresh caches");
+        let later = now + day + Duration::from_secs(60);
+        assert_eq!(stale(later), vec![SourceKind::Channel, SourceKind::NixEnv]);
+        // No project: nothing to refresh.
+        let empty = tempfile::tempdir().unwrap();
+        assert!(stale_sources_in(cache.path(), empty.path(), day, later).is_empty());
+    }
 }

@@ -17,9 +17,15 @@ use serde::Deserialize;
 
 use crate::progress::{neutralise_log, plain_text, BuildEvent};
 
+const ACT_COPY_PATH: u64 = 100;
+const ACT_FILE_TRANSFER: u64 = 101;
+const ACT_COPY_PATHS: u64 = 103;
 const ACT_BUILDS: u64 = 104;
 const ACT_BUILD: u64 = 105;
 const ACT_SUBSTITUTE: u64 = 108;
+const RES_SET_EXPECTED: u64 = 106;
+/// A `Downloaded` event at most every this many bytes (Nix reports every chunk).
+const DOWNLOAD_STEP: u64 = 256 << 10;
 const RES_BUILD_LOG_LINE: u64 = 101;
 const RES_SET_PHASE: u64 = 104;
 const RES_PROGRESS: u64 = 105;
@@ -66,7 +72,32 @@ enum Line {
 #[derive(Debug, Clone)]
 struct Activity {
     typ: u64,
+    /// The derivation of a build, the store path of a substitution.
     drv: Option<String>,
+}
+
+/// Byte counts of file transfers (downloads) and path copies (unpacking) from binary caches.
+#[derive(Debug, Default)]
+struct Transfers {
+    /// Bytes done of each running activity.
+    running: HashMap<u64, u64>,
+    /// Bytes of the activities that stopped.
+    finished: u64,
+}
+
+impl Transfers {
+    fn total(&self) -> u64 {
+        self.finished + self.running.values().sum::<u64>()
+    }
+    fn stop(&mut self, id: u64) -> bool {
+        match self.running.remove(&id) {
+            Some(done) => {
+                self.finished += done;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// A derivation whose build failed, with the end of its log.
@@ -90,6 +121,14 @@ pub struct LogParser {
     pub errors: Vec<String>,
     /// Plain (non-JSON) stderr lines, the last ones.
     plain: VecDeque<String>,
+    downloads: Transfers,
+    unpacking: Transfers,
+    download_expected: u64,
+    /// The last `Downloaded` sent: (bytes, expected, unpacked).
+    last_downloaded: (u64, u64, u64),
+    last_substitution: Option<(u64, u64)>,
+    /// Caches warned about (`cache` + kind), so each cause is said once.
+    cache_warned: Vec<String>,
 }
 
 impl LogParser {
@@ -118,9 +157,19 @@ impl LogParser {
                 text,
                 fields,
             } => {
-                let drv = (typ == ACT_BUILD)
-                    .then(|| fields.first().and_then(|f| f.as_str()).map(str::to_string))
+                let field = |i: usize| fields.get(i).and_then(|f| f.as_str()).map(str::to_string);
+                let drv = matches!(typ, ACT_BUILD | ACT_SUBSTITUTE)
+                    .then(|| field(0))
                     .flatten();
+                match typ {
+                    ACT_FILE_TRANSFER => {
+                        self.downloads.running.insert(id, 0);
+                    }
+                    ACT_COPY_PATH => {
+                        self.unpacking.running.insert(id, 0);
+                    }
+                    _ => {}
+                }
                 self.activities.insert(
                     id,
                     Activity {
@@ -133,6 +182,11 @@ impl LogParser {
                         name: drv_name(&drv),
                         drv,
                     }],
+                    (ACT_SUBSTITUTE, Some(path)) => vec![BuildEvent::SubstituteStarted {
+                        name: drv_name(&path),
+                        cache: plain_text(&field(1).unwrap_or_default()),
+                        path,
+                    }],
                     (ACT_SUBSTITUTE, _) if !text.is_empty() => vec![BuildEvent::Message {
                         level: 3,
                         text: plain_text(&text),
@@ -140,22 +194,20 @@ impl LogParser {
                     _ => Vec::new(),
                 }
             }
-            Line::Stop { id } => match self.activities.remove(&id) {
-                Some(Activity {
-                    typ: ACT_BUILD,
-                    drv: Some(drv),
-                }) => {
-                    if self.failures_pending > 0 {
-                        self.failures_pending -= 1;
-                        self.failed.push(drv.clone());
-                    }
-                    vec![BuildEvent::DerivationFinished { drv }]
+            Line::Stop { id } => {
+                let moved = self.downloads.stop(id) | self.unpacking.stop(id);
+                let mut events = self.stop(id);
+                if moved {
+                    events.extend(self.downloaded(true));
                 }
-                _ => Vec::new(),
-            },
+                events
+            }
             Line::Result { id, typ, fields } => self.result(id, typ, &fields),
             Line::Msg { level, msg } => {
                 let text = plain_text(&msg);
+                if let Some(events) = self.cache_message(level, &text) {
+                    return events;
+                }
                 if level == 0 {
                     self.errors.push(text.clone());
                 }
@@ -165,9 +217,121 @@ impl LogParser {
         }
     }
 
+    fn stop(&mut self, id: u64) -> Vec<BuildEvent> {
+        match self.activities.remove(&id) {
+            Some(Activity {
+                typ: ACT_SUBSTITUTE,
+                drv: Some(path),
+            }) => vec![BuildEvent::SubstituteFinished { path }],
+            Some(Activity {
+                typ: ACT_BUILD,
+                drv: Some(drv),
+            }) => {
+                if self.failures_pending > 0 {
+                    self.failures_pending -= 1;
+                    self.failed.push(drv.clone());
+                }
+                vec![BuildEvent::DerivationFinished { drv }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Nix's messages about a binary cache it cannot use become one [`BuildEvent::CacheWarning`]
+    /// per cache and cause (Nix repeats them per retry and per path); `None` for other messages.
+    fn cache_message(&mut self, level: u8, text: &str) -> Option<Vec<BuildEvent>> {
+        let quoted = |after: &str| -> Option<String> {
+            let rest = &text[text.find(after)? + after.len()..];
+            Some(rest[..rest.find('\'')?].to_string())
+        };
+        let (cache, kind, reason) = if text.contains("is not signed by any of the keys in") {
+            let cache = quoted("' from '")?;
+            (
+                cache,
+                "signature",
+                "its paths are not signed by a key you trust (trusted-public-keys, or the key \
+                 your settings give it): refused them, building instead"
+                    .to_string(),
+            )
+        } else if level == 0 && text.starts_with("disabling binary cache '") {
+            // Follows the unreachable warning below; Nix's own note, never a build error.
+            return Some(Vec::new());
+        } else if level <= 1 && text.contains("unable to download '") {
+            if text.contains("; retrying in") {
+                return Some(Vec::new());
+            }
+            let url = quoted("unable to download '")?;
+            let cache = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
+            let cause = text.rsplit_once("': ").map_or(text, |(_, c)| c);
+            (
+                cache.to_string(),
+                "unreachable",
+                format!("cannot be reached ({cause}): building what it would have given"),
+            )
+        } else {
+            return None;
+        };
+        let key = format!("{kind} {cache}");
+        if self.cache_warned.contains(&key) {
+            return Some(Vec::new());
+        }
+        self.cache_warned.push(key);
+        Some(vec![BuildEvent::CacheWarning { cache, reason }])
+    }
+
+    /// A `Downloaded` event when the byte counts moved enough (or `always`, when they moved at
+    /// all).
+    fn downloaded(&mut self, always: bool) -> Option<BuildEvent> {
+        let now = (
+            self.downloads.total(),
+            self.download_expected,
+            self.unpacking.total(),
+        );
+        let last = self.last_downloaded;
+        let moved = now != last
+            && (always
+                || now.1 != last.1
+                || now.0 >= last.0 + DOWNLOAD_STEP
+                || now.2 >= last.2 + DOWNLOAD_STEP);
+        if !moved {
+            return None;
+        }
+        self.last_downloaded = now;
+        Some(BuildEvent::Downloaded {
+            bytes: now.0,
+            expected: now.1,
+            unpacked: now.2,
+        })
+    }
+
     fn result(&mut self, id: u64, typ: u64, fields: &[serde_json::Value]) -> Vec<BuildEvent> {
         let activity = self.activities.get(&id).cloned();
+        let n = |i: usize| fields.get(i).and_then(|v| v.as_u64()).unwrap_or(0);
         match typ {
+            RES_PROGRESS if self.downloads.running.contains_key(&id) => {
+                self.downloads.running.insert(id, n(0));
+                self.downloaded(false).into_iter().collect()
+            }
+            RES_PROGRESS if self.unpacking.running.contains_key(&id) => {
+                self.unpacking.running.insert(id, n(0));
+                self.downloaded(false).into_iter().collect()
+            }
+            RES_PROGRESS if activity.as_ref().is_some_and(|a| a.typ == ACT_COPY_PATHS) => {
+                let now = (n(0), n(1));
+                if self.last_substitution == Some(now) {
+                    return Vec::new();
+                }
+                self.last_substitution = Some(now);
+                vec![BuildEvent::Substitution {
+                    done: now.0,
+                    expected: now.1,
+                }]
+            }
+            // The realisation's expected bytes: `[101, N]` is the download.
+            RES_SET_EXPECTED if n(0) == ACT_FILE_TRANSFER => {
+                self.download_expected = n(1);
+                self.downloaded(false).into_iter().collect()
+            }
             RES_PROGRESS if activity.as_ref().is_some_and(|a| a.typ == ACT_BUILDS) => {
                 let n = |i: usize| fields.get(i).and_then(|v| v.as_u64()).unwrap_or(0);
                 let progress = (n(0), n(1), n(2), n(3));
@@ -332,6 +496,89 @@ mod tests {
         let mut parser = LogParser::new();
         let events = fixture(name).lines().flat_map(|l| parser.feed(l)).collect();
         (parser, events)
+    }
+
+    #[test]
+    fn a_recorded_substitution_gives_paths_bytes_and_no_builds() {
+        // Recorded: a fresh store fetching hello's closure (3 paths) from an nginx cache.
+        let (parser, events) = parse("cache-subst.stderr");
+        let started: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                BuildEvent::SubstituteStarted { name, cache, .. } => {
+                    assert_eq!(cache, "http://127.0.0.1:18931");
+                    Some(name.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, ["busybox-1.35.0", "shell-1.0", "hello-2.12.1"]);
+        let finished = events
+            .iter()
+            .filter(|e| matches!(e, BuildEvent::SubstituteFinished { .. }))
+            .count();
+        assert_eq!(finished, 3);
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, BuildEvent::DerivationStarted { .. })));
+        assert!(events.contains(&BuildEvent::Substitution {
+            done: 3,
+            expected: 3
+        }));
+        let last = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                BuildEvent::Downloaded {
+                    bytes,
+                    expected,
+                    unpacked,
+                } => Some((*bytes, *expected, *unpacked)),
+                _ => None,
+            })
+            .unwrap();
+        // The NARs (880108 bytes expected) plus the cache's small files.
+        assert_eq!(last.1, 880108);
+        assert!(last.0 >= 880108, "{last:?}");
+        // Nix reports unpacking in steps; the last step may fall short of the closure's 2045440.
+        assert!(last.2 > 1_000_000 && last.2 <= 2045440, "{last:?}");
+        assert!(parser.errors.is_empty());
+    }
+
+    #[test]
+    fn an_untrusted_or_unreachable_cache_is_one_warning_naming_the_cause() {
+        let (parser, events) = parse("cache-bad.stderr");
+        let warnings: Vec<&BuildEvent> = events
+            .iter()
+            .filter(|e| matches!(e, BuildEvent::CacheWarning { .. }))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let BuildEvent::CacheWarning { cache, reason } = warnings[0] else {
+            unreachable!()
+        };
+        assert_eq!(cache, "http://127.0.0.1:18931");
+        assert!(reason.contains("not signed by a key you trust"), "{reason}");
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, BuildEvent::DerivationStarted { .. })));
+        assert!(parser.errors.is_empty());
+
+        let (parser, events) = parse("cache-down.stderr");
+        let warnings: Vec<&BuildEvent> = events
+            .iter()
+            .filter(|e| matches!(e, BuildEvent::CacheWarning { .. }))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let BuildEvent::CacheWarning { cache, reason } = warnings[0] else {
+            unreachable!()
+        };
+        assert_eq!(cache, "http://127.0.0.1:1");
+        assert!(reason.contains("Couldn't connect to server"), "{reason}");
+        // "disabling binary cache" (level 0) is no error of the build.
+        assert!(parser.errors.is_empty(), "{:?}", parser.errors);
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, BuildEvent::Message { level: 0..=1, .. })));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! Each build runs in its own container (see `docker::BuilderContainer` for why); every build
 //! shares the Nix store volume, whose locks make concurrent builds safe.
 
+pub mod cache;
 mod closure;
 pub mod collisions;
 mod error;

@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use super::cache::CachePlan;
 use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::upload_set::{upload_set, UploadSet};
 use super::{BuildError, ClosureGraph, StorePathInfo};
@@ -45,6 +46,8 @@ pub struct BuildOutput {
     /// out of it (`container.exec_stream_stdout(&["nix-store", "--dump", path])`). Dropping it
     /// removes the container.
     pub container: BuilderContainer,
+    /// Where the user uploads successful builds (see [`super::cache::push`]), if anywhere.
+    pub cache_push: Option<super::cache::PushTarget>,
 }
 
 /// Runs the whole build, sending progress to `events` (a closed receiver is fine) and stopping
@@ -57,11 +60,20 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<BuildOutput, BuildError> {
     let plan = plan(project)?;
+    let caches = CachePlan::for_project(project)?;
+    caches.make_host_dirs()?;
     let settings = &project.config.builder;
     stage(&events, Stage::Evaluate);
+    for (cache, reason) in &caches.warnings {
+        events.send(BuildEvent::CacheWarning {
+            cache: cache.clone(),
+            reason: reason.clone(),
+        });
+    }
     // Starting is not interrupted (a fraction of a second): a container dropped between its
     // creation and its start would not end by itself, so it is removed properly instead.
-    let container = BuilderContainer::start(engine, settings, "build").await?;
+    let container =
+        BuilderContainer::start_with(engine, settings, "build", &caches.host_dirs).await?;
     if cancel.is_cancelled() {
         container.remove().await;
         return Err(BuildError::Cancelled);
@@ -69,7 +81,7 @@ pub async fn run(
     let result = tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(BuildError::Cancelled),
-        r = build_in(&container, project, &plan, options, &events) => r,
+        r = build_in(&container, project, &plan, &caches, options, &events) => r,
     };
     match result {
         Ok((env_path, closure, collisions)) => {
@@ -92,6 +104,7 @@ pub async fn run(
                 closure,
                 collisions,
                 container,
+                cache_push: caches.push.clone(),
             })
         }
         Err(e) => {
@@ -353,14 +366,16 @@ async fn build_in(
     container: &BuilderContainer,
     project: &Project,
     plan: &Plan,
+    caches: &CachePlan,
     options: &BuildOptions,
     events: &progress::Sender,
 ) -> Result<(String, ClosureGraph, Vec<super::Collision>), BuildError> {
     let uploaded = upload(container, project, plan).await?;
 
     let settings = &project.config.builder;
-    let substituters = settings.substituters.join(" ");
-    let keys = settings.trusted_public_keys.join(" ");
+    // The binary caches come first, per build (never in the builder image's nix.conf).
+    let substituters = caches.substituters(&settings.substituters);
+    let keys = caches.trusted_keys(&settings.trusted_public_keys);
     let out_link = gc_root(project);
     let mut cmd: Vec<String> = [
         "nix-build",
@@ -383,6 +398,13 @@ async fn build_in(
     .map(|s| s.to_string())
     .collect();
     cmd.extend(uploaded.nix_args.iter().cloned());
+    if !caches.caches.is_empty() {
+        // A cache that fails mid-way (gone, a bad signature) is built around, not fatal; one
+        // that does not answer is given up on soon.
+        for (k, v) in [("fallback", "true"), ("connect-timeout", "10")] {
+            cmd.extend(["--option".to_string(), k.to_string(), v.to_string()]);
+        }
+    }
     if let Some(jobs) = options.max_jobs {
         cmd.push("--max-jobs".into());
         cmd.push(jobs.to_string());

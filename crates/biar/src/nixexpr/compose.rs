@@ -15,7 +15,11 @@
 //!   wrapper is overridable, and its passthru is the interpreter's: the arguments are put
 //!   there, the derivation is unchanged).
 //! - R: a package has nixpkgs' `rCommand`; a wrapper (`rWrapper.override { packages }`) has the
-//!   passthru `recommendedPackages`, and its arguments are read the same way.
+//!   passthru `recommendedPackages`, and its arguments are read the same way. RStudio's wrapper
+//!   (`rstudioWrapper.override { packages }`) has no passthru: it is known by its `fixLibsR`
+//!   attribute, and its packages are the R packages among its `buildInputs`. It stays an IDE
+//!   beside R: every RStudio wrapper is made with every R package the configuration names (its
+//!   own and the others'), and R's own wrapper gets the others as before.
 //!
 //! Every member of a family is replaced by one interpreter made with all their packages, at the
 //! place of the first member (configuration order). Interpreters that differ after aliases
@@ -73,6 +77,23 @@ const COMPOSITION: &str = r#"
       (if firstEnv != null then firstEnv else defaultWrapper).override (a: { packages = libs; });
   };
 
+  rstudio = rec {
+    isWrapper = p: isDrv p && p ? fixLibsR && p ? override && p ? buildInputs;
+    libsOf = w: builtins.filter r.isModule w.buildInputs;
+    make = w: libs: w.override (a: { packages = libs; });
+  };
+
+  # Every RStudio wrapper gets every R package named anywhere (R's wrapper is composed after).
+  composeRstudio = entries:
+    let
+      studios = builtins.filter (e: rstudio.isWrapper e.pkg) entries;
+      rMembers = builtins.filter (e: r.isMember e.pkg) entries;
+      libs = uniqueDrvs (builtins.concatMap (e: rstudio.libsOf e.pkg) studios
+        ++ builtins.concatMap (e: if r.isWrapper e.pkg then r.libsOf e.pkg else [ e.pkg ]) rMembers);
+    in
+    if studios == [ ] then entries
+    else map (e: if rstudio.isWrapper e.pkg then e // { pkg = rstudio.make e.pkg libs; } else e) entries;
+
   uniqueDrvs = drvs:
     (builtins.foldl'
       (acc: d: if acc.seen ? ${key d} then acc
@@ -114,5 +135,5 @@ const COMPOSITION: &str = r#"
     let
       entries = builtins.genList (i: (builtins.elemAt entries0 i) // { pos = i; }) (builtins.length entries0);
     in
-    composeFamily r (composeFamily python entries);
+    composeFamily r (composeRstudio (composeFamily python entries));
 "#;

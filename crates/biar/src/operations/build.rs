@@ -22,6 +22,22 @@ pub struct PipelineOptions {
     /// Push to this registry instead of loading into Docker.
     pub push: Option<RegistryTarget>,
     pub build: BuildOptions,
+    /// Make a missing builder (image and store volume) this way before building. Without it a
+    /// missing builder ends the pipeline with [`Error::BuilderMissing`](crate::operations::Error),
+    /// which says what would be made: nothing is ever created silently.
+    pub create_builder: Option<crate::docker::BuilderSource>,
+}
+
+impl PipelineOptions {
+    /// A load into Docker, or with `push` a push to the project's registry ([`Error::NoRegistry`]
+    /// when it names none).
+    pub fn for_project(project: &Project, push: bool) -> Result<PipelineOptions, super::Error> {
+        Ok(PipelineOptions {
+            push: push.then(|| super::push_target(project)).transpose()?,
+            build: BuildOptions::default(),
+            create_builder: None,
+        })
+    }
 }
 
 /// Hooks called with the results as the pipeline goes; every one defaults to nothing. Each is
@@ -119,6 +135,7 @@ async fn deliver(
             }
         }
     }
+    ensure_builder(&engine, project, options.create_builder, events).await?;
     let built = crate::nixbuild::run(
         &engine,
         project,
@@ -131,6 +148,13 @@ async fn deliver(
         project, options, identity, &built, events, observer, &cancel,
     )
     .await;
+    // The Nix build succeeded: its paths go to the user's binary cache (a refused upload is a
+    // warning; the image above is made either way).
+    if let Some(target) = &built.cache_push {
+        if !cancel.is_cancelled() {
+            crate::nixbuild::cache::push(&built.container, target, &built.env_path, events).await;
+        }
+    }
     built.container.remove().await;
     let (reference, remote, load, push) = result?;
     Ok(PipelineOutcome {
@@ -142,6 +166,39 @@ async fn deliver(
         load,
         push,
     })
+}
+
+/// A build needs the builder: make what is missing when asked to (each step an event), else
+/// fail saying what would be made.
+async fn ensure_builder(
+    engine: &crate::docker::Engine,
+    project: &Project,
+    create: Option<crate::docker::BuilderSource>,
+    events: &progress::Sender,
+) -> Result<(), crate::Error> {
+    // The settings a build uses: a project's signing keys only when the user trusts them.
+    project.check_keys_trusted()?;
+    let settings = &project.config.builder;
+    let Some(plan) = crate::docker::builder::plan(engine, settings).await? else {
+        return Ok(());
+    };
+    let Some(source) = create else {
+        return Err(crate::operations::Error::BuilderMissing { plan });
+    };
+    for step in plan.steps(source) {
+        events.send(BuildEvent::Builder {
+            text: format!("will {step}"),
+        });
+    }
+    let say = |text: &str| {
+        events.send(BuildEvent::Builder {
+            text: text.to_string(),
+        })
+    };
+    let offline = source == crate::docker::BuilderSource::Offline;
+    crate::docker::builder::create(engine, settings, offline, &say).await?;
+    say("the builder is ready");
+    Ok(())
 }
 
 type Steps = (

@@ -28,9 +28,27 @@ pub enum Error {
     Run(#[from] crate::run::RunError),
     #[error(transparent)]
     Inspect(#[from] crate::inspect::InspectError),
+    #[error(transparent)]
+    Doctor(#[from] crate::doctor::DoctorError),
     /// A push was asked of a project that names no registry.
     #[error("{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it", .config.display())]
     NoRegistry { config: std::path::PathBuf },
+    /// A build needs the builder, which is missing, and nobody asked to make it.
+    #[error("{}", builder_missing(.plan))]
+    BuilderMissing { plan: crate::docker::BuilderPlan },
+}
+
+fn builder_missing(plan: &crate::docker::BuilderPlan) -> String {
+    let mut text = String::from("the builder this build needs is missing; making it would:");
+    for step in plan.steps(crate::docker::BuilderSource::Official) {
+        text.push_str("\n  - ");
+        text.push_str(&step);
+    }
+    text.push_str(
+        "\n  do it with --create-builder (or --create-builder=offline to make the image from this \
+         host's Debian packages, with no network), or run `biar-tui builder create` first",
+    );
+    text
 }
 
 impl Error {
@@ -46,7 +64,9 @@ impl Error {
             Error::Registry(e) => e.category(),
             Error::Run(e) => e.category(),
             Error::Inspect(e) => e.category(),
+            Error::Doctor(e) => e.category(),
             Error::NoRegistry { .. } => Category::BadInput,
+            Error::BuilderMissing { .. } => Category::Failure,
         }
     }
 }

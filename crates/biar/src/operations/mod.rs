@@ -3,9 +3,14 @@
 //!
 //! - [`build_image`]: the whole product: Nix build → image with labels → load into Docker, or
 //!   push to a registry, unless `name:tag` is already there.
+//! - [`build_into_store`]: the same build into a content-addressed folder or a backing registry,
+//!   for the image server.
 //! - [`push_target`]: where a push goes (bad input when the project names no registry).
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
-//! - [`run_spec`]: how the environment runs.
+//! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell.
+//! - [`overview`]: the project at a glance (image, presets, package files, registry).
+//! - [`doctor_project`]: the project's image judged against its profile.
+//! - [`pull`]: an image from a registry into Docker, unless Docker has it.
 //! - [`diff_project`]: what changes between generations, and what a push would send.
 //! - [`inspect_closure`]: the closure explorer's model (sizes, why-chains, layers) without an image.
 //!
@@ -14,16 +19,24 @@
 
 mod build;
 mod diff;
+mod doctor;
 mod error;
 mod inspect;
+mod overview;
+mod pull;
 mod run_spec;
 mod state;
+mod store;
 mod target;
 
 pub use build::{build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome};
 pub use diff::{diff_project, DiffReport, ImageLayer};
+pub use doctor::doctor_project;
 pub use error::Error;
 pub use inspect::{inspect_closure, model_of, Inspected};
-pub use run_spec::run_spec;
+pub use overview::{overview, FileOverview, Overview};
+pub use pull::{pull, PullEvent, Pulled};
+pub use run_spec::{run_project, run_spec};
 pub use state::{docker_version, image_state, ImageState};
+pub use store::{build_into_store, ImageStore, StoredImage};
 pub use target::{push_target, registry_label};

@@ -65,6 +65,19 @@ pub fn os_release() -> &'static str {
     "NAME=\"biar-tui Nix environment\"\nID=biar\nID_LIKE=nixos\nPRETTY_NAME=\"biar-tui Nix environment\"\nHOME_URL=\"https://nixos.org/\"\n"
 }
 
+/// `/etc/passwd` of an image (and of a run as another uid, see `run`): `root`, the user with its
+/// ids and home (shell `/bin/sh`), `nobody`.
+pub fn passwd(user: &str, uid: u32, gid: u32, home: &str) -> String {
+    format!(
+        "root:x:0:0:root:/root:/bin/sh\n{user}:x:{uid}:{gid}:{user}:{home}:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/false\n"
+    )
+}
+
+/// `/etc/group` to go with [`passwd`]: `root`, the user's group (named after it), `nogroup`.
+pub fn group(user: &str, gid: u32) -> String {
+    format!("root:x:0:\n{user}:x:{gid}:\nnogroup:x:65534:\n")
+}
+
 /// The `devcontainer.metadata` label (Dev Containers spec, "Image metadata"): a JSON array of
 /// metadata objects merged with a `devcontainer.json`; `updateRemoteUserUID` lets the tooling
 /// change the user's uid to the host user's.

@@ -40,6 +40,32 @@ pub enum BuildEvent {
         winner: Provider,
         others: Vec<Provider>,
     },
+    /// A step of making the builder, which was missing and the build was asked to make
+    /// (`--create-builder`, or confirmed in the TUI).
+    Builder { text: String },
+    /// Nix began fetching a store path from a binary cache instead of building it.
+    SubstituteStarted {
+        path: String,
+        name: String,
+        cache: String,
+    },
+    /// A substitution ended (the path is in the store, or Nix fell back to building it).
+    SubstituteFinished { path: String },
+    /// Paths fetched from binary caches so far, of those Nix means to fetch.
+    Substitution { done: u64, expected: u64 },
+    /// Bytes downloaded from binary caches so far (compressed, as sent), of those expected, and
+    /// the store bytes they unpacked to (a `file://` cache downloads nothing but unpacks).
+    Downloaded {
+        bytes: u64,
+        expected: u64,
+        unpacked: u64,
+    },
+    /// A binary cache could not be used (unreachable, signatures by an untrusted key, an
+    /// upload refused, a project's cache the user does not trust): the build goes on without it.
+    CacheWarning { cache: String, reason: String },
+    /// The paths of a successful build were uploaded (signed) to a binary cache: `paths` were
+    /// new to it.
+    CachePushed { cache: String, paths: u64 },
     /// The pipeline finished with this image reference.
     Done { reference: String },
 }

@@ -32,6 +32,15 @@ pub struct Tally {
     pub layers_sent: usize,
     pub layers_reused: usize,
     pub bytes_sent: u64,
+    /// Paths being fetched from a binary cache now, oldest first (`drv` is the store path).
+    pub substituting: Vec<Building>,
+    /// Paths fetched from binary caches / expected, as Nix last said.
+    pub substituted: (u64, u64),
+    /// Bytes downloaded from binary caches / expected, and the store bytes they unpacked to.
+    pub downloaded: (u64, u64),
+    pub unpacked: u64,
+    /// Warnings about binary caches, once each (`cache: reason`).
+    pub cache_warnings: Vec<String>,
     /// The image reference the pipeline delivered, once done.
     pub done_reference: Option<String>,
 }
@@ -84,10 +93,34 @@ impl Tally {
                     self.bytes_sent += size;
                 }
             }
-            BuildEvent::Done { reference } => self.done_reference = Some(reference.clone()),
-            BuildEvent::Log { .. } | BuildEvent::Message { .. } | BuildEvent::Collision { .. } => {
-                return false
+            BuildEvent::SubstituteStarted { path, name, .. } => self.substituting.push(Building {
+                drv: path.clone(),
+                name: name.clone(),
+                phase: None,
+            }),
+            BuildEvent::SubstituteFinished { path } => self.substituting.retain(|b| &b.drv != path),
+            BuildEvent::Substitution { done, expected } => self.substituted = (*done, *expected),
+            BuildEvent::Downloaded {
+                bytes,
+                expected,
+                unpacked,
+            } => {
+                self.downloaded = (*bytes, *expected);
+                self.unpacked = *unpacked;
             }
+            BuildEvent::CacheWarning { cache, reason } => {
+                let text = format!("{cache}: {reason}");
+                if self.cache_warnings.contains(&text) {
+                    return false;
+                }
+                self.cache_warnings.push(text);
+            }
+            BuildEvent::CachePushed { .. } => return false,
+            BuildEvent::Done { reference } => self.done_reference = Some(reference.clone()),
+            BuildEvent::Log { .. }
+            | BuildEvent::Message { .. }
+            | BuildEvent::Collision { .. }
+            | BuildEvent::Builder { .. } => return false,
         }
         true
     }
@@ -98,6 +131,38 @@ impl Tally {
             .iter()
             .find(|b| b.drv == drv)
             .map(|b| b.name.as_str())
+    }
+
+    /// The bytes that measure a substitution's speed: downloaded, or unpacked when nothing was
+    /// downloaded (a `file://` cache).
+    pub fn fetched_bytes(&self) -> u64 {
+        if self.downloaded.0 > 0 {
+            self.downloaded.0
+        } else {
+            self.unpacked
+        }
+    }
+
+    /// `3/5 fetched, 1.2/4.0 MB downloaded`, or `None` before any substitution.
+    pub fn substitution_summary(&self) -> Option<String> {
+        let (done, expected) = self.substituted;
+        if expected == 0 && self.substituting.is_empty() {
+            return None;
+        }
+        let mb = |b: u64| b as f64 / 1e6;
+        let (bytes, of) = self.downloaded;
+        Some(if of > 0 {
+            format!(
+                "{done}/{expected} fetched, {:.1}/{:.1} MB downloaded",
+                mb(bytes),
+                mb(of)
+            )
+        } else {
+            format!(
+                "{done}/{expected} fetched, {:.1} MB",
+                mb(self.fetched_bytes())
+            )
+        })
     }
 
     /// Layers of the current stage reported so far (sent or reused).
@@ -161,5 +226,44 @@ mod tests {
         assert_eq!(t.name_of("/nix/store/x-a.drv"), Some("a"));
         assert_eq!((t.layers_sent, t.layers_reused, t.bytes_sent), (1, 1, 5));
         assert_eq!(t.layers_seen(), 2);
+    }
+
+    #[test]
+    fn folds_substitutions() {
+        let mut t = Tally::default();
+        assert_eq!(t.substitution_summary(), None);
+        let p = "/nix/store/x-hello-1";
+        for e in [
+            BuildEvent::Substitution {
+                done: 0,
+                expected: 2,
+            },
+            BuildEvent::SubstituteStarted {
+                path: p.into(),
+                name: "hello-1".into(),
+                cache: "http://c".into(),
+            },
+            BuildEvent::Downloaded {
+                bytes: 500_000,
+                expected: 2_000_000,
+                unpacked: 900_000,
+            },
+        ] {
+            assert!(t.on(&e));
+        }
+        assert_eq!(t.substituting[0].name, "hello-1");
+        assert_eq!(
+            t.substitution_summary().unwrap(),
+            "0/2 fetched, 0.5/2.0 MB downloaded"
+        );
+        t.on(&BuildEvent::SubstituteFinished { path: p.into() });
+        assert!(t.substituting.is_empty());
+        let w = BuildEvent::CacheWarning {
+            cache: "http://c".into(),
+            reason: "unreachable".into(),
+        };
+        assert!(t.on(&w));
+        assert!(!t.on(&w));
+        assert_eq!(t.cache_warnings, ["http://c: unreachable"]);
     }
 }

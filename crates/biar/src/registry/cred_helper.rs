@@ -182,37 +182,7 @@ async fn run(
         out.map_err(|e| fail(format!("its output could not be read: {e}")))?;
     let (err, _) = err.unwrap_or_default();
     if !status.success() {
-        // Helpers report errors as text on stdout (the protocol), some on stderr too.
-        let said = String::from_utf8_lossy(&out);
-        let said = said.trim();
-        if said == NOT_FOUND {
-            return Ok(HelperAnswer::NotFound);
-        }
-        let mut text = String::new();
-        // A JSON answer with a failing status may hold a secret: never quoted.
-        if !said.is_empty() && !said.starts_with('{') {
-            text.push_str(said);
-        }
-        let err = String::from_utf8_lossy(&err);
-        if !err.trim().is_empty() {
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            text.push_str(err.trim());
-        }
-        let status = match status.code() {
-            Some(code) => format!("exit status {code}"),
-            None => "killed by a signal".to_string(),
-        };
-        let text = quote(&text);
-        let hint = format!(
-            "  try it by hand: `echo {server} | {program} get`; or log in again: `docker login {server}`"
-        );
-        return Err(fail(if text.is_empty() {
-            format!("failed ({status}) and said nothing\n{hint}")
-        } else {
-            format!("failed ({status}):\n{text}\n{hint}")
-        }));
+        return failed(status, &out, &err, server, program).map_err(fail);
     }
     if out_overflow {
         return Err(fail(format!(
@@ -220,12 +190,56 @@ async fn run(
             STDOUT_LIMIT / 1024
         )));
     }
+    parse_answer(&out).map_err(fail)
+}
+
+/// What a helper that exited with a failure said: not found (the protocol's answer, on stdout),
+/// else the failure's text. Helpers report errors as text on stdout, some on stderr too.
+fn failed(
+    status: std::process::ExitStatus,
+    out: &[u8],
+    err: &[u8],
+    server: &str,
+    program: &str,
+) -> Result<HelperAnswer, String> {
+    let said = String::from_utf8_lossy(out);
+    let said = said.trim();
+    if said == NOT_FOUND {
+        return Ok(HelperAnswer::NotFound);
+    }
+    let mut text = String::new();
+    // A JSON answer with a failing status may hold a secret: never quoted.
+    if !said.is_empty() && !said.starts_with('{') {
+        text.push_str(said);
+    }
+    let err = String::from_utf8_lossy(err);
+    if !err.trim().is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(err.trim());
+    }
+    let status = match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "killed by a signal".to_string(),
+    };
+    let text = quote(&text);
+    let hint = format!(
+        "  try it by hand: `echo {server} | {program} get`; or log in again: `docker login {server}`"
+    );
+    Err(if text.is_empty() {
+        format!("failed ({status}) and said nothing\n{hint}")
+    } else {
+        format!("failed ({status}):\n{text}\n{hint}")
+    })
+}
+
+/// The helper's JSON answer (`{"Username", "Secret"}`).
+fn parse_answer(out: &[u8]) -> Result<HelperAnswer, String> {
     // Never quote stdout or serde's message about it: it holds the secret.
-    let answer: Answer = serde_json::from_slice(&out).map_err(|_| {
-        fail(
-            "answered with something that is not its JSON credentials ({\"Username\", \"Secret\"})"
-                .into(),
-        )
+    let answer: Answer = serde_json::from_slice(out).map_err(|_| {
+        "answered with something that is not its JSON credentials ({\"Username\", \"Secret\"})"
+            .to_string()
     })?;
     if answer.username == TOKEN_USERNAME {
         return Ok(HelperAnswer::IdentityToken);

@@ -11,13 +11,18 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+use super::copy::{self, Manifest};
 use super::terminal::{self, RawMode, StdinPump};
-use super::{RunError, WorkdirMount};
+use super::{RunAs, RunError, WorkdirMount};
 use crate::docker::{owner, AttachedSpec, ContainerState, DockerError, Engine, ExecOutput};
 
 /// Keys that detach from the container (which is then removed). Docker's default, Ctrl-P Ctrl-Q,
 /// would swallow Ctrl-P (shell history) while it waits for the second key.
 pub const DETACH_KEYS: &str = "ctrl-]";
+
+/// Once the container has exited, the run ends when no output came for this long, if the Engine
+/// keeps the attach connection open.
+const EXIT_DRAIN: Duration = Duration::from_secs(1);
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +40,46 @@ pub struct RunSpec {
     pub env: Vec<String>,
     /// The container's name; a unique `biar-run-…` one if `None`.
     pub name: Option<String>,
+    /// Run as this user instead of the image's (the owner of `workdir/`, see [`RunAs`]).
+    pub run_as: Option<RunAs>,
+    /// Told what happens around the run the user should know of (workdir/ copied to a remote
+    /// engine and back).
+    pub notices: Notices,
+}
+
+/// Where [`run_attached`] says what it does besides running (the front end prints it).
+#[derive(Clone, Default)]
+pub struct Notices(Option<std::sync::Arc<Say>>);
+
+type Say = dyn Fn(&str) + Send + Sync;
+
+impl Notices {
+    pub fn new(say: impl Fn(&str) + Send + Sync + 'static) -> Notices {
+        Notices(Some(std::sync::Arc::new(say)))
+    }
+
+    fn say(&self, text: &str) {
+        if let Some(say) = &self.0 {
+            say(text)
+        }
+    }
+}
+
+impl std::fmt::Debug for Notices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Notices(..)"
+        } else {
+            "Notices(none)"
+        })
+    }
+}
+
+/// `workdir/` copied into a volume of an engine that does not see this machine's files.
+struct WorkdirCopy {
+    volume: String,
+    host: std::path::PathBuf,
+    target: String,
 }
 
 /// Runs `spec` attached to the process's real stdin/stdout/stderr and returns the command's exit
@@ -58,19 +103,105 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
     owner::sweep(engine).await;
     let name = spec.name.clone().unwrap_or_else(unique_name);
     let mut guard = Removal::new(engine, &name);
+    // An engine reached over the network would read a bind mount's path on its own host: it
+    // gets a copy instead.
+    let copy = match &spec.workdir_mount {
+        Some(m) if !engine.sees_host_paths() => Some(WorkdirCopy {
+            volume: format!("{name}-workdir"),
+            host: m.host().to_path_buf(),
+            target: m.target().to_string(),
+        }),
+        _ => None,
+    };
+    if let Some(c) = &copy {
+        engine
+            .create_volume(&c.volume, "workdir")
+            .await
+            .map_err(RunError::docker("create the volume for workdir/"))?;
+    }
+    let mut sent: Option<Manifest> = None;
     let run = async {
-        let id = create(engine, spec, &name).await?;
+        let id = create(engine, spec, &name, copy.as_ref()).await?;
+        if let Some(c) = &copy {
+            spec.notices.say(&format!(
+                "workdir/ is copied to the engine at {} (it cannot see this machine's files), \
+                 not mounted: changes made here during the run are not seen there",
+                engine.address
+            ));
+            let owner = engine
+                .image_user(&spec.image)
+                .await
+                .map_err(RunError::docker("inspect the image"))?
+                .unwrap_or((0, 0));
+            let (manifest, stats) = copy::copy_in(engine, &id, &c.host, &c.target, owner).await?;
+            sent = Some(manifest);
+            spec.notices.say(&format!(
+                "workdir/: {} files ({}) copied into volume {}; the container's changes come \
+                 back when the run ends",
+                stats.files,
+                human_bytes(stats.bytes),
+                c.volume
+            ));
+        }
         attach_and_wait(engine, spec, &id).await
     };
     let result = tokio::select! {
         r = run => r,
         signal = stop.recv() => Err(RunError::Interrupted { signal }),
     };
+    let mut keep_volume = false;
+    if let (Some(c), Some(manifest)) = (&copy, sent.take()) {
+        match copy::copy_back(engine, &name, &c.host, &c.target, manifest).await {
+            Ok(report) => say_copied_back(&spec.notices, &report),
+            Err(e) => {
+                keep_volume = true;
+                spec.notices.say(&format!(
+                    "workdir/ could not be copied back from the engine: {e}\n  the container's \
+                     copy stays in volume {} on {}",
+                    c.volume, engine.address
+                ));
+            }
+        }
+    }
     // After a signal the create request may still be on its way to the engine, and the container
     // appear after our removal: the watcher keeps its name and removes it once we are gone.
     let interrupted = matches!(result, Err(RunError::Interrupted { .. }));
     guard.remove_now(!interrupted).await;
+    if let Some(c) = copy.filter(|_| !keep_volume) {
+        if let Err(e) = engine.remove_volume(&c.volume).await {
+            spec.notices.say(&format!("{e}"));
+        }
+    }
     result
+}
+
+fn say_copied_back(notices: &Notices, report: &copy::CopyBack) {
+    let mut text = format!(
+        "workdir/: copied back from the engine: {} changed or new, {} deleted",
+        report.updated, report.deleted
+    );
+    if report.refused > 0 {
+        text.push_str(&format!(
+            ", {} entries refused (outside workdir/ or not files)",
+            report.refused
+        ));
+    }
+    for path in &report.conflicts {
+        text.push_str(&format!(
+            "\n  {} changed here and in the container: the container's version is {}.from-container",
+            path.display(),
+            path.display()
+        ));
+    }
+    notices.say(&text);
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1e3),
+        n => format!("{n} bytes"),
+    }
 }
 
 /// SIGTERM and SIGHUP, for the time of a run.
@@ -113,26 +244,44 @@ fn unique_name() -> String {
     )
 }
 
-async fn create(engine: &Engine, spec: &RunSpec, name: &str) -> Result<String, RunError> {
+async fn create(
+    engine: &Engine,
+    spec: &RunSpec,
+    name: &str,
+    copy: Option<&WorkdirCopy>,
+) -> Result<String, RunError> {
     let attached = AttachedSpec {
         image: spec.image.clone(),
         cmd: spec.cmd.clone(),
         env: spec.env.clone(),
         tty: spec.tty,
-        bind: spec
-            .workdir_mount
-            .as_ref()
-            .map(|m| (m.host().display().to_string(), m.target().to_string())),
+        bind: match copy {
+            Some(_) => None,
+            None => spec
+                .workdir_mount
+                .as_ref()
+                .map(|m| (m.host().display().to_string(), m.target().to_string())),
+        },
+        volume: copy.map(|c| (c.volume.clone(), c.target.clone())),
+        user: spec.run_as.as_ref().map(RunAs::user_spec),
         console_size: if spec.tty {
             terminal::size().map(|(c, r)| (r, c))
         } else {
             None
         },
     };
-    engine
+    let id = engine
         .create_attachable(name, &attached)
         .await
-        .map_err(RunError::docker("create the container"))
+        .map_err(RunError::docker("create the container"))?;
+    if let Some(run_as) = &spec.run_as {
+        // Before it starts, so the user exists from the first instruction on.
+        engine
+            .put_files(&id, "/", run_as.files_tar())
+            .await
+            .map_err(RunError::docker("give the container its user"))?;
+    }
+    Ok(id)
 }
 
 async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i64, RunError> {
@@ -170,20 +319,39 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
     let mut stdin_open = true;
+    let mut exit_rx = exit_rx;
+    // The wait stream's answer, once it came: `Some(code)`, where `code` is `None` if the wait
+    // failed. The end of output normally ends the loop, but the attach connection is the Engine's
+    // to close: once the container has exited, output may go on flowing (a slow link), and when
+    // none came for `EXIT_DRAIN` the run is over whether or not the connection closed (a run must
+    // never outlive its shell).
+    let mut exited: Option<Option<i64>> = None;
+    let drain = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(drain);
     let interrupted = loop {
         tokio::select! {
-            item = output.next() => match item {
-                Some(Ok(ExecOutput::Stderr(message))) => {
-                    let _ = stderr.write_all(&message).await;
-                    let _ = stderr.flush().await;
+            code = &mut exit_rx, if exited.is_none() => {
+                exited = Some(code.ok().flatten());
+                drain.as_mut().reset(tokio::time::Instant::now() + EXIT_DRAIN);
+            }
+            _ = &mut drain, if exited.is_some() => break false,
+            item = output.next() => {
+                if exited.is_some() {
+                    drain.as_mut().reset(tokio::time::Instant::now() + EXIT_DRAIN);
                 }
-                Some(Ok(ExecOutput::Stdout(message))) => {
-                    let _ = stdout.write_all(&message).await;
-                    let _ = stdout.flush().await;
+                match item {
+                    Some(Ok(ExecOutput::Stderr(message))) => {
+                        let _ = stderr.write_all(&message).await;
+                        let _ = stderr.flush().await;
+                    }
+                    Some(Ok(ExecOutput::Stdout(message))) => {
+                        let _ = stdout.write_all(&message).await;
+                        let _ = stdout.flush().await;
+                    }
+                    // End of output: the command exited (or we were detached).
+                    Some(Err(_)) | None => break false,
                 }
-                // End of output: the command exited (or we were detached).
-                Some(Err(_)) | None => break false,
-            },
+            }
             chunk = in_rx.recv(), if stdin_open => match chunk {
                 Some(Some(bytes)) => {
                     if input.write_all(&bytes).await.is_err() {
@@ -213,10 +381,17 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     // The wait stream normally has the code by now. If its request reached the Engine only after
     // a very fast command had exited, it waits for an exit that already happened: the container's
     // own state then has the code.
-    if let Ok(Ok(Some(code))) = tokio::time::timeout(Duration::from_millis(200), exit_rx).await {
-        return Ok(code);
+    let code = match exited {
+        Some(code) => code,
+        None => match tokio::time::timeout(Duration::from_millis(200), exit_rx).await {
+            Ok(Ok(code)) => code,
+            _ => None,
+        },
+    };
+    match code {
+        Some(code) => Ok(code),
+        None => exit_code_from_inspect(engine, id).await,
     }
-    exit_code_from_inspect(engine, id).await
 }
 
 /// A failed start. When the engine could not execute the command, the code a shell (and the docker

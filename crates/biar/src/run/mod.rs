@@ -4,10 +4,14 @@
 //! keyboard, leaves the alternate screen, calls it, then restores itself and redraws.
 
 mod attach;
+mod copy;
 mod error;
 mod mount;
 pub mod terminal;
+mod user;
 
-pub use attach::{run_attached, RunSpec, DETACH_KEYS};
+pub use attach::{run_attached, Notices, RunSpec, DETACH_KEYS};
+pub use copy::{CopyBack, CopyIn};
 pub use error::RunError;
 pub use mount::{project_workdir, WorkdirMount};
+pub use user::RunAs;

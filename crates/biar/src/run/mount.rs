@@ -16,6 +16,7 @@ use crate::config::Project;
 pub struct WorkdirMount {
     host: PathBuf,
     target: String,
+    owner: (u32, u32),
 }
 
 impl WorkdirMount {
@@ -27,6 +28,12 @@ impl WorkdirMount {
     /// The mount point and working directory in the container (`image.workdir`).
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The host folder's owner, `(uid, gid)`: whom what the container writes there should
+    /// belong to (see [`super::RunAs`]).
+    pub fn owner(&self) -> (u32, u32) {
+        self.owner
     }
 }
 
@@ -74,15 +81,18 @@ pub fn project_workdir(project: &Project) -> Result<WorkdirMount, RunError> {
             },
         });
     }
-    if !host.is_dir() {
+    let meta = std::fs::metadata(&host).map_err(io_error)?;
+    if !meta.is_dir() {
         return Err(RunError::Workdir {
             path: dir.display().to_string(),
             reason: "it is not a folder".into(),
         });
     }
+    use std::os::unix::fs::MetadataExt;
     Ok(WorkdirMount {
         host,
         target: project.config.image.workdir.clone(),
+        owner: (meta.uid(), meta.gid()),
     })
 }
 
@@ -113,6 +123,9 @@ mod tests {
         let m = project_workdir(&p).unwrap();
         assert_eq!(m.host(), d.path().canonicalize().unwrap().join("workdir"));
         assert_eq!(m.target(), "/home/user/workdir");
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(d.path()).unwrap();
+        assert_eq!(m.owner(), (meta.uid(), meta.gid()));
     }
 
     #[test]
