@@ -36,7 +36,7 @@ def sc(v):
 for m in mods:
     if m not in idx: sc(m)
 print("cycles (strongly connected groups):", sccs or "none")
-ORDER='location,category,progress,oci,fsutil,profile,nixexpr,config,export,docker,doctor,builder,nixbuild,index,presets,image,registry,run,operations'
+ORDER='location,category,progress,oci,fsutil,profile,nixexpr,config,export,docker,doctor,builder,nixbuild,index,presets,image,registry,run,inspect,operations'
 order=(sys.argv[2] if len(sys.argv)>2 else ORDER).split(',')
 back=[]
 if order:

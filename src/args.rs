@@ -65,6 +65,14 @@ pub enum Command {
     Pull(commands::pull::Args),
     /// Run the environment attached to this terminal (a shell, or CMD).
     Run(commands::run::Args),
+    /// What the environment is made of: each package's own, closure and added size, why a path
+    /// is there, which layer it lands in (builds the closure, makes no image).
+    Closure(commands::closure::Args),
+    /// What changes between generations, or from the last one to the current configuration, and
+    /// what a push would upload, mount or skip (nothing is sent).
+    Diff(commands::diff::Args),
+    /// The project's generations: every build or push, with image, packages and closure size.
+    History(commands::history::Args),
     /// Check an image against a workspace profile (coder, devcontainer): pass / fail / fix.
     Doctor(commands::doctor::Args),
     /// Write the files a workspace platform needs for the image (Coder main.tf, devcontainer.json).

@@ -38,6 +38,7 @@ pub fn category_of(err: &anyhow::Error) -> Category {
             biar::image::ImageError,
             biar::registry::RegistryError,
             biar::run::RunError,
+            biar::inspect::InspectError,
             biar::doctor::DoctorError
         );
     }

@@ -23,7 +23,7 @@ fn quote(path: &Path) -> String {
 fn terminal(name: &str, dir: &Path, home: &Path, script: &str) -> Tmux {
     let go = home.join("go");
     let command = format!(
-        "while [ ! -e {go} ]; do sleep 0.1; done; export XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color; B={bin}; P={dir}; {script}; sleep 600",
+        "while [ ! -e {go} ]; do sleep 0.1; done; export XDG_CACHE_HOME={cache} XDG_STATE_HOME={cache}/state XDG_CONFIG_HOME={config} TERM=xterm-256color; B={bin}; P={dir}; {script}; sleep 600",
         go = quote(&go),
         cache = quote(&home.join("cache")),
         config = quote(&home.join("config")),

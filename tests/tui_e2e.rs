@@ -295,7 +295,7 @@ fn tui_command(home: &Path, dir: &Path, exit: &Path) -> String {
 /// [`tui_command`], running `then` in the pane after the TUI exits.
 fn tui_command_then(home: &Path, dir: &Path, exit: &Path, then: &str) -> String {
     format!(
-        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; {then}",
+        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_STATE_HOME={cache}/state XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; echo $? > {exit}; {then}",
         cache = shell_quote(&home.join("cache")),
         config = shell_quote(&home.join("config")),
         bin = shell_quote(&assert_cmd::cargo::cargo_bin("biar-tui")),
@@ -342,6 +342,8 @@ fn shift_p_builds_and_pushes_to_the_registry() {
     });
 
     tmux.key("P");
+    // The preview of what changes comes first; enter pushes.
+    tmux.key("Enter");
     tmux.wait("the push in the build view", short, |s| {
         s.contains("┏ Push")
     });
@@ -377,6 +379,8 @@ fn shift_p_builds_and_pushes_to_the_registry() {
     // Again, from the build view: already there, nothing sent.
     reg.clear_log();
     tmux.key("P");
+    // The preview of what changes comes first; enter pushes.
+    tmux.key("Enter");
     tmux.wait("the second push", Duration::from_secs(120), |s| {
         s.contains("✓ already in the registry")
     });
@@ -486,6 +490,8 @@ fn cancelling_a_push_stops_it_and_tags_nothing() {
     assert!(cmdline.contains("biar-tui"), "the TUI's pid: {tui_pid:?}");
 
     tmux.key("P");
+    // The preview of what changes comes first; enter pushes.
+    tmux.key("Enter");
     tmux.wait("the sleeper building", Duration::from_secs(120), |s| {
         s.contains("building sleeper")
     });
@@ -626,6 +632,51 @@ fn sigterm_or_hangup_during_a_run_removes_the_container() {
             "hangup={hangup}: removed when the TUI was gone"
         );
     }
+}
+
+/// The closure explorer in a real terminal: `e` builds the closure (no image), the packages sorted
+/// by name, `G` selects the last (vim), `d` removes it from user.nix, and the explorer rebuilds
+/// and shows fewer paths and the old total beside the new.
+#[test]
+fn the_explorer_removes_a_package_and_shows_the_size_drop() {
+    if !docker_available() {
+        return;
+    }
+    let (tmp, dir) = offline_project(|config| {
+        config["userConfig"] = serde_json::json!(["user.nix"]);
+    });
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello vim ]\n").unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-explorer-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("e");
+    let paths = |s: &str| -> Option<usize> {
+        let rest = &s[s.find("closure: ")? + 9..];
+        rest.split(' ').next()?.parse().ok()
+    };
+    let first = tmux.wait("the closure", Duration::from_secs(300), |s| {
+        paths(s).is_some() || s.contains("did not load")
+    });
+    let before = paths(&first).unwrap_or_else(|| panic!("{first}"));
+    assert!(first.contains("vim-"), "{first}");
+    // By name: busybox, hello, nss-cacert, shell, vim; the last row is vim.
+    tmux.keys(&["s", "s", "s", "G", "d"]);
+    let after = tmux.wait("the rebuilt closure", Duration::from_secs(300), |s| {
+        s.contains("(was ") || s.contains("did not load")
+    });
+    let now = paths(&after).unwrap_or_else(|| panic!("{after}"));
+    assert!(now < before, "{before} → {now}:\n{after}");
+    assert!(!after.contains("vim-"), "{after}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("user.nix")).unwrap(),
+        "{ pkgs }: with pkgs; [ hello ]\n"
+    );
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
 }
 
 /// Issue 12's "done means", in the TUI: a project with one preset (python), Python packages added

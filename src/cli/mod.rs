@@ -6,5 +6,5 @@ mod build_report;
 pub mod commands;
 pub mod print;
 
-pub use build_report::cancelled_by;
+pub use build_report::{cancelled_by, nix_progress};
 pub use commands::dispatch;

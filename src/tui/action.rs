@@ -5,6 +5,7 @@ use biar::progress::BuildEvent;
 
 use biar::docker::BuilderSource;
 
+use super::components::explorer::ClosureView;
 use super::view::{BuilderOffer, DockerState, DoctorState, Hit, ImageState, ProjectView, PushView};
 
 /// The three panes of the main screen, in Tab order.
@@ -60,6 +61,20 @@ pub enum Action {
     CancelBuild,
     KeepBuilding,
     Run,
+    /// `e`: open the closure explorer (the backend builds the closure, no image).
+    ShowExplorer,
+    HideExplorer,
+    /// The closure explorer's model, or why it could not be built.
+    ClosureLoaded(Result<ClosureView, String>),
+    /// The explorer's sort order.
+    ExplorerSort(biar::inspect::SortKey),
+    /// `P`: show what the push changes and sends first (the push starts on `ConfirmPush`).
+    PreviewPush,
+    /// The preview's lines, or why it could not be computed.
+    PushPreview(Result<Vec<String>, String>),
+    HidePushPreview,
+    /// Enter on the preview: push.
+    ConfirmPush,
     /// `P`: build if needed and push to the project's registry (when it has one).
     Push,
     /// The build (or push) stopped because the builder is missing: the build view asks whether

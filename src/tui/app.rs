@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
-    banner::Banner, build::Build, config::Config, doctor::Doctor, help::Help, init::Init,
-    presets::Presets, search::Search, status::Status, Component, Key,
+    banner::Banner, build::Build, config::Config, doctor::Doctor, explorer::Explorer, help::Help,
+    init::Init, presets::Presets, push_confirm::PushConfirm, search::Search, status::Status,
+    Component, Key,
 };
 use super::event::Input;
 use super::frame_timing::FrameTiming;
@@ -55,6 +56,8 @@ pub struct App {
     pub search: Search,
     pub config: Config,
     pub build: Build,
+    pub explorer: Explorer,
+    pub push_confirm: PushConfirm,
     pub help: Help,
     pub doctor: Doctor,
     /// The new-project screen, where no project is.
@@ -79,6 +82,8 @@ impl App {
             search: Search::default(),
             config: Config::default(),
             build: Build::default(),
+            explorer: Explorer::default(),
+            push_confirm: PushConfirm::default(),
             help: Help::default(),
             doctor: Doctor::default(),
             init: Init::default(),
@@ -148,8 +153,13 @@ impl App {
                 Action::KeepBuilding
             });
         }
+        if self.push_confirm.visible {
+            return self.push_confirm.handle_key(&key);
+        }
         let taken = if self.build.visible {
             self.build.handle_key(&key)
+        } else if self.explorer.visible {
+            self.explorer.handle_key(&key)
         } else {
             match self.focus {
                 Pane::Presets => self.presets.handle_key(&key),
@@ -166,8 +176,9 @@ impl App {
             Command::Doctor => Some(Action::ToggleDoctor),
             Command::Build => Some(Action::Build),
             Command::Run => Some(Action::Run),
-            Command::Push => Some(Action::Push),
-            _ if self.build.visible => None,
+            Command::Push => Some(Action::PreviewPush),
+            Command::Explore if !self.build.visible => Some(Action::ShowExplorer),
+            _ if self.build.visible || self.explorer.visible => None,
             Command::FocusNext => Some(Action::FocusNext),
             Command::FocusPrev => Some(Action::FocusPrev),
             Command::FocusSearch => Some(Action::Focus(Pane::Search)),
@@ -181,12 +192,14 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 9] = [
+            let components: [&mut dyn Component; 11] = [
                 &mut self.init,
+                &mut self.push_confirm,
                 &mut self.presets,
                 &mut self.search,
                 &mut self.config,
                 &mut self.build,
+                &mut self.explorer,
                 &mut self.help,
                 &mut self.doctor,
                 &mut self.status,
@@ -244,6 +257,7 @@ impl App {
                 self.request(Request::Doctor);
             }
             Action::Build if !self.build.running => self.request(Request::Build),
+            Action::ShowExplorer => self.request(Request::Closure),
             Action::CreateBuilder(source) => {
                 // The build view still holds the offer (components see the action after this).
                 let push = self.build.offer.as_ref().is_some_and(|o| o.push);
@@ -271,6 +285,23 @@ impl App {
                     next.push(Action::Build);
                 }
             }
+            Action::PreviewPush => {
+                // What `Push` would refuse, it refuses now, before any preview.
+                if self.build.running || self.status.image.is_none() || self.registry.is_none() {
+                    next.push(Action::Push);
+                } else {
+                    self.push_confirm = PushConfirm {
+                        visible: true,
+                        ..Default::default()
+                    };
+                    self.request(Request::PreviewPush);
+                }
+            }
+            Action::ConfirmPush => {
+                self.request(Request::CancelPreview);
+                next.push(Action::Push);
+            }
+            Action::HidePushPreview => self.request(Request::CancelPreview),
             Action::Push => {
                 if self.build.running {
                     next.push(Action::ShowBuild);

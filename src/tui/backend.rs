@@ -49,6 +49,12 @@ pub enum Request {
     },
     /// Stops the build or push under way.
     CancelBuild,
+    /// The closure explorer's model (a Nix build, no image).
+    Closure,
+    /// What a push would change and send, as lines (nothing is sent).
+    PreviewPush,
+    /// Stops the preview's build (the user answered before it finished).
+    CancelPreview,
 }
 
 /// A loaded package index with its search state (a query extending the last one may search
@@ -85,6 +91,17 @@ pub trait Engine: Send + Sync + 'static {
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
+    /// The closure explorer's model: the environment built (or found in the store), no image.
+    fn closure(&self) -> BoxFuture<'static, anyhow::Result<biar::inspect::ClosureModel>> {
+        Box::pin(async { anyhow::bail!("the closure is not available here") })
+    }
+    /// What a push would change and send, as lines for the preview (nothing is sent).
+    fn preview_push(
+        &self,
+        _cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<Vec<String>>> {
+        Box::pin(async { anyhow::bail!("no preview here") })
+    }
     /// When `error` (from [`Engine::build`]) says the builder is missing: what making it would do.
     fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer>;
     /// Runs the environment attached to this terminal (the caller has handed the terminal over):
@@ -122,6 +139,7 @@ async fn serve(
     let (query_tx, query_rx) = watch::channel::<Option<(u64, String)>>(None);
     tokio::spawn(searches(engine.clone(), query_rx, out.clone()));
     let mut build: Option<CancellationToken> = None;
+    let mut preview: Option<CancellationToken> = None;
     let shutdown = CancellationToken::new();
     let _cancel_on_exit = shutdown.clone().drop_guard();
 
@@ -187,6 +205,35 @@ async fn serve(
                         Some(offer) => Action::BuilderMissing(offer),
                         None => finished(push, result),
                     });
+                });
+            }
+            Request::Closure => {
+                let fut = engine.closure();
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let result = fut
+                        .await
+                        .map(|m| super::components::explorer::ClosureView(Arc::new(m)))
+                        .map_err(|e| error_message(&e));
+                    let _ = out.send(Action::ClosureLoaded(result));
+                });
+            }
+            Request::CancelPreview => {
+                if let Some(token) = preview.take() {
+                    token.cancel();
+                }
+            }
+            Request::PreviewPush => {
+                // Its build would hold Nix's locks the push's build then waits on.
+                let token = shutdown.child_token();
+                if let Some(old) = preview.replace(token.clone()) {
+                    old.cancel();
+                }
+                let fut = engine.preview_push(token);
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let result = fut.await.map_err(|e| error_message(&e));
+                    let _ = out.send(Action::PushPreview(result));
                 });
             }
             Request::CancelBuild => {

@@ -36,6 +36,10 @@ pub enum Command {
     Follow,
     /// Build view: stop the build (asks first).
     CancelBuild,
+    /// Open or close the closure explorer.
+    Explore,
+    /// Explorer: the next sort order.
+    Sort,
     /// The image doctor's list for the current image.
     Doctor,
 }
@@ -72,6 +76,12 @@ impl Command {
             "the image doctor: its profile's rules",
         ),
         (Command::Follow, "follow", "follow the build log"),
+        (
+            Command::Explore,
+            "explore",
+            "closure explorer: sizes, why, layers",
+        ),
+        (Command::Sort, "sort", "explorer: next sort order"),
         (
             Command::CancelBuild,
             "cancel_build",
@@ -234,6 +244,8 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("esc", Command::Back),
     ("f", Command::Follow),
     ("c", Command::CancelBuild),
+    ("e", Command::Explore),
+    ("s", Command::Sort),
 ];
 
 impl Default for Keymap {

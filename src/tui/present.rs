@@ -236,6 +236,68 @@ impl Engine for Present {
         })
     }
 
+    fn closure(&self) -> BoxFuture<'static, anyhow::Result<biar::inspect::ClosureModel>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let project = Project::load(&dir)?;
+            // Nobody shows this build's progress: the explorer says it is building.
+            let (tx, rx) = biar::progress::channel();
+            drop(rx);
+            let inspected =
+                biar::operations::inspect_closure(&project, tx, CancellationToken::new()).await?;
+            Ok(inspected.model)
+        }
+        .boxed()
+    }
+
+    fn preview_push(
+        &self,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<Vec<String>>> {
+        let dir = self.project_dir.clone();
+        async move {
+            use biar::inspect::human_bytes;
+            use biar::registry::BlobFate;
+            let project = Project::load(&dir)?;
+            let (tx, rx) = biar::progress::channel();
+            drop(rx);
+            let report = biar::operations::diff_project(&project, None, None, tx, cancel).await?;
+            let d = &report.diff;
+            let mut lines = vec![format!("from {}", d.from), format!("to   {}", d.to)];
+            lines.extend(d.added.iter().map(|p| format!("  + {p}")));
+            lines.extend(d.removed.iter().map(|p| format!("  - {p}")));
+            lines.extend(
+                d.changed
+                    .iter()
+                    .map(|c| format!("  ~ {} {} → {}", c.name, c.from, c.to)),
+            );
+            lines.push(format!(
+                "store paths: {} added, {} removed",
+                d.paths_added.len(),
+                d.paths_removed.len()
+            ));
+            if let Some(push) = &report.push {
+                let count = |f| push.blobs.iter().filter(|b| b.fate == f).count();
+                lines.push(if push.up_to_date {
+                    format!("{}: up to date, nothing would be sent", push.remote)
+                } else {
+                    format!(
+                        "{}: upload {} ({} blobs), mount {} ({}), skip {} ({})",
+                        push.remote,
+                        human_bytes(push.bytes(BlobFate::Upload)),
+                        count(BlobFate::Upload),
+                        human_bytes(push.bytes(BlobFate::Mount)),
+                        count(BlobFate::Mount),
+                        human_bytes(push.bytes(BlobFate::Skip)),
+                        count(BlobFate::Skip)
+                    )
+                });
+            }
+            Ok(lines.iter().map(|l| shown(l)).collect())
+        }
+        .boxed()
+    }
+
     fn run_attached(&self) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
         let dir = self.project_dir.clone();
         // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.

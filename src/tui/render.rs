@@ -31,6 +31,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
         app.init.draw(frame, main, &ctx(true));
     } else if app.build.visible {
         app.build.draw(frame, main, &ctx(true));
+    } else if app.explorer.visible {
+        app.explorer.draw(frame, main, &ctx(true));
     } else {
         let (presets, search, config) = panes(main, app.presets.presets.len());
         app.presets
@@ -42,6 +44,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     }
     app.banner.draw(frame, banner, &ctx(false));
     app.status.draw(frame, status, &ctx(false));
+    app.push_confirm.draw(frame, main, &ctx(true));
     app.doctor.draw(frame, main, &ctx(true));
     app.help.draw(frame, main, &ctx(true));
 }

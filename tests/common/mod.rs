@@ -20,6 +20,7 @@ pub fn biar_std(home: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_biar-tui"));
     cmd.env("XDG_CACHE_HOME", home.join("cache"))
         .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
         .env_remove("BIAR_PROJECT");
     cmd
 }

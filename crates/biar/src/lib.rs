@@ -16,7 +16,7 @@
 //! - [`nixbuild`] realises the configuration in a builder container and queries its closure;
 //!   [`index`] answers package searches; [`presets`] lists and toggles presets.
 //! - [`image`] turns the closure into layers and loads them; [`registry`] pushes and pulls them;
-//!   [`run`] starts the environment.
+//!   [`run`] starts the environment; [`inspect`] answers what is inside it and what changed.
 //! - [`operations`]: the use cases the front ends call: build-and-deliver, the push target, image
 //!   state, the project overview, pull, the run spec and running the project (the crate-wide [`Error`] lives there, the one type that names every
 //!   module's error).
@@ -61,6 +61,9 @@ pub mod image;
 pub mod registry;
 
 pub mod run;
+
+// Seeing inside: the closure explorer's model, generations, diffs.
+pub mod inspect;
 
 // The use cases the front ends call.
 pub mod operations;

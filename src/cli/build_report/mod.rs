@@ -107,3 +107,24 @@ pub async fn build(
 fn lock(reporter: &Mutex<Reporter>) -> std::sync::MutexGuard<'_, Reporter> {
     reporter.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Shows the progress of a Nix build that makes no image (`closure`, `diff`) on stderr: a spinner
+/// on a terminal, timed lines otherwise, JSON lines with `json`. Await the handle after the
+/// sender's last clone is dropped.
+pub fn nix_progress(json: bool) -> (biar::progress::Sender, tokio::task::JoinHandle<()>) {
+    let show = Show {
+        json,
+        verbose: false,
+        closure_json: None,
+        results: Sink::Stderr,
+    };
+    let (tx, mut rx) = biar::progress::channel();
+    let mut reporter = Reporter::new(&show);
+    let task = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            reporter.on(&event);
+        }
+        reporter.finish();
+    });
+    (tx, task)
+}

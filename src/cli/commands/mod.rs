@@ -3,9 +3,12 @@
 pub mod add;
 pub mod build;
 pub mod builder;
+pub mod closure;
+pub mod diff;
 pub mod doctor;
 pub mod export;
 pub mod hash;
+pub mod history;
 pub mod index;
 pub mod init;
 pub mod list;
@@ -35,6 +38,9 @@ pub async fn dispatch(global: &Global, command: Command) -> anyhow::Result<ExitC
         Command::Build(args) => build::run(global, args).await,
         Command::Pull(args) => pull::run(global, args).await,
         Command::Run(args) => run::run(global, args).await,
+        Command::Closure(args) => closure::run(global, args).await,
+        Command::History(args) => history::run(global, args).await,
+        Command::Diff(args) => diff::run(global, args).await,
         Command::Doctor(args) => doctor::run(global, args).await,
         Command::Export(args) => export::run(global, args).await,
         Command::WatchContainers | Command::Serve(_) => unreachable!("handled before dispatch"),

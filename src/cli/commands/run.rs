@@ -14,9 +14,9 @@ use crate::cli::print::errln;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Run this image (NAME:TAG) instead of the project's; the project's workdir/ is still
-    /// mounted when there is a project.
-    #[arg(long, value_name = "NAME:TAG")]
+    /// Run this image (NAME:TAG, or a generation number from `history`) instead of the
+    /// project's; the project's workdir/ is still mounted when there is a project.
+    #[arg(long, value_name = "NAME:TAG|N")]
     pub image: Option<String>,
     #[command(flatten)]
     pub builder: super::build::CreateBuilder,
@@ -33,6 +33,15 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     let image = match (&args.image, &project) {
+        // A generation number names that generation's image (while Docker still has it).
+        (Some(n), Some(p)) if n.parse::<u64>().is_ok() => {
+            let root = p.root.clone();
+            let query = n.clone();
+            let generation =
+                tokio::task::spawn_blocking(move || biar::inspect::History::of(&root).find(&query))
+                    .await??;
+            generation.reference
+        }
         (Some(i), _) => i.clone(),
         (None, Some(p)) => p.image_ref()?.reference(),
         (None, None) => unreachable!("no project and no image"),

@@ -5,9 +5,11 @@ pub mod banner;
 pub mod build;
 pub mod config;
 pub mod doctor;
+pub mod explorer;
 pub mod help;
 pub mod init;
 pub mod presets;
+pub mod push_confirm;
 pub mod search;
 pub mod status;
 

@@ -390,7 +390,23 @@ fn push_layers() -> Vec<BuildEvent> {
 fn shift_p_pushes_with_progress_in_the_build_view_and_the_result_in_the_status_line() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
-    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Push)]);
+    // First what the push changes and sends; enter pushes.
+    assert!(app.push_confirm.visible);
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::PreviewPush)]
+    );
+    app.dispatch(Action::PushPreview(Ok(vec!["  + hello-2.12.1".into()])));
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.push_confirm.visible);
+    // The preview's build stops first (it would hold Nix's locks), then the push starts.
+    assert_eq!(
+        app.take_effects(),
+        vec![
+            Effect::Request(Request::CancelPreview),
+            Effect::Request(Request::Push)
+        ]
+    );
     assert!(app.build.visible && app.build.running && app.build.push);
     // `b` and `P` again while it runs start nothing else.
     press(&mut app, KeyCode::Char('b'));
@@ -418,6 +434,7 @@ fn a_push_keeps_a_local_image_local_for_r() {
     let mut app = loaded_app();
     app.dispatch(Action::Image(ImageState::Local));
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     app.take_effects();
     app.dispatch(Action::PushFinished(Ok(PushView {
         up_to_date: true,
@@ -433,6 +450,7 @@ fn a_push_keeps_a_local_image_local_for_r() {
 fn r_during_a_push_loads_the_image_then_attaches() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     app.take_effects();
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('r'));
@@ -486,6 +504,7 @@ fn project_with_long_reference() -> ProjectView {
 fn cancelling_a_push_asks_once_and_says_nothing_was_tagged() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     app.take_effects();
     app.dispatch(Action::BuildEvents(push_layers()));
     press(&mut app, KeyCode::Char('c'));
@@ -540,4 +559,73 @@ fn the_help_scrolls_on_a_short_terminal_and_keeps_its_keys_to_itself() {
     assert!(!app.build.running && app.take_effects().is_empty());
     press(&mut app, KeyCode::Esc);
     assert!(!app.help.visible);
+}
+
+#[test]
+fn the_explorer_builds_the_closure_sorts_and_removes_a_package_then_shows_the_new_size() {
+    let mut app = loaded_app();
+    app.dispatch(Action::ProjectLoaded(project(&["hello", "chatty"])));
+    app.take_effects();
+    press(&mut app, KeyCode::Char('e'));
+    assert!(app.explorer.visible && app.explorer.loading);
+    assert_eq!(requests(&mut app), vec![Request::Closure]);
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(true))));
+    // Largest added size first: chatty is its own; busybox, shared with the shell, saves nothing.
+    let names: Vec<&str> = app.explorer.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names[0], "chatty-1.0");
+    // `s` cycles the order: by closure size, busybox's closure is its own 2 MB.
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.explorer.sort, biar::inspect::SortKey::Closure);
+    press(&mut app, KeyCode::Char('s'));
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.explorer.sort, biar::inspect::SortKey::Name);
+    let names: Vec<&str> = app.explorer.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "busybox-1.35.0",
+            "chatty-1.0",
+            "hello-2.12.1",
+            "python3-3.12.7-env",
+            "shell-1.0"
+        ]
+    );
+    // A package of the base configuration is not removable here; the user's chatty is.
+    press(&mut app, KeyCode::Char('d'));
+    assert!(requests(&mut app).is_empty());
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('d'));
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::Remove {
+            file: "user.nix".into(),
+            attr: "chatty".into()
+        }]
+    );
+    // The edit is done: the explorer rebuilds and shows the new total beside the old.
+    app.dispatch(Action::Edited {
+        project: project(&["hello"]),
+        message: "removed chatty from user.nix".into(),
+    });
+    assert!(requests(&mut app).contains(&Request::Closure));
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(false))));
+    let before = app.explorer.previous_total.unwrap();
+    let after = app.explorer.model.as_ref().unwrap().total_size();
+    assert_eq!(before - after, 523_000);
+    // Esc goes back to the main screen.
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.explorer.visible);
+}
+
+#[test]
+fn the_push_preview_is_cancelled_with_esc() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    assert_eq!(requests(&mut app), vec![Request::PreviewPush]);
+    // Keys behind the question do nothing.
+    press(&mut app, KeyCode::Char('b'));
+    assert!(requests(&mut app).is_empty());
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.push_confirm.visible && !app.build.running);
+    assert_eq!(requests(&mut app), vec![Request::CancelPreview]);
 }

@@ -226,3 +226,55 @@ pub fn recorded_events(log: &str) -> Vec<BuildEvent> {
     events.extend(text.lines().flat_map(|l| parser.feed(l)));
     events
 }
+
+/// The closure explorer's model of a small environment shaped like example-offline's: the base
+/// configuration's shell and busybox, python with numpy (sharing python), and the user's hello
+/// and chatty.
+pub fn closure_view(with_chatty: bool) -> crate::tui::components::explorer::ClosureView {
+    use biar::nixbuild::{ClosureGraph, StorePathInfo};
+    let p = |name: &str| format!("/nix/store/{:a>32}-{name}", name.len());
+    let mut nodes: Vec<(&str, u64, Vec<&str>)> = vec![
+        (
+            "biar-env",
+            75_776,
+            vec![
+                "shell-1.0",
+                "busybox-1.35.0",
+                "python3-3.12.7-env",
+                "hello-2.12.1",
+            ],
+        ),
+        ("shell-1.0", 10_504, vec!["busybox-1.35.0"]),
+        ("busybox-1.35.0", 2_034_368, vec![]),
+        (
+            "python3-3.12.7-env",
+            7_272,
+            vec!["python3-3.12.7", "python3.12-numpy-2.1.3"],
+        ),
+        ("python3-3.12.7", 4_296, vec!["busybox-1.35.0"]),
+        ("python3.12-numpy-2.1.3", 1_016, vec!["python3-3.12.7"]),
+        ("hello-2.12.1", 568, vec!["shell-1.0"]),
+    ];
+    if with_chatty {
+        nodes[0].2.push("chatty-1.0");
+        nodes.push(("chatty-1.0", 523_000, vec!["shell-1.0"]));
+    }
+    let graph = ClosureGraph {
+        roots: vec![p("biar-env")],
+        paths: nodes
+            .iter()
+            .map(|(n, size, refs)| StorePathInfo {
+                path: p(n),
+                nar_size: *size,
+                nar_hash: String::new(),
+                closure_size: None,
+                references: refs.iter().map(|r| p(r)).collect(),
+            })
+            .collect(),
+    };
+    let plan = biar::image::plan_with(&graph, 100, Default::default()).unwrap();
+    let model = biar::inspect::ClosureModel::new(&graph, &p("biar-env"))
+        .unwrap()
+        .with_layers(&plan, |_| None);
+    crate::tui::components::explorer::ClosureView(std::sync::Arc::new(model))
+}

@@ -286,6 +286,7 @@ fn help_scrolls_when_short() {
 fn push_progress_and_result() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    press(&mut app, KeyCode::Enter);
     let layer = |index, reused| BuildEvent::Layer {
         index,
         total: 3,
@@ -392,6 +393,44 @@ fn tiny_terminals_do_not_panic() {
     for (w, h) in [(1, 1), (10, 3), (20, 5)] {
         draw(&app, w, h);
     }
+}
+
+#[test]
+fn closure_explorer() {
+    let mut app = loaded_app();
+    app.dispatch(Action::ProjectLoaded(project(&["hello", "chatty"])));
+    press(&mut app, KeyCode::Char('e'));
+    check("explorer_loading", &app);
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(true))));
+    press(&mut app, KeyCode::Down);
+    check("explorer_packages", &app);
+    press(&mut app, KeyCode::Tab);
+    check("explorer_paths", &app);
+    press(&mut app, KeyCode::Tab);
+    check("explorer_layers", &app);
+    // After removing chatty and rebuilding: the new total and the old.
+    press(&mut app, KeyCode::Tab);
+    app.dispatch(Action::Edited {
+        project: project(&["hello"]),
+        message: "removed chatty from user.nix".into(),
+    });
+    app.dispatch(Action::ClosureLoaded(Ok(closure_view(false))));
+    check("explorer_after_removal", &app);
+}
+
+#[test]
+fn push_preview() {
+    let mut app = loaded_app();
+    press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    check("push_preview_waiting", &app);
+    app.dispatch(Action::PushPreview(Ok(vec![
+        "from #1 biar-0f3a9c1e2b7d:1c2d3e4f5a6b".into(),
+        "to   current configuration (biar-0f3a9c1e2b7d:5e8a41c09d2f)".into(),
+        "  + chatty-1.0".into(),
+        "store paths: 1 added, 0 removed".into(),
+        "127.0.0.1:5000/team/biar-0f3a9c1e2b7d:5e8a41c09d2f: upload 2.0 KiB (2 blobs), mount 0 B (0), skip 2.4 MiB (13)".into(),
+    ])));
+    check("push_preview", &app);
 }
 
 #[test]

@@ -53,4 +53,4 @@ pub use in_engine::layers_in_engine;
 pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
 pub(crate) use load::image_exists;
 pub use load::{load, load_into_docker, load_layout, LoadSummary, Loaded};
-pub use plan::{plan, LayerPlan, PlannedLayer, Strategy};
+pub use plan::{plan, plan_with, LayerPlan, PlannedLayer, Strategy};

@@ -101,6 +101,7 @@ pub async fn build_image(
     cancel: CancellationToken,
 ) -> Result<PipelineOutcome, crate::Error> {
     let outcome = deliver(project, options, &events, observer, cancel).await?;
+    record_generation(project, &outcome).await;
     let reference = match &outcome.remote {
         Some(remote) => remote.to_string(),
         None => outcome.reference.reference(),
@@ -299,6 +300,57 @@ async fn push(
     events.flushed().await;
     observer.pushed(&remote, &summary, started.elapsed());
     Ok((remote, summary))
+}
+
+/// Records the delivered image as a generation of the project (in the user's state folder). A
+/// history that cannot be written costs the user `history` and `diff`, not the build: logged.
+async fn record_generation(project: &Project, outcome: &PipelineOutcome) {
+    use crate::inspect::{history, Delivery, Generation, History};
+    let (env_path, packages, closure_size, paths) = match (&outcome.env_path, &outcome.closure) {
+        (Some(env), Some(closure)) => {
+            let packages = closure
+                .paths
+                .iter()
+                .find(|p| p.path == *env)
+                .map(|p| {
+                    p.references
+                        .iter()
+                        .filter(|r| *r != env)
+                        .map(|r| crate::inspect::store_name(r).to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut paths: Vec<String> = closure.paths.iter().map(|p| p.path.clone()).collect();
+            paths.sort();
+            (
+                Some(env.clone()),
+                packages,
+                Some(closure.total_nar_size()),
+                paths,
+            )
+        }
+        _ => (None, Vec::new(), None, Vec::new()),
+    };
+    let generation = Generation {
+        number: 0,
+        time: history::now(),
+        delivery: if outcome.remote.is_some() {
+            Delivery::Push
+        } else {
+            Delivery::Load
+        },
+        reference: outcome.reference.reference(),
+        remote: outcome.remote.as_ref().map(|r| r.to_string()),
+        env_path,
+        packages,
+        closure_size,
+        paths,
+    };
+    let history = History::of(&project.root);
+    let recorded = tokio::task::spawn_blocking(move || history.record(generation)).await;
+    if let Ok(Err(e)) = recorded {
+        tracing::warn!("recording the generation: {e}");
+    }
 }
 
 /// `step`, unless `cancel` fires first: then `cancelled`.

@@ -27,6 +27,8 @@ pub enum Error {
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
     #[error(transparent)]
+    Inspect(#[from] crate::inspect::InspectError),
+    #[error(transparent)]
     Doctor(#[from] crate::doctor::DoctorError),
     /// A push was asked of a project that names no registry.
     #[error("{}: --push needs a registry: set registry.host (or DOCKER_REGISTRY_HOST) in it", .config.display())]
@@ -75,6 +77,7 @@ impl Error {
             Error::Image(e) => e.category(),
             Error::Registry(e) => e.category(),
             Error::Run(e) => e.category(),
+            Error::Inspect(e) => e.category(),
             Error::Doctor(e) => e.category(),
             Error::NoRegistry { .. } | Error::UnknownPackages { .. } => Category::BadInput,
             Error::BuilderMissing { .. } => Category::Failure,

@@ -11,14 +11,18 @@
 //! - [`overview`]: the project at a glance (image, presets, package files, registry).
 //! - [`doctor_project`]: the project's image judged against its profile.
 //! - [`pull`]: an image from a registry into Docker, unless Docker has it.
+//! - [`diff_project`]: what changes between generations, and what a push would send.
+//! - [`inspect_closure`]: the closure explorer's model (sizes, why-chains, layers) without an image.
 //!
 //! - [`add_packages`], [`remove_packages`], [`toggle_preset`]: the project's edits (Nix files
 //!   edited in place, config.json rewritten whole).
 
 mod build;
+mod diff;
 mod doctor;
 mod edit;
 mod error;
+mod inspect;
 mod overview;
 mod pull;
 mod run_spec;
@@ -27,9 +31,11 @@ mod store;
 mod target;
 
 pub use build::{build_image, labels, PipelineObserver, PipelineOptions, PipelineOutcome};
+pub use diff::{diff_project, DiffReport, ImageLayer};
 pub use doctor::doctor_project;
 pub use edit::{add_packages, remove_packages, toggle_preset, Added, IndexCheck, Removed, Toggled};
 pub use error::Error;
+pub use inspect::{inspect_closure, model_of, Inspected};
 pub use overview::{overview, FileOverview, Overview};
 pub use pull::{pull, PullEvent, Pulled};
 pub use run_spec::{run_project, run_spec};

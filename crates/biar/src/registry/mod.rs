@@ -7,6 +7,7 @@ mod client;
 pub mod cred_helper;
 mod error;
 pub mod locations;
+mod predict;
 mod pull;
 mod push;
 mod reference;
@@ -15,6 +16,7 @@ mod target;
 pub use auth::Credentials;
 pub use client::{Client, ClientOptions, FetchedManifest, Mount, Scope};
 pub use error::RegistryError;
+pub use predict::{predict_push, BlobFate, PredictedBlob, PushPrediction};
 pub use pull::{pull_into_docker, PullProgress};
 pub use push::{push_image, OpenLayer, PushOptions, PushSummary};
 // The OCI vocabulary the registry speaks, under the names its callers know.

@@ -1,0 +1,37 @@
+use thiserror::Error;
+
+use crate::category::Category;
+
+#[derive(Debug, Error)]
+pub enum InspectError {
+    /// `--why X` (or the explorer's why) of something the closure does not hold.
+    #[error(
+        "{query:?} is not in the environment's closure (no store path, name or package matches it)"
+    )]
+    NotInClosure { query: String },
+    /// A generation (`diff FROM`, `run --image`) that was never recorded or was dropped.
+    #[error(
+        "{query:?} is not a recorded generation or image of this project (see `biar-tui history`)"
+    )]
+    NoGeneration { query: String },
+    /// The closure graph is not a graph of one environment (a missing path, a cycle).
+    #[error("closure graph: {0}")]
+    Graph(String),
+    /// The state folder (generations, build times) could not be read or written.
+    #[error("{path}: {source}")]
+    State {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl InspectError {
+    pub fn category(&self) -> Category {
+        match self {
+            InspectError::NotInClosure { .. } | InspectError::NoGeneration { .. } => {
+                Category::BadInput
+            }
+            InspectError::Graph(_) | InspectError::State { .. } => Category::Failure,
+        }
+    }
+}
