@@ -347,6 +347,56 @@ fn unknown_packages_and_failed_builds_are_errors_a_user_can_act_on() {
 }
 
 #[test]
+fn docker_pulls_a_capitalised_attribute_by_its_lower_case_name() {
+    if !docker_available() {
+        return;
+    }
+    let server = server();
+    let _cleanup = server.images();
+    // `docker pull` refuses capitals; the server finds the attribute ignoring case.
+    let image = format!("{}/shell/python312packages.numpy", server.host);
+    let out = docker(&["pull", &image]);
+    assert!(out.status.success(), "{}\n{}", text(&out), server.output());
+    assert_eq!(
+        server.builds_of("shell/python312Packages.numpy:latest"),
+        1,
+        "{}",
+        server.output()
+    );
+    // The capitalised name is the same image, from storage.
+    let digest = |path: &str| {
+        let (status, headers, _) = http(
+            &server.host,
+            "HEAD",
+            path,
+            &["Accept: application/vnd.oci.image.manifest.v1+json"],
+        );
+        assert_eq!(status, 200, "{path}");
+        header(&headers, "docker-content-digest")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        digest("/v2/python312packages.numpy/manifests/latest"),
+        digest("/v2/python312Packages.numpy/shell/manifests/latest")
+    );
+    assert_eq!(
+        server.builds_of("shell/python312Packages.numpy:latest"),
+        1,
+        "{}",
+        server.output()
+    );
+    // Two attributes differing only by case: the client is told both.
+    let out = docker(&["pull", &format!("{}/casetwins.ab", server.host)]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("casetwins.ab (it could be caseTwins.AB, caseTwins.Ab)"),
+        "{said}"
+    );
+}
+
+#[test]
 fn manifests_and_blobs_have_the_registry_headers_and_ranges() {
     if !docker_available() {
         return;
