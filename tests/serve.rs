@@ -216,6 +216,19 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// Every folder under `storage/projects/` is a recorded image's or a tag's `names-` project.
+fn assert_projects_are_of_built_images(server: &Server) {
+    let storage = server._dir.join("storage");
+    for entry in std::fs::read_dir(storage.join("projects")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        assert!(
+            name.starts_with("names-") || storage.join(format!("images/{name}.json")).exists(),
+            "a failed build's project was left: {name}\n{}",
+            server.output()
+        );
+    }
+}
+
 fn skopeo_available() -> bool {
     let ok = Command::new("skopeo").arg("--version").output().is_ok();
     if !ok {
@@ -309,6 +322,8 @@ fn unknown_packages_and_failed_builds_are_errors_a_user_can_act_on() {
     let said = text(&out);
     assert!(said.contains("building failing-1.0 failed"), "{said}");
     assert!(said.contains("expected ';' before '}' token"), "{said}");
+    // Failures leave no project folder behind (only built images' and the tags' names-).
+    assert_projects_are_of_built_images(server);
 
     // A tag with no package set, and names that are not attribute paths.
     let (status, _, body) = http(&server.host, "GET", "/v2/shell/hello/manifests/nope", &[]);

@@ -286,6 +286,16 @@ impl Server {
                     took.as_secs_f64(),
                     f.message
                 ));
+                let storage = self.storage.clone();
+                let dir_key = key.clone();
+                let removed =
+                    tokio::task::spawn_blocking(move || storage.remove_project(&dir_key)).await;
+                if let Ok(Err(e)) = removed {
+                    say(&format!(
+                        "[{}] removing the failed build's project: {e}",
+                        job.display
+                    ));
+                }
                 JobState::Failed(f)
             }
         };
