@@ -708,3 +708,62 @@ fn a_request_that_outwaits_wait_is_told_to_retry_while_the_build_goes_on() {
         server.output()
     );
 }
+
+#[test]
+fn a_custom_base_and_a_shipped_preset_are_in_the_image() {
+    if !docker_available() {
+        return;
+    }
+    // The test set has stand-ins for what the shipped `shell` preset names.
+    let base = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        base.path(),
+        "# A class's base: the shipped one and cowsay.\n{ pkgs }:\nwith pkgs; [\n  bashInteractive\n  coreutils\n  cacert\n  cowsay\n]\n",
+    )
+    .unwrap();
+    let server = start(&["--base", base.path().to_str().unwrap()]);
+    let _cleanup = server.images();
+    let image = format!("{}/preset-shell/hello", server.host);
+    let out = docker(&["pull", &image]);
+    assert!(out.status.success(), "{}\n{}", text(&out), server.output());
+    for (command, says) in [
+        ("cowsay", "cowsay 1.0 (test package set)"),
+        ("jq", "jq 1.7.1"),
+        ("tmux", "tmux 1.0 (test package set)"),
+        ("hello", "Hello, world!"),
+    ] {
+        let out = docker(&["run", "--rm", &image, command]);
+        assert!(text(&out).contains(says), "{command}: {}", text(&out));
+    }
+}
+
+#[test]
+fn a_build_over_build_timeout_is_stopped_and_the_server_goes_on() {
+    if !docker_available() {
+        return;
+    }
+    let server = start(&["--build-timeout", "5s"]);
+    let _cleanup = server.images();
+    // Lower case, as `docker pull` needs: `slowBuilds.tenMinutes`.
+    let out = docker(&["pull", &format!("{}/slowbuilds.tenminutes", server.host)]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("took longer than the server's --build-timeout (5s) and was stopped"),
+        "{said}\n{}",
+        server.output()
+    );
+    assert_projects_are_of_built_images(&server);
+    // The server still answers, and lists the stopped build as failed.
+    let (status, _, _) = http(&server.host, "GET", "/v2/", &[]);
+    assert_eq!(status, 200);
+    let (status, _, body) = http(&server.host, "GET", "/v2/shell/tags/list", &[]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("latest"));
+    let page = http(&server.host, "GET", "/", &[]);
+    let page = String::from_utf8_lossy(&page.2).to_string();
+    assert!(
+        page.contains("shell/slowBuilds.tenMinutes:latest"),
+        "{page}"
+    );
+}
