@@ -216,6 +216,19 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// Every folder under `storage/projects/` is a recorded image's or a tag's `names-` project.
+fn assert_projects_are_of_built_images(server: &Server) {
+    let storage = server._dir.join("storage");
+    for entry in std::fs::read_dir(storage.join("projects")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        assert!(
+            name.starts_with("names-") || storage.join(format!("images/{name}.json")).exists(),
+            "a failed build's project was left: {name}\n{}",
+            server.output()
+        );
+    }
+}
+
 fn skopeo_available() -> bool {
     let ok = Command::new("skopeo").arg("--version").output().is_ok();
     if !ok {
@@ -309,6 +322,8 @@ fn unknown_packages_and_failed_builds_are_errors_a_user_can_act_on() {
     let said = text(&out);
     assert!(said.contains("building failing-1.0 failed"), "{said}");
     assert!(said.contains("expected ';' before '}' token"), "{said}");
+    // Failures leave no project folder behind (only built images' and the tags' names-).
+    assert_projects_are_of_built_images(server);
 
     // A tag with no package set, and names that are not attribute paths.
     let (status, _, body) = http(&server.host, "GET", "/v2/shell/hello/manifests/nope", &[]);
@@ -343,6 +358,56 @@ fn unknown_packages_and_failed_builds_are_errors_a_user_can_act_on() {
     assert_eq!(
         header(&headers, "docker-distribution-api-version"),
         Some("registry/2.0")
+    );
+}
+
+#[test]
+fn docker_pulls_a_capitalised_attribute_by_its_lower_case_name() {
+    if !docker_available() {
+        return;
+    }
+    let server = server();
+    let _cleanup = server.images();
+    // `docker pull` refuses capitals; the server finds the attribute ignoring case.
+    let image = format!("{}/shell/python312packages.numpy", server.host);
+    let out = docker(&["pull", &image]);
+    assert!(out.status.success(), "{}\n{}", text(&out), server.output());
+    assert_eq!(
+        server.builds_of("shell/python312Packages.numpy:latest"),
+        1,
+        "{}",
+        server.output()
+    );
+    // The capitalised name is the same image, from storage.
+    let digest = |path: &str| {
+        let (status, headers, _) = http(
+            &server.host,
+            "HEAD",
+            path,
+            &["Accept: application/vnd.oci.image.manifest.v1+json"],
+        );
+        assert_eq!(status, 200, "{path}");
+        header(&headers, "docker-content-digest")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        digest("/v2/python312packages.numpy/manifests/latest"),
+        digest("/v2/python312Packages.numpy/shell/manifests/latest")
+    );
+    assert_eq!(
+        server.builds_of("shell/python312Packages.numpy:latest"),
+        1,
+        "{}",
+        server.output()
+    );
+    // Two attributes differing only by case: the client is told both.
+    let out = docker(&["pull", &format!("{}/casetwins.ab", server.host)]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("casetwins.ab (it could be caseTwins.AB, caseTwins.Ab)"),
+        "{said}"
     );
 }
 
@@ -641,5 +706,64 @@ fn a_request_that_outwaits_wait_is_told_to_retry_while_the_build_goes_on() {
         1,
         "{}",
         server.output()
+    );
+}
+
+#[test]
+fn a_custom_base_and_a_shipped_preset_are_in_the_image() {
+    if !docker_available() {
+        return;
+    }
+    // The test set has stand-ins for what the shipped `shell` preset names.
+    let base = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        base.path(),
+        "# A class's base: the shipped one and cowsay.\n{ pkgs }:\nwith pkgs; [\n  bashInteractive\n  coreutils\n  cacert\n  cowsay\n]\n",
+    )
+    .unwrap();
+    let server = start(&["--base", base.path().to_str().unwrap()]);
+    let _cleanup = server.images();
+    let image = format!("{}/preset-shell/hello", server.host);
+    let out = docker(&["pull", &image]);
+    assert!(out.status.success(), "{}\n{}", text(&out), server.output());
+    for (command, says) in [
+        ("cowsay", "cowsay 1.0 (test package set)"),
+        ("jq", "jq 1.7.1"),
+        ("tmux", "tmux 1.0 (test package set)"),
+        ("hello", "Hello, world!"),
+    ] {
+        let out = docker(&["run", "--rm", &image, command]);
+        assert!(text(&out).contains(says), "{command}: {}", text(&out));
+    }
+}
+
+#[test]
+fn a_build_over_build_timeout_is_stopped_and_the_server_goes_on() {
+    if !docker_available() {
+        return;
+    }
+    let server = start(&["--build-timeout", "5s"]);
+    let _cleanup = server.images();
+    // Lower case, as `docker pull` needs: `slowBuilds.tenMinutes`.
+    let out = docker(&["pull", &format!("{}/slowbuilds.tenminutes", server.host)]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("took longer than the server's --build-timeout (5s) and was stopped"),
+        "{said}\n{}",
+        server.output()
+    );
+    assert_projects_are_of_built_images(&server);
+    // The server still answers, and lists the stopped build as failed.
+    let (status, _, _) = http(&server.host, "GET", "/v2/", &[]);
+    assert_eq!(status, 200);
+    let (status, _, body) = http(&server.host, "GET", "/v2/shell/tags/list", &[]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("latest"));
+    let page = http(&server.host, "GET", "/", &[]);
+    let page = String::from_utf8_lossy(&page.2).to_string();
+    assert!(
+        page.contains("shell/slowBuilds.tenMinutes:latest"),
+        "{page}"
     );
 }

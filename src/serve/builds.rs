@@ -117,6 +117,9 @@ pub struct Server {
     recent: Mutex<VecDeque<Arc<Job>>>,
     /// Per tag, the package set's index (`None` when it could not be listed).
     indexes: HashMap<String, Arc<OnceCell<Option<Arc<Index>>>>>,
+    /// Per (tag, component), the attribute path it means (see [`Server::meaning`]); held while
+    /// one request asks the package set, so the names project is written by one at a time.
+    meanings: tokio::sync::Mutex<HashMap<(String, String), String>>,
 }
 
 impl Server {
@@ -134,6 +137,7 @@ impl Server {
             jobs: Mutex::new(HashMap::new()),
             recent: Mutex::new(VecDeque::new()),
             indexes,
+            meanings: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -197,6 +201,16 @@ impl Server {
                 ),
             ));
         };
+        // A stored image is found by its name as asked; a key is only ever recorded for a name
+        // whose components are attribute paths as they are spelt, so this is never a wrong hit.
+        if let Some(stored) = self.storage.image(&self.key(name, tag, &pin)) {
+            return Lookup::Ready(stored);
+        }
+        let name = match self.meaning(name, tag, &pin).await {
+            Ok(name) => name,
+            Err(f) => return Lookup::Failed(f),
+        };
+        let name = &name;
         let key = self.key(name, tag, &pin);
         if let Some(stored) = self.storage.image(&key) {
             return Lookup::Ready(stored);
@@ -272,6 +286,16 @@ impl Server {
                     took.as_secs_f64(),
                     f.message
                 ));
+                let storage = self.storage.clone();
+                let dir_key = key.clone();
+                let removed =
+                    tokio::task::spawn_blocking(move || storage.remove_project(&dir_key)).await;
+                if let Ok(Err(e)) = removed {
+                    say(&format!(
+                        "[{}] removing the failed build's project: {e}",
+                        job.display
+                    ));
+                }
                 JobState::Failed(f)
             }
         };
@@ -395,6 +419,79 @@ impl Server {
             self.storage.record_remote(&layer.digest, scheme, remote)?;
         }
         Ok(())
+    }
+
+    /// `name` with each package spelt as the package set spells it: `docker pull` allows only
+    /// lower-case names, so a component that is no exact attribute path is matched ignoring case
+    /// (`python312packages.numpy` → `python312Packages.numpy`, one image whichever is asked).
+    /// Asked of the package set itself in the builder, once per tag and component.
+    async fn meaning(
+        &self,
+        name: &ImageName,
+        tag: &str,
+        pin: &NixpkgsChoice,
+    ) -> Result<ImageName, Failure> {
+        let mut meanings = self.meanings.lock().await;
+        let listed = self
+            .indexes
+            .get(tag)
+            .and_then(|cell| cell.get().cloned().flatten());
+        let ask: Vec<String> = name
+            .packages
+            .iter()
+            .filter(|p| !meanings.contains_key(&(tag.to_string(), p.to_string())))
+            // What the listing has is exact (the listing misses nested sets, never adds).
+            .filter(|p| !listed.as_ref().is_some_and(|i| i.contains(p)))
+            .cloned()
+            .collect();
+        if !ask.is_empty() {
+            let empty = ImageName {
+                packages: Vec::new(),
+                presets: Vec::new(),
+            };
+            let dir = self
+                .storage
+                .project_dir(&format!("names-{}", self.key(&empty, tag, pin)));
+            let project = self.write_project(&dir, &empty, pin.clone()).await?;
+            match biar::index::case_matches(&project.root, &project.config, &ask).await {
+                Ok(found) => {
+                    let mut ambiguous = Vec::new();
+                    for (asked, found) in ask.iter().zip(found) {
+                        match super::names::choose(asked, &found) {
+                            Ok(meant) => {
+                                if meant != *asked {
+                                    say(&format!("[{tag}] {asked} is {meant}"));
+                                }
+                                meanings.insert((tag.to_string(), asked.clone()), meant);
+                            }
+                            Err(candidates) => ambiguous
+                                .push(format!("{asked} (it could be {})", candidates.join(", "))),
+                        }
+                    }
+                    if !ambiguous.is_empty() {
+                        return Err(Failure::new(
+                            404,
+                            "NAME_UNKNOWN",
+                            format!(
+                                "ambiguous in the package set, whose names differ only by case: {}",
+                                ambiguous.join("; ")
+                            ),
+                        ));
+                    }
+                }
+                // Not cached: the next request asks again.
+                Err(e) => say(&format!(
+                    "[{tag}] the package set could not be asked for the names' case ({e}); \
+                     they are used as written"
+                )),
+            }
+        }
+        Ok(name.mapped(|p| {
+            meanings
+                .get(&(tag.to_string(), p.to_string()))
+                .cloned()
+                .unwrap_or_else(|| p.to_string())
+        }))
     }
 
     /// Writes the generated project of `name` (whole files, config.json last) and loads it.

@@ -151,6 +151,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let storage = storage::Storage::open(&storage)
         .map_err(|e| BadInput(format!("--storage {}: {e}", storage.display())))?;
+    match storage.sweep_projects() {
+        Ok(0) => {}
+        Ok(n) => print::say(&format!(
+            "removed {n} project folder(s) of builds that did not finish"
+        )),
+        Err(e) => print::say(&format!("cleaning the storage's projects: {e}")),
+    }
     let registry = match &args.registry {
         Some(text) if text.trim().is_empty() => {
             return Err(BadInput("--registry: empty; give HOST[/NAMESPACE]".into()).into())

@@ -154,9 +154,72 @@ impl ImageName {
     }
 }
 
+/// What a component means, given the attribute paths of the package set it matches (exactly or
+/// but for case, see `biar::index::case_matches`): itself when exact or when nothing matches
+/// (Nix's evaluation then refuses it, with "did you mean"), the one path it matches but for case
+/// (`docker pull` allows only lower case), or `Err` with the candidates when several do.
+pub fn choose(asked: &str, found: &[String]) -> Result<String, Vec<String>> {
+    if found.is_empty() || found.iter().any(|f| f == asked) {
+        return Ok(asked.to_string());
+    }
+    match found {
+        [one] => Ok(one.clone()),
+        many => Err(many.to_vec()),
+    }
+}
+
+impl ImageName {
+    /// The same name with each package replaced by what it means (`meaning`), sorted again.
+    pub fn mapped(&self, meaning: impl Fn(&str) -> String) -> ImageName {
+        let mut packages: Vec<String> = self.packages.iter().map(|p| meaning(p)).collect();
+        packages.sort();
+        packages.dedup();
+        ImageName {
+            packages,
+            presets: self.presets.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_case_components_mean_the_one_attribute_they_match() {
+        let found = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Exact wins even when other names differ only by case.
+        assert_eq!(
+            choose("hello", &found(&["hello", "Hello"])),
+            Ok("hello".into())
+        );
+        assert_eq!(
+            choose(
+                "python312packages.numpy",
+                &found(&["python312Packages.numpy"])
+            ),
+            Ok("python312Packages.numpy".into())
+        );
+        // Nothing matches: left to Nix, which refuses it with "did you mean".
+        assert_eq!(choose("hellp", &[]), Ok("hellp".into()));
+        assert_eq!(
+            choose("perl", &found(&["Perl", "PERL"])),
+            Err(found(&["Perl", "PERL"]))
+        );
+        let name = parse("shell/python312packages.numpy/hello").unwrap();
+        let meant = name.mapped(|p| {
+            if p == "python312packages.numpy" {
+                "python312Packages.numpy".into()
+            } else {
+                p.to_string()
+            }
+        });
+        assert_eq!(
+            meant,
+            parse("python312Packages.numpy/hello/shell").unwrap(),
+            "the same image as the exact name"
+        );
+    }
 
     #[test]
     fn order_duplicates_and_shell_do_not_matter() {

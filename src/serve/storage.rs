@@ -63,6 +63,31 @@ impl Storage {
         self.root.join("projects").join(key)
     }
 
+    /// Removes the generated project of `key` (a failed build's: failures must not fill the
+    /// storage; a retry writes it again).
+    pub fn remove_project(&self, key: &str) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(self.project_dir(key)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes the projects no image was recorded for, but the tags' `names-` projects: what a
+    /// server that stopped mid-build (or failed to remove a failure's) left. Run at start.
+    pub fn sweep_projects(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.root.join("projects"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with("names-") || self.image(&name).is_some() {
+                continue;
+            }
+            self.remove_project(&name)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// The image recorded under `key`, if its manifest is still there.
     pub fn image(&self, key: &str) -> Option<Stored> {
         let text = std::fs::read(self.root.join("images").join(format!("{key}.json"))).ok()?;
@@ -93,5 +118,41 @@ impl Storage {
         }
         let path = self.root.join("remote").join(&digest["sha256:".len()..]);
         std::fs::read_to_string(path).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_keeps_built_images_and_names_projects_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let hex = "a".repeat(64);
+        std::fs::create_dir_all(storage.root().join("blobs/sha256")).unwrap();
+        std::fs::write(storage.root().join("blobs/sha256").join(&hex), b"{}").unwrap();
+        let stored: Stored = serde_json::from_value(serde_json::json!({
+            "name": "shell/hello", "tag": "latest",
+            "manifest": {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": format!("sha256:{hex}"), "size": 2
+            }
+        }))
+        .unwrap();
+        storage.record("built", &stored).unwrap();
+        for key in ["built", "names-x", "failed", "unfinished"] {
+            std::fs::create_dir_all(storage.project_dir(key).join("workdir")).unwrap();
+        }
+        assert_eq!(storage.sweep_projects().unwrap(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(storage.root().join("projects"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["built", "names-x"]);
+        storage.remove_project("built").unwrap();
+        storage.remove_project("never-there").unwrap();
+        assert!(!storage.project_dir("built").exists());
     }
 }

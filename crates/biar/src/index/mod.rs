@@ -31,6 +31,8 @@ mod update;
 pub use bundled::BUNDLED_ORIGIN;
 pub use check::UnknownAttr;
 pub use error::IndexError;
+/// The attribute paths a name means when its case is wrong (`docker pull` needs lower case).
+pub use nixenv::case_matches;
 /// Lists a project's pinned package set (`nix-env -qaP` in a fresh builder container): an index
 /// of exactly that set, to check attribute paths against (the image server's "did you mean").
 pub use nixenv::fetch as list_package_set;
