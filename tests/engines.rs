@@ -9,7 +9,8 @@
 //! Over each: `builder status` names the engine and how it was chosen, a build loads its image,
 //! and `run -- hello` prints and exits with the command's code. Over SSH also: `workdir/` is a copy
 //! (a change made here during the run is not seen, a file made in the container comes back), and
-//! an attached TTY with a resize. The servers start once per test process (a thread of their
+//! an attached TTY with a resize, and the TUI (tmux) building with `b` and running with `r`, its
+//! status line saying `workdir/` came back. The servers start once per test process (a thread of their
 //! own owns them; they die with the process).
 
 mod common;
@@ -1009,4 +1010,100 @@ fn over_ssh_builder_create_makes_a_builder_that_builds_from_scratch() {
     assert!(text.contains("derivations built"), "{text}");
     assert!(!text.contains(" 0/"), "nothing was built: {text}");
     assert!(text.contains(&format!("loaded {prefix}")), "{text}");
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The TUI over SSH: `b` builds in the live build view, `r` runs a shell whose file written in
+/// `workdir/` comes back to the host when it exits, and the status line says so.
+#[test]
+fn over_ssh_the_tui_builds_runs_and_copies_workdir_back() {
+    let Some(s) = servers() else { return };
+    use common::tmux::Tmux;
+    let prefix = format!("biar-test-engines-tui-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+    });
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    let workdir = dir.join("workdir");
+    std::fs::create_dir_all(&workdir).unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let mut env = String::from("env -u DOCKER_CONTEXT -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH");
+    for (k, v) in &Via::ssh(s).0 {
+        env.push_str(&format!(" {k}={}", shell_quote(v)));
+    }
+    let command = format!(
+        "{env} XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} \
+         --project {dir}; echo $? > {exit}; sleep 60",
+        cache = shell_quote(&home.join("cache").display().to_string()),
+        config = shell_quote(&home.join("config").display().to_string()),
+        bin = shell_quote(
+            &assert_cmd::cargo::cargo_bin("biar-tui")
+                .display()
+                .to_string()
+        ),
+        dir = shell_quote(&dir.display().to_string()),
+        exit = shell_quote(&exit_file.display().to_string()),
+    );
+    let name = format!("biar-test-engines-tui-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &command);
+    tmux.wait("the TUI", Duration::from_secs(60), |s| {
+        s.contains("Presets")
+    });
+    tmux.key("b");
+    let screen = tmux.wait("the build done", Duration::from_secs(600), |s| {
+        s.contains("✓") || s.contains("✗ failed")
+    });
+    assert!(!screen.contains("✗ failed"), "{screen}");
+    tmux.wait("the build loaded", Duration::from_secs(60), |s| {
+        s.contains("built: local")
+    });
+    // Out of the build view.
+    tmux.key("Escape");
+    tmux.wait(
+        "the TUI with the image built",
+        Duration::from_secs(60),
+        |s| s.contains("Presets") && s.contains("built: local"),
+    );
+    tmux.key("r");
+    tmux.wait(
+        "the container's shell prompt",
+        Duration::from_secs(120),
+        |s| {
+            !s.contains("Presets")
+                && s.lines()
+                    .any(|l| l.trim_end().ends_with('$') || l.trim_end().ends_with('#'))
+        },
+    );
+    tmux.type_text("echo made-in-the-tui > from-tui.txt; exit");
+    tmux.key("Enter");
+    let back = tmux.wait("the TUI back after exit", Duration::from_secs(120), |s| {
+        s.contains("Presets") && s.contains("copied back")
+    });
+    assert!(
+        back.contains("workdir/: copied back from the engine: 1"),
+        "{back}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workdir.join("from-tui.txt")).unwrap(),
+        "made-in-the-tui\n",
+        "{back}"
+    );
+    tmux.key("q");
+    let start = Instant::now();
+    while !exit_file.exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = std::fs::read_to_string(&exit_file).unwrap_or_default();
+    assert_eq!(
+        code.trim(),
+        "0",
+        "the TUI exited cleanly:\n{}",
+        tmux.screen()
+    );
 }
