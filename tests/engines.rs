@@ -1107,3 +1107,174 @@ fn over_ssh_the_tui_builds_runs_and_copies_workdir_back() {
         tmux.screen()
     );
 }
+
+/// The direct children of `pid` whose command line holds `needle`.
+fn children_running(pid: u32, needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(needle) {
+                found.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// Names of the engine's `kind` (`volume` or `container`) objects starting with `prefix`.
+fn engine_objects(kind: &str, prefix: &str) -> Vec<String> {
+    let mut cmd = Command::new("docker");
+    match kind {
+        "volume" => cmd.args(["volume", "ls", "--format", "{{.Name}}"]),
+        _ => cmd.args(["ps", "-a", "--format", "{{.Names}}"]),
+    };
+    run_ok(&mut cmd)
+        .lines()
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Removes the volumes and containers named `PREFIX…` at the end, even when the test fails.
+struct RemoveObjects(String);
+
+impl Drop for RemoveObjects {
+    fn drop(&mut self) {
+        for c in engine_objects("container", &self.0) {
+            let _ = Command::new("docker").args(["rm", "-f", &c]).output();
+        }
+        for v in engine_objects("volume", &self.0) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &v])
+                .output();
+        }
+    }
+}
+
+/// Starts `biar-tui run` over SSH on `dir` with a command that says `ready` (after `workdir/` is
+/// in the volume) and sleeps; returns it once ready, with its `biar-run-PID-` name prefix.
+fn start_a_long_run(via: &Via, home: &Path, dir: &Path) -> (std::process::Child, String) {
+    let mut child = biar_via(home, via)
+        .args(["run", "--project"])
+        .arg(dir)
+        .args(["--", "sh", "-c", "echo ready; sleep 600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let prefix = format!("biar-run-{}-", child.id());
+    (child, prefix)
+}
+
+/// Waits (polling the engine) until `what` holds; panics after a generous while.
+fn wait_until(what: &str, ok: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < Duration::from_secs(120), "never: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A run over SSH killed with SIGKILL leaves its container and its copy of `workdir/` (a volume
+/// labelled with its owner) behind: the watcher removes both at once; with the watcher killed too,
+/// the next start over the same engine sweeps them and says which volume it removed. A live run's
+/// volume is never swept.
+#[test]
+fn over_ssh_a_killed_runs_workdir_volume_is_removed() {
+    let Some(s) = servers() else { return };
+    let via = Via::ssh(s);
+    let prefix = format!("biar-test-engines-kill-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+    });
+    std::fs::create_dir_all(dir.join("workdir")).unwrap();
+    std::fs::write(dir.join("workdir/note.txt"), "note\n").unwrap();
+    let out = biar_via(tmp.path(), &via)
+        .args(["build", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // SIGKILL, the watcher alive: it removes the container and the volume.
+    let (mut child, run) = start_a_long_run(&via, tmp.path(), &dir);
+    let _objects = RemoveObjects(run.clone());
+    assert_eq!(engine_objects("volume", &run).len(), 1);
+    let volume = engine_objects("volume", &run).remove(0);
+    let labels = run_ok(Command::new("docker").args([
+        "volume",
+        "inspect",
+        "--format",
+        "{{json .Labels}}",
+        &volume,
+    ]));
+    assert!(labels.contains("\"biar.owner\""), "{labels}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the watcher removed the container and the volume", || {
+        engine_objects("container", &run).is_empty() && engine_objects("volume", &run).is_empty()
+    });
+
+    // SIGKILL to the watcher, then to the run: both stay until the next start sweeps them.
+    let (mut child, run) = start_a_long_run(&via, tmp.path(), &dir);
+    let _objects = RemoveObjects(run.clone());
+    let watchers = children_running(child.id(), "__watch-containers");
+    assert_eq!(watchers.len(), 1, "one watcher");
+    // SAFETY: kill(2) on a PID we found as our child's child.
+    unsafe { libc::kill(watchers[0] as i32, libc::SIGKILL) };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let volumes = engine_objects("volume", &run);
+    assert_eq!(volumes.len(), 1, "left behind");
+    assert_eq!(engine_objects("container", &run).len(), 1, "left behind");
+
+    // The next start sweeps them and says so.
+    let next_run = || {
+        let out = biar_via(tmp.path(), &via)
+            .args(["run", "--project"])
+            .arg(&dir)
+            .args(["--", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let stderr = next_run();
+    assert!(engine_objects("volume", &run).is_empty(), "{stderr}");
+    assert!(engine_objects("container", &run).is_empty(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("removed volume {} on ssh://", volumes[0])),
+        "{stderr}"
+    );
+
+    // A live run's volume stays through another start's sweep.
+    let (mut live, live_run) = start_a_long_run(&via, tmp.path(), &dir);
+    let _live_objects = RemoveObjects(live_run.clone());
+    let stderr = next_run();
+    assert_eq!(engine_objects("volume", &live_run).len(), 1, "{stderr}");
+    assert_eq!(engine_objects("container", &live_run).len(), 1, "{stderr}");
+    assert!(!stderr.contains("removed volume"), "{stderr}");
+    live.kill().unwrap();
+    live.wait().unwrap();
+    wait_until("the live run's watcher cleaned up", || {
+        engine_objects("volume", &live_run).is_empty()
+            && engine_objects("container", &live_run).is_empty()
+    });
+}
