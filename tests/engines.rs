@@ -1053,7 +1053,7 @@ fn over_ssh_the_tui_builds_runs_and_copies_workdir_back() {
         exit = shell_quote(&exit_file.display().to_string()),
     );
     let name = format!("biar-test-engines-tui-{}", std::process::id());
-    let tmux = Tmux::start(&name, 120, 32, &command);
+    let tmux = Tmux::start(&name, 160, 32, &command);
     tmux.wait("the TUI", Duration::from_secs(60), |s| {
         s.contains("Presets")
     });
@@ -1088,7 +1088,7 @@ fn over_ssh_the_tui_builds_runs_and_copies_workdir_back() {
         s.contains("Presets") && s.contains("copied back")
     });
     assert!(
-        back.contains("workdir/: copied back from the engine: 1"),
+        back.contains("workdir/: copied back from the engine: 1 changed or new, 0 deleted"),
         "{back}"
     );
     assert_eq!(
