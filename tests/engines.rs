@@ -9,7 +9,10 @@
 //! Over each: `builder status` names the engine and how it was chosen, a build loads its image,
 //! and `run -- hello` prints and exits with the command's code. Over SSH also: `workdir/` is a copy
 //! (a change made here during the run is not seen, a file made in the container comes back), and
-//! an attached TTY with a resize. The servers start once per test process (a thread of their
+//! an attached TTY with a resize, and the TUI (tmux) building with `b` and running with `r`, its
+//! status line saying `workdir/` came back. A run killed with SIGKILL leaves no container or
+//! `workdir/` volume: the watcher removes them, or (watcher killed too) the next start's sweep,
+//! which keeps a live run's volume and one a `biar.keeps` marker names. The servers start once per test process (a thread of their
 //! own owns them; they die with the process).
 
 mod common;
@@ -1009,4 +1012,341 @@ fn over_ssh_builder_create_makes_a_builder_that_builds_from_scratch() {
     assert!(text.contains("derivations built"), "{text}");
     assert!(!text.contains(" 0/"), "nothing was built: {text}");
     assert!(text.contains(&format!("loaded {prefix}")), "{text}");
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The TUI over SSH: `b` builds in the live build view, `r` runs a shell whose file written in
+/// `workdir/` comes back to the host when it exits, and the status line says so.
+#[test]
+fn over_ssh_the_tui_builds_runs_and_copies_workdir_back() {
+    let Some(s) = servers() else { return };
+    use common::tmux::Tmux;
+    let prefix = format!("biar-test-engines-tui-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+    });
+    std::fs::write(dir.join("user.nix"), "{ pkgs }: with pkgs; [ hello ]\n").unwrap();
+    let workdir = dir.join("workdir");
+    std::fs::create_dir_all(&workdir).unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let exit_file = tmp.path().join("exit-code");
+    let mut env = String::from("env -u DOCKER_CONTEXT -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH");
+    for (k, v) in &Via::ssh(s).0 {
+        env.push_str(&format!(" {k}={}", shell_quote(v)));
+    }
+    let command = format!(
+        "{env} XDG_CACHE_HOME={cache} XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} \
+         --project {dir}; echo $? > {exit}; sleep 60",
+        cache = shell_quote(&home.join("cache").display().to_string()),
+        config = shell_quote(&home.join("config").display().to_string()),
+        bin = shell_quote(
+            &assert_cmd::cargo::cargo_bin("biar-tui")
+                .display()
+                .to_string()
+        ),
+        dir = shell_quote(&dir.display().to_string()),
+        exit = shell_quote(&exit_file.display().to_string()),
+    );
+    let name = format!("biar-test-engines-tui-{}", std::process::id());
+    let tmux = Tmux::start(&name, 160, 32, &command);
+    tmux.wait("the TUI", Duration::from_secs(60), |s| {
+        s.contains("Presets")
+    });
+    tmux.key("b");
+    let screen = tmux.wait("the build done", Duration::from_secs(600), |s| {
+        s.contains("✓") || s.contains("✗ failed")
+    });
+    assert!(!screen.contains("✗ failed"), "{screen}");
+    tmux.wait("the build loaded", Duration::from_secs(60), |s| {
+        s.contains("built: local")
+    });
+    // Out of the build view.
+    tmux.key("Escape");
+    tmux.wait(
+        "the TUI with the image built",
+        Duration::from_secs(60),
+        |s| s.contains("Presets") && s.contains("built: local"),
+    );
+    tmux.key("r");
+    tmux.wait(
+        "the container's shell prompt",
+        Duration::from_secs(120),
+        |s| {
+            !s.contains("Presets")
+                && s.lines()
+                    .any(|l| l.trim_end().ends_with('$') || l.trim_end().ends_with('#'))
+        },
+    );
+    tmux.type_text("echo made-in-the-tui > from-tui.txt; exit");
+    tmux.key("Enter");
+    let back = tmux.wait("the TUI back after exit", Duration::from_secs(120), |s| {
+        s.contains("Presets") && s.contains("copied back")
+    });
+    assert!(
+        back.contains("workdir/: copied back from the engine: 1 changed or new, 0 deleted"),
+        "{back}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workdir.join("from-tui.txt")).unwrap(),
+        "made-in-the-tui\n",
+        "{back}"
+    );
+    tmux.key("q");
+    let start = Instant::now();
+    while !exit_file.exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = std::fs::read_to_string(&exit_file).unwrap_or_default();
+    assert_eq!(
+        code.trim(),
+        "0",
+        "the TUI exited cleanly:\n{}",
+        tmux.screen()
+    );
+}
+
+/// The direct children of `pid` whose command line holds `needle`.
+fn children_running(pid: u32, needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return found;
+    };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(needle) {
+                found.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// Names of the engine's `kind` (`volume` or `container`) objects starting with `prefix`.
+fn engine_objects(kind: &str, prefix: &str) -> Vec<String> {
+    let mut cmd = Command::new("docker");
+    match kind {
+        "volume" => cmd.args(["volume", "ls", "--format", "{{.Name}}"]),
+        _ => cmd.args(["ps", "-a", "--format", "{{.Names}}"]),
+    };
+    run_ok(&mut cmd)
+        .lines()
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Removes the volumes and containers named `PREFIX…` at the end, even when the test fails.
+struct RemoveObjects(String);
+
+impl Drop for RemoveObjects {
+    fn drop(&mut self) {
+        for c in engine_objects("container", &self.0) {
+            let _ = Command::new("docker").args(["rm", "-f", &c]).output();
+        }
+        for v in engine_objects("volume", &self.0) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f", &v])
+                .output();
+        }
+    }
+}
+
+/// Starts `biar-tui run` over SSH on `dir` with a command that says `ready` (after `workdir/` is
+/// in the volume) and sleeps; returns it once ready, with its `biar-run-PID-` name prefix.
+fn start_a_long_run(via: &Via, home: &Path, dir: &Path) -> (std::process::Child, String) {
+    let mut child = biar_via(home, via)
+        .args(["run", "--project"])
+        .arg(dir)
+        .args(["--", "sh", "-c", "echo ready; sleep 600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let prefix = format!("biar-run-{}-", child.id());
+    (child, prefix)
+}
+
+/// Waits (polling the engine) until `what` holds; panics after a generous while.
+fn wait_until(what: &str, ok: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < Duration::from_secs(120), "never: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A run over SSH killed with SIGKILL leaves its container and its copy of `workdir/` (a volume
+/// labelled with its owner) behind: the watcher removes both at once; with the watcher killed too,
+/// the next start over the same engine sweeps them and says which volume it removed. A live run's
+/// volume is never swept.
+#[test]
+fn over_ssh_a_killed_runs_workdir_volume_is_removed() {
+    let Some(s) = servers() else { return };
+    let via = Via::ssh(s);
+    let prefix = format!("biar-test-engines-kill-{}-", std::process::id());
+    let _cleanup = ImagesNamed(prefix.clone());
+    let (tmp, dir) = offline_project(|config| {
+        config["image"] = serde_json::json!({ "namePrefix": prefix });
+    });
+    std::fs::create_dir_all(dir.join("workdir")).unwrap();
+    std::fs::write(dir.join("workdir/note.txt"), "note\n").unwrap();
+    let out = biar_via(tmp.path(), &via)
+        .args(["build", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // SIGKILL, the watcher alive: it removes the container and the volume.
+    let (mut child, run) = start_a_long_run(&via, tmp.path(), &dir);
+    let _objects = RemoveObjects(run.clone());
+    assert_eq!(engine_objects("volume", &run).len(), 1);
+    let volume = engine_objects("volume", &run).remove(0);
+    let labels = run_ok(Command::new("docker").args([
+        "volume",
+        "inspect",
+        "--format",
+        "{{json .Labels}}",
+        &volume,
+    ]));
+    assert!(labels.contains("\"biar.owner\""), "{labels}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_until("the watcher removed the container and the volume", || {
+        engine_objects("container", &run).is_empty() && engine_objects("volume", &run).is_empty()
+    });
+
+    // SIGKILL to the watcher, then to the run: both stay until the next start sweeps them.
+    let (mut child, run) = start_a_long_run(&via, tmp.path(), &dir);
+    let _objects = RemoveObjects(run.clone());
+    let watchers = children_running(child.id(), "__watch-containers");
+    assert_eq!(watchers.len(), 1, "one watcher");
+    // SAFETY: kill(2) on a PID we found as our child's child.
+    unsafe { libc::kill(watchers[0] as i32, libc::SIGKILL) };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Left behind, unless a build or run of another test on this machine swept them already.
+    let volumes = engine_objects("volume", &run);
+    assert!(volumes.len() <= 1);
+
+    // The next start sweeps them and says so.
+    let next_run = || {
+        let out = biar_via(tmp.path(), &via)
+            .args(["run", "--project"])
+            .arg(&dir)
+            .args(["--", "true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let stderr = next_run();
+    assert!(engine_objects("volume", &run).is_empty(), "{stderr}");
+    assert!(engine_objects("container", &run).is_empty(), "{stderr}");
+    // (What the sweep says is checked where no other test can sweep first, below.)
+    let _ = volumes;
+
+    // A live run's volume stays through another start's sweep.
+    let (mut live, live_run) = start_a_long_run(&via, tmp.path(), &dir);
+    let _live_objects = RemoveObjects(live_run.clone());
+    let stderr = next_run();
+    assert_eq!(engine_objects("volume", &live_run).len(), 1, "{stderr}");
+    assert_eq!(engine_objects("container", &live_run).len(), 1, "{stderr}");
+    assert!(
+        !stderr.contains(&format!("removed volume {live_run}")),
+        "{stderr}"
+    );
+    live.kill().unwrap();
+    live.wait().unwrap();
+    wait_until("the live run's watcher cleaned up", || {
+        engine_objects("volume", &live_run).is_empty()
+            && engine_objects("container", &live_run).is_empty()
+    });
+}
+
+/// Makes, inside a PID namespace of its own (so no other test's sweep can take them: a sweep
+/// only touches owners of its own namespace), volumes `$1` and `$2` whose owner (a `sleep` of
+/// that namespace) has ended, then runs the rest of the arguments there.
+const IN_OWN_PID_NAMESPACE: &str = r#"
+sleep 60 & p=$!
+start=$(cut -d' ' -f22 "/proc/$p/stat")
+kill "$p"; wait "$p"
+ns=$(readlink /proc/self/ns/pid | tr -dc 0-9)
+owner="biar.owner=$(cat /proc/sys/kernel/random/boot_id)/$ns/$p/$start"
+for v in "$1" "$2"; do
+  docker volume create --label biar=workdir --label "$owner" "$v" >/dev/null || exit 90
+done
+shift 2
+"$@"
+"#;
+
+/// The sweep leaves a volume whose owner is gone when a marker volume (`biar.keeps`, made when
+/// copying back failed) names it, removes one that no marker names, and says so.
+#[test]
+fn over_ssh_the_sweep_keeps_a_volume_a_marker_names() {
+    let Some(s) = servers() else { return };
+    let prefix = format!("biar-test-engines-keep-{}-", std::process::id());
+    let _objects = RemoveObjects(prefix.clone());
+    let img = testimage::make("sweep");
+    let image = testimage::import(&img.rootfs);
+    let kept = format!("{prefix}kept-workdir");
+    let orphan = format!("{prefix}orphan-workdir");
+    // The marker first, as `keep_volume` makes it for a volume that exists already.
+    run_ok(Command::new("docker").args([
+        "volume",
+        "create",
+        "--label",
+        &format!("biar.keeps={kept}"),
+        &format!("{kept}-kept"),
+    ]));
+    let home = tempfile::tempdir().unwrap();
+    let biar = biar_via(home.path(), &Via::ssh(s));
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        "-c",
+        IN_OWN_PID_NAMESPACE,
+        "sh",
+    ])
+    .args([&kept, &orphan])
+    .arg(biar.get_program())
+    .args(["run", "--image", &image.reference, "--", "sh", "-c", ":"])
+    .envs(biar.get_envs().filter_map(|(k, v)| Some((k, v?))))
+    .current_dir(home.path())
+    .stdin(Stdio::null());
+    for (k, v) in biar.get_envs() {
+        if v.is_none() {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let left = engine_objects("volume", &prefix);
+    assert_eq!(left, vec![kept.clone(), format!("{kept}-kept")], "{stderr}");
+    assert!(
+        stderr.contains(&format!("removed volume {orphan} on ssh://")),
+        "{stderr}"
+    );
 }

@@ -4,7 +4,6 @@
 use std::pin::Pin;
 
 use bollard::container::LogOutput;
-use bollard::models::VolumeCreateRequest;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectContainerOptions,
@@ -232,33 +231,37 @@ impl Engine {
         let _ = self.docker.remove_container(name, Some(options)).await;
     }
 
-    /// Creates the named volume `name` (labelled `biar=LABEL`).
+    /// Creates the named volume `name` (labelled `biar=LABEL` and with this process as its owner:
+    /// if the process dies before [`Engine::remove_volume`], the watcher or the next sweep
+    /// removes it, see [`owner`]).
     pub async fn create_volume(&self, name: &str, label: &str) -> Result<(), DockerError> {
-        self.docker
-            .create_volume(VolumeCreateRequest {
-                name: Some(name.to_string()),
-                labels: Some(std::collections::HashMap::from([(
-                    "biar".to_string(),
-                    label.to_string(),
-                )])),
-                ..Default::default()
-            })
+        let labels = std::collections::HashMap::from([("biar".to_string(), label.to_string())]);
+        owner::create_volume(self, name, labels)
             .await
-            .map(|_| ())
             .map_err(DockerError::api(format!("create the volume {name}")))
     }
 
-    /// Removes the named volume; a volume already gone is no error.
+    /// Keeps the volume `name` after this process ends (its contents are the only copy): a
+    /// marker volume, whose name is returned, tells the sweep to leave it.
+    pub async fn keep_volume(&self, name: &str) -> Result<String, DockerError> {
+        owner::keep_volume(self, name)
+            .await
+            .map_err(DockerError::api(format!("keep the volume {name}")))
+    }
+
+    /// Removes the named volume (the watcher forgets it); a volume already gone is no error.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
         match self
             .docker
             .remove_volume(name, None::<RemoveVolumeOptions>)
             .await
         {
-            Ok(()) => Ok(()),
-            Err(e) if DockerError::is_not_found(&e) => Ok(()),
-            Err(e) => Err(DockerError::api(format!("remove the volume {name}"))(e)),
+            Ok(()) => {}
+            Err(e) if DockerError::is_not_found(&e) => {}
+            Err(e) => return Err(DockerError::api(format!("remove the volume {name}"))(e)),
         }
+        owner::unwatch_volume(name);
+        Ok(())
     }
 
     /// The numeric `(uid, gid)` the image runs as (its `User` is `UID[:GID]`), `None` when it

@@ -16,6 +16,12 @@
 //!   Before creating a container, [`sweep`] removes those whose owner ran on this kernel and in
 //!   this PID namespace and is gone. Containers of other machines sharing the engine are left
 //!   alone.
+//!
+//! Named volumes that belong to one run (a run's copy of `workdir/` on a remote engine) carry the
+//! same labels and are watched the same way (`+volume:NAME`: a container name never holds `:`);
+//! the watcher and the sweep remove them after the containers that use them. A volume kept on
+//! purpose (its changes could not be copied back) is named by a marker volume labelled
+//! [`KEEPS_LABEL`], which the sweep leaves alone along with the volume it names.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -25,9 +31,11 @@ use std::path::PathBuf;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 
+use bollard::models::VolumeCreateRequest;
 use bollard::models::{ContainerCreateBody, ContainerCreateResponse};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptions,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -35,6 +43,12 @@ use super::Engine;
 
 /// The label naming a container's owner process (see module docs).
 pub const OWNER_LABEL: &str = "biar.owner";
+
+/// The label of a marker volume: its value names a volume the sweep must keep.
+pub const KEEPS_LABEL: &str = "biar.keeps";
+
+/// The watcher's line prefix for a volume (container names never hold `:`).
+const VOLUME_PREFIX: &str = "volume:";
 
 enum Watcher {
     /// No helper program registered (the library's own tests): the sweep alone applies.
@@ -75,6 +89,17 @@ pub fn watch(name: &str) {
 /// The container `name` is gone (or removed by us): the watcher forgets it.
 pub fn unwatch(name: &str) {
     send(&format!("-{name}\n"));
+}
+
+/// [`watch`] for the named volume `name`: listed before it is created, removed by the watcher
+/// (after the containers) if this process dies first.
+pub fn watch_volume(name: &str) {
+    send(&format!("+{VOLUME_PREFIX}{name}\n"));
+}
+
+/// The volume `name` is gone, or kept on purpose: the watcher forgets it.
+pub fn unwatch_volume(name: &str) {
+    send(&format!("-{VOLUME_PREFIX}{name}\n"));
 }
 
 fn send(line: &str) {
@@ -164,8 +189,15 @@ pub async fn serve_watcher() {
     let Ok(engine) = super::connect().await else {
         return;
     };
-    for name in names {
+    // Containers first: a volume in use cannot be removed.
+    let (volumes, containers): (Vec<_>, Vec<_>) = names
+        .into_iter()
+        .partition(|n| n.starts_with(VOLUME_PREFIX));
+    for name in containers {
         remove(&engine, &name).await;
+    }
+    for name in volumes {
+        let _ = remove_volume(&engine, &name[VOLUME_PREFIX.len()..]).await;
     }
 }
 
@@ -178,37 +210,144 @@ pub(crate) async fn remove(engine: &Engine, name: &str) {
     let _ = engine.docker.remove_container(name, Some(options)).await;
 }
 
-/// Removes the containers whose owner process ran on this machine (same kernel boot, same PID
-/// namespace) and is gone. Returns how many.
-pub async fn sweep(engine: &Engine) -> usize {
-    let Some(me) = Owner::me() else { return 0 };
+/// Force-removes the named volume `name`; gone already is fine.
+async fn remove_volume(engine: &Engine, name: &str) -> Result<(), bollard::errors::Error> {
+    match engine
+        .docker
+        .remove_volume(name, None::<RemoveVolumeOptions>)
+        .await
+    {
+        Err(e) if super::DockerError::is_not_found(&e) => Ok(()),
+        other => other,
+    }
+}
+
+/// Creates the named volume `name` with `labels` plus this process's owner labels, watched from
+/// before the request (see [`watch_volume`]).
+pub(super) async fn create_volume(
+    engine: &Engine,
+    name: &str,
+    mut labels: HashMap<String, String>,
+) -> Result<(), bollard::errors::Error> {
+    watch_volume(name);
+    labels.extend(self::labels());
+    let result = engine
+        .docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            ..Default::default()
+        })
+        .await;
+    if result.is_err() {
+        unwatch_volume(name);
+    }
+    result.map(|_| ())
+}
+
+/// Keeps the volume `name` from the watcher and the sweep after this process ends: a marker
+/// volume `NAME-kept` names it (volume labels cannot change). Returns the marker's name.
+pub(super) async fn keep_volume(
+    engine: &Engine,
+    name: &str,
+) -> Result<String, bollard::errors::Error> {
+    let marker = format!("{name}-kept");
+    engine
+        .docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(marker.clone()),
+            labels: Some(HashMap::from([
+                ("biar".to_string(), "kept".to_string()),
+                (KEEPS_LABEL.to_string(), name.to_string()),
+            ])),
+            ..Default::default()
+        })
+        .await?;
+    unwatch_volume(name);
+    Ok(marker)
+}
+
+/// What [`sweep`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// How many containers.
+    pub containers: usize,
+    /// The volumes, by name (a run's copy of `workdir/`: changes in it not copied back are gone).
+    pub volumes: Vec<String>,
+}
+
+/// Removes the containers, then the volumes, whose owner process ran on this machine (same
+/// kernel boot, same PID namespace) and is gone; never a volume a marker keeps (see
+/// [`keep_volume`]) nor one still in use. Logs what it removed.
+pub async fn sweep(engine: &Engine) -> Swept {
+    let mut swept = Swept::default();
+    let Some(me) = Owner::me() else { return swept };
+    let dead = |labels: Option<&HashMap<String, String>>| {
+        labels
+            .and_then(|l| l.get(OWNER_LABEL))
+            .and_then(|v| Owner::parse(v))
+            .is_some_and(|o| o.boot_id == me.boot_id && o.pid_ns == me.pid_ns && !o.is_alive())
+    };
     let filters = HashMap::from([("label".to_string(), vec![OWNER_LABEL.to_string()])]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
         .build();
-    let Ok(containers) = engine.docker.list_containers(Some(options)).await else {
-        return 0;
-    };
-    let mut removed = 0;
-    for c in containers {
-        let Some(owner) = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(OWNER_LABEL))
-            .and_then(|v| Owner::parse(v))
-        else {
-            continue;
-        };
-        if owner.boot_id != me.boot_id || owner.pid_ns != me.pid_ns || owner.is_alive() {
-            continue;
-        }
-        if let Some(id) = c.id {
-            remove(engine, &id).await;
-            removed += 1;
+    if let Ok(containers) = engine.docker.list_containers(Some(options)).await {
+        for c in containers {
+            if !dead(c.labels.as_ref()) {
+                continue;
+            }
+            if let Some(id) = c.id {
+                remove(engine, &id).await;
+                swept.containers += 1;
+            }
         }
     }
-    removed
+    let options = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let Ok(list) = engine.docker.list_volumes(Some(options)).await else {
+        return swept;
+    };
+    let volumes: Vec<_> = list
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| dead(Some(&v.labels)))
+        .collect();
+    if volumes.is_empty() {
+        return swept;
+    }
+    let keeps = HashMap::from([("label".to_string(), vec![KEEPS_LABEL.to_string()])]);
+    let options = ListVolumesOptionsBuilder::default().filters(&keeps).build();
+    let Ok(markers) = engine.docker.list_volumes(Some(options)).await else {
+        // Cannot tell which are kept: remove none.
+        return swept;
+    };
+    let kept: BTreeSet<String> = markers
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.labels.get(KEEPS_LABEL).cloned())
+        .collect();
+    for v in volumes {
+        if kept.contains(&v.name) {
+            continue;
+        }
+        match remove_volume(engine, &v.name).await {
+            Ok(()) => {
+                tracing::warn!(
+                    "removed volume {} left by a biar-tui process that is gone",
+                    v.name
+                );
+                swept.volumes.push(v.name);
+            }
+            // In use (a container of another engine's client) or refused: left.
+            Err(e) => tracing::debug!("volume {} not removed: {e}", v.name),
+        }
+    }
+    swept
 }
 
 /// Who made a container: enough to tell, on the same machine, whether that process still runs

@@ -100,7 +100,14 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
             image: spec.image.clone(),
         });
     }
-    owner::sweep(engine).await;
+    let swept = owner::sweep(engine).await;
+    for volume in &swept.volumes {
+        spec.notices.say(&format!(
+            "removed volume {volume} on {}: a copy of workdir/ left by a run whose biar-tui is \
+             gone (killed); changes in it that were not copied back are gone with it",
+            engine.address
+        ));
+    }
     let name = spec.name.clone().unwrap_or_else(unique_name);
     let mut guard = Removal::new(engine, &name);
     // An engine reached over the network would read a bind mount's path on its own host: it
@@ -118,6 +125,7 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
             .create_volume(&c.volume, "workdir")
             .await
             .map_err(RunError::docker("create the volume for workdir/"))?;
+        guard.volume = Some(c.volume.clone());
     }
     let mut sent: Option<Manifest> = None;
     let run = async {
@@ -155,9 +163,20 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
             Ok(report) => say_copied_back(&spec.notices, &report),
             Err(e) => {
                 keep_volume = true;
+                // The only copy of the container's changes: not for the watcher or a sweep.
+                let kept = match engine.keep_volume(&c.volume).await {
+                    Ok(marker) => format!(
+                        "; remove it and the marker volume {marker} with `docker volume rm` when \
+                         done"
+                    ),
+                    Err(e) => format!(
+                        "; it may be removed once this biar-tui has ended, as it could not be \
+                         marked to keep ({e})"
+                    ),
+                };
                 spec.notices.say(&format!(
                     "workdir/ could not be copied back from the engine: {e}\n  the container's \
-                     copy stays in volume {} on {}",
+                     copy stays in volume {} on {}{kept}",
                     c.volume, engine.address
                 ));
             }
@@ -166,6 +185,7 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
     // After a signal the create request may still be on its way to the engine, and the container
     // appear after our removal: the watcher keeps its name and removes it once we are gone.
     let interrupted = matches!(result, Err(RunError::Interrupted { .. }));
+    guard.volume = None;
     guard.remove_now(!interrupted).await;
     if let Some(c) = copy.filter(|_| !keep_volume) {
         if let Err(e) = engine.remove_volume(&c.volume).await {
@@ -458,10 +478,12 @@ async fn resize_with_retry(engine: &Engine, id: &str) {
     }
 }
 
-/// Removes the container when the run ends, also when the future is dropped midway.
+/// Removes the container when the run ends, also when the future is dropped midway (then
+/// `volume` too, the copy of `workdir/`, which the run removes itself otherwise).
 struct Removal {
     engine: Engine,
     name: String,
+    volume: Option<String>,
     done: bool,
 }
 
@@ -470,6 +492,7 @@ impl Removal {
         Removal {
             engine: engine.clone(),
             name: name.to_string(),
+            volume: None,
             done: false,
         }
     }
@@ -493,9 +516,14 @@ impl Drop for Removal {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let engine = self.engine.clone();
             let name = self.name.clone();
+            let volume = self.volume.take();
             handle.spawn(async move {
                 owner::remove(&engine, &name).await;
                 owner::unwatch(&name);
+                if let Some(volume) = volume {
+                    // Failing, the watcher (at exit) or the next sweep removes it.
+                    let _ = engine.remove_volume(&volume).await;
+                }
             });
         }
     }
