@@ -182,6 +182,7 @@ impl ConfigFile<'_> {
         top: &'v serde_json::Map<String, Value>,
         name: &str,
     ) -> Result<&'v serde_json::Map<String, Value>, RegistryError> {
+        // An absent object reads as an empty one; a static so the borrow outlives this call.
         static EMPTY: std::sync::OnceLock<serde_json::Map<String, Value>> =
             std::sync::OnceLock::new();
         match top.get(name) {
