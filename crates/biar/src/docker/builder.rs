@@ -406,43 +406,10 @@ async fn create_from_official(
     let base = settings.base_image.as_str();
     if image_info(engine, base).await?.is_none() {
         progress(&format!("pulling {base}"));
-        let (repo, tag) = split_reference(base);
-        let mut pull = engine.docker.create_image(
-            Some(
-                CreateImageOptionsBuilder::default()
-                    .from_image(repo)
-                    .tag(tag)
-                    .build(),
-            ),
-            None,
-            None,
-        );
-        while let Some(item) = pull.next().await {
-            item.map_err(|e| DockerError::Pull {
-                image: base.to_string(),
-                reason: e.to_string(),
-            })?;
-        }
+        pull(engine, base).await?;
     }
     progress("configuring Nix for a container (build users, no sandbox, tar and gzip)");
-    let setup_files = tar_stream(vec![
-        TarEntry::File {
-            dest: PathBuf::from("biar-setup/nix.conf"),
-            bytes: nix_conf(settings)?.into_bytes(),
-            mode: 0o644,
-        },
-        TarEntry::File {
-            dest: PathBuf::from("biar-setup/passwd"),
-            bytes: build_user_passwd_lines().into_bytes(),
-            mode: 0o644,
-        },
-        TarEntry::File {
-            dest: PathBuf::from("biar-setup/group"),
-            bytes: nixbld_group_line().into_bytes(),
-            mode: 0o644,
-        },
-    ]);
-    let docker = &engine.docker;
+    let setup_files = tar_stream(setup_entries(settings)?);
     // Named and watched like every container we make, so a biar-tui killed mid-setup (even by
     // SIGKILL) leaves none behind. No owner labels: a commit would copy them into the builder.
     let name = format!(
@@ -467,51 +434,102 @@ async fn create_from_official(
         "creating a setup container of {base}"
     )))?;
     let id = created.id;
-    let result = async {
-        docker
-            .upload_to_container(
-                &id,
-                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
-                bollard::body_try_stream(setup_files),
-            )
-            .await
-            .map_err(DockerError::api("uploading the builder's settings"))?;
-        docker
-            .start_container(
-                &id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .map_err(DockerError::api("starting the setup container"))?;
-        let mut wait =
-            docker.wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
-        while let Some(r) = wait.next().await {
-            r.map_err(DockerError::api("setting up the builder image"))?;
-        }
-        let (repo, tag) = split_reference(&settings.image);
-        docker
-            .commit_container(
-                CommitContainerOptionsBuilder::default()
-                    .container(&id)
-                    .repo(repo)
-                    .tag(tag)
-                    .build(),
-                ContainerConfig {
-                    labels: Some(HashMap::from([
-                        ("biar.builder".to_string(), base.to_string()),
-                        (FORMAT_LABEL.to_string(), FORMAT.to_string()),
-                    ])),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(DockerError::api(format!("committing {}", settings.image)))?;
-        Ok(())
-    }
-    .await;
+    let result = set_up_and_commit(engine, &id, setup_files, settings).await;
     super::container::remove_container(engine, &id).await;
     super::owner::unwatch(&name);
     result
+}
+
+/// Pulls `image` (`repo:tag`) into the engine.
+async fn pull(engine: &Engine, image: &str) -> Result<(), DockerError> {
+    let (repo, tag) = split_reference(image);
+    let mut pull = engine.docker.create_image(
+        Some(
+            CreateImageOptionsBuilder::default()
+                .from_image(repo)
+                .tag(tag)
+                .build(),
+        ),
+        None,
+        None,
+    );
+    while let Some(item) = pull.next().await {
+        item.map_err(|e| DockerError::Pull {
+            image: image.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// The files [`SETUP_SCRIPT`] installs: nix.conf and the build users and their group.
+fn setup_entries(settings: &BuilderSettings) -> Result<Vec<TarEntry>, DockerError> {
+    Ok(vec![
+        TarEntry::File {
+            dest: PathBuf::from("biar-setup/nix.conf"),
+            bytes: nix_conf(settings)?.into_bytes(),
+            mode: 0o644,
+        },
+        TarEntry::File {
+            dest: PathBuf::from("biar-setup/passwd"),
+            bytes: build_user_passwd_lines().into_bytes(),
+            mode: 0o644,
+        },
+        TarEntry::File {
+            dest: PathBuf::from("biar-setup/group"),
+            bytes: nixbld_group_line().into_bytes(),
+            mode: 0o644,
+        },
+    ])
+}
+
+/// In the setup container `id`: upload `setup_files`, run [`SETUP_SCRIPT`] to its end, then
+/// commit the container as the builder image (`settings.image`), labelled with its base and
+/// format.
+async fn set_up_and_commit(
+    engine: &Engine,
+    id: &str,
+    setup_files: impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    settings: &BuilderSettings,
+) -> Result<(), DockerError> {
+    let docker = &engine.docker;
+    let base = settings.base_image.as_str();
+    docker
+        .upload_to_container(
+            id,
+            Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+            bollard::body_try_stream(setup_files),
+        )
+        .await
+        .map_err(DockerError::api("uploading the builder's settings"))?;
+    docker
+        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .map_err(DockerError::api("starting the setup container"))?;
+    let mut wait =
+        docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+    while let Some(r) = wait.next().await {
+        r.map_err(DockerError::api("setting up the builder image"))?;
+    }
+    let (repo, tag) = split_reference(&settings.image);
+    docker
+        .commit_container(
+            CommitContainerOptionsBuilder::default()
+                .container(id)
+                .repo(repo)
+                .tag(tag)
+                .build(),
+            ContainerConfig {
+                labels: Some(HashMap::from([
+                    ("biar.builder".to_string(), base.to_string()),
+                    (FORMAT_LABEL.to_string(), FORMAT.to_string()),
+                ])),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(DockerError::api(format!("committing {}", settings.image)))?;
+    Ok(())
 }
 
 #[cfg(test)]

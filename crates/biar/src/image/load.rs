@@ -27,7 +27,7 @@ use super::assemble::{
 };
 use super::cache::{LayerCache, LayerDescriptor};
 use super::in_engine::{engine_history, engine_images, layers_in_engine, reusable_prefix};
-use super::layer::{expect_end, write_layer_from, NarSource};
+use super::layer::{expect_end, write_layer_from, NarSource, NarStream};
 use super::tar::{self, Kind};
 use super::ImageError;
 use crate::docker::Engine;
@@ -353,49 +353,8 @@ where
             0o644,
         );
         out.write_all(&head).await.map_err(werr())?;
-        let paths = slot.store_paths();
-        let digest = if paths.is_empty() {
-            let root = &archive.root_layer;
-            if root.len() as u64 != size {
-                return Err(size_mismatch(paths, size, root.len().to_string()));
-            }
-            out.write_all(root).await.map_err(werr())?;
-            sha256_digest(root)
-        } else {
-            let nar = nar.as_mut().expect("opened for store layers");
-            let mut bounded = Bounded {
-                inner: &mut *out,
-                left: size,
-                overflowed: false,
-            };
-            let d = match write_layer_from(nar, paths, &mut bounded).await {
-                Err(_) if bounded.overflowed => {
-                    return Err(size_mismatch(paths, size, format!("more than {size}")))
-                }
-                r => r?,
-            };
-            if d.size != size {
-                return Err(size_mismatch(paths, size, d.size.to_string()));
-            }
-            d.digest
-        };
-        let layer = match slot {
-            LayerSlot::Known(l) if l.digest != digest => {
-                return Err(ImageError::DigestMismatch {
-                    digest: l.digest.clone(),
-                    actual: digest,
-                    cache: LayerCache::default_dir().display().to_string(),
-                })
-            }
-            LayerSlot::Known(l) => l.clone(),
-            LayerSlot::Predicted { store_paths, size } => LayerDescriptor {
-                digest: digest.clone(),
-                diff_id: digest,
-                size: *size,
-                media_type: OCI_LAYER_TAR.to_string(),
-                store_paths: store_paths.clone(),
-            },
-        };
+        let digest = write_layer_body(archive, slot, nar.as_mut(), out).await?;
+        let layer = settled_layer(slot, digest)?;
         out.write_all(&[0u8; tar::BLOCK][..tar::padding(size)])
             .await
             .map_err(werr())?;
@@ -412,24 +371,95 @@ where
         expect_end(nar, &store_paths).await?;
     }
     let image = finish(layers);
+    head.clear();
+    config_and_manifest(&mut head, archive, &image, total);
+    out.write_all(&head).await.map_err(werr())?;
+    out.shutdown().await.map_err(werr())?;
+    Ok(image)
+}
+
+/// Writes a layer file's contents (exactly `slot.size()` bytes: the root layer, or the slot's
+/// store paths read from `nar`) and returns their digest.
+async fn write_layer_body<W>(
+    archive: &Archive,
+    slot: &LayerSlot,
+    nar: Option<&mut NarStream>,
+    out: &mut W,
+) -> Result<String, ImageError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let size = slot.size();
+    let paths = slot.store_paths();
+    if paths.is_empty() {
+        let root = &archive.root_layer;
+        if root.len() as u64 != size {
+            return Err(size_mismatch(paths, size, root.len().to_string()));
+        }
+        out.write_all(root)
+            .await
+            .map_err(ImageError::io("streaming the image to Docker"))?;
+        return Ok(sha256_digest(root));
+    }
+    let nar = nar.expect("opened for store layers");
+    let mut bounded = Bounded {
+        inner: &mut *out,
+        left: size,
+        overflowed: false,
+    };
+    let d = match write_layer_from(nar, paths, &mut bounded).await {
+        Err(_) if bounded.overflowed => {
+            return Err(size_mismatch(paths, size, format!("more than {size}")))
+        }
+        r => r?,
+    };
+    if d.size != size {
+        return Err(size_mismatch(paths, size, d.size.to_string()));
+    }
+    Ok(d.digest)
+}
+
+/// The descriptor of a layer written with `digest`: a known layer must have come out the same.
+fn settled_layer(slot: &LayerSlot, digest: String) -> Result<LayerDescriptor, ImageError> {
+    match slot {
+        LayerSlot::Known(l) if l.digest != digest => Err(ImageError::DigestMismatch {
+            digest: l.digest.clone(),
+            actual: digest,
+            cache: LayerCache::default_dir().display().to_string(),
+        }),
+        LayerSlot::Known(l) => Ok(l.clone()),
+        LayerSlot::Predicted { store_paths, size } => Ok(LayerDescriptor {
+            digest: digest.clone(),
+            diff_id: digest,
+            size: *size,
+            media_type: OCI_LAYER_TAR.to_string(),
+            store_paths: store_paths.clone(),
+        }),
+    }
+}
+
+/// The archive's tail into `head`: the config file, `manifest.json` (tagging the image) and
+/// the tar's end.
+fn config_and_manifest(
+    head: &mut Vec<u8>,
+    archive: &Archive,
+    image: &ImageDescriptor,
+    total: usize,
+) {
     let config_file = format!("{}.json", image.config_digest.trim_start_matches("sha256:"));
     let manifest = serde_json::json!([{
         "Config": config_file,
         "RepoTags": [archive.reference],
         "Layers": (0..total).map(layer_file).collect::<Vec<_>>(),
     }]);
-    head.clear();
-    tar::file(&mut head, config_file.as_bytes(), &image.config, 0o644);
+    tar::file(head, config_file.as_bytes(), &image.config, 0o644);
     tar::file(
-        &mut head,
+        head,
         b"manifest.json",
         &serde_json::to_vec(&manifest).expect("json"),
         0o644,
     );
-    tar::end(&mut head);
-    out.write_all(&head).await.map_err(werr())?;
-    out.shutdown().await.map_err(werr())?;
-    Ok(image)
+    tar::end(head);
 }
 
 /// Passes at most `left` bytes on to `inner`: a write past that fails (and sets `overflowed`)

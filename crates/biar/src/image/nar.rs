@@ -93,120 +93,184 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut r = Reader { r: nar, path };
-    let werr = |e: std::io::Error| ImageError::Io {
-        doing: format!("writing the layer entries of {path}"),
-        source: e,
+    let mut copy = NarToTar {
+        r: Reader { r: nar, path },
+        out,
+        head: Vec::with_capacity(1024),
+        dirs: Vec::new(),
+        name: root.to_vec(),
     };
-    r.expect("nix-archive-1").await?;
-    let mut head = Vec::with_capacity(1024);
-    // The open directories: their tar name (with trailing '/') and their last entry name.
-    let mut dirs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut name = root.to_vec();
+    copy.r.expect("nix-archive-1").await?;
     loop {
-        r.expect("(").await?;
-        r.expect("type").await?;
-        let t = r.string().await?;
-        head.clear();
-        match t.as_slice() {
-            b"regular" => {
-                let mut tok = r.string().await?;
-                let mut executable = false;
-                if tok == b"executable" {
-                    executable = true;
-                    r.expect("").await?;
-                    tok = r.string().await?;
-                }
-                if tok != b"contents" {
-                    return Err(r.bad("expected `contents`"));
-                }
-                let size = r.u64().await?;
-                let mode = if executable { 0o555 } else { 0o444 };
-                tar::header(&mut head, &name, Kind::File { size }, mode);
-                out.write_all(&head).await.map_err(werr)?;
-                let mut left = size;
-                while left > 0 {
-                    let buf = match r.r.fill_buf().await {
-                        Ok(buf) if !buf.is_empty() => buf,
-                        Ok(_) => return Err(r.bad("truncated contents")),
-                        Err(e) => return Err(r.io(e)),
-                    };
-                    let n = buf.len().min(left as usize);
-                    out.write_all(&buf[..n]).await.map_err(werr)?;
-                    r.r.consume(n);
-                    left -= n as u64;
-                }
-                out.write_all(&[0u8; tar::BLOCK][..tar::padding(size)])
-                    .await
-                    .map_err(werr)?;
-                r.skip_padding(size).await?;
-                r.expect(")").await?;
-                if !dirs.is_empty() {
-                    r.expect(")").await?; // closes the entry this file was the node of
-                }
-            }
-            b"symlink" => {
-                r.expect("target").await?;
-                let target = r.string().await?;
-                tar::header(&mut head, &name, Kind::Symlink { target: &target }, 0o777);
-                out.write_all(&head).await.map_err(werr)?;
-                r.expect(")").await?;
-                if !dirs.is_empty() {
-                    r.expect(")").await?;
-                }
-            }
-            b"directory" => {
-                name.push(b'/');
-                tar::header(&mut head, &name, Kind::Dir, 0o555);
-                out.write_all(&head).await.map_err(werr)?;
-                dirs.push((std::mem::take(&mut name), Vec::new()));
-            }
-            other => {
-                return Err(r.bad(format!(
-                    "unknown node type `{}`",
-                    String::from_utf8_lossy(other)
-                )))
-            }
+        copy.node().await?;
+        if !copy.next_node().await? {
+            return Ok(());
         }
-        // Find the next node: an entry of the innermost open directory, or close directories.
-        loop {
-            let Some((dir, last)) = dirs.last_mut() else {
-                return Ok(());
+    }
+}
+
+/// One NAR being turned into tar entries, node by node.
+struct NarToTar<'a, R, W> {
+    r: Reader<'a, R>,
+    out: &'a mut W,
+    /// The tar header being written (reused).
+    head: Vec<u8>,
+    /// The open directories: their tar name (with trailing '/') and their last entry name.
+    dirs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The tar name of the node about to be read.
+    name: Vec<u8>,
+}
+
+impl<R, W> NarToTar<'_, R, W>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    /// Reads one node (`( type … )`) and writes its tar entry; a directory stays open.
+    async fn node(&mut self) -> Result<(), ImageError> {
+        self.r.expect("(").await?;
+        self.r.expect("type").await?;
+        let t = self.r.string().await?;
+        self.head.clear();
+        match t.as_slice() {
+            b"regular" => self.regular().await,
+            b"symlink" => self.symlink().await,
+            b"directory" => {
+                self.name.push(b'/');
+                tar::header(&mut self.head, &self.name, Kind::Dir, 0o555);
+                self.write_head().await?;
+                self.dirs.push((std::mem::take(&mut self.name), Vec::new()));
+                Ok(())
+            }
+            other => Err(self.r.bad(format!(
+                "unknown node type `{}`",
+                String::from_utf8_lossy(other)
+            ))),
+        }
+    }
+
+    /// A file: its header, then its contents streamed through the reader's buffer.
+    async fn regular(&mut self) -> Result<(), ImageError> {
+        let path = self.r.path;
+        let mut tok = self.r.string().await?;
+        let mut executable = false;
+        if tok == b"executable" {
+            executable = true;
+            self.r.expect("").await?;
+            tok = self.r.string().await?;
+        }
+        if tok != b"contents" {
+            return Err(self.r.bad("expected `contents`"));
+        }
+        let size = self.r.u64().await?;
+        let mode = if executable { 0o555 } else { 0o444 };
+        tar::header(&mut self.head, &self.name, Kind::File { size }, mode);
+        self.write_head().await?;
+        let mut left = size;
+        while left > 0 {
+            let buf = match self.r.r.fill_buf().await {
+                Ok(buf) if !buf.is_empty() => buf,
+                Ok(_) => return Err(self.r.bad("truncated contents")),
+                Err(e) => return Err(self.r.io(e)),
             };
-            let tok = r.string().await?;
+            let n = buf.len().min(left as usize);
+            self.out
+                .write_all(&buf[..n])
+                .await
+                .map_err(|e| write_error(path, e))?;
+            self.r.r.consume(n);
+            left -= n as u64;
+        }
+        self.out
+            .write_all(&[0u8; tar::BLOCK][..tar::padding(size)])
+            .await
+            .map_err(|e| write_error(path, e))?;
+        self.r.skip_padding(size).await?;
+        self.close_leaf().await
+    }
+
+    async fn symlink(&mut self) -> Result<(), ImageError> {
+        self.r.expect("target").await?;
+        let target = self.r.string().await?;
+        tar::header(
+            &mut self.head,
+            &self.name,
+            Kind::Symlink { target: &target },
+            0o777,
+        );
+        self.write_head().await?;
+        self.close_leaf().await
+    }
+
+    /// The `)` of a file or symlink node, and of the directory entry it was the node of.
+    async fn close_leaf(&mut self) -> Result<(), ImageError> {
+        self.r.expect(")").await?;
+        if !self.dirs.is_empty() {
+            self.r.expect(")").await?; // closes the entry this leaf was the node of
+        }
+        Ok(())
+    }
+
+    async fn write_head(&mut self) -> Result<(), ImageError> {
+        let path = self.r.path;
+        self.out
+            .write_all(&self.head)
+            .await
+            .map_err(|e| write_error(path, e))
+    }
+
+    /// Finds the next node: an entry of the innermost open directory (its tar name set), or
+    /// closes directories; `false` when the NAR is done.
+    async fn next_node(&mut self) -> Result<bool, ImageError> {
+        loop {
+            let Some((dir, last)) = self.dirs.last_mut() else {
+                return Ok(false);
+            };
+            let tok = self.r.string().await?;
             if tok == b"entry" {
-                r.expect("(").await?;
-                r.expect("name").await?;
-                let entry = r.string().await?;
-                if entry.is_empty()
-                    || entry == b"."
-                    || entry == b".."
-                    || entry.contains(&b'/')
-                    || entry.contains(&0)
-                {
-                    return Err(r.bad(format!(
+                self.r.expect("(").await?;
+                self.r.expect("name").await?;
+                let entry = self.r.string().await?;
+                if !is_entry_name(&entry) {
+                    return Err(self.r.bad(format!(
                         "bad entry name `{}`",
                         String::from_utf8_lossy(&entry)
                     )));
                 }
                 if !last.is_empty() && entry <= *last {
-                    return Err(r.bad("directory entries out of order"));
+                    return Err(self.r.bad("directory entries out of order"));
                 }
-                name = dir.clone();
-                name.extend_from_slice(&entry);
+                self.name = dir.clone();
+                self.name.extend_from_slice(&entry);
                 *last = entry;
-                r.expect("node").await?;
-                break;
+                self.r.expect("node").await?;
+                return Ok(true);
             } else if tok == b")" {
-                dirs.pop();
-                if dirs.is_empty() {
-                    return Ok(());
+                self.dirs.pop();
+                if self.dirs.is_empty() {
+                    return Ok(false);
                 }
-                r.expect(")").await?; // closes the entry this directory was the node of
+                self.r.expect(")").await?; // closes the entry this directory was the node of
             } else {
-                return Err(r.bad("expected `entry` or `)`"));
+                return Err(self.r.bad("expected `entry` or `)`"));
             }
         }
+    }
+}
+
+/// A directory entry's name is one path component: never empty, `.`, `..`, nor with `/` or NUL.
+fn is_entry_name(entry: &[u8]) -> bool {
+    !(entry.is_empty()
+        || entry == b"."
+        || entry == b".."
+        || entry.contains(&b'/')
+        || entry.contains(&0))
+}
+
+fn write_error(path: &str, e: std::io::Error) -> ImageError {
+    ImageError::Io {
+        doing: format!("writing the layer entries of {path}"),
+        source: e,
     }
 }
 

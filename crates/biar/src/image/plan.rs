@@ -311,11 +311,39 @@ pub fn order_by_popularity(graph: &ClosureGraph) -> Result<Vec<String>, ImageErr
 pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPlan, ImageError> {
     check_max_layers(max_layers)?;
     let ix = index(graph)?;
-    let n = ix.names.len();
     let order = topological(&ix)?;
     let sizes = sizes(graph);
+    let closure = closure_bitsets(&ix, &order);
+    let groups: Vec<CochangeGroup> = closure
+        .iter()
+        .enumerate()
+        .map(|(i, changes)| CochangeGroup {
+            members: vec![i],
+            size: sizes[ix.names[i]] as u128,
+            changes: changes.clone(),
+        })
+        .collect();
+    let merged = merge_cheapest(groups, max_layers - 1);
+    let stacked = stack_by_change_growth(merged, ix.names.len().div_ceil(64));
+    let stacked = refine_stack(stacked, |g| (g.size, &g.changes[..]));
+    Ok(LayerPlan {
+        layers: stacked
+            .into_iter()
+            .map(|g| {
+                layer(
+                    g.members.iter().map(|&i| ix.names[i].to_string()).collect(),
+                    &sizes,
+                )
+            })
+            .collect(),
+    })
+}
+
+/// closure[u] = u and everything it references, transitively, as a bitset over path indices
+/// (filled in reverse topological order, so every reference is done first).
+fn closure_bitsets(ix: &Indexed, order: &[usize]) -> Vec<Vec<u64>> {
+    let n = ix.names.len();
     let words = n.div_ceil(64);
-    // closure[u] = u and everything it references, transitively (reverse topological order).
     let mut closure = vec![vec![0u64; words]; n];
     for &i in order.iter().rev() {
         let mut mine = vec![0u64; words];
@@ -327,42 +355,61 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
         }
         closure[i] = mine;
     }
-    struct Group {
-        members: Vec<usize>,
-        size: u128,
-        changes: Vec<u64>,
-        count: u128,
-    }
-    let count = |b: &[u64]| b.iter().map(|w| w.count_ones() as u128).sum::<u128>();
-    let mut groups: Vec<Option<Group>> = (0..n)
-        .map(|i| {
-            Some(Group {
-                members: vec![i],
-                size: sizes[ix.names[i]] as u128,
-                count: count(&closure[i]),
-                changes: closure[i].clone(),
-            })
-        })
-        .collect();
-    let extra = |a: &Group, b: &Group| -> u128 {
+    closure
+}
+
+/// Paths that [`plan_cochange`] puts in one layer, with the set of changes that re-send it.
+struct CochangeGroup {
+    /// Path indices (name order).
+    members: Vec<usize>,
+    size: u128,
+    /// The union of the members' closures: a change to any of these paths changes the layer.
+    changes: Vec<u64>,
+}
+
+impl CochangeGroup {
+    /// What merging `self` and `other` adds to the expected bytes re-sent per change: each
+    /// side is now re-sent for the other's changes too.
+    fn merge_cost(&self, other: &CochangeGroup) -> u128 {
         let mut a_only = 0u128;
         let mut b_only = 0u128;
-        for (x, y) in a.changes.iter().zip(&b.changes) {
+        for (x, y) in self.changes.iter().zip(&other.changes) {
             a_only += (x & !y).count_ones() as u128;
             b_only += (y & !x).count_ones() as u128;
         }
-        a.size * b_only + b.size * a_only
-    };
-    let store_layers = max_layers - 1;
+        self.size * b_only + other.size * a_only
+    }
+
+    fn absorb(&mut self, other: CochangeGroup) {
+        self.members.extend(other.members);
+        self.size += other.size;
+        for (x, y) in self.changes.iter_mut().zip(&other.changes) {
+            *x |= y;
+        }
+    }
+}
+
+fn bit_count(b: &[u64]) -> u128 {
+    b.iter().map(|w| w.count_ones() as u128).sum::<u128>()
+}
+
+/// Merges the two groups whose merge costs least (ties: the lowest indices) until at most
+/// `budget` are left; the survivors keep their index order.
+fn merge_cheapest(groups: Vec<CochangeGroup>, budget: usize) -> Vec<CochangeGroup> {
+    let n = groups.len();
+    let mut groups: Vec<Option<CochangeGroup>> = groups.into_iter().map(Some).collect();
     let mut alive = n;
     // cost[i][j] (i < j) of merging groups i and j; recomputed for a merged group's row.
     let mut cost = vec![vec![u128::MAX; n]; n];
     for i in 0..n {
         for j in i + 1..n {
-            cost[i][j] = extra(groups[i].as_ref().unwrap(), groups[j].as_ref().unwrap());
+            cost[i][j] = groups[i]
+                .as_ref()
+                .unwrap()
+                .merge_cost(groups[j].as_ref().unwrap());
         }
     }
-    while alive > store_layers {
+    while alive > budget {
         let mut best = (u128::MAX, 0, 0);
         for (i, row) in cost.iter().enumerate() {
             if groups[i].is_none() {
@@ -376,32 +423,32 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
         }
         let (_, i, j) = best;
         let b = groups[j].take().expect("alive");
-        let a = groups[i].as_mut().expect("alive");
-        a.members.extend(b.members);
-        a.size += b.size;
-        for (x, y) in a.changes.iter_mut().zip(&b.changes) {
-            *x |= y;
-        }
-        a.count = count(&a.changes);
+        groups[i].as_mut().expect("alive").absorb(b);
         alive -= 1;
         for k in 0..n {
             if k == i || groups[k].is_none() {
                 continue;
             }
-            let c = extra(groups[i].as_ref().unwrap(), groups[k].as_ref().unwrap());
+            let c = groups[i]
+                .as_ref()
+                .unwrap()
+                .merge_cost(groups[k].as_ref().unwrap());
             let (lo, hi) = if k < i { (k, i) } else { (i, k) };
             cost[lo][hi] = c;
         }
     }
-    // Stacking: a layer is re-sent to a Docker engine for every change at or below it, so the
-    // cost of an order is Σ size(L) × |union of the change sets at or below L|. Swapping two
-    // neighbours shows the lower one should add fewer new change events per byte; so, from the
-    // bottom, next comes the layer with the least growth of that union per byte (exact for
-    // neighbours, greedy overall; ties: larger first, then name).
-    let mut left: Vec<Group> = groups.into_iter().flatten().collect();
+    groups.into_iter().flatten().collect()
+}
+
+/// Stacking: a layer is re-sent to a Docker engine for every change at or below it, so the
+/// cost of an order is Σ size(L) × |union of the change sets at or below L|. Swapping two
+/// neighbours shows the lower one should add fewer new change events per byte; so, from the
+/// bottom, next comes the layer with the least growth of that union per byte (exact for
+/// neighbours, greedy overall; ties: larger first, then name). `words`: the bitsets' length.
+fn stack_by_change_growth(mut left: Vec<CochangeGroup>, words: usize) -> Vec<CochangeGroup> {
     let mut below = vec![0u64; words];
     let mut below_count = 0u128;
-    let mut stacked: Vec<Group> = Vec::with_capacity(left.len());
+    let mut stacked: Vec<CochangeGroup> = Vec::with_capacity(left.len());
     while !left.is_empty() {
         let keyed: Vec<(u128, u128, usize)> = left
             .iter()
@@ -430,21 +477,10 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
         for (x, y) in below.iter_mut().zip(&g.changes) {
             *x |= y;
         }
-        below_count = count(&below);
+        below_count = bit_count(&below);
         stacked.push(g);
     }
-    let stacked = refine_stack(stacked, |g| (g.size, &g.changes[..]));
-    Ok(LayerPlan {
-        layers: stacked
-            .into_iter()
-            .map(|g| {
-                layer(
-                    g.members.iter().map(|&i| ix.names[i].to_string()).collect(),
-                    &sizes,
-                )
-            })
-            .collect(),
-    })
+    stacked
 }
 
 /// The engine cost of a stack (bottom first): Σ size(L) × |change sets at or below L|.

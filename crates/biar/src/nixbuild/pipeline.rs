@@ -362,6 +362,8 @@ fn gc_root(project: &Project) -> String {
     format!("/nix/var/nix/gcroots/biar-{}", &id[..16])
 }
 
+/// Builds the project's environment in `container`: upload, `nix-build` (its log turned into
+/// progress), the file collisions of the result, then the closure of the environment.
 async fn build_in(
     container: &BuilderContainer,
     project: &Project,
@@ -371,7 +373,38 @@ async fn build_in(
     events: &progress::Sender,
 ) -> Result<(String, ClosureGraph, Vec<super::Collision>), BuildError> {
     let uploaded = upload(container, project, plan).await?;
+    let cmd = nix_build_argv(&uploaded, project, caches, options);
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
 
+    stage(events, Stage::Build);
+    let run = run_nix_build(container, &args, events).await?;
+    if run.code != 0 {
+        return Err(build_failure(&run.parser, run.code, project, plan));
+    }
+    let env_path = env_path_from(&run.stdout)?;
+
+    let collisions = super::collisions::find(container, &run.origins).await?;
+    for c in &collisions {
+        events.send(BuildEvent::Collision {
+            file: c.file.clone(),
+            winner: c.winner.clone(),
+            others: c.others.clone(),
+        });
+    }
+
+    stage(events, Stage::Closure);
+    let closure = closure_in(container, &env_path).await?;
+    Ok((env_path, closure, collisions))
+}
+
+/// The `nix-build` command line for the uploaded project: its GC root, the machine-readable log,
+/// this build's binary caches and options.
+fn nix_build_argv(
+    uploaded: &UploadedProject,
+    project: &Project,
+    caches: &CachePlan,
+    options: &BuildOptions,
+) -> Vec<String> {
     let settings = &project.config.builder;
     // The binary caches come first, per build (never in the builder image's nix.conf).
     let substituters = caches.substituters(&settings.substituters);
@@ -409,10 +442,28 @@ async fn build_in(
         cmd.push("--max-jobs".into());
         cmd.push(jobs.to_string());
     }
-    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    cmd
+}
 
-    stage(events, Stage::Build);
-    let mut exec = container.exec(&args, &[]).await?;
+/// What one `nix-build` run left behind once its output ended.
+struct NixBuildRun {
+    code: i64,
+    /// Its stdout (the store path it built, last).
+    stdout: Vec<u8>,
+    /// The parsed log: the failed derivation and Nix's errors, if any.
+    parser: LogParser,
+    /// The expression's trace of where each package comes from (for collisions).
+    origins: Vec<super::collisions::Origin>,
+}
+
+/// Runs `args` in `container`, turning its stderr (Nix's internal-json log) into progress events
+/// as it arrives.
+async fn run_nix_build(
+    container: &BuilderContainer,
+    args: &[&str],
+    events: &progress::Sender,
+) -> Result<NixBuildRun, BuildError> {
+    let mut exec = container.exec(args, &[]).await?;
     let mut parser = LogParser::new();
     let mut lines = LineBuffer::default();
     let mut stdout = Vec::new();
@@ -441,67 +492,76 @@ async fn build_in(
         }
     }
     let code = exec.exit_code().await?;
-    if code != 0 {
-        return Err(match parser.failed_build() {
-            Some(failed) => BuildError::Derivation {
-                name: drv_name(&failed.drv),
-                // Nix's own message comes last (a builder may print look-alikes before it).
-                nix_error: parser
-                    .errors
-                    .iter()
-                    .rev()
-                    .find(|e| e.contains(&failed.drv))
-                    .cloned()
-                    .unwrap_or_default(),
-                drv: failed.drv,
-                log_tail: failed.log_tail,
-            },
-            None => {
-                let errors: Vec<&String> = parser
-                    .errors
-                    .iter()
-                    .filter(|e| !e.starts_with("(use '--show-trace'"))
-                    .collect();
-                let mut message = errors
-                    .iter()
-                    .map(|e| e.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                // A conflict the composition found (two versions of one language) is the
-                // configuration's fault: it names both files.
-                let in_project = names_project_position(&message)
-                    || message.contains(crate::nixexpr::CONFLICT_MARK);
-                if message.is_empty() {
-                    message = parser.plain_tail().join("\n");
-                }
-                let message = host_paths(&message, project, plan);
-                if in_project {
-                    BuildError::Evaluation { message }
-                } else {
-                    BuildError::Nix { code, message }
-                }
+    Ok(NixBuildRun {
+        code,
+        stdout,
+        parser,
+        origins,
+    })
+}
+
+/// The error a failed `nix-build` (exit `code`) stands for: a derivation that failed, the
+/// project's own configuration (bad input), or Nix / the world.
+fn build_failure(parser: &LogParser, code: i64, project: &Project, plan: &Plan) -> BuildError {
+    match parser.failed_build() {
+        Some(failed) => BuildError::Derivation {
+            name: drv_name(&failed.drv),
+            // Nix's own message comes last (a builder may print look-alikes before it).
+            nix_error: parser
+                .errors
+                .iter()
+                .rev()
+                .find(|e| e.contains(&failed.drv))
+                .cloned()
+                .unwrap_or_default(),
+            drv: failed.drv,
+            log_tail: failed.log_tail,
+        },
+        None => {
+            let errors: Vec<&String> = parser
+                .errors
+                .iter()
+                .filter(|e| !e.starts_with("(use '--show-trace'"))
+                .collect();
+            let mut message = errors
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            // A conflict the composition found (two versions of one language) is the
+            // configuration's fault: it names both files.
+            let in_project =
+                names_project_position(&message) || message.contains(crate::nixexpr::CONFLICT_MARK);
+            if message.is_empty() {
+                message = parser.plain_tail().join("\n");
             }
-        });
+            let message = host_paths(&message, project, plan);
+            if in_project {
+                BuildError::Evaluation { message }
+            } else {
+                BuildError::Nix { code, message }
+            }
+        }
     }
-    let out = String::from_utf8_lossy(&stdout);
-    let env_path = out
+}
+
+/// The environment's store path: the last one `nix-build` printed.
+fn env_path_from(stdout: &[u8]) -> Result<String, BuildError> {
+    let out = String::from_utf8_lossy(stdout);
+    Ok(out
         .lines()
         .rev()
         .find(|l| l.starts_with("/nix/store/"))
         .ok_or_else(|| BuildError::Other(format!("nix-build printed no store path: {out:?}")))?
         .trim()
-        .to_string();
+        .to_string())
+}
 
-    let collisions = super::collisions::find(container, &origins).await?;
-    for c in &collisions {
-        events.send(BuildEvent::Collision {
-            file: c.file.clone(),
-            winner: c.winner.clone(),
-            others: c.others.clone(),
-        });
-    }
-
-    stage(events, Stage::Closure);
+/// The closure of `env_path`, as the builder's Nix reports it.
+async fn closure_in(
+    container: &BuilderContainer,
+    env_path: &str,
+) -> Result<ClosureGraph, BuildError> {
     let json = container
         .exec_checked(&[
             "nix",
@@ -510,11 +570,10 @@ async fn build_in(
             "path-info",
             "--json",
             "--recursive",
-            &env_path,
+            env_path,
         ])
         .await?;
-    let closure = closure_from_path_info(&json, vec![env_path.clone()])?;
-    Ok((env_path, closure, collisions))
+    closure_from_path_info(&json, vec![env_path.to_string()])
 }
 
 #[derive(Deserialize)]

@@ -141,97 +141,153 @@ fn parse_entry(value: &Value) -> Result<AuthEntry, String> {
 }
 
 fn lookup_in(config: &Value, path: &Path, host: &str) -> Result<HostAuth, RegistryError> {
-    let bad = |reason: String| RegistryError::DockerConfig {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let empty = serde_json::Map::new();
+    let file = ConfigFile { path, host };
     let Value::Object(top) = config else {
-        return Err(bad(format!(
+        return Err(file.bad(format!(
             "the file is {}, expected a JSON object",
             json_type(config)
         )));
     };
-    let object = |name: &str| match top.get(name) {
-        None | Some(Value::Null) => Ok(&empty),
-        Some(Value::Object(m)) => Ok(m),
-        Some(other) => Err(bad(format!(
-            "`{name}` is {}, expected an object of registries",
-            json_type(other)
-        ))),
-    };
-    let auths = object("auths")?;
-    let cred_helpers = object("credHelpers")?;
+    let auths = file.registries(top, "auths")?;
+    let cred_helpers = file.registries(top, "credHelpers")?;
 
     // The docker CLI's order: credHelpers."<host>", then credsStore, then auths. An empty
     // credHelpers entry means "this host uses auths", credsStore or not.
-    let helper_name = |name: &str, field: String| {
+    if let Some(helper) = file.helper(top, cred_helpers)? {
+        return Ok(helper);
+    }
+    match file.auths_entry(auths)? {
+        Some((key, entry)) => file.entry_auth(key, &entry),
+        None => Ok(HostAuth::None),
+    }
+}
+
+/// The Docker config file being read for `host`: names the file in every problem.
+struct ConfigFile<'a> {
+    path: &'a Path,
+    host: &'a str,
+}
+
+impl ConfigFile<'_> {
+    fn bad(&self, reason: String) -> RegistryError {
+        RegistryError::DockerConfig {
+            path: self.path.to_path_buf(),
+            reason,
+        }
+    }
+
+    /// The top-level object `name` (`auths`, `credHelpers`), empty when absent.
+    fn registries<'v>(
+        &self,
+        top: &'v serde_json::Map<String, Value>,
+        name: &str,
+    ) -> Result<&'v serde_json::Map<String, Value>, RegistryError> {
+        // An absent object reads as an empty one; a static so the borrow outlives this call.
+        static EMPTY: std::sync::OnceLock<serde_json::Map<String, Value>> =
+            std::sync::OnceLock::new();
+        match top.get(name) {
+            None | Some(Value::Null) => Ok(EMPTY.get_or_init(serde_json::Map::new)),
+            Some(Value::Object(m)) => Ok(m),
+            Some(other) => Err(self.bad(format!(
+                "`{name}` is {}, expected an object of registries",
+                json_type(other)
+            ))),
+        }
+    }
+
+    /// The credential helper for the host: its credHelpers entry, else credsStore; `None` when
+    /// the host uses `auths` (no helper, or an empty name).
+    fn helper(
+        &self,
+        top: &serde_json::Map<String, Value>,
+        cred_helpers: &serde_json::Map<String, Value>,
+    ) -> Result<Option<HostAuth>, RegistryError> {
+        let host = self.host;
+        let mut own_helper = None;
+        for (key, value) in cred_helpers {
+            match value {
+                Value::String(helper) if key == host => own_helper = Some(helper.clone()),
+                Value::String(_) => {}
+                other if key == host => {
+                    return Err(self.bad(format!(
+                        "the entry for {host}, credHelpers.\"{key}\" is {}, expected a string",
+                        json_type(other)
+                    )))
+                }
+                other => tracing::warn!(
+                    "{}: credHelpers.\"{key}\" is {}, expected a string; skipped",
+                    self.path.display(),
+                    json_type(other)
+                ),
+            }
+        }
+        match own_helper.as_deref() {
+            Some("") => Ok(None),
+            Some(helper) => self
+                .helper_name(helper, format!("credHelpers.\"{host}\""))
+                .map(Some),
+            None => match top.get("credsStore") {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(store)) if store.is_empty() => Ok(None),
+                Some(Value::String(store)) => {
+                    self.helper_name(store, "`credsStore`".into()).map(Some)
+                }
+                Some(other) => Err(self.bad(format!(
+                    "`credsStore` (the credential helper for every registry, {host} too) is {}, expected a string",
+                    json_type(other)
+                ))),
+            },
+        }
+    }
+
+    /// A helper `name` found in `field`, if it is a program name (it becomes part of one).
+    fn helper_name(&self, name: &str, field: String) -> Result<HostAuth, RegistryError> {
         if super::cred_helper::valid_helper_name(name) {
             Ok(HostAuth::Helper(name.to_string()))
         } else {
-            Err(bad(format!(
-                "{field} (the credential helper for {host}) is not a program name: letters, digits, `-`, `_`, `.`"
+            Err(self.bad(format!(
+                "{field} (the credential helper for {}) is not a program name: letters, digits, `-`, `_`, `.`",
+                self.host
             )))
         }
-    };
-    let mut own_helper = None;
-    for (key, value) in cred_helpers {
-        match value {
-            Value::String(helper) if key == host => own_helper = Some(helper.clone()),
-            Value::String(_) => {}
-            other if key == host => {
-                return Err(bad(format!(
-                    "the entry for {host}, credHelpers.\"{key}\" is {}, expected a string",
-                    json_type(other)
-                )))
-            }
-            other => tracing::warn!(
-                "{}: credHelpers.\"{key}\" is {}, expected a string; skipped",
-                path.display(),
-                json_type(other)
-            ),
-        }
-    }
-    match own_helper.as_deref() {
-        Some("") => {}
-        Some(helper) => return helper_name(helper, format!("credHelpers.\"{host}\"")),
-        None => match top.get("credsStore") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(store)) if store.is_empty() => {}
-            Some(Value::String(store)) => return helper_name(store, "`credsStore`".into()),
-            Some(other) => {
-                return Err(bad(format!(
-                    "`credsStore` (the credential helper for every registry, {host} too) is {}, expected a string",
-                    json_type(other)
-                )))
-            }
-        },
     }
 
-    let mut entry = None;
-    for (key, value) in auths {
-        let parsed = parse_entry(value);
-        if entry.is_none() && key_names(key, host) {
-            let parsed = parsed.map_err(|problem| {
-                bad(format!("the entry for {host}, auths.\"{key}\"{problem}"))
-            })?;
-            entry = Some((key, parsed));
-        } else if let Err(problem) = parsed {
-            tracing::warn!(
-                "{}: auths.\"{key}\"{problem}; skipped (biar-tui uses the entry for {host})",
-                path.display()
-            );
+    /// The first `auths` entry naming the host, parsed; other malformed entries are skipped
+    /// with a warning.
+    fn auths_entry<'v>(
+        &self,
+        auths: &'v serde_json::Map<String, Value>,
+    ) -> Result<Option<(&'v String, AuthEntry)>, RegistryError> {
+        let host = self.host;
+        let mut entry = None;
+        for (key, value) in auths {
+            let parsed = parse_entry(value);
+            if entry.is_none() && key_names(key, host) {
+                let parsed = parsed.map_err(|problem| {
+                    self.bad(format!("the entry for {host}, auths.\"{key}\"{problem}"))
+                })?;
+                entry = Some((key, parsed));
+            } else if let Err(problem) = parsed {
+                tracing::warn!(
+                    "{}: auths.\"{key}\"{problem}; skipped (biar-tui uses the entry for {host})",
+                    self.path.display()
+                );
+            }
         }
+        Ok(entry)
     }
-    if let Some((key, entry)) = &entry {
+
+    /// What the host's `auths."<key>"` entry offers: `auth` (base64 `user:password`), else a
+    /// username and password, else an identity token, else nothing.
+    fn entry_auth(&self, key: &str, entry: &AuthEntry) -> Result<HostAuth, RegistryError> {
         if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
-                .map_err(|_| bad(format!("auths.\"{key}\".auth is not base64")))?;
+                .map_err(|_| self.bad(format!("auths.\"{key}\".auth is not base64")))?;
             let decoded = String::from_utf8(decoded)
-                .map_err(|_| bad(format!("auths.\"{key}\".auth is not UTF-8 once decoded")))?;
+                .map_err(|_| self.bad(format!("auths.\"{key}\".auth is not UTF-8 once decoded")))?;
             let (user, pass) = decoded.split_once(':').ok_or_else(|| {
-                bad(format!(
+                self.bad(format!(
                     "auths.\"{key}\".auth decodes to no `user:password` pair"
                 ))
             })?;
@@ -253,8 +309,8 @@ fn lookup_in(config: &Value, path: &Path, host: &str) -> Result<HostAuth, Regist
         {
             return Ok(HostAuth::IdentityToken);
         }
+        Ok(HostAuth::None)
     }
-    Ok(HostAuth::None)
 }
 
 /// A parsed `WWW-Authenticate` header.

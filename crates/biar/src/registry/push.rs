@@ -84,16 +84,7 @@ pub async fn push_image(
     options: &PushOptions,
     events: &(dyn Fn(BuildEvent) + Send + Sync),
 ) -> Result<PushSummary, RegistryError> {
-    super::reference::validate_repository(repository).map_err(|reason| {
-        RegistryError::BadReference {
-            reference: format!("{}/{repository}:{tag}", client.host()),
-            reason,
-        }
-    })?;
-    super::reference::validate_tag(tag).map_err(|reason| RegistryError::BadReference {
-        reference: format!("{}/{repository}:{tag}", client.host()),
-        reason,
-    })?;
+    validate_target(client, repository, tag)?;
     events(BuildEvent::Stage { name: Stage::Push });
     client.ping().await?;
 
@@ -107,40 +98,121 @@ pub async fn push_image(
     };
 
     if client.manifest_exists(repository, tag).await?.as_deref() == Some(&manifest_digest) {
-        summary.already_present = true;
-        summary.blobs_reused = image.layers.len() + 1;
-        summary.bytes_reused =
+        summary.count_all_present(image, events);
+        return Ok(summary);
+    }
+
+    let unique = unique_blobs(image, &manifest.config);
+    let present = head_blobs(client, repository, unique, options).await?;
+    let results = transfer_missing(
+        client, repository, image, present, open_layer, options, events,
+    )
+    .await?;
+    for (_, d, outcome) in &results {
+        summary.count(d, outcome);
+    }
+
+    // Last: only now does the tag point at a complete image.
+    client
+        .put_manifest(repository, tag, OCI_MANIFEST, manifest_bytes)
+        .await?;
+    Ok(summary)
+}
+
+/// Refuses a repository or tag the registry would not take, before anything is sent.
+fn validate_target(client: &Client, repository: &str, tag: &str) -> Result<(), RegistryError> {
+    super::reference::validate_repository(repository).map_err(|reason| {
+        RegistryError::BadReference {
+            reference: format!("{}/{repository}:{tag}", client.host()),
+            reason,
+        }
+    })?;
+    super::reference::validate_tag(tag).map_err(|reason| RegistryError::BadReference {
+        reference: format!("{}/{repository}:{tag}", client.host()),
+        reason,
+    })
+}
+
+impl PushSummary {
+    /// The tag already points at this very manifest: every blob counts as reused, and every
+    /// layer is reported so.
+    fn count_all_present(
+        &mut self,
+        image: &PushImage,
+        events: &(dyn Fn(BuildEvent) + Send + Sync),
+    ) {
+        self.already_present = true;
+        self.blobs_reused = image.layers.len() + 1;
+        self.bytes_reused =
             image.layers.iter().map(|l| l.size).sum::<u64>() + image.config.len() as u64;
         for (index, layer) in image.layers.iter().enumerate() {
             events(layer_event(index, image.layers.len(), layer, true));
         }
-        return Ok(summary);
     }
 
-    // Every blob: the layers (index 0..n) then the config (index n).
-    let config_desc = manifest.config.clone();
+    /// Adds one blob's outcome to the totals.
+    fn count(&mut self, d: &Descriptor, outcome: &Outcome) {
+        match outcome {
+            Outcome::Present => {
+                self.blobs_reused += 1;
+                self.bytes_reused += d.size;
+            }
+            Outcome::Mounted => {
+                self.blobs_mounted += 1;
+                self.bytes_mounted += d.size;
+            }
+            Outcome::Sent => {
+                self.blobs_sent += 1;
+                self.bytes_sent += d.size;
+            }
+        }
+    }
+}
+
+/// Every blob with its index, the layers (index 0..n) then the config (index n); a layer listed
+/// twice is kept once (its first index).
+fn unique_blobs(image: &PushImage, config: &Descriptor) -> Vec<(usize, Descriptor)> {
     let mut blobs: Vec<Descriptor> = image.layers.clone();
-    blobs.push(config_desc.clone());
-    // A layer listed twice is sent once.
+    blobs.push(config.clone());
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<(usize, Descriptor)> = blobs
+    blobs
         .iter()
         .cloned()
         .enumerate()
         .filter(|(_, d)| seen.insert(d.digest.clone()))
-        .collect();
+        .collect()
+}
 
-    let present: Vec<(usize, Descriptor, bool)> = stream::iter(unique)
+/// HEADs every blob (`options.heads` at once): whether the repository has it already.
+async fn head_blobs(
+    client: &Client,
+    repository: &str,
+    blobs: Vec<(usize, Descriptor)>,
+    options: &PushOptions,
+) -> Result<Vec<(usize, Descriptor, bool)>, RegistryError> {
+    stream::iter(blobs)
         .map(|(i, d)| async move {
             let have = client.blob_exists(repository, &d.digest).await?;
             Ok::<_, RegistryError>((i, d, have.is_some()))
         })
         .buffer_unordered(options.heads.max(1))
         .try_collect()
-        .await?;
+        .await
+}
 
+/// Mounts or sends each blob the repository lacks (`options.uploads` at once), reporting every
+/// layer as it is settled.
+async fn transfer_missing(
+    client: &Client,
+    repository: &str,
+    image: &PushImage,
+    present: Vec<(usize, Descriptor, bool)>,
+    open_layer: &OpenLayer<'_>,
+    options: &PushOptions,
+    events: &(dyn Fn(BuildEvent) + Send + Sync),
+) -> Result<Vec<(usize, Descriptor, Outcome)>, RegistryError> {
     let total = image.layers.len();
-    let results: Vec<(usize, Descriptor, Outcome)> = stream::iter(present)
+    stream::iter(present)
         .map(|(i, d, have)| {
             let config = image.config.clone();
             let is_config = i == total;
@@ -162,30 +234,7 @@ pub async fn push_image(
         })
         .buffer_unordered(options.uploads.max(1))
         .try_collect()
-        .await?;
-
-    for (_, d, outcome) in &results {
-        match outcome {
-            Outcome::Present => {
-                summary.blobs_reused += 1;
-                summary.bytes_reused += d.size;
-            }
-            Outcome::Mounted => {
-                summary.blobs_mounted += 1;
-                summary.bytes_mounted += d.size;
-            }
-            Outcome::Sent => {
-                summary.blobs_sent += 1;
-                summary.bytes_sent += d.size;
-            }
-        }
-    }
-
-    // Last: only now does the tag point at a complete image.
-    client
-        .put_manifest(repository, tag, OCI_MANIFEST, manifest_bytes)
-        .await?;
-    Ok(summary)
+        .await
 }
 
 fn layer_event(index: usize, total: usize, d: &Descriptor, reused: bool) -> BuildEvent {
