@@ -49,8 +49,18 @@ impl Drop for Cleanup {
     }
 }
 
-fn project(dir: &std::path::Path, volume: &str) -> Project {
+/// The offline example with one store path of this run's own (`salt`): at least one layer is
+/// then new to Docker, whatever other tests' images brought.
+fn project(dir: &std::path::Path, volume: &str, salt: &str) -> Project {
     common::copy_dir(&common::repo().join("example-offline"), dir);
+    let user = std::fs::read_to_string(dir.join("user.nix")).unwrap();
+    let end = user.rfind(']').unwrap();
+    let user = format!(
+        "{}  (sleeper {{ seconds = 0; salt = \"{salt}\"; }})\n{}",
+        &user[..end],
+        &user[end..]
+    );
+    std::fs::write(dir.join("user.nix"), user).unwrap();
     let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
     common::pin_test_package_set(dir, &mut json);
@@ -90,7 +100,7 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
     let events = |_e: biar::progress::BuildEvent| {};
     let mut images = Vec::new();
     for (i, volume) in volumes.iter().enumerate() {
-        let project = project(&tmp.path().join(format!("p{i}")), volume);
+        let project = project(&tmp.path().join(format!("p{i}")), volume, &id);
         biar::docker::builder::create(&engine, &project.config.builder, true, &|_s: &str| {})
             .await
             .expect("a fresh store volume (the builder image comes from scripts/test.sh)");
