@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{move_selection, pane, scroll_offset, truncate, Component, Ctx, Key};
+use super::{move_selection, pane, truncate, Component, Ctx, Key};
 use crate::tui::action::Action;
 use crate::tui::keymap::Command;
 use crate::tui::view::PresetView;
@@ -102,39 +102,14 @@ impl Component for Init {
         frame.render_widget(Paragraph::new(intro).wrap(Wrap { trim: false }), text);
 
         let height = list.height as usize;
-        let name_width = self
-            .presets
-            .iter()
-            .map(|p| p.name.len())
-            .max()
-            .unwrap_or(0)
-            .min(16);
-        let skip = scroll_offset(self.selected, self.presets.len(), height);
-        let lines: Vec<Line> = self
-            .presets
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .take(height)
-            .map(|(i, p)| {
-                let (mark, mark_style) = if p.enabled {
-                    ("[x] ", ratatui::style::Style::default().fg(t.enabled_fg))
-                } else {
-                    ("[ ] ", t.dim())
-                };
-                let name = format!("{:<name_width$} ", truncate(&p.name, name_width));
-                let rest = width.saturating_sub(4 + name_width + 1);
-                let mut line = Line::from(vec![
-                    Span::styled(mark, mark_style),
-                    Span::raw(name),
-                    Span::styled(truncate(&p.description, rest), t.dim()),
-                ]);
-                if i == self.selected {
-                    line = line.style(t.selected());
-                }
-                line
-            })
-            .collect();
+        let lines = super::presets::preset_lines(
+            &self.presets,
+            self.selected,
+            Some(self.selected),
+            height,
+            width,
+            t,
+        );
         frame.render_widget(Paragraph::new(lines), list);
 
         let hint = if self.creating {

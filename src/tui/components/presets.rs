@@ -69,40 +69,61 @@ impl Component for Presets {
         }
         let height = inner.height as usize;
         let width = inner.width as usize;
-        let name_width = self
-            .presets
-            .iter()
-            .map(|p| p.name.len())
-            .max()
-            .unwrap_or(0)
-            .min(16);
-        let skip = scroll_offset(self.selected, self.presets.len(), height);
-        let lines: Vec<Line> = self
-            .presets
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .take(height)
-            .map(|(i, p)| {
-                let mark = if p.enabled { "[x] " } else { "[ ] " };
-                let mark_style = if p.enabled {
-                    ratatui::style::Style::default().fg(ctx.theme.enabled_fg)
-                } else {
-                    ctx.theme.dim()
-                };
-                let name = format!("{:<name_width$} ", truncate(&p.name, name_width));
-                let rest = width.saturating_sub(4 + name_width + 1);
-                let mut line = Line::from(vec![
-                    Span::styled(mark, mark_style),
-                    Span::raw(name),
-                    Span::styled(truncate(&p.description, rest), ctx.theme.dim()),
-                ]);
-                if i == self.selected && ctx.focused {
-                    line = line.style(ctx.theme.selected());
-                }
-                line
-            })
-            .collect();
+        let selected = ctx.focused.then_some(self.selected);
+        let lines = preset_lines(
+            &self.presets,
+            self.selected,
+            selected,
+            height,
+            width,
+            ctx.theme,
+        );
         frame.render_widget(Paragraph::new(lines), inner);
     }
+}
+
+/// The preset list as the presets pane and the new-project screen draw it: `[x]`/`[ ] `, the name
+/// in a column, the description cut to the width; scrolled so `cursor` shows, highlighted when
+/// `selected` (the pane has the focus).
+pub(super) fn preset_lines(
+    presets: &[PresetView],
+    cursor: usize,
+    selected: Option<usize>,
+    height: usize,
+    width: usize,
+    theme: &crate::tui::theme::Theme,
+) -> Vec<Line<'static>> {
+    let name_width = presets
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(0)
+        .min(16);
+    let skip = scroll_offset(cursor, presets.len(), height);
+    presets
+        .iter()
+        .enumerate()
+        .skip(skip)
+        .take(height)
+        .map(|(i, p)| {
+            let mark_style = if p.enabled {
+                ratatui::style::Style::default().fg(theme.enabled_fg)
+            } else {
+                theme.dim()
+            };
+            let mark = if p.enabled { "[x] " } else { "[ ] " };
+            let name = format!("{:<name_width$} ", truncate(&p.name, name_width));
+            let rest = width.saturating_sub(4 + name_width + 1);
+            let line = Line::from(vec![
+                Span::styled(mark, mark_style),
+                Span::raw(name),
+                Span::styled(truncate(&p.description, rest), theme.dim()),
+            ]);
+            if selected == Some(i) {
+                line.style(theme.selected())
+            } else {
+                line
+            }
+        })
+        .collect()
 }
