@@ -27,6 +27,25 @@ fn project(prefix: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// A test project with a HOME of its own beside it (the TUI's settings and state go there).
+fn project_with_home(prefix: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, dir) = project(prefix);
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    (tmp, dir, home)
+}
+
+/// The TUI on the project in a 120x32 tmux session, once the package index is loaded.
+fn start_with_index(name: &str, home: &Path, dir: &Path, exit_file: &Path) -> Tmux {
+    let tmux = Tmux::start(name, 120, 32, &tui_command(home, dir, exit_file));
+    tmux.wait(
+        "the TUI with the index loaded",
+        Duration::from_secs(20),
+        |s| s.contains("Search 1") && s.contains("python"),
+    );
+    tmux
+}
+
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
 }
@@ -56,18 +75,11 @@ fn search_add_run_hello_and_come_back() {
     }
     let prefix = format!("biar-tui-e2e-{}-", std::process::id());
     let _cleanup = RemoveImages(prefix.clone());
-    let (tmp, dir) = project(&prefix);
-    let home = tmp.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let (tmp, dir, home) = project_with_home(&prefix);
     let exit_file = tmp.path().join("exit-code");
-    let command = tui_command(&home, &dir, &exit_file);
     let name = format!("biar-tui-e2e-{}", std::process::id());
-    let tmux = Tmux::start(&name, 120, 32, &command);
+    let tmux = start_with_index(&name, &home, &dir, &exit_file);
     let short = Duration::from_secs(20);
-
-    tmux.wait("the TUI with the index loaded", short, |s| {
-        s.contains("Search 1") && s.contains("python")
-    });
     tmux.key("/");
     tmux.type_text("hello");
     tmux.wait("hello among the results", short, |s| {
@@ -189,9 +201,7 @@ fn keys_typed_during_the_hand_over_never_reach_the_tui() {
     }
     let prefix = format!("biar-tui-keys-{}-", std::process::id());
     let _cleanup = RemoveImages(prefix.clone());
-    let (tmp, dir) = project(&prefix);
-    let home = tmp.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let (tmp, dir, home) = project_with_home(&prefix);
     // Built beforehand, so `r` attaches at once.
     biar(&home)
         .args(["build", "--project"])
@@ -568,9 +578,7 @@ fn sigterm_or_hangup_during_a_run_removes_the_container() {
     let img = common::testimage::make("tui signal test");
     let image = common::testimage::import(&img.rootfs);
     for hangup in [false, true] {
-        let (tmp, dir) = project(&prefix);
-        let home = tmp.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
+        let (tmp, dir, home) = project_with_home(&prefix);
         // The project's image is the test image under the project's name:tag: `r` runs it at once.
         let out = biar(&home)
             .args(["hash", "--project"])
@@ -689,18 +697,11 @@ fn python_packages_added_from_the_search_are_importable() {
     }
     let prefix = format!("biar-tui-e2e-py-{}-", std::process::id());
     let _cleanup = RemoveImages(prefix.clone());
-    let (tmp, dir) = project(&prefix);
-    let home = tmp.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
+    let (tmp, dir, home) = project_with_home(&prefix);
     let exit_file = tmp.path().join("exit-code");
-    let command = tui_command(&home, &dir, &exit_file);
     let name = format!("biar-tui-e2e-py-{}", std::process::id());
-    let tmux = Tmux::start(&name, 120, 32, &command);
+    let tmux = start_with_index(&name, &home, &dir, &exit_file);
     let short = Duration::from_secs(20);
-
-    tmux.wait("the TUI with the index loaded", short, |s| {
-        s.contains("Search 1") && s.contains("python")
-    });
     tmux.key("/");
     for package in ["pandas", "seaborn"] {
         let attr = format!("python3Packages.{package}");
