@@ -36,17 +36,6 @@ impl Drop for Cleanup {
     }
 }
 
-fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 /// A signing key pair made by the builder's Nix: (secret, public).
 fn key_pair(name: &str) -> (String, String) {
     let image = std::env::var("BIAR_TEST_BUILDER_IMAGE").unwrap_or("biar-builder:latest".into());
@@ -175,7 +164,7 @@ fn a_fresh_store_substitutes_everything_and_a_wrong_key_is_refused() {
     let mut cleanup = Cleanup::default();
     let cache = Nginx::start().unwrap();
     let (secret, public) = key_pair("biar-test-cache-1");
-    let salt = unique();
+    let salt = common::unique_id();
 
     // Machine 1: its own store; the user's cache, pushing signed.
     let (home1, dir1) = project(
@@ -275,7 +264,7 @@ fn a_stopped_cache_is_a_warning_and_the_build_builds() {
     let url = cache.url();
     cache.stop();
     let (_, public) = key_pair("biar-test-stopped-1");
-    let (home, dir) = project(&mut cleanup, &unique(), None, |c| {
+    let (home, dir) = project(&mut cleanup, &common::unique_id(), None, |c| {
         c["binaryCache"] = serde_json::json!({ "url": url, "publicKey": public });
     });
     user_settings(
@@ -303,7 +292,7 @@ fn a_refused_upload_is_a_clear_warning_and_the_image_is_made() {
     let mut cleanup = Cleanup::default();
     let cache = Nginx::start_refusing_uploads().unwrap();
     let (secret, public) = key_pair("biar-test-refused-1");
-    let (home, dir) = project(&mut cleanup, &unique(), None, |_| {});
+    let (home, dir) = project(&mut cleanup, &common::unique_id(), None, |_| {});
     let key_file = home.path().join("cache.sec");
     std::fs::write(&key_file, secret).unwrap();
     user_settings(
@@ -333,10 +322,10 @@ fn a_file_cache_is_a_folder_of_this_machine_mounted_into_the_builder() {
         return;
     }
     let mut cleanup = Cleanup::default();
-    let folder = std::env::temp_dir().join(format!("biar-file-cache-{}", unique()));
+    let folder = std::env::temp_dir().join(format!("biar-file-cache-{}", common::unique_id()));
     cleanup.dirs.push(folder.clone());
     let (secret, public) = key_pair("biar-test-file-1");
-    let (home, dir) = project(&mut cleanup, &unique(), None, |_| {});
+    let (home, dir) = project(&mut cleanup, &common::unique_id(), None, |_| {});
     let key_file = home.path().join("cache.sec");
     std::fs::write(&key_file, secret).unwrap();
     let url = format!("file://{}", folder.display());
@@ -360,7 +349,7 @@ fn a_file_cache_is_a_folder_of_this_machine_mounted_into_the_builder() {
     let (home2, dir2) = project(
         &mut cleanup,
         "unused",
-        Some(&format!("biar-test-cache-file-{}", unique())),
+        Some(&format!("biar-test-cache-file-{}", common::unique_id())),
         |_| {},
     );
     std::fs::write(dir2.join("user.nix"), salt).unwrap();

@@ -8,17 +8,6 @@ use std::process::Command;
 
 use common::{biar, builder_of, docker_available, offline_project};
 
-fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 /// Removes what a test made on the engine, even when it fails.
 #[derive(Default)]
 struct Cleanup {
@@ -109,7 +98,7 @@ fn a_build_cannot_rewrite_another_store_path_and_runs_within_its_limits() {
     if !docker_available() {
         return;
     }
-    let salt = unique();
+    let salt = common::unique_id();
     let (tmp, dir) = offline_project(|config| {
         config["builder"]["memory"] = "1g".into();
         config["builder"]["pids"] = 300.into();
@@ -172,7 +161,7 @@ fn the_online_builder_runs_builds_as_build_users_and_replaces_an_older_one() {
     if !docker_available() {
         return;
     }
-    let id = unique();
+    let id = common::unique_id();
     let (tmp, dir) = offline_project(|_| {});
     let (source, _) = builder_of(&dir);
     let base = format!("nixos/nix:biar-test-{id}");
@@ -195,7 +184,7 @@ fn the_online_builder_runs_builds_as_build_users_and_replaces_an_older_one() {
         "LABEL biar.builder.format=1",
         &[&base, &builder],
     );
-    let salt = unique();
+    let salt = common::unique_id();
     std::fs::write(dir.join("user.nix"), hostile_user_nix(&salt)).unwrap();
     let write_config = |substituters: serde_json::Value| {
         let path = dir.join("config.json");
@@ -439,7 +428,7 @@ fn a_build_uploads_only_the_configuration_and_what_it_imports() {
         dir.join("lib/extra.nix"),
         format!(
             "pkgs: [ (pkgs.sleeper {{ seconds = 0; salt = \"{}\"; }}) ]\n",
-            unique()
+            common::unique_id()
         ),
     )
     .unwrap();
@@ -505,7 +494,7 @@ fn a_killed_online_builder_create_leaves_no_setup_container() {
     if !docker_available() {
         return;
     }
-    let id = unique();
+    let id = common::unique_id();
     let (tmp, dir) = offline_project(|_| {});
     let (source, _) = builder_of(&dir);
     let base = format!("nixos/nix:biar-test-slow-{id}");

@@ -17,17 +17,6 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilde
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 /// Removes the test's volumes and images, even when it fails.
 struct Cleanup {
     volumes: Vec<String>,
@@ -79,7 +68,7 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
     }
     let engine = biar::docker::connect().await.unwrap();
     let docker = common::docker_client();
-    let id = unique();
+    let id = common::unique_id();
     let volumes = [
         format!("biar-test-store-{id}-a"),
         format!("biar-test-store-{id}-b"),

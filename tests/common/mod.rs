@@ -4,6 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
+/// An id no other test process (of this run or an earlier one) uses: for volumes, images and
+/// containers that may outlive a killed test.
+pub fn unique_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
