@@ -66,6 +66,29 @@ pub enum BuildEvent {
     /// The paths of a successful build were uploaded (signed) to a binary cache: `paths` were
     /// new to it.
     CachePushed { cache: String, paths: u64 },
+    /// Nix said it will build (`fetch` false) or fetch this store path: it waits in the build
+    /// tree. `estimate` is how long the last build of the same name took, in seconds, when the
+    /// user's state folder remembers one.
+    Planned {
+        path: String,
+        name: String,
+        #[serde(default)]
+        fetch: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimate: Option<f64>,
+    },
+    /// The build or fetch of `path` runs on behalf of `parent`'s (Nix's activity parent chain):
+    /// the tree draws it under that one. Nix versions that give no parents never send it.
+    Under { path: String, parent: String },
+    /// Bytes of the fetch of store path `path` so far, of `expected` (0: not known), as
+    /// downloaded (or unpacked, from a cache that downloads nothing).
+    Fetching {
+        path: String,
+        bytes: u64,
+        expected: u64,
+    },
+    /// The build of `drv` failed (from Nix's own activities and counts, never from log text).
+    DerivationFailed { drv: String },
     /// The pipeline finished with this image reference.
     Done { reference: String },
 }

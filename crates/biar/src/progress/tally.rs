@@ -117,6 +117,11 @@ impl Tally {
             }
             BuildEvent::CachePushed { .. } => return false,
             BuildEvent::Done { reference } => self.done_reference = Some(reference.clone()),
+            // The build tree's to fold (see `BuildTree`).
+            BuildEvent::Planned { .. }
+            | BuildEvent::Under { .. }
+            | BuildEvent::Fetching { .. }
+            | BuildEvent::DerivationFailed { .. } => return false,
             BuildEvent::Log { .. }
             | BuildEvent::Message { .. }
             | BuildEvent::Collision { .. }
