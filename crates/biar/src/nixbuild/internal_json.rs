@@ -15,6 +15,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
 
+use super::tree_events::TreeEvents;
 use crate::progress::{neutralise_log, plain_text, BuildEvent};
 
 const ACT_COPY_PATH: u64 = 100;
@@ -50,6 +51,9 @@ enum Line {
         text: String,
         #[serde(default)]
         fields: Vec<serde_json::Value>,
+        /// Nix 2.24 and later: the activity this one runs for (0: none).
+        #[serde(default)]
+        parent: u64,
     },
     Stop {
         id: u64,
@@ -129,6 +133,8 @@ pub struct LogParser {
     last_substitution: Option<(u64, u64)>,
     /// Caches warned about (`cache` + kind), so each cause is said once.
     cache_warned: Vec<String>,
+    /// What the build tree needs beyond the counts.
+    tree: TreeEvents,
 }
 
 impl LogParser {
@@ -156,8 +162,10 @@ impl LogParser {
                 typ,
                 text,
                 fields,
+                parent,
             } => {
                 let field = |i: usize| fields.get(i).and_then(|f| f.as_str()).map(str::to_string);
+                let placed = self.tree.start(id, typ, parent, field(0));
                 let drv = matches!(typ, ACT_BUILD | ACT_SUBSTITUTE)
                     .then(|| field(0))
                     .flatten();
@@ -177,7 +185,7 @@ impl LogParser {
                         drv: drv.clone(),
                     },
                 );
-                match (typ, drv) {
+                let mut events = match (typ, drv) {
                     (ACT_BUILD, Some(drv)) => vec![BuildEvent::DerivationStarted {
                         name: drv_name(&drv),
                         drv,
@@ -192,11 +200,15 @@ impl LogParser {
                         text: plain_text(&text),
                     }],
                     _ => Vec::new(),
-                }
+                };
+                // Where it sits comes after it exists.
+                events.extend(placed);
+                events
             }
             Line::Stop { id } => {
                 let moved = self.downloads.stop(id) | self.unpacking.stop(id);
-                let mut events = self.stop(id);
+                let mut events = self.tree.stop(id);
+                events.extend(self.stop(id));
                 if moved {
                     events.extend(self.downloaded(true));
                 }
@@ -211,7 +223,14 @@ impl LogParser {
                 if level == 0 {
                     self.errors.push(text.clone());
                 }
-                vec![BuildEvent::Message { level, text }]
+                let planned = if level == 3 {
+                    self.tree.message(&text)
+                } else {
+                    Vec::new()
+                };
+                let mut events = vec![BuildEvent::Message { level, text }];
+                events.extend(planned);
+                events
             }
             Line::Other => Vec::new(),
         }
@@ -227,11 +246,14 @@ impl LogParser {
                 typ: ACT_BUILD,
                 drv: Some(drv),
             }) => {
+                let mut events = Vec::new();
                 if self.failures_pending > 0 {
                     self.failures_pending -= 1;
                     self.failed.push(drv.clone());
+                    events.push(BuildEvent::DerivationFailed { drv: drv.clone() });
                 }
-                vec![BuildEvent::DerivationFinished { drv }]
+                events.push(BuildEvent::DerivationFinished { drv });
+                events
             }
             _ => Vec::new(),
         }
@@ -310,11 +332,15 @@ impl LogParser {
         match typ {
             RES_PROGRESS if self.downloads.running.contains_key(&id) => {
                 self.downloads.running.insert(id, n(0));
-                self.downloaded(false).into_iter().collect()
+                let mut events: Vec<BuildEvent> = self.downloaded(false).into_iter().collect();
+                events.extend(self.tree.progress(id, n(0), n(1)));
+                events
             }
             RES_PROGRESS if self.unpacking.running.contains_key(&id) => {
                 self.unpacking.running.insert(id, n(0));
-                self.downloaded(false).into_iter().collect()
+                let mut events: Vec<BuildEvent> = self.downloaded(false).into_iter().collect();
+                events.extend(self.tree.progress(id, n(0), n(1)));
+                events
             }
             RES_PROGRESS if activity.as_ref().is_some_and(|a| a.typ == ACT_COPY_PATHS) => {
                 let now = (n(0), n(1));

@@ -21,12 +21,14 @@
 //! Each build runs in its own container (see `docker::BuilderContainer` for why); every build
 //! shares the Nix store volume, whose locks make concurrent builds safe.
 
+pub mod build_times;
 pub mod cache;
 mod closure;
 pub mod collisions;
 mod error;
 pub mod internal_json;
 mod pipeline;
+mod tree_events;
 mod upload_set;
 
 pub use closure::{ClosureGraph, StorePathInfo};

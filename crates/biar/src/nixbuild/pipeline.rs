@@ -465,6 +465,16 @@ async fn run_nix_build(
 ) -> Result<NixBuildRun, BuildError> {
     let mut exec = container.exec(args, &[]).await?;
     let mut parser = LogParser::new();
+    // The build tree's ETA comes from earlier builds of the same names; this build's times are
+    // remembered for the next (a convenience: a state folder that cannot be read is no error).
+    let times = super::build_times::BuildTimes::of_user();
+    let known = {
+        let times = times.clone();
+        tokio::task::spawn_blocking(move || times.load())
+            .await
+            .unwrap_or_default()
+    };
+    let mut timed = Timed::new(known);
     let mut lines = LineBuffer::default();
     let mut stdout = Vec::new();
     let mut origins = Vec::new();
@@ -480,7 +490,7 @@ async fn run_nix_build(
                         continue;
                     }
                     for event in parser.feed(&line) {
-                        events.send(event);
+                        events.send(timed.on(event));
                     }
                 }
             }
@@ -488,16 +498,50 @@ async fn run_nix_build(
     }
     if let Some(line) = lines.finish() {
         for event in parser.feed(&line) {
-            events.send(event);
+            events.send(timed.on(event));
         }
     }
     let code = exec.exit_code().await?;
+    let durations = timed.tree.durations();
+    let _ = tokio::task::spawn_blocking(move || times.record(&durations)).await;
     Ok(NixBuildRun {
         code,
         stdout,
         parser,
         origins,
     })
+}
+
+/// The build tree of one `nix-build`, on the build's own clock: it fills in the estimates of
+/// planned builds and measures the durations to remember.
+struct Timed {
+    started: std::time::Instant,
+    tree: progress::BuildTree,
+    known: std::collections::HashMap<String, std::time::Duration>,
+}
+
+impl Timed {
+    fn new(known: std::collections::HashMap<String, std::time::Duration>) -> Timed {
+        Timed {
+            started: std::time::Instant::now(),
+            tree: progress::BuildTree::new(),
+            known,
+        }
+    }
+
+    fn on(&mut self, mut event: BuildEvent) -> BuildEvent {
+        if let BuildEvent::Planned {
+            name,
+            fetch: false,
+            estimate,
+            ..
+        } = &mut event
+        {
+            *estimate = self.known.get(name.as_str()).map(|d| d.as_secs_f64());
+        }
+        self.tree.on(&event, self.started.elapsed());
+        event
+    }
 }
 
 /// The error a failed `nix-build` (exit `code`) stands for: a derivation that failed, the

@@ -687,7 +687,10 @@ mod tests {
         t.on(&started(A, "a-1.0"), s(0));
         t.on(&started(B, "b-2.0"), s(0));
         t.on(&log(A, "fine"), s(1));
-        t.on(&log(B, "\x1b[31merror:\x1b[0m bad\x1b]52;c;ZXZpbA==\x07"), s(1));
+        t.on(
+            &log(B, "\x1b[31merror:\x1b[0m bad\x1b]52;c;ZXZpbA==\x07"),
+            s(1),
+        );
         t.on(&BuildEvent::DerivationFinished { drv: A.into() }, s(2));
         assert!(t.node(1).log.is_empty());
         t.on(&BuildEvent::DerivationFailed { drv: B.into() }, s(2));
@@ -715,7 +718,9 @@ mod tests {
             ring.push(big.clone());
         }
         assert_eq!(ring.len(), 4);
-        assert!(ring.text().starts_with("[the first 6 lines were not kept]\n"));
+        assert!(ring
+            .text()
+            .starts_with("[the first 6 lines were not kept]\n"));
     }
 
     #[test]
