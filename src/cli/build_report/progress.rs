@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use biar::progress::{BuildEvent, Stage, Tally};
+use biar::progress::{BuildEvent, BuildTree, Stage, Tally};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Show, Sink};
@@ -22,6 +22,8 @@ pub struct Reporter {
     verbose: bool,
     started: Instant,
     tally: Tally,
+    /// The derivations as a tree with times: under -v a line each time one changes state.
+    tree: BuildTree,
     /// The Nix build's summary is out: the image steps follow.
     nix_over: bool,
     /// When the first bytes came from a binary cache (for the rate).
@@ -48,6 +50,7 @@ impl Reporter {
             verbose: show.verbose,
             started: Instant::now(),
             tally: Tally::default(),
+            tree: BuildTree::new(),
             nix_over: false,
             fetch_started: None,
         }
@@ -56,6 +59,7 @@ impl Reporter {
     pub fn on(&mut self, event: &BuildEvent) {
         let before = self.tally.clone();
         self.tally.on(event);
+        let changed = self.tree.on(event, self.started.elapsed());
         if let Mode::Json(sink) = self.mode {
             // The delivered reference is the result lines' to say.
             let shown = match event {
@@ -77,7 +81,20 @@ impl Reporter {
             self.on_image(event);
             return;
         }
+        if self.verbose {
+            for i in changed {
+                self.print(Some(self.tree_line(i)));
+            }
+        }
         let line: Option<String> = match event {
+            // Under -v the tree's lines say these.
+            BuildEvent::DerivationStarted { .. }
+            | BuildEvent::DerivationFinished { .. }
+            | BuildEvent::SubstituteStarted { .. }
+                if self.verbose =>
+            {
+                None
+            }
             BuildEvent::Stage { name } => Some(format!("{name}…")),
             BuildEvent::Progress { done, .. } => {
                 // `expected` moves while Nix walks the graph: a line only when one is done.
@@ -119,7 +136,25 @@ impl Reporter {
             BuildEvent::SubstituteFinished { .. } => None,
             BuildEvent::CacheWarning { .. } | BuildEvent::CachePushed { .. } => cache_line(event),
             BuildEvent::Layer { .. } | BuildEvent::Done { .. } => None,
+            BuildEvent::Planned { .. }
+            | BuildEvent::Under { .. }
+            | BuildEvent::Fetching { .. }
+            | BuildEvent::DerivationFailed { .. } => None,
         };
+        self.print(line);
+    }
+
+    /// Node `i`'s line of the tree, indented by its depth; the root's says the ETA while it runs.
+    fn tree_line(&self, i: usize) -> String {
+        let mut line = self.tree.line(i, self.tree.depth(i));
+        if i == 0 && self.tree.root().state.running() {
+            line.push_str(&format!("  {}", self.tree.eta()));
+        }
+        line
+    }
+
+    /// A progress line (timed when plain), and the spinner's status.
+    fn print(&self, line: Option<String>) {
         match &self.mode {
             // The spinner prints around our print module: its text goes through the sanitizer
             // here (phases and names are the builder's text).

@@ -453,6 +453,16 @@ impl BuildTree {
         (keep.into_iter().map(|k| rows[k]).collect(), left_out)
     }
 
+    /// How deep node `i` sits (the root is 0).
+    pub fn depth(&self, mut i: usize) -> usize {
+        let mut depth = 0;
+        while let Some(p) = self.nodes[i].parent {
+            depth += 1;
+            i = p;
+        }
+        depth
+    }
+
     /// How long what remains should take, from earlier builds of the same names.
     pub fn eta(&self) -> Eta {
         let mut eta = Eta::default();

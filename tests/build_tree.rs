@@ -1,0 +1,136 @@
+//! `biar-tui build -v` shows the build tree: a line each time a derivation changes state, with
+//! its time; a failing derivation's own last log lines in the error; and the durations kept in
+//! the state folder give the next build of the same names an ETA. The real engine, the offline
+//! builder, the test package set (tests/fixtures/pkgs).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::children::salt;
+use common::{biar, docker_available, offline_project};
+
+/// The offline example with `user.nix` listing `packages` (each test's environment its own).
+fn project(packages: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = offline_project(|_| {});
+    std::fs::write(
+        dir.join("user.nix"),
+        format!("{{ pkgs }}:\n[\n{packages}\n]\n"),
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
+fn remove_image_named_in(text: &str) {
+    for word in text.split_whitespace() {
+        if word.starts_with("biar-") && word.contains(':') {
+            let _ = Command::new("docker").args(["rmi", "-f", word]).output();
+        }
+    }
+}
+
+#[test]
+fn a_good_build_shows_its_tree_with_done_states_and_times_then_an_eta() {
+    if !docker_available() {
+        return;
+    }
+    let salt = salt();
+    let (tmp, dir) = project(&format!(
+        "  (pkgs.sleeper {{ seconds = 1; salt = \"{salt}\"; }})"
+    ));
+    let out = biar(tmp.path())
+        .args(["build", "-v", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    remove_image_named_in(&stdout);
+    assert!(out.status.success(), "{stderr}");
+    // One line per state change, indented under the environment, with elapsed times.
+    for wanted in [
+        "  · sleeper-1s  waiting",
+        "  ▶ sleeper-1s  building 0s",
+        "  ✓ sleeper-1s  done 1s",
+        "  ✓ biar-env  done",
+        "✓ environment  done",
+    ] {
+        assert!(stderr.contains(wanted), "no {wanted:?} in:\n{stderr}");
+    }
+    assert!(stderr.contains("ETA unknown"), "{stderr}");
+    // Not a redraw: each change is said once.
+    assert_eq!(stderr.matches("✓ sleeper-1s  done").count(), 1, "{stderr}");
+
+    // Its times were kept in the state folder, outside the project...
+    let times = tmp.path().join("state/biar/build-times.json");
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&times).unwrap()).unwrap();
+    assert!(kept["names"]["sleeper-1s"]["secs"].as_f64().unwrap() >= 1.0);
+    assert!(!dir.join("build-times.json").exists());
+
+    // ...so a new build of the same names has an ETA (another salt: built again).
+    std::fs::write(
+        dir.join("user.nix"),
+        format!(
+            "{{ pkgs }}:\n[\n  (pkgs.sleeper {{ seconds = 1; salt = \"{salt}-again\"; }})\n]\n"
+        ),
+    )
+    .unwrap();
+    let out = biar(tmp.path())
+        .args(["build", "-v", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    remove_image_named_in(&stdout);
+    assert!(out.status.success(), "{stderr}");
+    let building = stderr
+        .lines()
+        .find(|l| l.contains("▶ environment  building"))
+        .unwrap_or_else(|| panic!("no root line in:\n{stderr}"));
+    assert!(
+        building.contains("ETA ") && !building.contains("ETA unknown"),
+        "{building}"
+    );
+}
+
+#[test]
+fn a_failing_derivation_is_failed_in_the_tree_and_its_last_lines_are_in_the_error() {
+    if !docker_available() {
+        return;
+    }
+    let (tmp, dir) = project(&format!(
+        "  pkgs.failing\n  (pkgs.sleeper {{ seconds = 0; salt = \"{}\"; }})",
+        salt()
+    ));
+    let out = biar(tmp.path())
+        .args(["build", "-v", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for wanted in [
+        "  · failing-1.0  waiting",
+        "  ▶ failing-1.0  building",
+        "  ✗ failing-1.0  failed",
+        "✗ environment  failed",
+    ] {
+        assert!(stderr.contains(wanted), "no {wanted:?} in:\n{stderr}");
+    }
+    // The error, last, pins the failed derivation's own lines.
+    let error = &stderr[stderr.rfind("building failing-1.0 failed").expect(&stderr)..];
+    assert!(error.contains("last lines of its log"), "{error}");
+    assert!(error.contains("compiling main.c"), "{error}");
+    assert!(
+        error.contains("main.c:3:1: error: expected ';' before '}' token"),
+        "{error}"
+    );
+    // A failed build's time is not an estimate for the next.
+    let times = tmp.path().join("state/biar/build-times.json");
+    if let Ok(bytes) = std::fs::read(&times) {
+        let kept: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(kept["names"].get("failing-1.0").is_none(), "{kept}");
+    }
+}
