@@ -60,6 +60,12 @@ pub enum Action {
     AskCancelBuild,
     CancelBuild,
     KeepBuilding,
+    /// A second passed during a build (elapsed times move without events).
+    Tick,
+    /// `w` in the build view: save the failed derivation's log to the state folder.
+    SaveFailedLog,
+    /// `y` in the build view: copy the failed derivation's log to the clipboard (OSC 52).
+    CopyFailedLog,
     Run,
     /// `e`: open the closure explorer (the backend builds the closure, no image).
     ShowExplorer,

@@ -46,6 +46,13 @@ pub enum Effect {
     Request(Request),
     /// Hand the terminal to the environment (the loop owns the terminal, so not the backend).
     Attach,
+    /// Put this (sanitized) text on the clipboard: an OSC 52 sequence the loop writes.
+    Clipboard(String),
+    /// Save a failed derivation's (sanitized) log to the state folder.
+    SaveLog {
+        name: String,
+        text: String,
+    },
 }
 
 pub struct App {
@@ -274,6 +281,21 @@ impl App {
                 self.run_after_build = false;
                 self.request(Request::CancelBuild);
             }
+            Action::SaveFailedLog => {
+                if let Some((name, text)) = self.build.failed_log() {
+                    self.effects.push(Effect::SaveLog { name, text });
+                }
+            }
+            Action::CopyFailedLog => {
+                if let Some((name, text)) = self.build.failed_log() {
+                    let lines = text.lines().count();
+                    self.effects.push(Effect::Clipboard(text));
+                    next.push(Action::Notice(format!(
+                        "copied the log of {name} ({lines} lines) to the clipboard (OSC 52: \
+                         the terminal must allow it)"
+                    )));
+                }
+            }
             Action::Run => {
                 if self.build.running {
                     self.run_after_build = true;
@@ -396,6 +418,9 @@ pub async fn run(
     timing.first_frame();
     let mut last_frame = Instant::now();
     let mut dirty = false;
+    // Elapsed times in the build view move each second, events or not.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if !app.init.visible {
         backend.send(Request::LoadProject);
         backend.send(Request::CheckDocker);
@@ -427,6 +452,25 @@ pub async fn run(
                     let (w, h) = terminal::size().unwrap_or((80, 24));
                     app.dispatch(Action::Resize(w, h));
                     dirty = true;
+                }
+                Effect::Clipboard(text) => {
+                    if let Err(e) = term::copy_osc52(&text) {
+                        app.dispatch(Action::Error(format!("copying the log: {e}")));
+                        dirty = true;
+                    }
+                }
+                Effect::SaveLog { name, text } => {
+                    let tx = action_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let said = match biar::nixbuild::build_times::save_log(&name, &text) {
+                            Ok(file) => Action::Notice(format!(
+                                "saved the log of {name} to {}",
+                                file.display()
+                            )),
+                            Err(e) => Action::Error(format!("saving the log of {name}: {e}")),
+                        };
+                        let _ = tx.send(said);
+                    });
                 }
             }
         }
@@ -473,6 +517,10 @@ pub async fn run(
             _ = sighup.recv() => {
                 signalled = Some(SIGHUP_EXIT);
                 app.dispatch(Action::Quit);
+            }
+            _ = tick.tick(), if app.build.running => {
+                app.dispatch(Action::Tick);
+                dirty = true;
             }
             _ = tokio::time::sleep_until(next_frame), if dirty => {}
         }

@@ -42,6 +42,10 @@ pub enum Command {
     Sort,
     /// The image doctor's list for the current image.
     Doctor,
+    /// Build view: save the failed derivation's log to a file.
+    SaveLog,
+    /// Build view: copy the failed derivation's log (OSC 52).
+    CopyLog,
 }
 
 impl Command {
@@ -86,6 +90,16 @@ impl Command {
             Command::CancelBuild,
             "cancel_build",
             "cancel the build or push",
+        ),
+        (
+            Command::SaveLog,
+            "save_log",
+            "build view: save the failed derivation's log",
+        ),
+        (
+            Command::CopyLog,
+            "copy_log",
+            "build view: copy the failed derivation's log",
         ),
         (Command::Back, "back", "back / close / clear"),
         (Command::Help, "help", "this help"),
@@ -244,6 +258,8 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("esc", Command::Back),
     ("f", Command::Follow),
     ("c", Command::CancelBuild),
+    ("w", Command::SaveLog),
+    ("y", Command::CopyLog),
     ("e", Command::Explore),
     ("s", Command::Sort),
 ];

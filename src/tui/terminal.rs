@@ -28,6 +28,26 @@ pub fn leave() {
     let _ = terminal::disable_raw_mode();
 }
 
+/// The most text one OSC 52 copy carries (its end is kept): terminals refuse or cut longer
+/// sequences (xterm's default limit is about 100 KB of base64).
+pub const OSC52_MAX: usize = 64 << 10;
+
+/// Puts `text` on the terminal's clipboard (the local machine's, even over ssh) with an OSC 52
+/// sequence. `text` must be sanitized already (the caller's: a build tree log is); base64 carries
+/// it, so nothing in it can end the sequence.
+pub fn copy_osc52(text: &str) -> std::io::Result<()> {
+    use base64::Engine as _;
+    use std::io::Write;
+    let mut start = text.len().saturating_sub(OSC52_MAX);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&text[start..]);
+    let mut out = stdout();
+    write!(out, "\x1b]52;c;{encoded}\x07")?;
+    out.flush()
+}
+
 /// Leaves the terminal whatever happens after this point.
 pub struct Guard;
 

@@ -1,6 +1,12 @@
 //! The build view: live progress (derivations, what is building and its phase, layers) over the
 //! log, kept in a ring buffer. Following the log is the default; scrolling pauses it, End resumes.
 //! A push (`P`) shows here too: the same build, then the layers sent to the registry.
+//!
+//! Above the log, the tree of derivations with their states and times (and the ETA in the
+//! header); when one fails, its own last log lines are pinned above the tree, and `w` saves its
+//! whole kept log to the state folder, `y` copies it (OSC 52).
+
+mod tree;
 
 use std::collections::VecDeque;
 
@@ -10,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Gauge, Paragraph};
 use ratatui::Frame;
 
-use biar::progress::{BuildEvent, Stage, Tally};
+use biar::progress::{BuildEvent, BuildTree, Stage, Tally};
 
 use super::{pane, truncate, Component, Ctx, Key};
 use crate::tui::action::Action;
@@ -43,6 +49,10 @@ pub struct Build {
     pub making_builder: bool,
     /// What the run's events add up to (the library's fold, rendered here).
     pub tally: Tally,
+    /// The derivations as a tree with times (the library's fold, on this run's clock).
+    pub tree: BuildTree,
+    /// When this run started: the tree's times are offsets from it.
+    pub epoch: Option<std::time::Instant>,
     pub log: VecDeque<Line<'static>>,
     /// Lines between the bottom of the log and the bottom of the view; 0 follows.
     pub scroll_back: usize,
@@ -75,11 +85,25 @@ impl Build {
             running: true,
             push: push.is_some(),
             registry: push.unwrap_or_default().to_string(),
+            epoch: Some(std::time::Instant::now()),
             ..Build::default()
         };
     }
 
+    /// Time into this run (the clock is read here, never while drawing).
+    fn at(&self) -> std::time::Duration {
+        self.epoch.map(|e| e.elapsed()).unwrap_or_default()
+    }
+
+    /// The failed derivation's name and its kept log, sanitized, for `w` and `y`.
+    pub fn failed_log(&self) -> Option<(String, String)> {
+        let node = self.tree.node(self.tree.failed()?);
+        Some((node.name.clone(), node.log.text()))
+    }
+
     fn on_event(&mut self, event: &BuildEvent) {
+        let at = self.at();
+        self.tree.on(event, at);
         let new_warning = self.tally.on(event);
         match event {
             BuildEvent::Downloaded { .. } => {
@@ -155,6 +179,8 @@ impl Build {
         self.cancelling = false;
         self.confirming = false;
         self.tally.building.clear();
+        let at = self.at();
+        self.tree.tick(at);
         if let Err(e) = &result {
             for l in e.lines() {
                 self.push_line(Line::from(l.to_string()));
@@ -189,6 +215,8 @@ impl Component for Build {
             Command::CancelBuild if self.running && !self.cancelling => {
                 return Some(Action::AskCancelBuild)
             }
+            Command::SaveLog if self.tree.failed().is_some() => return Some(Action::SaveFailedLog),
+            Command::CopyLog if self.tree.failed().is_some() => return Some(Action::CopyFailedLog),
             _ => return None,
         };
         self.scroll_back = back.min(len.saturating_sub(1));
@@ -223,6 +251,10 @@ impl Component for Build {
                 self.cancelling = true;
             }
             Action::BuildEvents(events) => events.iter().for_each(|e| self.on_event(e)),
+            Action::Tick if self.running => {
+                let at = self.at();
+                self.tree.tick(at);
+            }
             Action::BuildFinished(result) => self.finish(result.clone()),
             Action::PushFinished(result) => {
                 self.pushed = result.as_ref().ok().cloned();
@@ -254,17 +286,37 @@ impl Component for Build {
         );
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let [summary, gauge, now, layers, rule, log, keys] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Length(1),
-            Constraint::Length(1),
-            Constraint::Length(1),
-            Constraint::Length(1),
-            Constraint::Min(0),
-            Constraint::Length(1),
-        ])
-        .areas(inner);
+        // The pinned failure and the tree take what they need, up to a third of the room each;
+        // the log has the rest.
+        let room = inner.height.saturating_sub(6) as usize;
+        let failure_height = tree::failure_height(&self.tree).min(room / 3);
+        let tree_height = if self.tree.is_empty() {
+            0
+        } else {
+            (self.tree.len() + 1).min((room - failure_height) * 2 / 5)
+        };
+        let [summary, gauge, now, layers, failure, tree_area, rule, log, keys] =
+            Layout::vertical([
+                Constraint::Length(1),
+                Constraint::Length(1),
+                Constraint::Length(1),
+                Constraint::Length(1),
+                Constraint::Length(failure_height as u16),
+                Constraint::Length(tree_height as u16),
+                Constraint::Length(1),
+                Constraint::Min(0),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
         let width = inner.width as usize;
+        frame.render_widget(
+            Paragraph::new(tree::failure_lines(&self.tree, failure_height, width, t)),
+            failure,
+        );
+        frame.render_widget(
+            Paragraph::new(tree::tree_lines(&self.tree, tree_height, width, t)),
+            tree_area,
+        );
 
         frame.render_widget(Paragraph::new(self.summary_line(t)), summary);
         let ratio = self.ratio();
@@ -332,6 +384,9 @@ impl Build {
         }
         if let Some(fetched) = self.fetch_text() {
             line.push(Span::raw(format!("   {fetched}")));
+        }
+        if self.running && self.tree.root().state.running() {
+            line.push(Span::raw(format!("   {}", self.tree.eta())));
         }
         Line::from(line)
     }
@@ -463,6 +518,9 @@ impl Build {
                 "esc back (the {} goes on) · ↑↓ pgup pgdn scroll · end follow · c cancel",
                 self.noun().to_lowercase()
             )
+        } else if self.tree.failed().is_some() {
+            "esc back · ↑↓ pgup pgdn scroll · end follow · w save the failed log · y copy it"
+                .to_string()
         } else {
             "esc back · ↑↓ pgup pgdn scroll · end follow".to_string()
         }

@@ -13,7 +13,7 @@ fn requests(app: &mut App) -> Vec<Request> {
         .into_iter()
         .filter_map(|e| match e {
             Effect::Request(r) => Some(r),
-            Effect::Attach => None,
+            _ => None,
         })
         .collect()
 }
@@ -628,4 +628,70 @@ fn the_push_preview_is_cancelled_with_esc() {
     press(&mut app, KeyCode::Esc);
     assert!(!app.push_confirm.visible && !app.build.running);
     assert_eq!(requests(&mut app), vec![Request::CancelPreview]);
+}
+
+#[test]
+fn a_failed_derivation_s_log_is_saved_with_w_and_copied_with_y_sanitized() {
+    let mut app = loaded_app();
+    // Nothing failed: the keys do nothing.
+    press(&mut app, KeyCode::Char('b'));
+    app.take_effects();
+    press(&mut app, KeyCode::Char('w'));
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.take_effects().is_empty());
+
+    let mut events = recorded_events("failing.stderr");
+    // The builder's own hostile text never reaches the saved or copied log.
+    let at = events
+        .iter()
+        .position(|e| matches!(e, BuildEvent::Log { .. }))
+        .unwrap();
+    events.insert(
+        at,
+        BuildEvent::Log {
+            drv: Some("/nix/store/q5hjqamvdc48spnwaq7032iaf3r3pcfg-failing-1.0.drv".into()),
+            line: "\x1b[31mred\x1b[0m\x1b]52;c;UFdORUQ=\x07 \u{9b}2Jend".into(),
+        },
+    );
+    app.dispatch(Action::BuildEvents(events));
+    app.dispatch(Action::BuildFinished(Err(
+        "building failing-1.0 failed".into()
+    )));
+    let expected = "red end\nconfiguring failing-1.0\ncompiling main.c\n\
+                    main.c:3:1: error: expected ';' before '}' token\n";
+
+    press(&mut app, KeyCode::Char('w'));
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::SaveLog {
+            name: "failing-1.0".into(),
+            text: expected.into()
+        }]
+    );
+    press(&mut app, KeyCode::Char('y'));
+    assert_eq!(app.take_effects(), vec![Effect::Clipboard(expected.into())]);
+    assert!(
+        app.status
+            .note
+            .contains("copied the log of failing-1.0 (4 lines)"),
+        "{}",
+        app.status.note
+    );
+}
+
+#[test]
+fn the_build_tree_follows_events_and_ticks() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    app.dispatch(Action::BuildEvents(recorded_events("env.stderr")));
+    let tree = &app.build.tree;
+    assert_eq!(tree.len(), 3);
+    assert_eq!(tree.count(biar::progress::NodeState::Done), 3);
+    assert_eq!(tree.root().state, biar::progress::NodeState::Done);
+    // A new build starts a new tree.
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    press(&mut app, KeyCode::Char('b'));
+    assert!(app.build.tree.is_empty());
+    app.dispatch(Action::Tick);
+    assert!(app.build.running);
 }

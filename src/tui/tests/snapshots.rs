@@ -486,3 +486,93 @@ fn doctor_verdict_in_the_status_line_and_its_list_on_a_key() {
     app.dispatch(Action::Image(crate::tui::view::ImageState::NotBuilt));
     assert_eq!(app.status.doctor, crate::tui::view::DoctorState::Unknown);
 }
+
+/// `events` folded into a tree on a scripted clock: the `n`th event arrives at `times[n]` seconds
+/// (the last time for the rest), then the tree's clock stands at `now`.
+fn timed_tree(events: &[BuildEvent], times: &[u64], now: u64) -> biar::progress::BuildTree {
+    let mut tree = biar::progress::BuildTree::new();
+    for (i, e) in events.iter().enumerate() {
+        let at = times.get(i).or(times.last()).copied().unwrap_or(0);
+        tree.on(e, std::time::Duration::from_secs(at));
+    }
+    tree.tick(std::time::Duration::from_secs(now));
+    tree
+}
+
+#[test]
+fn build_tree_with_times_bytes_and_an_eta() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    let drv = |h: char, name: &str| format!("/nix/store/{}-{name}.drv", h.to_string().repeat(32));
+    let fetched = format!("/nix/store/{}-busybox-1.35.0", "f".repeat(32));
+    let planned = |path: &str, name: &str, fetch, estimate| BuildEvent::Planned {
+        path: path.into(),
+        name: name.into(),
+        fetch,
+        estimate,
+    };
+    let events = vec![
+        BuildEvent::Stage { name: Stage::Build },
+        planned(&fetched, "busybox-1.35.0", true, None),
+        planned(
+            &drv('a', "openssl-3.0.13"),
+            "openssl-3.0.13",
+            false,
+            Some(95.0),
+        ),
+        planned(
+            &drv('b', "python3-3.12.4"),
+            "python3-3.12.4",
+            false,
+            Some(240.0),
+        ),
+        planned(&drv('c', "my-tool-0.1"), "my-tool-0.1", false, None),
+        planned(&drv('d', "biar-env"), "biar-env", false, Some(1.0)),
+        BuildEvent::SubstituteStarted {
+            path: fetched.clone(),
+            name: "busybox-1.35.0".into(),
+            cache: "http://cache.invalid".into(),
+        },
+        BuildEvent::Fetching {
+            path: fetched.clone(),
+            bytes: 3 << 20,
+            expected: 3 << 20,
+        },
+        BuildEvent::SubstituteFinished {
+            path: fetched.clone(),
+        },
+        BuildEvent::DerivationStarted {
+            drv: drv('a', "openssl-3.0.13"),
+            name: "openssl-3.0.13".into(),
+        },
+        BuildEvent::Phase {
+            drv: drv('a', "openssl-3.0.13"),
+            phase: "buildPhase".into(),
+        },
+        BuildEvent::Progress {
+            done: 0,
+            expected: 4,
+            running: 1,
+            failed: 0,
+        },
+    ];
+    app.dispatch(Action::BuildEvents(events.clone()));
+    // The same events on a scripted clock: the fetch took 4s, openssl builds since 5s.
+    app.build.tree = timed_tree(&events, &[0, 0, 0, 0, 0, 0, 1, 5, 5, 5, 6, 6], 65);
+    check("build_tree_running", &app);
+}
+
+#[test]
+fn a_failed_derivation_is_pinned_over_the_tree() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('b'));
+    let events = recorded_events("failing.stderr");
+    app.dispatch(Action::BuildEvents(events.clone()));
+    app.dispatch(Action::BuildFinished(Err(
+        "building failing-1.0 failed (/nix/store/q5hjqamvdc48spnwaq7032iaf3r3pcfg-failing-1.0.drv)"
+            .into(),
+    )));
+    let times: Vec<u64> = (0..events.len() as u64).map(|i| i / 4).collect();
+    app.build.tree = timed_tree(&events, &times, 12);
+    check("build_tree_failed", &app);
+}

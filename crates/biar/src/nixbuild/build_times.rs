@@ -115,9 +115,50 @@ impl BuildTimes {
     }
 }
 
+/// Where a derivation's saved log goes: `$XDG_STATE_HOME/biar/logs/<name>.log`, outside any
+/// project. `name` is a store name; anything else in it becomes `_`.
+pub fn log_file(name: &str) -> PathBuf {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+-._".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = safe.trim_start_matches('.');
+    let safe = if safe.is_empty() { "derivation" } else { safe };
+    BuildTimes::default_file()
+        .with_file_name("logs")
+        .join(format!("{safe}.log"))
+}
+
+/// Writes `text` (a sanitized log) to [`log_file`]`(name)` atomically; returns where.
+pub fn save_log(name: &str, text: &str) -> std::io::Result<PathBuf> {
+    let file = log_file(name);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::fsutil::write_atomic(&file, text.as_bytes())?;
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_file_name_is_a_plain_name_in_the_logs_folder() {
+        let f = log_file("../../etc/passwd");
+        assert_eq!(f.file_name().unwrap(), "_.._etc_passwd.log");
+        assert_eq!(f.parent().unwrap().file_name().unwrap(), "logs");
+        assert_eq!(
+            log_file("failing-1.0").file_name().unwrap(),
+            "failing-1.0.log"
+        );
+    }
 
     #[test]
     fn durations_are_kept_replaced_and_read_back() {
