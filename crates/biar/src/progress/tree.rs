@@ -340,9 +340,10 @@ impl BuildTree {
             return i;
         }
         let i = self.nodes.len();
+        // A builder can start activities of its own: their names are its text.
         self.nodes.push(Node::new(
             path.to_string(),
-            name.to_string(),
+            plain_text(name),
             fetch,
             Some(0),
         ));
@@ -750,6 +751,13 @@ mod tests {
         let names: Vec<&str> = rows.iter().map(|r| t.node(r.node).name.as_str()).collect();
         assert_eq!(names, ["environment", "p15", "p16", "p17", "p18"]);
         assert_eq!(left_out, 16);
+    }
+
+    #[test]
+    fn a_name_is_plain_text() {
+        let mut t = BuildTree::new();
+        t.on(&started(A, "a\x1b]52;c;ZXZpbA==\x07\x1b[2J-1.0"), s(0));
+        assert_eq!(t.node(1).name, "a-1.0");
     }
 
     #[test]
