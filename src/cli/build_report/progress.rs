@@ -139,7 +139,8 @@ impl Reporter {
             BuildEvent::Planned { .. }
             | BuildEvent::Under { .. }
             | BuildEvent::Fetching { .. }
-            | BuildEvent::DerivationFailed { .. } => None,
+            | BuildEvent::DerivationFailed { .. }
+            | BuildEvent::DerivationStopped { .. } => None,
         };
         self.print(line);
     }

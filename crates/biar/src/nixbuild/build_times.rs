@@ -118,6 +118,10 @@ impl BuildTimes {
 /// Where a derivation's saved log goes: `$XDG_STATE_HOME/biar/logs/<name>.log`, outside any
 /// project. `name` is a store name; anything else in it becomes `_`.
 pub fn log_file(name: &str) -> PathBuf {
+    log_file_in(&BuildTimes::default_file().with_file_name("logs"), name)
+}
+
+fn log_file_in(dir: &Path, name: &str) -> PathBuf {
     let safe: String = name
         .chars()
         .map(|c| {
@@ -130,17 +134,21 @@ pub fn log_file(name: &str) -> PathBuf {
         .collect();
     let safe = safe.trim_start_matches('.');
     let safe = if safe.is_empty() { "derivation" } else { safe };
-    BuildTimes::default_file()
-        .with_file_name("logs")
-        .join(format!("{safe}.log"))
+    dir.join(format!("{safe}.log"))
 }
 
 /// Writes `text` (a sanitized log) to [`log_file`]`(name)` atomically; returns where.
 pub fn save_log(name: &str, text: &str) -> std::io::Result<PathBuf> {
-    let file = log_file(name);
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+    save_log_in(
+        &BuildTimes::default_file().with_file_name("logs"),
+        name,
+        text,
+    )
+}
+
+fn save_log_in(dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
+    let file = log_file_in(dir, name);
+    std::fs::create_dir_all(dir)?;
     crate::fsutil::write_atomic(&file, text.as_bytes())?;
     Ok(file)
 }

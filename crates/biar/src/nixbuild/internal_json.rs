@@ -119,6 +119,9 @@ pub struct LogParser {
     last_progress: Option<(u64, u64, u64, u64)>,
     /// Failed builds Nix counted whose build activity has not stopped yet.
     failures_pending: u64,
+    /// Builds Nix counted done whose build activity has not stopped yet: a build activity that
+    /// stops with neither count risen was given up (another build failed).
+    done_pending: u64,
     /// The derivations whose builds failed, in order (from Nix's activities, never from text).
     failed: Vec<String>,
     /// Nix's error messages (level 0), without colours.
@@ -251,6 +254,10 @@ impl LogParser {
                     self.failures_pending -= 1;
                     self.failed.push(drv.clone());
                     events.push(BuildEvent::DerivationFailed { drv: drv.clone() });
+                } else if self.done_pending > 0 {
+                    self.done_pending -= 1;
+                } else {
+                    events.push(BuildEvent::DerivationStopped { drv: drv.clone() });
                 }
                 events.push(BuildEvent::DerivationFinished { drv });
                 events
@@ -366,6 +373,8 @@ impl LogParser {
                 }
                 let failed_before = self.last_progress.map_or(0, |p| p.3);
                 self.failures_pending += progress.3.saturating_sub(failed_before);
+                let done_before = self.last_progress.map_or(0, |p| p.0);
+                self.done_pending += progress.0.saturating_sub(done_before);
                 self.last_progress = Some(progress);
                 vec![BuildEvent::Progress {
                     done: progress.0,
@@ -787,6 +796,35 @@ mod tests {
             parser.failed_build().unwrap().drv,
             "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv"
         );
+    }
+
+    #[test]
+    fn a_build_nix_gives_up_on_is_stopped_not_done() {
+        // Without --keep-going, a failure makes Nix stop the other running build: its activity
+        // stops with neither count risen.
+        let mut parser = LogParser::new();
+        let lines = [
+            r#"@nix {"action":"start","id":1,"level":0,"text":"","type":104}"#,
+            r#"@nix {"action":"start","fields":["/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv","",1,1],"id":2,"level":3,"text":"","type":105}"#,
+            r#"@nix {"action":"start","fields":["/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-b.drv","",1,1],"id":3,"level":3,"text":"","type":105}"#,
+            r#"@nix {"action":"result","fields":[0,2,2,0],"id":1,"type":105}"#,
+            r#"@nix {"action":"result","fields":[0,0,0,1],"id":1,"type":105}"#,
+            r#"@nix {"action":"stop","id":2}"#,
+            r#"@nix {"action":"stop","id":3}"#,
+        ];
+        let events: Vec<BuildEvent> = lines.iter().flat_map(|l| parser.feed(l)).collect();
+        let a = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a.drv";
+        let b = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-b.drv";
+        assert!(events.contains(&BuildEvent::DerivationFailed { drv: a.into() }));
+        assert!(events.contains(&BuildEvent::DerivationStopped { drv: b.into() }));
+        let (_, events) = parse("env.stderr");
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, BuildEvent::DerivationStopped { .. })));
+        let (_, events) = parse("chatty.stderr");
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, BuildEvent::DerivationStopped { .. })));
     }
 
     #[test]

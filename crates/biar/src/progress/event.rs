@@ -89,6 +89,8 @@ pub enum BuildEvent {
     },
     /// The build of `drv` failed (from Nix's own activities and counts, never from log text).
     DerivationFailed { drv: String },
+    /// The build of `drv` stopped without finishing: Nix gave up on it (another build failed).
+    DerivationStopped { drv: String },
     /// The pipeline finished with this image reference.
     Done { reference: String },
 }

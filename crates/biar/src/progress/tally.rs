@@ -121,7 +121,8 @@ impl Tally {
             BuildEvent::Planned { .. }
             | BuildEvent::Under { .. }
             | BuildEvent::Fetching { .. }
-            | BuildEvent::DerivationFailed { .. } => return false,
+            | BuildEvent::DerivationFailed { .. }
+            | BuildEvent::DerivationStopped { .. } => return false,
             BuildEvent::Log { .. }
             | BuildEvent::Message { .. }
             | BuildEvent::Collision { .. }

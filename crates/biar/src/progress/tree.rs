@@ -317,6 +317,17 @@ impl BuildTree {
                     self.end(i, NodeState::Failed, at, &mut changed);
                 }
             }
+            BuildEvent::DerivationStopped { drv } => {
+                // Not built after all: it waits again, and its time says nothing.
+                if let Some(i) = self.find(drv) {
+                    let node = &mut self.nodes[i];
+                    if node.state.running() {
+                        (node.state, node.started, node.ended) = (NodeState::Waiting, None, None);
+                        node.phase = None;
+                        changed.push(i);
+                    }
+                }
+            }
             BuildEvent::DerivationFinished { drv: path }
             | BuildEvent::SubstituteFinished { path } => {
                 if let Some(i) = self.find(path) {
@@ -712,6 +723,16 @@ mod tests {
         assert_eq!(t.root().state, NodeState::Failed);
         // Only the good build's time is worth remembering.
         assert_eq!(t.durations(), [("a-1.0".to_string(), s(2))]);
+        // One Nix gave up on waits again, with no time.
+        const C: &str = "/nix/store/cccccccccccccccccccccccccccccccc-c-1.0.drv";
+        t.on(&started(C, "c-1.0"), s(2));
+        assert_eq!(
+            t.on(&BuildEvent::DerivationStopped { drv: C.into() }, s(3)),
+            [3]
+        );
+        assert_eq!(t.node(3).state, NodeState::Waiting);
+        assert_eq!(t.node(3).elapsed(s(3)), None);
+        assert_eq!(t.durations().len(), 1);
     }
 
     #[test]
