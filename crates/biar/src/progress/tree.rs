@@ -54,8 +54,9 @@ impl NodeState {
     }
 }
 
-/// The last lines of a derivation's log, sanitized (no colours, no control sequences), bounded by
-/// [`LOG_RING_LINES`] and [`LOG_RING_BYTES`].
+/// The last lines of a derivation's log, bounded by [`LOG_RING_LINES`] and [`LOG_RING_BYTES`].
+/// Kept as the builder wrote them (most are never read) and sanitized on the way out: every
+/// reader gets plain text (no colours, no control sequences).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogRing {
     lines: VecDeque<String>,
@@ -77,14 +78,19 @@ impl LogRing {
         }
     }
 
-    pub fn lines(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.lines.iter()
+    /// The kept lines, oldest first, sanitized.
+    pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.lines.iter().map(|l| plain_text(l))
     }
 
-    /// The last `n` lines, oldest first.
+    /// The last `n` lines, oldest first, sanitized.
     pub fn tail(&self, n: usize) -> Vec<String> {
         let skip = self.lines.len().saturating_sub(n);
-        self.lines.iter().skip(skip).cloned().collect()
+        self.lines
+            .iter()
+            .skip(skip)
+            .map(|l| plain_text(l))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -105,7 +111,7 @@ impl LogRing {
             ));
         }
         for l in &self.lines {
-            out.push_str(l);
+            out.push_str(&plain_text(l));
             out.push('\n');
         }
         out
@@ -308,7 +314,7 @@ impl BuildTree {
             } => {
                 if let Some(i) = self.find(drv) {
                     if self.nodes[i].state != NodeState::Done {
-                        self.nodes[i].log.push(plain_text(line));
+                        self.nodes[i].log.push(line.clone());
                     }
                 }
             }
@@ -340,7 +346,8 @@ impl BuildTree {
             }
             _ => {}
         }
-        if self.update_root(at) {
+        // The root follows its nodes' states: only a change can move it (logs are most events).
+        if !changed.is_empty() && self.update_root(at) {
             changed.push(0);
         }
         changed
@@ -743,7 +750,7 @@ mod tests {
         }
         assert_eq!(ring.len(), LOG_RING_LINES);
         assert_eq!(ring.dropped, 5);
-        assert_eq!(ring.lines().next().map(String::as_str), Some("5"));
+        assert_eq!(ring.lines().next().as_deref(), Some("5"));
         let mut ring = LogRing::default();
         let big = "x".repeat(1 << 20);
         for _ in 0..10 {
