@@ -5,10 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use common::children::salt;
+use common::tmux::Tmux;
 use common::{biar, docker_available, offline_project};
 
 /// The offline example with `user.nix` listing `packages` (each test's environment its own).
@@ -133,4 +135,73 @@ fn a_failing_derivation_is_failed_in_the_tree_and_its_last_lines_are_in_the_erro
         let kept: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert!(kept["names"].get("failing-1.0").is_none(), "{kept}");
     }
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+#[test]
+fn the_tui_pins_a_failure_saves_its_log_with_w_and_copies_it_with_y() {
+    if !docker_available() {
+        return;
+    }
+    let (tmp, dir) = project("  pkgs.failing");
+    let home = tmp.path().join("home");
+    let state = home.join("state");
+    let command = format!(
+        "env -u DOCKER_REGISTRY_HOST XDG_CACHE_HOME={cache} XDG_STATE_HOME={state} \
+         XDG_CONFIG_HOME={config} TERM=xterm-256color {bin} --project {dir}; sleep 60",
+        cache = shell_quote(&home.join("cache")),
+        state = shell_quote(&state),
+        config = shell_quote(&home.join("config")),
+        bin = shell_quote(&assert_cmd::cargo::cargo_bin("biar-tui")),
+        dir = shell_quote(&dir),
+    );
+    let name = format!("biar-tui-tree-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &command);
+    // Clipboard writes (OSC 52) become tmux buffers.
+    tmux.tmux()
+        .args(["set", "-g", "set-clipboard", "on"])
+        .status()
+        .unwrap();
+    tmux.wait("the TUI", Duration::from_secs(20), |s| {
+        s.contains("Presets")
+    });
+    tmux.key("b");
+    let screen = tmux.wait("the build failed", Duration::from_secs(300), |s| {
+        s.contains("✗ failed")
+    });
+    // Pinned above the tree: the failed derivation and its own last lines.
+    assert!(screen.contains("✗ failing-1.0 failed after"), "{screen}");
+    assert!(screen.contains("  compiling main.c"), "{screen}");
+    assert!(screen.contains("✗ failing-1.0  failed"), "{screen}");
+
+    tmux.key("w");
+    let screen = tmux.wait("the log saved", Duration::from_secs(20), |s| {
+        s.contains("saved the log of failing-1.0 to")
+    });
+    let saved = state.join("biar/logs/failing-1.0.log");
+    let text = std::fs::read_to_string(&saved).unwrap_or_else(|e| panic!("{e}:\n{screen}"));
+    assert_eq!(
+        text,
+        "configuring failing-1.0\ncompiling main.c\nmain.c:3:1: error: expected ';' before '}' token\n"
+    );
+    assert!(!dir.join("failing-1.0.log").exists());
+
+    tmux.key("y");
+    tmux.wait("the copy said", Duration::from_secs(20), |s| {
+        s.contains("copied the log of failing-1.0")
+    });
+    let start = std::time::Instant::now();
+    let copied = loop {
+        let out = tmux.tmux().args(["show-buffer"]).output().unwrap();
+        let copied = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !copied.is_empty() || start.elapsed() > Duration::from_secs(5) {
+            break copied;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(copied, text);
+    tmux.key("q");
 }
