@@ -93,17 +93,22 @@ fn spawn_until_the_sleeper_builds(
     let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut stderr = String::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("build ended before the sleeper started:\n{stderr}"))
-            .unwrap();
+    let building = loop {
+        let Some(Ok(line)) = lines.next() else {
+            break false;
+        };
         stderr.push_str(&line);
         stderr.push('\n');
         if line.contains("building sleeper-120s") {
-            return (child, lines, stderr);
+            break true;
         }
+    };
+    if !building {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("build ended before the sleeper started:\n{stderr}");
     }
+    (child, lines, stderr)
 }
 
 #[test]
