@@ -13,7 +13,7 @@ fn requests(app: &mut App) -> Vec<Request> {
         .into_iter()
         .filter_map(|e| match e {
             Effect::Request(r) => Some(r),
-            Effect::Attach => None,
+            Effect::Attach | Effect::AttachImage(_) => None,
         })
         .collect()
 }
