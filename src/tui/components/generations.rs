@@ -3,7 +3,7 @@
 //! the older to the newer, one what changes from it to the current configuration (the same diff
 //! as `biar-tui diff`, computed by the backend). Enter runs the selected one (as `run --image N`).
 
-use biar::inspect::{human_bytes, store_name};
+use biar::inspect::human_bytes;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -189,10 +189,7 @@ impl Component for Generations {
         frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::styled(status, ctx.theme.matched()),
-                Span::styled(
-                    "space mark (two: diff them; one: diff with now) · enter run · esc back",
-                    dim,
-                ),
+                Span::styled("space mark two to diff · enter run · esc back", dim),
             ])),
             hint,
         );
@@ -278,6 +275,10 @@ impl Generations {
             DiffState::Failed(e) => vec![Line::raw(format!("could not compare: {e}"))],
             DiffState::Done(view) => diff_lines(view, ctx),
         };
+        if !matches!(self.diff, DiffState::Done(_)) {
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
+            return;
+        }
         // What does not fit is counted, not cut silently.
         let height = area.height as usize;
         let mut shown: Vec<Line> = lines.iter().take(height).cloned().collect();
@@ -347,12 +348,12 @@ fn diff_lines(view: &DiffView, ctx: &Ctx) -> Vec<Line<'static>> {
     lines.extend(
         d.paths_added
             .iter()
-            .map(|p| Line::styled(format!("  + {}", store_name(p)), plus)),
+            .map(|p| Line::styled(format!("  + {p}"), plus)),
     );
     lines.extend(
         d.paths_removed
             .iter()
-            .map(|p| Line::styled(format!("  - {}", store_name(p)), minus)),
+            .map(|p| Line::styled(format!("  - {p}"), minus)),
     );
     lines
 }
