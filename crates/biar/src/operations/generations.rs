@@ -180,6 +180,29 @@ mod tests {
     }
 
     #[test]
+    fn a_gone_generation_says_which_and_where_it_was_looked_for() {
+        let e = crate::Error::from(InspectError::GenerationGone {
+            number: 3,
+            reference: "biar-ab:cd".into(),
+            remotes: vec!["127.0.0.1:5000/t/biar-ab:cd".into()],
+        });
+        let text = e.to_string();
+        assert!(
+            text.starts_with("generation #3 (biar-ab:cd) is gone"),
+            "{text}"
+        );
+        assert!(text.contains("127.0.0.1:5000/t/biar-ab:cd"), "{text}");
+        // Not the user's typing: the generation exists, its image does not.
+        assert_eq!(e.category(), crate::category::Category::Failure);
+        let never = InspectError::GenerationGone {
+            number: 1,
+            reference: "biar-ab:cd".into(),
+            remotes: Vec::new(),
+        };
+        assert!(never.to_string().contains("never pushed"));
+    }
+
+    #[test]
     fn local_references_split_at_the_tag() {
         assert_eq!(local_ref("biar-ab:cd").reference(), "biar-ab:cd");
         assert_eq!(local_ref("biar-ab").tag, "latest");
