@@ -134,7 +134,7 @@ fn diff_predicts_the_bytes_a_push_sends() {
     let out = diff(&["41"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"41\""));
-    let out = diff(&["nosuch:tag", "2"]);
+    let out = diff(&["nosuch:tag"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -88,6 +88,8 @@ pub enum Action {
     },
     /// Enter on a generation: run its image (as `run --image N`).
     RunGeneration(u64),
+    /// The backend was asked for the generation's image (it may pull it back first).
+    PreparingGeneration(u64),
     /// The generation's image is in Docker (its `name:tag`), or why it cannot run (gone).
     GenerationReady {
         number: u64,

@@ -292,6 +292,7 @@ impl App {
                     ));
                 } else {
                     self.request(Request::GenerationImage(*number));
+                    next.push(Action::PreparingGeneration(*number));
                 }
             }
             Action::GenerationReady { number, result } => match result {

@@ -132,7 +132,7 @@ impl Component for Generations {
                     Err(e) => DiffState::Failed(e.clone()),
                 };
             }
-            Action::RunGeneration(number) => self.preparing = Some(*number),
+            Action::PreparingGeneration(number) => self.preparing = Some(*number),
             Action::GenerationReady { number, .. } if self.preparing == Some(*number) => {
                 self.preparing = None;
             }

@@ -732,6 +732,12 @@ fn a_build_while_the_generations_are_open_refreshes_them() {
     app.dispatch(Action::HideBuild);
     press(&mut app, KeyCode::Enter);
     assert!(requests(&mut app).is_empty());
+    assert_eq!(app.generations.preparing, None);
+    assert!(
+        app.status.note.contains("a build is running"),
+        "{}",
+        app.status.note
+    );
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
     assert!(requests(&mut app).contains(&Request::Generations));
 }
