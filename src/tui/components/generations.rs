@@ -1,7 +1,10 @@
 //! The project's generations (`h`): every build or push, newest first, with its time, image,
 //! package count and closure size. Space marks a generation: two marks show what changes from
 //! the older to the newer, one what changes from it to the current configuration (the same diff
-//! as `biar-tui diff`, computed by the backend). Enter runs the selected one (as `run --image N`).
+//! as `biar-tui diff`, computed by the backend), scrolled with pgup/pgdn when taller than its
+//! pane. Enter runs the selected one (as `run --image N`).
+
+use std::cell::Cell;
 
 use biar::inspect::human_bytes;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -42,6 +45,13 @@ pub struct Generations {
     pub current: Option<String>,
     /// The generation whose image is being found (or pulled) to run it.
     pub preparing: Option<u64>,
+    /// The first line of the diff shown (as asked; drawing clamps it).
+    pub diff_scroll: usize,
+    /// Rows of the diff the last frame showed and its largest useful scroll: how far pgup/pgdn
+    /// move it. Written by `draw`, which alone knows the screen's size (as the help does); what
+    /// is drawn never depends on them.
+    diff_page: Cell<usize>,
+    diff_max: Cell<usize>,
 }
 
 impl Generations {
@@ -66,6 +76,22 @@ impl Generations {
 impl Component for Generations {
     fn handle_key(&mut self, key: &Key) -> Option<Action> {
         let command = key.command?;
+        // Pages move a diff that is taller than its pane; the list moves by rows.
+        if matches!(self.diff, DiffState::Done(_)) && self.diff_max.get() > 0 {
+            let (page, last) = (self.diff_page.get().max(1), self.diff_max.get());
+            let now = self.diff_scroll.min(last);
+            match command {
+                Command::PageDown => {
+                    self.diff_scroll = (now + page).min(last);
+                    return Some(Action::Render);
+                }
+                Command::PageUp => {
+                    self.diff_scroll = now.saturating_sub(page);
+                    return Some(Action::Render);
+                }
+                _ => {}
+            }
+        }
         if let Some(selected) = move_selection(self.selected, self.list.len(), command, 10) {
             self.selected = selected;
             return Some(Action::Render);
@@ -119,6 +145,7 @@ impl Component for Generations {
                 return Some(Action::CompareGenerations(self.marks.clone()));
             }
             Action::CompareGenerations(marks) => {
+                self.diff_scroll = 0;
                 self.diff = if marks.is_empty() {
                     DiffState::None
                 } else {
@@ -279,13 +306,28 @@ impl Generations {
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
             return;
         }
-        // What does not fit is counted, not cut silently.
+        // A long diff scrolls (pgup/pgdn); what is below is counted, not cut silently.
         let height = area.height as usize;
-        let mut shown: Vec<Line> = lines.iter().take(height).cloned().collect();
-        if lines.len() > height && height > 0 {
-            shown.pop();
+        let fits = lines.len() <= height;
+        let rows = if fits {
+            height
+        } else {
+            height.saturating_sub(1)
+        };
+        let max_scroll = lines.len().saturating_sub(rows);
+        let top = self.diff_scroll.min(max_scroll);
+        self.diff_page.set(rows);
+        self.diff_max.set(max_scroll);
+        let mut shown: Vec<Line> = lines.iter().skip(top).take(rows).cloned().collect();
+        if !fits && height > 0 {
+            let below = lines.len() - top - shown.len();
             shown.push(Line::styled(
-                format!("… {} more lines", lines.len() - height + 1),
+                format!(
+                    "lines {}-{} of {} · pgup/pgdn scroll",
+                    top + 1,
+                    top + rows,
+                    lines.len()
+                ) + if below > 0 { " ↓" } else { "" },
                 dim,
             ));
         }

@@ -526,3 +526,35 @@ fn generations_list_and_diff() {
     app.dispatch(Action::GenerationsLoaded(Ok(Vec::new())));
     check_at("generations_none", &app, &[SIZES[0]]);
 }
+
+#[test]
+fn a_long_generation_diff_scrolls() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('h'));
+    app.dispatch(Action::GenerationsLoaded(Ok(generations())));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let mut long = generation_diff();
+    long.diff.paths_added = (0..40)
+        .map(|i| format!("/nix/store/{:a>32}-dependency-{i}", i))
+        .collect();
+    app.dispatch(Action::GenerationDiff {
+        marks: vec![1, 2],
+        result: Ok(long),
+    });
+    check_at("generations_long_diff", &app, &[SIZES[1]]);
+    // Pages move the diff, not the selection.
+    let selected = app.generations.selected;
+    press(&mut app, KeyCode::PageDown);
+    assert!(app.generations.diff_scroll > 0);
+    assert_eq!(app.generations.selected, selected);
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    check_at("generations_long_diff_end", &app, &[SIZES[1]]);
+    press(&mut app, KeyCode::PageUp);
+    check_at("generations_long_diff_back", &app, &[SIZES[1]]);
+}
