@@ -40,6 +40,8 @@ pub enum Command {
     Explore,
     /// Explorer: the next sort order.
     Sort,
+    /// Open or close the list of the project's generations.
+    Generations,
     /// The image doctor's list for the current image.
     Doctor,
 }
@@ -82,6 +84,11 @@ impl Command {
             "closure explorer: sizes, why, layers",
         ),
         (Command::Sort, "sort", "explorer: next sort order"),
+        (
+            Command::Generations,
+            "generations",
+            "generations: diff two (space), run one",
+        ),
         (
             Command::CancelBuild,
             "cancel_build",
@@ -246,6 +253,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("c", Command::CancelBuild),
     ("e", Command::Explore),
     ("s", Command::Sort),
+    ("h", Command::Generations),
 ];
 
 impl Default for Keymap {
