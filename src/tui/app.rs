@@ -436,7 +436,7 @@ pub async fn run(
     let (action_tx, mut actions) = mpsc::unbounded_channel::<Action>();
     let backend = Backend::spawn(engine.clone(), action_tx.clone());
     let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
-    let input = Input::spawn(event_tx);
+    let mut input = Input::spawn(event_tx);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut timing = FrameTiming::new(started);
@@ -463,7 +463,7 @@ pub async fn run(
                         _ => None,
                     };
                     let result =
-                        attach(&input, &mut events, terminal, engine.as_ref(), image).await;
+                        attach(&mut input, &mut events, terminal, engine.as_ref(), image).await;
                     match result {
                         Ok(Ok((code, said))) => {
                             app.dispatch(Action::RunFinished(Ok(code)));
@@ -572,7 +572,7 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
 /// read before the keyboard was let go (queued in `events` or in crossterm) and those typed after
 /// the environment ended (in the terminal's input queue) are dropped.
 async fn attach(
-    input: &Input,
+    input: &mut Input,
     events: &mut mpsc::UnboundedReceiver<Event>,
     terminal: &mut Term,
     engine: &dyn Engine,
