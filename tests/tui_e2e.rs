@@ -315,14 +315,16 @@ fn tui_command_then(home: &Path, dir: &Path, exit: &Path, then: &str) -> String 
 }
 
 fn wait_for_exit(exit_file: &Path) -> String {
+    // The pane's shell creates the file before `echo` writes the code into it: an empty file is
+    // not an answer yet, a whole line is.
     let start = Instant::now();
-    while !exit_file.exists() && start.elapsed() < Duration::from_secs(20) {
+    loop {
+        let text = std::fs::read_to_string(exit_file).unwrap_or_default();
+        if text.ends_with('\n') || start.elapsed() > Duration::from_secs(20) {
+            return text.trim().to_string();
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::fs::read_to_string(exit_file)
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
 
 /// `P` builds and pushes to the project's registry (Debian's docker-registry on loopback): the
