@@ -192,8 +192,8 @@ fn sigterm_restores_the_terminal() {
 }
 
 /// Keys typed right after `r` (a space, two more `r`s) belong to the hand-over: they reach the
-/// environment or no one, never the TUI. After the shell exits, no preset was toggled and the
-/// environment does not run again.
+/// environment or no one, never the TUI; keys typed at the shell's first prompt all reach the
+/// shell. After the shell exits, no preset was toggled and the environment does not run again.
 #[test]
 fn keys_typed_during_the_hand_over_never_reach_the_tui() {
     if !docker_available() {
@@ -228,8 +228,14 @@ fn keys_typed_during_the_hand_over_never_reach_the_tui() {
                     .any(|l| l.trim_end().ends_with('$') || l.trim_end().ends_with('#'))
         },
     );
-    // Whatever of those keys reached the shell is a line of its own, then it exits.
+    // Whatever of those keys reached the shell is a line of its own. Keys typed as soon as the
+    // prompt shows are the shell's, every one (the TUI's keyboard reader once took them).
     tmux.key("Enter");
+    tmux.type_text("echo typed-$((6*7))");
+    tmux.key("Enter");
+    tmux.wait("the command typed at the prompt", short, |s| {
+        s.lines().any(|l| l.trim_end() == "typed-42")
+    });
     tmux.type_text("exit");
     tmux.key("Enter");
     tmux.wait("the TUI back after exit", Duration::from_secs(60), |s| {
