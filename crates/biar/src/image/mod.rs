@@ -20,9 +20,9 @@
 //!   when `name:tag` exists; [`crate::docker::Engine::image_exists`] asks).
 //! - [`ImageDescriptor::push_image`] and [`ImageDescriptor::open_layer`]: what the registry push
 //!   needs (descriptors, and a layer's bytes as a stream verified against its digest).
-//! - Sources: [`BuilderStore`] (a running builder container's store through the engine's archive
-//!   API, made NARs on the fly), [`DumpStore`] (`nix-store --dump` exec'd in it, the same bytes,
-//!   slower) and [`LocalStore`] (a folder on this host).
+//! - Sources: [`BuilderStore`] (a running builder container's store, one GNU tar of all the
+//!   paths exec'd in it and made NARs on the fly), [`DumpStore`] (`nix-store --dump` per path
+//!   exec'd in it: the same bytes, slower) and [`LocalStore`] (a folder on this host).
 
 mod assemble;
 mod blob_dir;
