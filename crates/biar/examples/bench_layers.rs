@@ -1,10 +1,10 @@
 //! Layer streaming out of a builder container's store, source against source over the same
 //! bytes: every layer of the default plan of a closure (a `build --closure-json` file) is made
-//! (NAR → tar → sha256, sent nowhere: what a push's first pass does) through the engine's archive
-//! API ([`BuilderStore`]) and through `nix-store --dump` exec'd per path ([`DumpStore`]), each
-//! with an empty layer cache; the digests must agree. Run by `scripts/bench-rebuild.sh` in release.
+//! (NAR → tar → sha256, sent nowhere: what a push's first pass does) through one GNU tar of all
+//! the paths ([`BuilderStore`]) and through `nix-store --dump` exec'd per path ([`DumpStore`]),
+//! each with an empty layer cache; the digests must agree. Run by `scripts/bench-rebuild.sh` in release.
 //!
-//! Usage: `bench_layers CONTAINER CLOSURE.json [archive|dump]…` (both by default); prints
+//! Usage: `bench_layers CONTAINER CLOSURE.json [tar|dump]…` (both by default); prints
 //! `layers <source> <bytes> <seconds>` per source.
 
 use std::collections::BTreeMap;
@@ -18,11 +18,11 @@ use biar::nixbuild::ClosureGraph;
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [container, closure, sources @ ..] = args.as_slice() else {
-        eprintln!("usage: bench_layers CONTAINER CLOSURE.json [archive|dump]…");
+        eprintln!("usage: bench_layers CONTAINER CLOSURE.json [tar|dump]…");
         std::process::exit(2);
     };
     let sources: Vec<&str> = if sources.is_empty() {
-        vec!["archive", "dump"]
+        vec!["tar", "dump"]
     } else {
         sources.iter().map(String::as_str).collect()
     };
@@ -33,7 +33,7 @@ async fn main() {
     let mut images = Vec::new();
     for name in sources {
         let source: Box<dyn NarSource> = match name {
-            "archive" => Box::new(BuilderStore {
+            "tar" => Box::new(BuilderStore {
                 engine: engine.clone(),
                 container: container.clone(),
             }),
