@@ -27,7 +27,6 @@ CHANGE=${CHANGE:-python3.8-pyOpenSSL-20.0.0}
 
 ONLY=${ONLY:-}
 cargo build --release --bin biar-tui -q
-cargo build --release -p biar --example bench_layers -q
 BIAR=$REPO/target/release/biar-tui
 BENCH_LAYERS=$REPO/target/release/examples/bench_layers
 ID=$$-$(date +%s)
@@ -147,6 +146,7 @@ docker run -d --name "$HELPER" -v "$VOLUME:/nix" --entrypoint sleep biar-builder
 # `bench_layers` making the layers from each.
 streaming() { # $1 = closure json
   local paths bases t0
+  cargo build --release -p biar --example bench_layers -q
   paths=$(python3 -c "import json,sys; print(' '.join(p['path'] for p in json.load(open(sys.argv[1]))))" "$1")
   bases=$(echo "$paths" | tr ' ' '\n' | sed 's|^/nix/store/||' | tr '\n' ' ')
   t0=$(now)
