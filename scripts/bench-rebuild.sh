@@ -12,14 +12,23 @@
 # Needs the offline builder image (`biar-tui builder create --offline`) and Debian's
 # docker-registry (started here on a free loopback port). Takes several minutes (Nix writes
 # 1 GiB twice: once per store). KEEP=1 keeps the store volume for a re-run (BENCH_VOLUME=name
-# reuses one).
+# reuses one). ONLY=load runs the load half alone (its baseline, the streaming figures, and the
+# load's (a), (b), (c)); ONLY=push the push half alone.
+#
+# Layer streaming (issue 17) is also measured on its own, source against source over the same
+# store: the `bench_layers` example makes every layer of the plan (NAR → tar → sha256, sent
+# nowhere) from one GNU tar of all the paths (biar's source) and from `nix-store --dump` per path
+# (the source before), next to `sha256sum` of the baseline's one-layer tar (a cached file) and the
+# bare sources piped into `sha256sum`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 CHANGE=${CHANGE:-python3.8-pyOpenSSL-20.0.0}
 
+ONLY=${ONLY:-}
 cargo build --release --bin biar-tui -q
 BIAR=$REPO/target/release/biar-tui
+BENCH_LAYERS=$REPO/target/release/examples/bench_layers
 ID=$$-$(date +%s)
 WORK=$(mktemp -d /tmp/biar-bench-rebuild.XXXXXX)
 VOLUME=${BENCH_VOLUME:-biar-bench-store-$ID}
@@ -69,7 +78,9 @@ c["userConfig"] = ["user.nix"]
 c["registry"] = {"host": registry, "namespace": "bench"}
 json.dump(c, open(path, "w"), indent=2)
 ' "$P/config.json" "$REPO/tests/fixtures/pkgs" "$VOLUME" "127.0.0.1:$PORT"
-user_nix() { printf '{ pkgs }: [ (pkgs.benchClosure { %s }) ]\n' "$1" >"$P/user.nix"; }
+# Every path of this run's closure is its own (`unique`): a first load into a shared Engine must
+# not find layers another run left there.
+user_nix() { printf '{ pkgs }: [ (pkgs.benchClosure { unique = " %s"; %s }) ]\n' "$ID" "$1" >"$P/user.nix"; }
 
 echo "== store volume $VOLUME, registry 127.0.0.1:$PORT"
 "$BIAR" -p "$P" builder create --offline >/dev/null
@@ -130,22 +141,34 @@ baseline() { # $1 = label, $2 = env path
 # several times slower here).
 docker run -d --name "$HELPER" -v "$VOLUME:/nix" --entrypoint sleep biar-builder:latest 3600 >/dev/null
 
+# The same bytes' sources, each into `sha256sum` and through biar's own pass (NAR → tar →
+# sha256): every path dumped out of the store through the Docker API, one tar of all of them, and
+# `bench_layers` making the layers from each.
+streaming() { # $1 = closure json
+  local paths bases t0
+  cargo build --release -p biar --example bench_layers -q
+  paths=$(python3 -c "import json,sys; print(' '.join(p['path'] for p in json.load(open(sys.argv[1]))))" "$1")
+  bases=$(echo "$paths" | tr ' ' '\n' | sed 's|^/nix/store/||' | tr '\n' ' ')
+  t0=$(now)
+  docker exec "$HELPER" sh -c "for p in $paths; do nix-store --dump \$p; done" | sha256sum >/dev/null
+  since "$t0" >"$WORK/dump-sha256sum.s"
+  t0=$(now)
+  # shellcheck disable=SC2086 # one argument per path
+  docker exec "$HELPER" tar -c --sort=name --hard-dereference --format=gnu -C /nix/store -f - -- $bases | sha256sum >/dev/null
+  since "$t0" >"$WORK/tar-sha256sum.s"
+  echo "    nix-store --dump per path | sha256sum: $(cat "$WORK/dump-sha256sum.s")s, one tar | sha256sum: $(cat "$WORK/tar-sha256sum.s")s"
+  "$BENCH_LAYERS" "$HELPER" "$1" tar dump | tee "$WORK/bench-layers.out" | sed 's/^/    /'
+}
+
 # Push runs first (the issue's scenario), then load runs; each with its own cold layer cache and
 # its own change (a salt), so each (b) rebuilds the changed paths in Nix and measures their layers.
+if [ "$ONLY" != load ]; then
 export XDG_CACHE_HOME=$WORK/cache-push
 echo "== push (a) first build + push"
 user_nix ''
 build pa "$WORK/closure-a.json" --push
 baseline a "$(cat "$WORK/pa.env")"
-
-# The same bytes' source for both: every path dumped out of the store through the Docker API,
-# hashed by sha256sum, against biar's own pass (NAR → tar → sha256) in the push's (a), its only
-# pass that sends nothing (a load lists the layers' sizes and reads them once, as it sends them).
-paths=$(python3 -c "import json,sys; print(' '.join(p['path'] for p in json.load(open(sys.argv[1]))))" "$WORK/closure-a.json")
-t0=$(now)
-docker exec "$HELPER" sh -c "for p in $paths; do nix-store --dump \$p; done" | sha256sum >/dev/null
-since "$t0" >"$WORK/dump-sha256sum.s"
-echo "    nix-store --dump of the closure through Docker | sha256sum: $(cat "$WORK/dump-sha256sum.s")s"
+streaming "$WORK/closure-a.json"
 
 echo "== push (b) change $CHANGE, rebuild + push"
 user_nix "change = \"$CHANGE\"; salt = \"push-$ID\";"
@@ -153,16 +176,25 @@ build pb "$WORK/closure-pb.json" --push
 baseline b "$(cat "$WORK/pb.env")"
 echo "== push (c) unchanged rebuild"
 build pc "$WORK/closure-pc.json" --push
+fi
 
+if [ "$ONLY" != push ]; then
 export XDG_CACHE_HOME=$WORK/cache-load
-echo "== load (a) first build + load (the paths are in the store already; cold layer cache)"
+echo "== load (a) first build + load (cold layer cache; the paths are in the store already unless ONLY=load)"
 user_nix ''
 build la "$WORK/closure-la.json"
+if [ "$ONLY" = load ]; then
+  cp "$WORK/closure-la.json" "$WORK/closure-a.json"
+  baseline a "$(cat "$WORK/la.env")"
+  streaming "$WORK/closure-a.json"
+fi
 echo "== load (b) change $CHANGE, rebuild + load"
 user_nix "change = \"$CHANGE\"; salt = \"load-$ID\";"
 build lb "$WORK/closure-lb.json"
+[ "$ONLY" = load ] && baseline b "$(cat "$WORK/lb.env")"
 echo "== load (c) unchanged rebuild"
 build lc "$WORK/closure-lc.json"
+fi
 
 changed() { # MB of the paths of closure $2 that closure $1 lacks
   python3 -c '
@@ -172,12 +204,15 @@ b = json.load(open(sys.argv[2]))
 print(round(sum(p["narSize"] for p in b if p["path"] not in a) / 1e6, 2))
 ' "$1" "$2"
 }
-changed_p=$(changed "$WORK/closure-a.json" "$WORK/closure-pb.json")
-changed_l=$(changed "$WORK/closure-a.json" "$WORK/closure-lb.json")
+modes=
+[ "$ONLY" != load ] && modes="$modes p"
+[ "$ONLY" != push ] && modes="$modes l"
 layer_bytes=$(python3 -c "print($(cat "$WORK/base-a.bytes") / 1e6)")
-stream_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/pa.layers"))")
 sha_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/sha256sum.s"))")
 dump_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/dump-sha256sum.s"))")
+tar_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/tar-sha256sum.s"))")
+# bench_layers: layers <source> <bytes> <seconds>
+layers_mbs() { awk -v s="$1" '$1 == "layers" && $2 == s { printf "%.1f", $3 / 1e6 / $4 }' "$WORK/bench-layers.out"; }
 base_a=$(cat "$WORK/base-a.total")
 base_b=$(cat "$WORK/base-b.total")
 base_b_mb=$(python3 -c "print(round($(cat "$WORK/base-b.bytes") / 1e6, 1))")
@@ -186,8 +221,9 @@ echo
 echo "== results (load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores)"
 row() { printf '%-60s %10s %10s %10s\n' "$@"; }
 row "" "biar-tui" "baseline" "ratio"
-for mode in p l; do
-  if [ $mode = p ]; then name=push ch=$changed_p; else name=load ch=$changed_l; fi
+for mode in $modes; do
+  if [ $mode = p ]; then name=push first=a; else name=load first=la; fi
+  ch=$(changed "$WORK/closure-$first.json" "$WORK/closure-${mode}b.json")
   row "($name a) first: image stage (layers + $name), s" "$(image_stage ${mode}a)" "$base_a" "$(ratio "$base_a" "$(image_stage ${mode}a)")x"
   row "($name a) first: whole build command, s" "$(cat "$WORK/${mode}a.total")" "" ""
   row "($name b) one leaf changed: image stage, s (target ≥ 8x)" "$(image_stage ${mode}b)" "$base_b" "$(ratio "$base_b" "$(image_stage ${mode}b)")x"
@@ -195,5 +231,11 @@ for mode in p l; do
   row "($name b) MB sent (changed paths $ch MB; target ≤ 2x)" "$(cat "$WORK/${mode}b.sent")" "$base_b_mb" "$(ratio "$(cat "$WORK/${mode}b.sent")" "$ch")x"
   row "($name c) unchanged rebuild, s (target < 0.3)" "$(cat "$WORK/${mode}c.total")" "" ""
 done
-row "layer streaming vs sha256sum of a cached file, MB/s" "$(printf %.0f "$stream_mbs")" "$(printf %.0f "$sha_mbs")" "$(ratio "$stream_mbs" "$sha_mbs")x"
-row "layer streaming vs dump | sha256sum (same source), MB/s" "$(printf %.0f "$stream_mbs")" "$(printf %.0f "$dump_mbs")" "$(ratio "$stream_mbs" "$dump_mbs")x"
+if [ "$ONLY" != load ]; then
+  stream_mbs=$(python3 -c "print($layer_bytes / $(cat "$WORK/pa.layers"))")
+  row "(push a) layers stage streaming vs sha256sum of a cached file, MB/s" "$(printf %.0f "$stream_mbs")" "$(printf %.0f "$sha_mbs")" "$(ratio "$stream_mbs" "$sha_mbs")x"
+fi
+row "layers from one tar vs sha256sum of a cached file, MB/s" "$(layers_mbs tar)" "$(printf %.0f "$sha_mbs")" "$(ratio "$(layers_mbs tar)" "$sha_mbs")x"
+row "layers from nix-store --dump vs sha256sum of a cached file" "$(layers_mbs dump)" "$(printf %.0f "$sha_mbs")" "$(ratio "$(layers_mbs dump)" "$sha_mbs")x"
+row "layers from one tar vs that tar | sha256sum, MB/s" "$(layers_mbs tar)" "$(printf %.0f "$tar_mbs")" "$(ratio "$(layers_mbs tar)" "$tar_mbs")x"
+row "layers from nix-store --dump vs dump | sha256sum, MB/s" "$(layers_mbs dump)" "$(printf %.0f "$dump_mbs")" "$(ratio "$(layers_mbs dump)" "$dump_mbs")x"

@@ -1,7 +1,8 @@
 //! Same closure, two clean Nix stores (two new store volumes), two empty layer caches: the layers,
 //! the config and the manifest come out byte-identical. Then the image loads and `hello` from the
 //! test package set prints its greeting. A load with a cold cache, sizes listed by the builder's
-//! busybox, reads each store path once and makes the same image.
+//! busybox, reads each store path once and makes the same image. The layers made from one GNU tar
+//! of the paths (the builder store's way) are those made from `nix-store --dump` per path.
 
 mod common;
 
@@ -9,7 +10,8 @@ use std::collections::BTreeMap;
 
 use biar::config::{Config, ImageRef, Project};
 use biar::image::{
-    assemble, describe, load_into_docker, load_layout, BuilderStore, ImageInput, LayerCache, Sizes,
+    assemble, describe, load_into_docker, load_layout, BuilderStore, DumpStore, ImageInput,
+    LayerCache, Sizes,
 };
 use biar::nixbuild::BuildOptions;
 use bollard::models::ContainerCreateBody;
@@ -119,6 +121,17 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
             labels: BTreeMap::new(),
         };
         let image = assemble(&input, &source, &cache, &events).await.unwrap();
+        if i == 0 {
+            // Byte for byte the layers of the NARs `nix-store --dump` writes.
+            let dump = DumpStore {
+                engine: engine.clone(),
+                container: built.container.id().to_string(),
+            };
+            let dump_cache = LayerCache::at(tmp.path().join("cache-dump"));
+            let dumped = assemble(&input, &dump, &dump_cache, &events).await.unwrap();
+            assert_eq!(dumped.layers, image.layers);
+            assert_eq!(dumped.config, image.config);
+        }
         if i == 1 {
             // Load from the second store; the cache was filled from it, and each layer is
             // verified against its recorded digest while it streams.

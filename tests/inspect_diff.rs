@@ -126,7 +126,7 @@ fn diff_predicts_the_bytes_a_push_sends() {
         predicted
     );
     let remote = summary["reference"].as_str().unwrap().to_string();
-    let _cleanup = Images(vec![remote]);
+    let mut cleanup = Images(vec![remote]);
 
     // Generations 1 and 2 compare without building; a FROM never recorded is bad input.
     let between = json_of(&diff(&["--json", "1", "2"]));
@@ -134,6 +134,48 @@ fn diff_predicts_the_bytes_a_push_sends() {
     let out = diff(&["41"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"41\""));
+    let out = diff(&["nosuch:tag"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"nosuch:tag\" is not a recorded"),
+        "{stderr}"
+    );
+
+    // Generation 1 was pushed, never loaded: `run --image 1` pulls it back from the registry
+    // under its local name and runs it.
+    let history = json_of(
+        &biar(home)
+            .args(["history", "--json", "--project"])
+            .arg(&dir)
+            .output()
+            .unwrap(),
+    );
+    let first = &history.as_array().unwrap()[0];
+    for key in ["reference", "remote"] {
+        cleanup.0.push(first[key].as_str().unwrap().to_string());
+    }
+    let local = first["reference"].as_str().unwrap();
+    let _ = Command::new("docker").args(["rmi", "-f", local]).output();
+    let out = biar(home)
+        .args(["run", "--image", "1", "--project"])
+        .arg(&dir)
+        .args(["--", "hello"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, world!\n");
+    assert!(stderr.contains("pulling"), "{stderr}");
+    // Now in the Engine under its local name: the next run asks no registry.
+    reg.clear_log();
+    biar(home)
+        .args(["run", "--image", "1", "--project"])
+        .arg(&dir)
+        .args(["--", "hello"])
+        .assert()
+        .success();
+    assert!(reg.requests().is_empty(), "{:?}", reg.requests());
 }
 
 #[test]
@@ -207,4 +249,37 @@ fn builds_are_generations_outside_the_project_and_run_by_number() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"9\" is not a recorded generation"),
+        "{stderr}"
+    );
+    let out = biar(home)
+        .args(["diff", "999", "--project"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"999\""));
+
+    // Removed from Docker and never pushed: gone, said plainly, nothing runs.
+    let first = generations[0]["reference"].as_str().unwrap();
+    let removed = Command::new("docker")
+        .args(["rmi", "-f", first])
+        .output()
+        .unwrap();
+    assert!(removed.status.success());
+    let out = biar(home)
+        .args(["run", "--image", "1", "--project"])
+        .arg(&dir)
+        .args(["--", "hello"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("generation #1") && stderr.contains("is gone") && stderr.contains(first),
+        "{stderr}"
+    );
 }

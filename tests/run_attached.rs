@@ -97,44 +97,20 @@ fn tty_typing_and_resize() {
     if !common::docker_available() {
         return;
     }
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    use portable_pty::PtySize;
     let img = testimage::make("tty test");
     let image = testimage::import(&img.rootfs);
     let home = tempfile::tempdir().unwrap();
-
-    let pty = native_pty_system();
-    let pair = pty
-        .openpty(PtySize {
-            rows: 30,
-            cols: 100,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("biar-tui");
-    let mut cmd = CommandBuilder::new(bin);
-    cmd.args(["run", "--image", &image.reference]);
-    cmd.cwd(home.path());
-    cmd.env("XDG_CACHE_HOME", home.path().join("cache"));
-    cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
-    cmd.env("TERM", "xterm");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut screen = Screen {
-        rx,
-        seen: String::new(),
-    };
-    let mut writer = pair.master.take_writer().unwrap();
+    let InPty {
+        mut child,
+        mut screen,
+        mut writer,
+        master,
+    } = in_pty_sized(
+        home.path(),
+        &["run", "--image", &image.reference],
+        (30, 100),
+    );
 
     // No CMD: the image's shell, interactive.
     screen.expect("# ");
@@ -144,7 +120,7 @@ fn tty_typing_and_resize() {
     screen.expect("typed-42");
     assert!(screen.seen.contains("30 100"), "{}", screen.seen);
 
-    pair.master
+    master
         .resize(PtySize {
             rows: 20,
             cols: 80,
@@ -183,40 +159,15 @@ fn ctrl_close_bracket_detaches_and_removes() {
     if !common::docker_available() {
         return;
     }
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
     let img = testimage::make("detach test");
     let image = testimage::import(&img.rootfs);
     let home = tempfile::tempdir().unwrap();
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 24,
-            cols: 80,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("biar-tui"));
-    cmd.args(["run", "--image", &image.reference]);
-    cmd.cwd(home.path());
-    cmd.env("XDG_CACHE_HOME", home.path().join("cache"));
-    cmd.env("XDG_CONFIG_HOME", home.path().join("config"));
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut screen = Screen {
-        rx,
-        seen: String::new(),
-    };
-    let mut writer = pair.master.take_writer().unwrap();
+    let InPty {
+        mut child,
+        mut screen,
+        mut writer,
+        ..
+    } = in_pty(home.path(), &["run", "--image", &image.reference]);
     screen.expect("# ");
     writer.write_all(&[0x1d]).unwrap(); // Ctrl-]
     screen.expect("detached");
@@ -234,16 +185,21 @@ struct InPty {
     child: Box<dyn portable_pty::Child + Send + Sync>,
     screen: Screen,
     writer: Box<dyn Write + Send>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
 /// `biar-tui ARGS` in a real pseudo-terminal (24x80) from `home`.
 fn in_pty(home: &std::path::Path, args: &[&str]) -> InPty {
+    in_pty_sized(home, args, (24, 80))
+}
+
+/// `biar-tui ARGS` in a real pseudo-terminal of `rows` x `cols` from `home`.
+fn in_pty_sized(home: &std::path::Path, args: &[&str], (rows, cols): (u16, u16)) -> InPty {
     use portable_pty::{native_pty_system, CommandBuilder, PtySize};
     let pair = native_pty_system()
         .openpty(PtySize {
-            rows: 24,
-            cols: 80,
+            rows,
+            cols,
             pixel_width: 0,
             pixel_height: 0,
         })
@@ -274,7 +230,7 @@ fn in_pty(home: &std::path::Path, args: &[&str]) -> InPty {
             seen: String::new(),
         },
         writer,
-        _master: pair.master,
+        master: pair.master,
     }
 }
 
@@ -301,7 +257,7 @@ fn sigterm_and_sighup_remove_the_container_at_once() {
             mut child,
             mut screen,
             mut writer,
-            _master,
+            master: _master,
         } = in_pty(home.path(), &["run", "--image", &image.reference]);
         let pid = child.process_id().unwrap();
         let _cleanup = RemoveContainersOf(pid);
@@ -334,7 +290,7 @@ fn sigkill_leaves_no_container() {
         mut child,
         mut screen,
         mut writer,
-        _master,
+        master: _master,
     } = in_pty(home.path(), &["run", "--image", &image.reference]);
     let pid = child.process_id().unwrap();
     let _cleanup = RemoveContainersOf(pid);

@@ -72,6 +72,45 @@ fn project_with(prefix: &str, packages: &str) -> (tempfile::TempDir, std::path::
     (tmp, dir)
 }
 
+/// A project whose build takes 120 s (a sleeper of its own), to be cancelled while it builds.
+fn sleeper_project(prefix: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let sleeper = format!(
+        "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
+        salt()
+    );
+    project_with(prefix, &sleeper)
+}
+
+/// Spawns `command` (stderr piped) and reads its stderr until Nix builds the 120 s sleeper; the
+/// child, the rest of its stderr and what was read so far.
+fn spawn_until_the_sleeper_builds(
+    command: &mut Command,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+    String,
+) {
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stderr = String::new();
+    let building = loop {
+        let Some(Ok(line)) = lines.next() else {
+            break false;
+        };
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.contains("building sleeper-120s") {
+            break true;
+        }
+    };
+    if !building {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("build ended before the sleeper started:\n{stderr}");
+    }
+    (child, lines, stderr)
+}
+
 #[test]
 fn a_failed_build_runs_nothing_and_keeps_its_exit_category() {
     if !docker_available() {
@@ -120,38 +159,17 @@ fn sigterm_while_building_first_cancels_the_build_and_runs_nothing() {
     }
     let prefix = format!("biar-test-runcancel-{}-", std::process::id());
     let _cleanup = ImagesNamed(prefix.clone());
-    let (tmp, dir) = project_with(
-        &prefix,
-        &format!(
-            "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-            salt()
-        ),
+    let (tmp, dir) = sleeper_project(&prefix);
+    let (mut child, lines, mut stderr) = spawn_until_the_sleeper_builds(
+        biar_std(tmp.path())
+            .args(["run", "--project"])
+            .arg(&dir)
+            .args(["--", "echo", "ran"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
     );
-    let mut child = biar_std(tmp.path())
-        .args(["run", "--project"])
-        .arg(&dir)
-        .args(["--", "echo", "ran"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let pid = child.id();
     let _containers = RemoveContainersOf(pid);
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stderr = String::new();
-    // Wait until the sleeper really builds.
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("build ended before the sleeper started:\n{stderr}"))
-            .unwrap();
-        stderr.push_str(&line);
-        stderr.push('\n');
-        if line.contains("building sleeper-120s") {
-            break;
-        }
-    }
     let sent = Instant::now();
     assert!(Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -229,36 +247,16 @@ fn a_cancelled_build_exits_128_plus_the_signal() {
     let prefix = format!("biar-test-buildcancel-{}-", std::process::id());
     let _cleanup = ImagesNamed(prefix.clone());
     for (signal, code) in [("-INT", 130), ("-HUP", 129)] {
-        let (tmp, dir) = project_with(
-            &prefix,
-            &format!(
-                "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-                salt()
-            ),
+        let (tmp, dir) = sleeper_project(&prefix);
+        let (mut child, lines, mut stderr) = spawn_until_the_sleeper_builds(
+            biar_std(tmp.path())
+                .args(["build", "--project"])
+                .arg(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null()),
         );
-        let mut child = biar_std(tmp.path())
-            .args(["build", "--project"])
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
         let pid = child.id();
         let _containers = RemoveContainersOf(pid);
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut stderr = String::new();
-        loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| panic!("build ended before the sleeper started:\n{stderr}"))
-                .unwrap();
-            stderr.push_str(&line);
-            stderr.push('\n');
-            if line.contains("building sleeper-120s") {
-                break;
-            }
-        }
         assert!(Command::new("kill")
             .args([signal, &pid.to_string()])
             .status()
@@ -288,33 +286,16 @@ fn a_sigkilled_build_leaves_no_builder_container() {
     }
     let prefix = format!("biar-test-buildkill-{}-", std::process::id());
     let _cleanup = ImagesNamed(prefix.clone());
-    let (tmp, dir) = project_with(
-        &prefix,
-        &format!(
-            "  (pkgs.sleeper {{ seconds = 120; salt = \"{}\"; }})",
-            salt()
-        ),
+    let (tmp, dir) = sleeper_project(&prefix);
+    let (mut child, _lines, _) = spawn_until_the_sleeper_builds(
+        biar_std(tmp.path())
+            .args(["build", "--project"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
     );
-    let mut child = biar_std(tmp.path())
-        .args(["build", "--project"])
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let pid = child.id();
     let _containers = RemoveContainersOf(pid);
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines
-            .next()
-            .expect("build ended before the sleeper started")
-            .unwrap();
-        if line.contains("building sleeper-120s") {
-            break;
-        }
-    }
     assert_eq!(containers_of(pid).len(), 1, "the builder container runs");
     child.kill().unwrap();
     child.wait().unwrap();

@@ -192,8 +192,8 @@ fn sigterm_restores_the_terminal() {
 }
 
 /// Keys typed right after `r` (a space, two more `r`s) belong to the hand-over: they reach the
-/// environment or no one, never the TUI. After the shell exits, no preset was toggled and the
-/// environment does not run again.
+/// environment or no one, never the TUI; keys typed at the shell's first prompt all reach the
+/// shell. After the shell exits, no preset was toggled and the environment does not run again.
 #[test]
 fn keys_typed_during_the_hand_over_never_reach_the_tui() {
     if !docker_available() {
@@ -228,8 +228,14 @@ fn keys_typed_during_the_hand_over_never_reach_the_tui() {
                     .any(|l| l.trim_end().ends_with('$') || l.trim_end().ends_with('#'))
         },
     );
-    // Whatever of those keys reached the shell is a line of its own, then it exits.
+    // Whatever of those keys reached the shell is a line of its own. Keys typed as soon as the
+    // prompt shows are the shell's, every one (the TUI's keyboard reader once took them).
     tmux.key("Enter");
+    tmux.type_text("echo typed-$((6*7))");
+    tmux.key("Enter");
+    tmux.wait("the command typed at the prompt", short, |s| {
+        s.lines().any(|l| l.trim_end() == "typed-42")
+    });
     tmux.type_text("exit");
     tmux.key("Enter");
     tmux.wait("the TUI back after exit", Duration::from_secs(60), |s| {
@@ -315,14 +321,16 @@ fn tui_command_then(home: &Path, dir: &Path, exit: &Path, then: &str) -> String 
 }
 
 fn wait_for_exit(exit_file: &Path) -> String {
+    // The pane's shell creates the file before `echo` writes the code into it: an empty file is
+    // not an answer yet, a whole line is.
     let start = Instant::now();
-    while !exit_file.exists() && start.elapsed() < Duration::from_secs(20) {
+    loop {
+        let text = std::fs::read_to_string(exit_file).unwrap_or_default();
+        if text.ends_with('\n') || start.elapsed() > Duration::from_secs(20) {
+            return text.trim().to_string();
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::fs::read_to_string(exit_file)
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
 
 /// `P` builds and pushes to the project's registry (Debian's docker-registry on loopback): the
@@ -788,4 +796,75 @@ fn the_tui_creates_a_project_where_none_is() {
     assert!(dir.join("user.nix").exists() && dir.join("workdir").is_dir());
     tmux.key("q");
     assert_eq!(wait_for_exit(&exit_file), "0");
+}
+
+/// Issue 16's generations in a real terminal: two builds made by the CLI are two generations;
+/// `h` lists them newest first, space on both shows what changed (chatty added), and enter on the
+/// older runs its image here, which has no chatty in its store.
+#[test]
+fn generations_are_listed_compared_and_an_earlier_one_runs() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("biar-tui-gens-{}-", std::process::id());
+    let _cleanup = RemoveImages(prefix.clone());
+    let (tmp, dir, home) = project_with_home(&prefix);
+    for packages in ["hello", "hello chatty"] {
+        std::fs::write(
+            dir.join("user.nix"),
+            format!("{{ pkgs }}: with pkgs; [ {packages} ]\n"),
+        )
+        .unwrap();
+        // The TUI's state folder (tui_command's), where the CLI records the generations.
+        biar(&home)
+            .env("XDG_STATE_HOME", home.join("cache").join("state"))
+            .args(["build", "--project"])
+            .arg(&dir)
+            .assert()
+            .success();
+    }
+    let exit_file = tmp.path().join("exit-code");
+    let name = format!("biar-tui-gens-{}", std::process::id());
+    let tmux = Tmux::start(&name, 120, 32, &tui_command(&home, &dir, &exit_file));
+    let short = Duration::from_secs(20);
+    tmux.wait("the TUI", short, |s| s.contains("Presets"));
+    tmux.key("h");
+    let list = tmux.wait("the generations", short, |s| {
+        s.contains("generations: 2") || s.contains("could not be read")
+    });
+    let rows: Vec<&str> = list
+        .lines()
+        .filter(|l| l.contains(&prefix) && (l.contains(" load ") || l.contains(" push ")))
+        .collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert!(
+        rows[0].contains("  2  ") && rows[0].contains("(current)"),
+        "{list}"
+    );
+    tmux.keys(&["Space", "Down", "Space"]);
+    tmux.wait("the diff of 1 and 2", Duration::from_secs(60), |s| {
+        s.contains("+ chatty-1.0") || s.contains("could not compare")
+    });
+    // Enter on generation 1: its image, attached here.
+    tmux.key("Enter");
+    tmux.wait("generation 1's shell", Duration::from_secs(120), |s| {
+        !s.contains("generations:")
+            && s.lines()
+                .any(|l| l.trim_end().ends_with('$') || l.trim_end().ends_with('#'))
+    });
+    tmux.type_text("echo chatty=$(ls /nix/store | grep -c chatty)");
+    tmux.key("Enter");
+    tmux.wait("no chatty in generation 1", short, |s| {
+        s.contains("chatty=0")
+    });
+    tmux.type_text("exit");
+    tmux.key("Enter");
+    tmux.wait("the list back after exit", short, |s| {
+        s.contains("generations: 2") && s.contains("exited with code 0")
+    });
+    // Esc alone (Esc then q in one burst reads as alt-q).
+    tmux.key("Escape");
+    tmux.wait("the main screen", short, |s| s.contains("Presets"));
+    tmux.key("q");
+    assert_eq!(wait_for_exit(&exit_file), "0", "the TUI exited cleanly");
 }

@@ -6,7 +6,10 @@ use biar::progress::BuildEvent;
 use biar::docker::BuilderSource;
 
 use super::components::explorer::ClosureView;
-use super::view::{BuilderOffer, DockerState, DoctorState, Hit, ImageState, ProjectView, PushView};
+use super::view::{
+    BuilderOffer, DiffView, DockerState, DoctorState, GenerationView, Hit, ImageState, ProjectView,
+    PushView,
+};
 
 /// The three panes of the main screen, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,30 @@ pub enum Action {
     ClosureLoaded(Result<ClosureView, String>),
     /// The explorer's sort order.
     ExplorerSort(biar::inspect::SortKey),
+    /// `h`: open the list of the project's generations (read from the state folder).
+    ShowGenerations,
+    HideGenerations,
+    /// The generations, newest first, or why they could not be read.
+    GenerationsLoaded(Result<Vec<GenerationView>, String>),
+    /// Space on a generation: mark it (two marks compare with each other, one with the current
+    /// configuration), or unmark it.
+    MarkGeneration(u64),
+    /// The marks changed (sorted, oldest first; empty: nothing to compare).
+    CompareGenerations(Vec<u64>),
+    /// The diff for these marks, or why it could not be computed.
+    GenerationDiff {
+        marks: Vec<u64>,
+        result: Result<DiffView, String>,
+    },
+    /// Enter on a generation: run its image (as `run --image N`).
+    RunGeneration(u64),
+    /// The backend was asked for the generation's image (it may pull it back first).
+    PreparingGeneration(u64),
+    /// The generation's image is in Docker (its `name:tag`), or why it cannot run (gone).
+    GenerationReady {
+        number: u64,
+        result: Result<String, String>,
+    },
     /// `P`: show what the push changes and sends first (the push starts on `ConfirmPush`).
     PreviewPush,
     /// The preview's lines, or why it could not be computed.

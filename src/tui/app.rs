@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 use super::action::{Action, Pane};
 use super::backend::{Backend, Engine, Request};
 use super::components::{
-    banner::Banner, build::Build, config::Config, doctor::Doctor, explorer::Explorer, help::Help,
-    init::Init, presets::Presets, push_confirm::PushConfirm, search::Search, status::Status,
-    Component, Key,
+    banner::Banner, build::Build, config::Config, doctor::Doctor, explorer::Explorer,
+    generations::Generations, help::Help, init::Init, presets::Presets, push_confirm::PushConfirm,
+    search::Search, status::Status, Component, Key,
 };
 use super::event::Input;
 use super::frame_timing::FrameTiming;
@@ -46,6 +46,8 @@ pub enum Effect {
     Request(Request),
     /// Hand the terminal to the environment (the loop owns the terminal, so not the backend).
     Attach,
+    /// The same with another image than the project's (an earlier generation's, in Docker).
+    AttachImage(String),
     /// Put this (sanitized) text on the clipboard: an OSC 52 sequence the loop writes.
     Clipboard(String),
     /// Save a failed derivation's (sanitized) log to the state folder.
@@ -64,6 +66,7 @@ pub struct App {
     pub config: Config,
     pub build: Build,
     pub explorer: Explorer,
+    pub generations: Generations,
     pub push_confirm: PushConfirm,
     pub help: Help,
     pub doctor: Doctor,
@@ -90,6 +93,7 @@ impl App {
             config: Config::default(),
             build: Build::default(),
             explorer: Explorer::default(),
+            generations: Generations::default(),
             push_confirm: PushConfirm::default(),
             help: Help::default(),
             doctor: Doctor::default(),
@@ -167,6 +171,8 @@ impl App {
             self.build.handle_key(&key)
         } else if self.explorer.visible {
             self.explorer.handle_key(&key)
+        } else if self.generations.visible {
+            self.generations.handle_key(&key)
         } else {
             match self.focus {
                 Pane::Presets => self.presets.handle_key(&key),
@@ -185,7 +191,8 @@ impl App {
             Command::Run => Some(Action::Run),
             Command::Push => Some(Action::PreviewPush),
             Command::Explore if !self.build.visible => Some(Action::ShowExplorer),
-            _ if self.build.visible || self.explorer.visible => None,
+            Command::Generations if !self.build.visible => Some(Action::ShowGenerations),
+            _ if self.build.visible || self.explorer.visible || self.generations.visible => None,
             Command::FocusNext => Some(Action::FocusNext),
             Command::FocusPrev => Some(Action::FocusPrev),
             Command::FocusSearch => Some(Action::Focus(Pane::Search)),
@@ -199,7 +206,7 @@ impl App {
         let mut queue = vec![action];
         while let Some(action) = queue.pop() {
             let mut next = self.update(&action);
-            let components: [&mut dyn Component; 11] = [
+            let components: [&mut dyn Component; 12] = [
                 &mut self.init,
                 &mut self.push_confirm,
                 &mut self.presets,
@@ -207,6 +214,7 @@ impl App {
                 &mut self.config,
                 &mut self.build,
                 &mut self.explorer,
+                &mut self.generations,
                 &mut self.help,
                 &mut self.doctor,
                 &mut self.status,
@@ -264,7 +272,43 @@ impl App {
                 self.request(Request::Doctor);
             }
             Action::Build if !self.build.running => self.request(Request::Build),
-            Action::ShowExplorer => self.request(Request::Closure),
+            Action::ShowExplorer => {
+                // One full view at a time.
+                self.generations.visible = false;
+                self.request(Request::Closure);
+            }
+            Action::ShowGenerations => {
+                self.explorer.visible = false;
+                self.request(Request::Generations);
+            }
+            Action::CompareGenerations(marks) => match marks.as_slice() {
+                [] => self.request(Request::CancelGenerationDiff),
+                [from, rest @ ..] => self.request(Request::GenerationDiff {
+                    from: *from,
+                    to: rest.first().copied(),
+                }),
+            },
+            Action::HideGenerations if !self.generations.marks.is_empty() => {
+                // A diff still building for the closed view is not worth its build.
+                self.request(Request::CancelGenerationDiff);
+            }
+            Action::RunGeneration(number) => {
+                if self.build.running {
+                    next.push(Action::Notice(
+                        "a build is running: run the generation when it ends".into(),
+                    ));
+                } else {
+                    self.request(Request::GenerationImage(*number));
+                    next.push(Action::PreparingGeneration(*number));
+                }
+            }
+            Action::GenerationReady { number, result } => match result {
+                Ok(image) => self.effects.push(Effect::AttachImage(image.clone())),
+                Err(e) => next.push(Action::Error(format!(
+                    "generation #{number} did not run: {e}"
+                ))),
+            },
+
             Action::CreateBuilder(source) => {
                 // The build view still holds the offer (components see the action after this).
                 let push = self.build.offer.as_ref().is_some_and(|o| o.push);
@@ -390,6 +434,14 @@ impl App {
             }
             _ => {}
         }
+        // A build or push records a generation: the open list shows it.
+        if matches!(
+            action,
+            Action::BuildFinished(Ok(_)) | Action::PushFinished(Ok(_))
+        ) && self.generations.visible
+        {
+            self.request(Request::Generations);
+        }
         next
     }
 }
@@ -406,7 +458,7 @@ pub async fn run(
     let (action_tx, mut actions) = mpsc::unbounded_channel::<Action>();
     let backend = Backend::spawn(engine.clone(), action_tx.clone());
     let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
-    let input = Input::spawn(event_tx);
+    let mut input = Input::spawn(event_tx);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut timing = FrameTiming::new(started);
@@ -430,8 +482,13 @@ pub async fn run(
         for effect in app.take_effects() {
             match effect {
                 Effect::Request(r) => backend.send(r),
-                Effect::Attach => {
-                    let result = attach(&input, &mut events, terminal, engine.as_ref()).await;
+                Effect::Attach | Effect::AttachImage(_) => {
+                    let image = match effect {
+                        Effect::AttachImage(image) => Some(image),
+                        _ => None,
+                    };
+                    let result =
+                        attach(&mut input, &mut events, terminal, engine.as_ref(), image).await;
                     match result {
                         Ok(Ok((code, said))) => {
                             app.dispatch(Action::RunFinished(Ok(code)));
@@ -554,7 +611,7 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Hands the terminal to the environment and takes it back: stop reading the keyboard, leave the
+/// Hands the terminal to the environment (the project's image, or `image`) and takes it back: stop reading the keyboard, leave the
 /// alternate screen, run attached, then re-enter, read again and redraw everything at the
 /// terminal's current size. `Err(exit code)` when SIGTERM or SIGHUP arrived meanwhile: the run has then
 /// removed its container (the library handles both signals during a run), and the UI quits.
@@ -563,15 +620,20 @@ fn draw(terminal: &mut Term, app: &App) -> std::io::Result<()> {
 /// read before the keyboard was let go (queued in `events` or in crossterm) and those typed after
 /// the environment ended (in the terminal's input queue) are dropped.
 async fn attach(
-    input: &Input,
+    input: &mut Input,
     events: &mut mpsc::UnboundedReceiver<Event>,
     terminal: &mut Term,
     engine: &dyn Engine,
+    image: Option<String>,
 ) -> Result<Result<(i64, Vec<String>), String>, u8> {
     input.pause().await;
     while events.try_recv().is_ok() {}
     term::leave();
-    let result = match engine.run_attached().await {
+    let run = match image {
+        Some(image) => engine.run_image(image),
+        None => engine.run_attached(),
+    };
+    let result = match run.await {
         Ok(done) => Ok(done),
         Err(e) => match e.downcast_ref::<biar::run::RunError>() {
             Some(interrupted @ biar::run::RunError::Interrupted { .. }) => {

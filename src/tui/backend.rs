@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::action::Action;
 use super::view::{
-    BuilderOffer, Delivered, DockerState, DoctorState, Hit, ImageState, IndexRefresh, ProjectView,
+    BuilderOffer, Delivered, DiffView, DockerState, DoctorState, GenerationView, Hit, ImageState,
+    IndexRefresh, ProjectView,
 };
 
 /// Results shown per query.
@@ -55,6 +56,18 @@ pub enum Request {
     PreviewPush,
     /// Stops the preview's build (the user answered before it finished).
     CancelPreview,
+    /// The project's generations, newest first.
+    Generations,
+    /// What changes from generation `from` to `to` (`None`: the current configuration, which
+    /// builds); a newer request cancels an older one.
+    GenerationDiff {
+        from: u64,
+        to: Option<u64>,
+    },
+    /// Stops the diff under way (the marks were cleared).
+    CancelGenerationDiff,
+    /// The generation's image in Docker (pulled back from the registry if need be), to run.
+    GenerationImage(u64),
 }
 
 /// A loaded package index with its search state (a query extending the last one may search
@@ -102,6 +115,28 @@ pub trait Engine: Send + Sync + 'static {
     ) -> BoxFuture<'static, anyhow::Result<Vec<String>>> {
         Box::pin(async { anyhow::bail!("no preview here") })
     }
+    /// The project's generations, newest first (blocking: a small file).
+    fn generations(&self) -> anyhow::Result<Vec<GenerationView>> {
+        anyhow::bail!("no generations here")
+    }
+    /// What changes from generation `from` to `to` (`None`: the current configuration).
+    fn generation_diff(
+        &self,
+        _from: u64,
+        _to: Option<u64>,
+        _cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<DiffView>> {
+        Box::pin(async { anyhow::bail!("no diff here") })
+    }
+    /// Generation `number`'s image in Docker, ready to run (its `name:tag`), or why not.
+    fn generation_image(&self, _number: u64) -> BoxFuture<'static, anyhow::Result<String>> {
+        Box::pin(async { anyhow::bail!("no generations here") })
+    }
+    /// Runs `image` (an earlier generation's) attached, as [`Engine::run_attached`] runs the
+    /// project's own.
+    fn run_image(&self, _image: String) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
+        Box::pin(async { anyhow::bail!("no images here") })
+    }
     /// When `error` (from [`Engine::build`]) says the builder is missing: what making it would do.
     fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer>;
     /// Runs the environment attached to this terminal (the caller has handed the terminal over):
@@ -140,6 +175,7 @@ async fn serve(
     tokio::spawn(searches(engine.clone(), query_rx, out.clone()));
     let mut build: Option<CancellationToken> = None;
     let mut preview: Option<CancellationToken> = None;
+    let mut comparing: Option<CancellationToken> = None;
     let shutdown = CancellationToken::new();
     let _cancel_on_exit = shutdown.clone().drop_guard();
 
@@ -234,6 +270,44 @@ async fn serve(
                 tokio::spawn(async move {
                     let result = fut.await.map_err(|e| error_message(&e));
                     let _ = out.send(Action::PushPreview(result));
+                });
+            }
+            Request::Generations => {
+                let engine = engine.clone();
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || engine.generations())
+                        .await
+                        .map_err(|e| format!("internal error: {e}"))
+                        .and_then(|r| r.map_err(|e| error_message(&e)));
+                    let _ = out.send(Action::GenerationsLoaded(result));
+                });
+            }
+            Request::CancelGenerationDiff => {
+                if let Some(token) = comparing.take() {
+                    token.cancel();
+                }
+            }
+            Request::GenerationDiff { from, to } => {
+                // Only the newest marks matter; an older diff's build stops.
+                let token = shutdown.child_token();
+                if let Some(old) = comparing.replace(token.clone()) {
+                    old.cancel();
+                }
+                let fut = engine.generation_diff(from, to, token);
+                let out = out.clone();
+                let marks: Vec<u64> = std::iter::once(from).chain(to).collect();
+                tokio::spawn(async move {
+                    let result = fut.await.map_err(|e| error_message(&e));
+                    let _ = out.send(Action::GenerationDiff { marks, result });
+                });
+            }
+            Request::GenerationImage(number) => {
+                let fut = engine.generation_image(number);
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let result = fut.await.map_err(|e| error_message(&e));
+                    let _ = out.send(Action::GenerationReady { number, result });
                 });
             }
             Request::CancelBuild => {

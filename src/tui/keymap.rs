@@ -40,6 +40,8 @@ pub enum Command {
     Explore,
     /// Explorer: the next sort order.
     Sort,
+    /// Open or close the list of the project's generations.
+    Generations,
     /// The image doctor's list for the current image.
     Doctor,
     /// Build view: save the failed derivation's log to a file.
@@ -86,6 +88,11 @@ impl Command {
             "closure explorer: sizes, why, layers",
         ),
         (Command::Sort, "sort", "explorer: next sort order"),
+        (
+            Command::Generations,
+            "generations",
+            "generations: diff two (space), run one",
+        ),
         (
             Command::CancelBuild,
             "cancel_build",
@@ -262,6 +269,7 @@ const DEFAULTS: &[(&str, Command)] = &[
     ("y", Command::CopyLog),
     ("e", Command::Explore),
     ("s", Command::Sort),
+    ("h", Command::Generations),
 ];
 
 impl Default for Keymap {

@@ -14,8 +14,8 @@ use biar::operations::{self, build_image, PipelineOptions};
 
 use super::backend::{Engine, PackageIndex};
 use super::view::{
-    BuilderOffer, CheckView, Delivered, DockerState, DoctorState, DoctorView, FileView, Hit,
-    ImageState, IndexRefresh, PresetView, ProjectView, PushView,
+    BuilderOffer, CheckView, Delivered, DiffView, DockerState, DoctorState, DoctorView, FileView,
+    GenerationView, Hit, ImageState, IndexRefresh, PresetView, ProjectView, PushView,
 };
 
 pub struct Present {
@@ -256,8 +256,6 @@ impl Engine for Present {
     ) -> BoxFuture<'static, anyhow::Result<Vec<String>>> {
         let dir = self.project_dir.clone();
         async move {
-            use biar::inspect::human_bytes;
-            use biar::registry::BlobFate;
             let project = Project::load(&dir)?;
             let (tx, rx) = biar::progress::channel();
             drop(rx);
@@ -276,23 +274,7 @@ impl Engine for Present {
                 d.paths_added.len(),
                 d.paths_removed.len()
             ));
-            if let Some(push) = &report.push {
-                let count = |f| push.blobs.iter().filter(|b| b.fate == f).count();
-                lines.push(if push.up_to_date {
-                    format!("{}: up to date, nothing would be sent", push.remote)
-                } else {
-                    format!(
-                        "{}: upload {} ({} blobs), mount {} ({}), skip {} ({})",
-                        push.remote,
-                        human_bytes(push.bytes(BlobFate::Upload)),
-                        count(BlobFate::Upload),
-                        human_bytes(push.bytes(BlobFate::Mount)),
-                        count(BlobFate::Mount),
-                        human_bytes(push.bytes(BlobFate::Skip)),
-                        count(BlobFate::Skip)
-                    )
-                });
-            }
+            lines.extend(push_line(&report));
             Ok(lines.iter().map(|l| shown(l)).collect())
         }
         .boxed()
@@ -302,14 +284,7 @@ impl Engine for Present {
         let dir = self.project_dir.clone();
         // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
         async move {
-            // Kept for the status line: the TUI prints nothing around its screen.
-            let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-            let sink = said.clone();
-            let notices = biar::run::Notices::new(move |text| {
-                if let Ok(mut said) = sink.lock() {
-                    said.push(text.to_string());
-                }
-            });
+            let (notices, said) = kept_notices();
             let code = match operations::run_project(&dir, notices).await {
                 Ok(code) => code,
                 // The app tells an interrupted run by its own type.
@@ -321,6 +296,130 @@ impl Engine for Present {
         }
         .boxed()
     }
+
+    fn generations(&self) -> anyhow::Result<Vec<GenerationView>> {
+        // A project that does not load has no history worth showing: say why.
+        let project = Project::load(&self.project_dir)?;
+        Ok(operations::generations(&project.root)
+            .into_iter()
+            .map(|g| GenerationView {
+                number: g.number,
+                time: biar::inspect::history::format_time(g.time),
+                pushed: g.delivery == biar::inspect::Delivery::Push,
+                reference: shown(&g.reference),
+                remote: g.remote.as_deref().map(shown),
+                packages: g.packages.len(),
+                closure_size: g.closure_size,
+            })
+            .collect())
+    }
+
+    fn generation_diff(
+        &self,
+        from: u64,
+        to: Option<u64>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<DiffView>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let project = Project::load(&dir)?;
+            // Nobody shows the current configuration's build: the view says it is building.
+            let (tx, rx) = biar::progress::channel();
+            drop(rx);
+            let (from, to) = (from.to_string(), to.map(|n| n.to_string()));
+            let report =
+                operations::diff_project(&project, Some(&from), to.as_deref(), tx, cancel).await?;
+            let mut diff = report.diff.clone();
+            // From the state file and the store: shown only through the sanitizer.
+            for text in [&mut diff.from, &mut diff.to]
+                .into_iter()
+                .chain(diff.added.iter_mut())
+                .chain(diff.removed.iter_mut())
+                .chain(diff.paths_added.iter_mut())
+                .chain(diff.paths_removed.iter_mut())
+            {
+                *text = shown(text);
+            }
+            for c in &mut diff.changed {
+                for text in [&mut c.name, &mut c.from, &mut c.to] {
+                    *text = shown(text);
+                }
+            }
+            Ok(DiffView {
+                diff,
+                push: push_line(&report).map(|l| shown(&l)),
+            })
+        }
+        .boxed()
+    }
+
+    fn generation_image(&self, number: u64) -> BoxFuture<'static, anyhow::Result<String>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let project = Project::load(&dir)?;
+            // A pull back from the registry is short next to a build; the view says it is
+            // finding the image meanwhile.
+            let found =
+                operations::generation_image(&project, &number.to_string(), &|_| {}).await?;
+            Ok(found.image)
+        }
+        .boxed()
+    }
+
+    fn run_image(&self, image: String) -> BoxFuture<'static, anyhow::Result<(i64, Vec<String>)>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let project = Project::load(&dir)?;
+            let (notices, said) = kept_notices();
+            let code = match operations::run_image(&project, image, notices).await {
+                Ok(code) => code,
+                Err(operations::Error::Run(e)) => return Err(e.into()),
+                Err(e) => return Err(e.into()),
+            };
+            let said = said.lock().map(|s| s.clone()).unwrap_or_default();
+            Ok((code, said))
+        }
+        .boxed()
+    }
+}
+
+/// What a run says besides its output, kept for the status line: the TUI prints nothing around
+/// its screen.
+fn kept_notices() -> (
+    biar::run::Notices,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = said.clone();
+    let notices = biar::run::Notices::new(move |text| {
+        if let Ok(mut said) = sink.lock() {
+            said.push(text.to_string());
+        }
+    });
+    (notices, said)
+}
+
+/// What a push of the current configuration would send, as one line (when the diff's TO is
+/// the current configuration and the project names a registry).
+fn push_line(report: &operations::DiffReport) -> Option<String> {
+    use biar::inspect::human_bytes;
+    use biar::registry::BlobFate;
+    let push = report.push.as_ref()?;
+    let count = |f| push.blobs.iter().filter(|b| b.fate == f).count();
+    Some(if push.up_to_date {
+        format!("{}: up to date, nothing would be sent", push.remote)
+    } else {
+        format!(
+            "{}: upload {} ({} blobs), mount {} ({}), skip {} ({})",
+            push.remote,
+            human_bytes(push.bytes(BlobFate::Upload)),
+            count(BlobFate::Upload),
+            human_bytes(push.bytes(BlobFate::Mount)),
+            count(BlobFate::Mount),
+            human_bytes(push.bytes(BlobFate::Skip)),
+            count(BlobFate::Skip)
+        )
+    })
 }
 
 /// What the app shows of a finished build: loaded, or pushed with the push's own summary.

@@ -33,6 +33,8 @@ pub fn draw(app: &App, frame: &mut Frame) {
         app.build.draw(frame, main, &ctx(true));
     } else if app.explorer.visible {
         app.explorer.draw(frame, main, &ctx(true));
+    } else if app.generations.visible {
+        app.generations.draw(frame, main, &ctx(true));
     } else {
         let (presets, search, config) = panes(main, app.presets.presets.len());
         app.presets

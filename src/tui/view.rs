@@ -81,6 +81,30 @@ pub struct PushView {
     pub summary: biar::registry::PushSummary,
 }
 
+/// One generation of the project (a build or push), as the generations list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerationView {
+    pub number: u64,
+    /// `2026-12-02 05:33` (UTC).
+    pub time: String,
+    pub pushed: bool,
+    /// The local `name:tag` (what the current configuration's image is compared with).
+    pub reference: String,
+    /// Where it was pushed (`host/namespace/name:tag`), for a push.
+    pub remote: Option<String>,
+    pub packages: usize,
+    pub closure_size: Option<u64>,
+}
+
+/// What changes between two generations (or one and the current configuration): the library's
+/// own diff with its text through the sanitizer, and what a push of the current configuration
+/// would send, as one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffView {
+    pub diff: biar::inspect::Diff,
+    pub push: Option<String>,
+}
+
 /// Is the configuration's image built?
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ImageState {

@@ -33,14 +33,11 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     let image = match (&args.image, &project) {
-        // A generation number names that generation's image (while Docker still has it).
-        (Some(n), Some(p)) if n.parse::<u64>().is_ok() => {
-            let root = p.root.clone();
-            let query = n.clone();
-            let generation =
-                tokio::task::spawn_blocking(move || biar::inspect::History::of(&root).find(&query))
-                    .await??;
-            generation.reference
+        // A generation number names that generation's image: in Docker, or pulled back from
+        // the registry a push of it went to; else it is gone, and the error says so.
+        (Some(n), Some(p)) if n.trim_start_matches('#').parse::<u64>().is_ok() => {
+            let found = biar::operations::generation_image(p, n, &pull_progress).await?;
+            found.image
         }
         (Some(i), _) => i.clone(),
         (None, Some(p)) => p.image_ref()?.reference(),
@@ -73,6 +70,16 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         Err(e) => Err(anyhow::Error::new(e).context(format!("running {image}"))),
+    }
+}
+
+/// A generation pulled back from the registry, said on stderr (stdout is the command's).
+fn pull_progress(event: biar::operations::PullEvent) {
+    if let biar::operations::PullEvent::Started { remote } = event {
+        errln!(
+            "not in Docker any more: pulling {}",
+            biar::progress::neutralise_text(&remote)
+        );
     }
 }
 

@@ -6,6 +6,7 @@ pub mod build;
 pub mod config;
 pub mod doctor;
 pub mod explorer;
+pub mod generations;
 pub mod help;
 pub mod init;
 pub mod presets;

@@ -631,6 +631,118 @@ fn the_push_preview_is_cancelled_with_esc() {
 }
 
 #[test]
+fn h_lists_the_generations_space_marks_two_to_compare_and_enter_runs_one() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('h'));
+    assert!(app.generations.visible && app.generations.loading);
+    assert_eq!(requests(&mut app), vec![Request::Generations]);
+    app.dispatch(Action::GenerationsLoaded(Ok(generations())));
+    let numbers: Vec<u64> = app.generations.list.iter().map(|g| g.number).collect();
+    assert_eq!(numbers, [3, 2, 1], "newest first");
+
+    // One mark: compared with the current configuration (the backend builds it).
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::GenerationDiff { from: 2, to: None }]
+    );
+    // A second: the older is FROM, whatever the order they were marked in.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.generations.marks, [1, 2]);
+    assert_eq!(
+        requests(&mut app),
+        vec![Request::GenerationDiff {
+            from: 1,
+            to: Some(2)
+        }]
+    );
+    // The answer for the single mark arrives late: dropped; the one for both is shown.
+    app.dispatch(Action::GenerationDiff {
+        marks: vec![2],
+        result: Err("stale".into()),
+    });
+    assert_eq!(
+        app.generations.diff,
+        crate::tui::components::generations::DiffState::Computing
+    );
+    app.dispatch(Action::GenerationDiff {
+        marks: vec![1, 2],
+        result: Ok(generation_diff()),
+    });
+    assert_eq!(
+        app.generations.diff,
+        crate::tui::components::generations::DiffState::Done(generation_diff())
+    );
+    // A third mark replaces the older of the two.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.generations.marks, [2, 3]);
+    requests(&mut app);
+    // Keys of the main screen do nothing behind the list.
+    press(&mut app, KeyCode::Char('/'));
+    assert_ne!(app.focus, Pane::Search);
+
+    // Enter: the backend finds the image (pulling it back if need be), then the app attaches
+    // to it.
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(requests(&mut app), vec![Request::GenerationImage(3)]);
+    assert_eq!(app.generations.preparing, Some(3));
+    app.dispatch(Action::GenerationReady {
+        number: 3,
+        result: Ok("biar-0f3a9c1e2b7d:5e8a41c09d2f".into()),
+    });
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::AttachImage("biar-0f3a9c1e2b7d:5e8a41c09d2f".into())]
+    );
+    assert_eq!(app.generations.preparing, None);
+
+    // Gone from Docker and the registry: said in the banner, nothing attaches.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(requests(&mut app), vec![Request::GenerationImage(2)]);
+    app.dispatch(Action::GenerationReady {
+        number: 2,
+        result: Err("generation #2 (biar-0f3a9c1e2b7d:1c2d3e4f5a6b) is gone".into()),
+    });
+    assert!(app.take_effects().is_empty());
+    assert!(app.banner.message.as_deref().unwrap().contains("is gone"));
+
+    // Esc closes the list and stops a diff still building; the next visit starts unmarked.
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.generations.visible);
+    assert_eq!(requests(&mut app), vec![Request::CancelGenerationDiff]);
+    press(&mut app, KeyCode::Char('h'));
+    assert!(app.generations.marks.is_empty());
+    assert_eq!(requests(&mut app), vec![Request::Generations]);
+}
+
+#[test]
+fn a_build_while_the_generations_are_open_refreshes_them() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('h'));
+    app.dispatch(Action::GenerationsLoaded(Ok(generations())));
+    requests(&mut app);
+    press(&mut app, KeyCode::Char('b'));
+    assert!(requests(&mut app).contains(&Request::Build));
+    // Enter during the build runs nothing: the build is said to be running.
+    app.dispatch(Action::HideBuild);
+    press(&mut app, KeyCode::Enter);
+    assert!(requests(&mut app).is_empty());
+    assert_eq!(app.generations.preparing, None);
+    assert!(
+        app.status.note.contains("a build is running"),
+        "{}",
+        app.status.note
+    );
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    assert!(requests(&mut app).contains(&Request::Generations));
+}
+
+#[test]
 fn a_failed_derivation_s_log_is_saved_with_w_and_copied_with_y_sanitized() {
     let mut app = loaded_app();
     // Nothing failed: the keys do nothing.

@@ -278,3 +278,48 @@ pub fn closure_view(with_chatty: bool) -> crate::tui::components::explorer::Clos
         .with_layers(&plan, |_| None);
     crate::tui::components::explorer::ClosureView(std::sync::Arc::new(model))
 }
+
+/// Three generations of [`project`], newest first: hello loaded, then hello and chatty pushed,
+/// then the current configuration (hello) loaded again.
+pub fn generations() -> Vec<crate::tui::view::GenerationView> {
+    let g = |number, time: &str, tag: &str, pushed: bool, packages, size| {
+        let reference = format!("biar-0f3a9c1e2b7d:{tag}");
+        crate::tui::view::GenerationView {
+            number,
+            time: time.into(),
+            pushed,
+            remote: pushed.then(|| format!("127.0.0.1:5000/team/{reference}")),
+            reference,
+            packages,
+            closure_size: Some(size),
+        }
+    };
+    vec![
+        g(3, "2026-12-02 09:41", "5e8a41c09d2f", false, 4, 2_132_504),
+        g(2, "2026-12-02 09:12", "1c2d3e4f5a6b", true, 5, 2_655_504),
+        g(1, "2026-12-01 17:03", "5e8a41c09d2f", false, 4, 2_132_504),
+    ]
+}
+
+/// What changes from generation 1 to 2 (chatty added, hello's version moved).
+pub fn generation_diff() -> crate::tui::view::DiffView {
+    let p = |name: &str| format!("/nix/store/{:a>32}-{name}", name.len());
+    crate::tui::view::DiffView {
+        diff: biar::inspect::Diff {
+            from: "#1 biar-0f3a9c1e2b7d:5e8a41c09d2f".into(),
+            to: "#2 127.0.0.1:5000/team/biar-0f3a9c1e2b7d:1c2d3e4f5a6b".into(),
+            added: vec!["chatty-1.0".into()],
+            removed: vec![],
+            changed: vec![biar::inspect::diff::Changed {
+                name: "hello".into(),
+                from: "2.12.1".into(),
+                to: "2.12.2".into(),
+            }],
+            paths_added: vec![p("chatty-1.0"), p("hello-2.12.2"), p("biar-env")],
+            paths_removed: vec![p("hello-2.12.1"), p("biar-env")],
+            size_from: Some(2_132_504),
+            size_to: Some(2_655_504),
+        },
+        push: None,
+    }
+}

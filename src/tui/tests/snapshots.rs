@@ -487,6 +487,78 @@ fn doctor_verdict_in_the_status_line_and_its_list_on_a_key() {
     assert_eq!(app.status.doctor, crate::tui::view::DoctorState::Unknown);
 }
 
+#[test]
+fn generations_list_and_diff() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('h'));
+    check("generations_loading", &app);
+    app.dispatch(Action::GenerationsLoaded(Ok(generations())));
+    check("generations_list", &app);
+    // Generation 1 and 2 marked: their diff below the list.
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    app.dispatch(Action::GenerationDiff {
+        marks: vec![1, 2],
+        result: Ok(generation_diff()),
+    });
+    check("generations_diff", &app);
+    // Added in the theme's ok colour, removed in its failed colour (a text snapshot loses them).
+    let terminal = draw(&app, 110, 28);
+    let buffer = terminal.backend().buffer();
+    let row = |y: u16| {
+        (0..110)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect::<String>()
+    };
+    let find = |needle: &str| (0..28).find(|&y| row(y).contains(needle)).unwrap();
+    let x_of = |y: u16, needle: &str| row(y).find(needle).unwrap() as u16;
+    let y = find("+ chatty-1.0");
+    assert_eq!(buffer[(x_of(y, "+"), y)].fg, Theme::default().ok_fg);
+    let y = find("~ hello");
+    assert_eq!(buffer[(x_of(y, "~"), y)].fg, Theme::default().warn_fg);
+
+    // One mark: compared with the current configuration, which builds first.
+    press(&mut app, KeyCode::Char(' '));
+    check("generations_vs_current", &app);
+    // No generations yet.
+    app.dispatch(Action::GenerationsLoaded(Ok(Vec::new())));
+    check_at("generations_none", &app, &[SIZES[0]]);
+}
+
+#[test]
+fn a_long_generation_diff_scrolls() {
+    let mut app = loaded_app();
+    press(&mut app, KeyCode::Char('h'));
+    app.dispatch(Action::GenerationsLoaded(Ok(generations())));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char(' '));
+    let mut long = generation_diff();
+    long.diff.paths_added = (0..40)
+        .map(|i| format!("/nix/store/{:a>32}-dependency-{i}", i))
+        .collect();
+    app.dispatch(Action::GenerationDiff {
+        marks: vec![1, 2],
+        result: Ok(long),
+    });
+    check_at("generations_long_diff", &app, &[SIZES[1]]);
+    // Pages move the diff, not the selection.
+    let selected = app.generations.selected;
+    press(&mut app, KeyCode::PageDown);
+    assert!(app.generations.diff_scroll > 0);
+    assert_eq!(app.generations.selected, selected);
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    check_at("generations_long_diff_end", &app, &[SIZES[1]]);
+    press(&mut app, KeyCode::PageUp);
+    check_at("generations_long_diff_back", &app, &[SIZES[1]]);
+}
+
 /// `events` folded into a tree on a scripted clock: the `n`th event arrives at `times[n]` seconds
 /// (the last time for the rest), then the tree's clock stands at `now`.
 fn timed_tree(events: &[BuildEvent], times: &[u64], now: u64) -> biar::progress::BuildTree {

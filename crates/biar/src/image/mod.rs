@@ -20,8 +20,9 @@
 //!   when `name:tag` exists; [`crate::docker::Engine::image_exists`] asks).
 //! - [`ImageDescriptor::push_image`] and [`ImageDescriptor::open_layer`]: what the registry push
 //!   needs (descriptors, and a layer's bytes as a stream verified against its digest).
-//! - Sources: [`BuilderStore`] (`nix-store --dump` in a running builder container, through the
-//!   Docker API) and [`LocalStore`] (a folder on this host).
+//! - Sources: [`BuilderStore`] (a running builder container's store, one GNU tar of all the
+//!   paths exec'd in it and made NARs on the fly), [`DumpStore`] (`nix-store --dump` per path
+//!   exec'd in it: the same bytes, slower) and [`LocalStore`] (a folder on this host).
 
 mod assemble;
 mod blob_dir;
@@ -39,6 +40,7 @@ mod plan_edits;
 pub mod research;
 pub mod root;
 pub mod tar;
+mod tar_nar;
 #[cfg(test)]
 mod testing;
 
@@ -50,7 +52,7 @@ pub use blob_dir::{valid_digest, BlobDir, PartialBlob};
 pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
 pub use in_engine::layers_in_engine;
-pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
+pub use layer::{BuilderStore, Digest, DumpStore, ListStream, LocalStore, NarSource, NarStream};
 pub(crate) use load::image_exists;
 pub use load::{load, load_into_docker, load_layout, LoadSummary, Loaded};
 pub use plan::{plan, plan_with, LayerPlan, PlannedLayer, Strategy};

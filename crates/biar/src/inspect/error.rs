@@ -14,6 +14,19 @@ pub enum InspectError {
         "{query:?} is not a recorded generation or image of this project (see `biar-tui history`)"
     )]
     NoGeneration { query: String },
+    /// A recorded generation whose image neither the Docker Engine nor the registry it was
+    /// pushed to holds any more (removed, pruned, deleted).
+    #[error(
+        "generation #{number} ({reference}) is gone: the Docker Engine no longer has it{}\n  \
+         its configuration can be built again, or pick another generation (`biar-tui history`)",
+        gone_from(.remotes)
+    )]
+    GenerationGone {
+        number: u64,
+        reference: String,
+        /// Where pushes of it went (each asked, none had it).
+        remotes: Vec<String>,
+    },
     /// The closure graph is not a graph of one environment (a missing path, a cycle).
     #[error("closure graph: {0}")]
     Graph(String),
@@ -31,7 +44,16 @@ impl InspectError {
             InspectError::NotInClosure { .. } | InspectError::NoGeneration { .. } => {
                 Category::BadInput
             }
-            InspectError::Graph(_) | InspectError::State { .. } => Category::Failure,
+            InspectError::GenerationGone { .. }
+            | InspectError::Graph(_)
+            | InspectError::State { .. } => Category::Failure,
         }
+    }
+}
+
+fn gone_from(remotes: &[String]) -> String {
+    match remotes {
+        [] => " and it was never pushed".to_string(),
+        _ => format!(" and neither has the registry ({})", remotes.join(", ")),
     }
 }

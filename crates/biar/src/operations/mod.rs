@@ -7,11 +7,14 @@
 //!   for the image server.
 //! - [`push_target`]: where a push goes (bad input when the project names no registry).
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
-//! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell.
+//! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell;
+//!   [`run_image`]: another image (an earlier generation's) the same way.
 //! - [`overview`]: the project at a glance (image, presets, package files, registry).
 //! - [`doctor_project`]: the project's image judged against its profile.
 //! - [`pull`]: an image from a registry into Docker, unless Docker has it.
 //! - [`diff_project`]: what changes between generations, and what a push would send.
+//! - [`generations`], [`generation_image`]: the project's generations, newest first, and an
+//!   earlier one's image in Docker (there, or pulled back from the registry), or why it is gone.
 //! - [`inspect_closure`]: the closure explorer's model (sizes, why-chains, layers) without an image.
 //!
 //! - [`add_packages`], [`remove_packages`], [`toggle_preset`]: the project's edits (Nix files
@@ -22,6 +25,7 @@ mod diff;
 mod doctor;
 mod edit;
 mod error;
+mod generations;
 mod inspect;
 mod overview;
 mod pull;
@@ -35,10 +39,11 @@ pub use diff::{diff_project, DiffReport, ImageLayer};
 pub use doctor::doctor_project;
 pub use edit::{add_packages, remove_packages, toggle_preset, Added, IndexCheck, Removed, Toggled};
 pub use error::Error;
+pub use generations::{generation_image, generations, Found, GenerationImage};
 pub use inspect::{inspect_closure, model_of, Inspected};
 pub use overview::{overview, FileOverview, Overview};
 pub use pull::{pull, PullEvent, Pulled};
-pub use run_spec::{run_project, run_spec};
+pub use run_spec::{run_image, run_project, run_spec};
 pub use state::{docker_version, image_state, ImageState};
 pub use store::{build_into_store, ImageStore, StoredImage};
 pub use target::{push_target, registry_label};

@@ -45,8 +45,18 @@ pub fn run_spec(
 pub async fn run_project(dir: &Path, notices: crate::run::Notices) -> Result<i64, Error> {
     let project = Project::load(dir)?;
     let image = project.image_ref()?.reference();
+    run_image(&project, image, notices).await
+}
+
+/// `image` (the project's own or an earlier generation's, already in Docker) run for `project`
+/// attached to this terminal with its shell, as `run --image` does; its exit code.
+pub async fn run_image(
+    project: &Project,
+    image: String,
+    notices: crate::run::Notices,
+) -> Result<i64, Error> {
     let engine = crate::docker::connect().await?;
-    let mut spec = run_spec(Some(&project), image, None)?;
+    let mut spec = run_spec(Some(project), image, None)?;
     spec.notices = notices;
     Ok(crate::run::run_attached(&engine, &spec).await?)
 }
