@@ -27,12 +27,14 @@ mod assemble;
 mod blob_dir;
 mod cache;
 mod error;
+mod follow;
 mod in_engine;
 pub mod layer;
 mod listing;
 mod load;
 pub mod nar;
 mod plan;
+mod previous;
 #[cfg(any(test, feature = "research"))]
 mod plan_edits;
 #[cfg(feature = "research")]
@@ -49,8 +51,10 @@ pub use assemble::{
 pub use blob_dir::{valid_digest, BlobDir, PartialBlob};
 pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
+pub use follow::{plan_following, LayerRecord, RecordedLayer, LABEL_LAYERS};
 pub use in_engine::layers_in_engine;
 pub use layer::{BuilderStore, Digest, ListStream, LocalStore, NarSource, NarStream};
 pub(crate) use load::image_exists;
 pub use load::{load, load_into_docker, load_layout, LoadSummary, Loaded};
 pub use plan::{plan, plan_with, LayerPlan, PlannedLayer, Strategy};
+pub use previous::{newest, previous_in_engine, PreviousImage, LABEL_NAME};

@@ -5,6 +5,7 @@
 //!   push to a registry, unless `name:tag` is already there.
 //! - [`build_into_store`]: the same build into a content-addressed folder or a backing registry,
 //!   for the image server.
+//! - [`previous_image`]: the earlier image of the same name whose layers a build's plan follows.
 //! - [`push_target`]: where a push goes (bad input when the project names no registry).
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
 //! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell.
@@ -24,6 +25,7 @@ mod edit;
 mod error;
 mod inspect;
 mod overview;
+mod previous;
 mod pull;
 mod run_spec;
 mod state;
@@ -37,6 +39,7 @@ pub use edit::{add_packages, remove_packages, toggle_preset, Added, IndexCheck, 
 pub use error::Error;
 pub use inspect::{inspect_closure, model_of, Inspected};
 pub use overview::{overview, FileOverview, Overview};
+pub use previous::previous_image;
 pub use pull::{pull, PullEvent, Pulled};
 pub use run_spec::{run_project, run_spec};
 pub use state::{docker_version, image_state, ImageState};
