@@ -164,6 +164,26 @@ build lb "$WORK/closure-lb.json"
 echo "== load (c) unchanged rebuild"
 build lc "$WORK/closure-lc.json"
 
+# --- Adding a package (issue 17, target 2) -------------------------------------------------------
+# After the runs above, a small package (benchAddition: ADD_SIZE bytes referencing glibc) joins
+# user.nix and the image is rebuilt; the layer plan follows the previous image of the same name
+# (the newest in the registry for a push, in the Engine for a load), so what is sent should be
+# about the new paths' bytes (target: at most 2x, plus the small root layer).
+ADD_SIZE=${ADD_SIZE:-2000000}
+add_package() { # $1 = p|l (push or load), $2 = the salt of the change before, $3… = build arguments
+  local mode=$1 salt=$2
+  shift 2
+  printf '{ pkgs }: [ (pkgs.benchClosure { change = "%s"; salt = "%s"; }) (pkgs.benchAddition { size = %s; salt = "%s-add-%s"; }) ]\n' \
+    "$CHANGE" "$salt" "$ADD_SIZE" "$mode" "$ID" >"$P/user.nix"
+  build "${mode}d" "$WORK/closure-${mode}d.json" "$@"
+}
+export XDG_CACHE_HOME=$WORK/cache-push
+echo "== push (d) add a package ($ADD_SIZE B on glibc), rebuild + push"
+add_package p "push-$ID" --push
+export XDG_CACHE_HOME=$WORK/cache-load
+echo "== load (d) add a package ($ADD_SIZE B on glibc), rebuild + load"
+add_package l "load-$ID"
+
 changed() { # MB of the paths of closure $2 that closure $1 lacks
   python3 -c '
 import json, sys
@@ -197,3 +217,10 @@ for mode in p l; do
 done
 row "layer streaming vs sha256sum of a cached file, MB/s" "$(printf %.0f "$stream_mbs")" "$(printf %.0f "$sha_mbs")" "$(ratio "$stream_mbs" "$sha_mbs")x"
 row "layer streaming vs dump | sha256sum (same source), MB/s" "$(printf %.0f "$stream_mbs")" "$(printf %.0f "$dump_mbs")" "$(ratio "$stream_mbs" "$dump_mbs")x"
+# Adding a package: MB sent against the new paths' bytes (closure (d) against the one before).
+for mode in p l; do
+  if [ $mode = p ]; then name=push; else name=load; fi
+  new_mb=$(changed "$WORK/closure-${mode}b.json" "$WORK/closure-${mode}d.json")
+  row "($name d) package added: MB sent (new paths $new_mb MB; target ≤ 2x)" "$(cat "$WORK/${mode}d.sent")" "$new_mb" "$(ratio "$(cat "$WORK/${mode}d.sent")" "$new_mb")x"
+  row "($name d) package added: image stage, s" "$(image_stage ${mode}d)" "" ""
+done
