@@ -33,7 +33,10 @@ fn reported(stdout: &str, verb: &str) -> (String, String) {
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{verb} ")))
         .unwrap_or_else(|| panic!("no `{verb}` line: {stdout}"));
-    (line.split_once(": ").unwrap().0.to_string(), line.to_string())
+    (
+        line.split_once(": ").unwrap().0.to_string(),
+        line.to_string(),
+    )
 }
 
 fn build(home: &std::path::Path, dir: &std::path::Path, push: bool) -> String {
@@ -108,7 +111,10 @@ fn adding_a_package_keeps_the_previous_layers() {
     let b = common::registry::skopeo_inspect(&second).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(generation(&b["Labels"]), 2, "{b}");
     let b_layers = layers(&b, "Layers");
-    assert!(b_layers.len() <= max_layers, "maxLayers is kept: {b_layers:?}");
+    assert!(
+        b_layers.len() <= max_layers,
+        "maxLayers is kept: {b_layers:?}"
+    );
     // The bottom layers are the first image's, digest for digest: only the top store layer (the
     // environment, which references the new package, and the package merged into it or put
     // below it) and the root layer differ.

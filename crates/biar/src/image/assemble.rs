@@ -11,8 +11,8 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::cache::{LayerCache, LayerDescriptor};
-use super::layer::{expect_end, write_layer_from, NarSource};
 use super::follow::{plan_following, LayerRecord, LABEL_LAYERS};
+use super::layer::{expect_end, write_layer_from, NarSource};
 use super::plan::{plan_with, LayerPlan, Strategy};
 use super::root::{find_ca_bundle, root_layer, RootSpec};
 use super::ImageError;

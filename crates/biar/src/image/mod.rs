@@ -34,9 +34,9 @@ mod listing;
 mod load;
 pub mod nar;
 mod plan;
-mod previous;
 #[cfg(any(test, feature = "research"))]
 mod plan_edits;
+mod previous;
 #[cfg(feature = "research")]
 pub mod research;
 pub mod root;

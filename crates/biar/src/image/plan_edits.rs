@@ -243,6 +243,18 @@ pub fn sample_edits(graph: &ClosureGraph, adds: usize, removes: usize) -> Vec<Ed
 pub struct Compared {
     pub today: Replan,
     pub follow: Replan,
+    /// Bytes of the layers of the image before the edit that hold a root of the closure (the
+    /// environment, which every edit changes): the allowance over 2x the new bytes.
+    pub env_layer: u64,
+}
+
+/// Bytes of the layers of `plan` holding one of `graph`'s roots.
+fn env_layer(plan: &LayerPlan, graph: &ClosureGraph) -> u64 {
+    plan.layers
+        .iter()
+        .filter(|l| l.paths.iter().any(|p| graph.roots.contains(p)))
+        .map(|l| l.nar_size)
+        .sum()
 }
 
 /// [`Compared`] for `edit` of `graph`, whose image was planned from scratch.
@@ -254,6 +266,7 @@ pub fn compare_following(graph: &ClosureGraph, edited: &ClosureGraph, max: usize
     Compared {
         today: replan(&before, &today, graph),
         follow: replan(&before, &follow, graph),
+        env_layer: env_layer(&before, graph),
     }
 }
 
@@ -280,6 +293,8 @@ pub fn sequence(graph: &ClosureGraph, max: usize, adds: usize) -> Vec<Step> {
     let mut g = graph.clone();
     let mut today = plan_cochange(&g, max).expect("a valid graph");
     let mut follow = today.clone();
+    // The allowance stays the first image's environment layer: what it carries later is cost.
+    let env = env_layer(&today, &g);
     let mut generation = 1;
     let mut steps = Vec::new();
     let mut step = |what: String, next: ClosureGraph, new_bytes: u64, g: &mut ClosureGraph| {
@@ -293,6 +308,7 @@ pub fn sequence(graph: &ClosureGraph, max: usize, adds: usize) -> Vec<Step> {
             compared: Compared {
                 today: replan(&today, &t, g),
                 follow: replan(&follow, &f, g),
+                env_layer: env,
             },
         });
         (today, follow) = (t, f);

@@ -79,7 +79,11 @@ mod tests {
     fn the_newest_is_the_highest_generation_then_rank_then_name() {
         let pick = |c: Vec<(PreviousImage, u32)>| newest(c).map(|p| p.found);
         assert_eq!(pick(vec![]), None);
-        let c = vec![candidate("b", 2, 0), candidate("a", 3, 0), candidate("c", 1, 9)];
+        let c = vec![
+            candidate("b", 2, 0),
+            candidate("a", 3, 0),
+            candidate("c", 1, 9),
+        ];
         assert_eq!(pick(c).as_deref(), Some("a"));
         let c = vec![candidate("b", 2, 1), candidate("a", 2, 5)];
         assert_eq!(pick(c).as_deref(), Some("a"));

@@ -232,8 +232,7 @@ async fn image_steps(
             .to_string(),
     });
     // The plan follows the newest earlier image of this name, so an edit re-sends what changed.
-    let previous =
-        super::previous_image(&engine, project, &reference, options.push.as_ref()).await;
+    let previous = super::previous_image(&engine, project, &reference, options.push.as_ref()).await;
     let input = ImageInput {
         reference: reference.clone(),
         env_path: &built.env_path,

@@ -32,9 +32,7 @@ pub async fn previous_image(
     let in_registry = |target: RegistryTarget, wait: Option<Duration>| async move {
         let ask = crate::registry::previous_in_registry(&target, image);
         let answer = match wait {
-            Some(wait) => tokio::time::timeout(wait, ask)
-                .await
-                .unwrap_or_else(|_| Ok(None)),
+            Some(wait) => tokio::time::timeout(wait, ask).await.unwrap_or(Ok(None)),
             None => ask.await,
         };
         answer.unwrap_or_else(|e| {
