@@ -98,7 +98,11 @@ build() { # $1 = label, $2 = closure json out, $3… = extra build arguments
   local label=$1 closure=$2 t0 out total
   shift 2
   t0=$(now)
-  out=$("$BIAR" -p "$P" build --closure-json "$closure" "$@" 2>&1)
+  # An unchanged rebuild is asked for no closure: writing one needs the builder's answer, which
+  # is what an up-to-date image spares.
+  local closure_args=()
+  [ -n "$closure" ] && closure_args=(--closure-json "$closure")
+  out=$("$BIAR" -p "$P" build "${closure_args[@]}" "$@" 2>&1)
   total=$(since "$t0")
   echo "$out" | grep -E '^(environment|layers|loaded|pushed|.* up to date)' | sed 's/^/    /'
   echo "$total" >"$WORK/$label.total"
@@ -175,7 +179,7 @@ user_nix "change = \"$CHANGE\"; salt = \"push-$ID\";"
 build pb "$WORK/closure-pb.json" --push
 baseline b "$(cat "$WORK/pb.env")"
 echo "== push (c) unchanged rebuild"
-build pc "$WORK/closure-pc.json" --push
+build pc "" --push
 fi
 
 if [ "$ONLY" != push ]; then
@@ -193,7 +197,31 @@ user_nix "change = \"$CHANGE\"; salt = \"load-$ID\";"
 build lb "$WORK/closure-lb.json"
 [ "$ONLY" = load ] && baseline b "$(cat "$WORK/lb.env")"
 echo "== load (c) unchanged rebuild"
-build lc "$WORK/closure-lc.json"
+build lc ""
+fi
+
+# --- Adding a package (issue 17, target 2) -------------------------------------------------------
+# After the runs above, a small package (benchAddition: ADD_SIZE bytes referencing glibc) joins
+# user.nix and the image is rebuilt; the layer plan follows the previous image of the same name
+# (the newest in the registry for a push, in the Engine for a load), so what is sent should be
+# about the new paths' bytes (target: at most 2x, plus the small root layer).
+ADD_SIZE=${ADD_SIZE:-2000000}
+add_package() { # $1 = p|l (push or load), $2 = the salt of the change before, $3… = build arguments
+  local mode=$1 salt=$2
+  shift 2
+  printf '{ pkgs }: [ (pkgs.benchClosure { unique = " %s"; change = "%s"; salt = "%s"; }) (pkgs.benchAddition { unique = " %s"; size = %s; salt = "%s-add-%s"; }) ]\n' \
+    "$ID" "$CHANGE" "$salt" "$ID" "$ADD_SIZE" "$mode" "$ID" >"$P/user.nix"
+  build "${mode}d" "$WORK/closure-${mode}d.json" "$@"
+}
+if [ "$ONLY" != load ]; then
+  export XDG_CACHE_HOME=$WORK/cache-push
+  echo "== push (d) add a package ($ADD_SIZE B on glibc), rebuild + push"
+  add_package p "push-$ID" --push
+fi
+if [ "$ONLY" != push ]; then
+  export XDG_CACHE_HOME=$WORK/cache-load
+  echo "== load (d) add a package ($ADD_SIZE B on glibc), rebuild + load"
+  add_package l "load-$ID"
 fi
 
 changed() { # MB of the paths of closure $2 that closure $1 lacks
@@ -239,3 +267,10 @@ row "layers from one tar vs sha256sum of a cached file, MB/s" "$(layers_mbs tar)
 row "layers from nix-store --dump vs sha256sum of a cached file" "$(layers_mbs dump)" "$(printf %.0f "$sha_mbs")" "$(ratio "$(layers_mbs dump)" "$sha_mbs")x"
 row "layers from one tar vs that tar | sha256sum, MB/s" "$(layers_mbs tar)" "$(printf %.0f "$tar_mbs")" "$(ratio "$(layers_mbs tar)" "$tar_mbs")x"
 row "layers from nix-store --dump vs dump | sha256sum, MB/s" "$(layers_mbs dump)" "$(printf %.0f "$dump_mbs")" "$(ratio "$(layers_mbs dump)" "$dump_mbs")x"
+# Adding a package: MB sent against the new paths' bytes (closure (d) against the one before).
+for mode in $modes; do
+  if [ $mode = p ]; then name=push; else name=load; fi
+  new_mb=$(changed "$WORK/closure-${mode}b.json" "$WORK/closure-${mode}d.json")
+  row "($name d) package added: MB sent (new paths $new_mb MB; target ≤ 2x)" "$(cat "$WORK/${mode}d.sent")" "$new_mb" "$(ratio "$(cat "$WORK/${mode}d.sent")" "$new_mb")x"
+  row "($name d) package added: image stage, s" "$(image_stage ${mode}d)" "" ""
+done

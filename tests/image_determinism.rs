@@ -118,6 +118,7 @@ async fn two_clean_stores_give_identical_layers_and_the_image_runs() {
             closure: &built.closure,
             settings: &project.config.image,
             strategy: Default::default(),
+            previous: None,
             labels: BTreeMap::new(),
         };
         let image = assemble(&input, &source, &cache, &events).await.unwrap();

@@ -158,6 +158,7 @@ async fn load_run_and_reload_only_what_changed() {
             closure: &graph,
             settings: &settings,
             strategy: Strategy::default(),
+            previous: None,
             labels: BTreeMap::from([("biar.test".to_string(), tag.to_string())]),
         };
         let image = assemble(&input, source.as_ref(), &cache, &events)
@@ -247,6 +248,7 @@ async fn a_cold_cache_load_reads_each_layer_once_and_matches_two_passes() {
         closure: &graph,
         settings: &settings,
         strategy: Strategy::default(),
+        previous: None,
         labels: BTreeMap::new(),
     };
 

@@ -7,7 +7,8 @@
 //! `cargo run -p biar --features research --example layer_plans -- CLOSURE.json [MAX]`.
 
 use biar::image::research::{
-    change_cost, plan_with, replan, sample_edits, Edit, LayerPlan, Strategy,
+    change_cost, compare_following, plan_with, replan, sample_edits, sequence, Edit, LayerPlan,
+    Replan, Strategy,
 };
 use biar::nixbuild::ClosureGraph;
 
@@ -54,6 +55,72 @@ fn main() {
         }
     }
     edits(&graph, max, &strategies, &mib);
+    following(&graph, max, &mib);
+}
+
+/// Today's plan (from scratch) against the plan following the previous image, after each single
+/// edit of the image planned from scratch, then along a sequence of edits.
+fn following(graph: &ClosureGraph, max: usize, mib: &dyn Fn(f64) -> f64) {
+    println!();
+    println!("following the previous image (registry = layers whose exact paths are new; engine = every layer from the lowest changed one up; ratio = sent / new paths' bytes; ok = sent <= 2 x new + the environment's layer before, env MiB)");
+    println!("edits              plan      new MiB  registry MiB  engine MiB  registry ratio (mean, of sums)  engine ratio (mean, of sums)  registry ok  engine ok  layers  env MiB");
+    let all = sample_edits(graph, 40, 20);
+    let adds: Vec<&Edit> = all.iter().filter(|e| e.what.starts_with("add")).collect();
+    let removes: Vec<&Edit> = all
+        .iter()
+        .filter(|e| e.what.starts_with("remove"))
+        .collect();
+    let rows = |label: &str, list: &[(u64, u64, Replan, Replan)]| {
+        for (plan, pick) in [("today", 0), ("follow", 1)] {
+            let n = list.len() as f64;
+            let (mut new, mut reg, mut eng, mut rr, mut er, mut rok, mut eok, mut layers) =
+                (0f64, 0f64, 0f64, 0f64, 0f64, 0, 0, 0f64);
+            let mut envs = 0f64;
+            for (bytes, env, today, follow) in list {
+                let r = if pick == 0 { today } else { follow };
+                let b = (*bytes).max(1) as f64;
+                new += *bytes as f64;
+                reg += r.pushed as f64;
+                eng += r.engine as f64;
+                rr += r.pushed as f64 / b;
+                er += r.engine as f64 / b;
+                rok += usize::from(r.pushed <= 2 * bytes + env);
+                eok += usize::from(r.engine <= 2 * bytes + env);
+                layers += r.layers as f64;
+                envs += *env as f64;
+            }
+            println!(
+                "{label:<18} {plan:<8} {:>8.2}  {:>12.1}  {:>10.1}  {:>14.1}, {:>14.1}  {:>12.1}, {:>14.1}  {rok:>8}/{n}  {eok:>6}/{n}  {:>6.1}  {:>7.2}",
+                mib(new / n), mib(reg / n), mib(eng / n), rr / n, reg / new, er / n, eng / new, layers / n + 1.0, mib(envs / n)
+            );
+        }
+    };
+    let single = |list: &[&Edit]| -> Vec<(u64, u64, Replan, Replan)> {
+        list.iter()
+            .map(|e| {
+                let c = compare_following(graph, &e.graph, max);
+                (e.new_bytes, c.env_layer, c.today, c.follow)
+            })
+            .collect()
+    };
+    rows("add (single)", &single(&adds));
+    rows("remove leaf", &single(&removes));
+    let steps = sequence(graph, max, 20);
+    let (added, removed): (Vec<_>, Vec<_>) = steps
+        .iter()
+        .map(|s| {
+            let c = &s.compared;
+            (
+                s.what.starts_with("add"),
+                (s.new_bytes, c.env_layer, c.today, c.follow),
+            )
+        })
+        .partition(|(add, _)| *add);
+    let strip = |v: Vec<(bool, (u64, u64, Replan, Replan))>| {
+        v.into_iter().map(|(_, x)| x).collect::<Vec<_>>()
+    };
+    rows("add (20 in a row)", &strip(added));
+    rows("remove them", &strip(removed));
 }
 
 /// Re-planning after each edit: means over the edits of each kind.

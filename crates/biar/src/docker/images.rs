@@ -20,6 +20,16 @@ pub struct EngineImageLayers {
     pub layers: Vec<String>,
 }
 
+/// An image in the engine with its tags, labels and when it was last tagged here (RFC 3339, as
+/// the engine says it; none when it never was).
+#[derive(Debug, Clone)]
+pub struct LabelledImage {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub last_tag_time: Option<String>,
+}
+
 /// Who pulls from a registry: sent to the engine for that registry only.
 #[derive(Debug, Clone)]
 pub struct RegistryLogin {
@@ -61,6 +71,33 @@ impl Engine {
             found.push(EngineImageLayers {
                 id: image.id,
                 layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+            });
+        }
+        Ok(found)
+    }
+
+    /// The engine's images whose labels match `filter` (`key` or `key=value`), with their labels
+    /// and last tag time; one removed meanwhile is left out.
+    pub async fn images_matching(&self, filter: &str) -> Result<Vec<LabelledImage>, DockerError> {
+        let filters = HashMap::from([("label".to_string(), vec![filter.to_string()])]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(DockerError::api("listing images"))?;
+        let mut found = Vec::with_capacity(images.len());
+        for image in images {
+            let Ok(inspect) = self.docker.inspect_image(&image.id).await else {
+                continue; // removed meanwhile
+            };
+            found.push(LabelledImage {
+                id: image.id,
+                tags: image.repo_tags,
+                labels: image.labels,
+                last_tag_time: inspect.metadata.and_then(|m| m.last_tag_time),
             });
         }
         Ok(found)

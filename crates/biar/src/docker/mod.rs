@@ -44,5 +44,5 @@ pub use container::{
 };
 pub use error::DockerError;
 pub use image_files::{ImageConfig, ImageFiles, PathStat};
-pub use images::{EngineImageLayers, PullLine, RegistryLogin};
+pub use images::{EngineImageLayers, LabelledImage, PullLine, RegistryLogin};
 pub use offline::debs_cache_dir;

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::cache::{LayerCache, LayerDescriptor};
+use super::follow::{plan_following, LayerRecord, LABEL_LAYERS};
 use super::layer::{expect_end, write_layer_from, NarSource};
 use super::plan::{plan_with, LayerPlan, Strategy};
 use super::root::{find_ca_bundle, root_layer, RootSpec};
@@ -34,6 +35,9 @@ pub struct ImageInput<'a> {
     pub closure: &'a ClosureGraph,
     pub settings: &'a ImageSettings,
     pub strategy: Strategy,
+    /// The recorded layers of the previous image of this name: the plan follows them
+    /// ([`super::plan_following`]); without one, the plan of `strategy`.
+    pub previous: Option<&'a LayerRecord>,
     /// Extra labels: configuration hashes, package list (see `build` in the CLI).
     pub labels: BTreeMap<String, String>,
 }
@@ -297,9 +301,13 @@ pub async fn describe(
         input.settings.max_layers,
         input.strategy,
     );
+    let previous = input.previous.cloned();
     let lookup = cache.clone();
     let (plan, cached) = tokio::task::spawn_blocking(move || {
-        let plan = plan_with(&closure, settings, strategy)?;
+        let plan = match &previous {
+            Some(record) => plan_following(&closure, settings, record)?,
+            None => plan_with(&closure, settings, strategy)?,
+        };
         let cached: Vec<Option<LayerDescriptor>> =
             plan.layers.iter().map(|l| lookup.get(&l.paths)).collect();
         Ok::<_, ImageError>((plan, cached))
@@ -470,6 +478,12 @@ fn config_json(input: &ImageInput<'_>, spec: &RootSpec, plan: &LayerPlan) -> ser
         );
     }
     labels.insert(LABEL_IMAGE.to_string(), "1".to_string());
+    // What the next plan of this name follows.
+    let generation = input.previous.map_or(1, |p| p.generation + 1);
+    labels.insert(
+        LABEL_LAYERS.to_string(),
+        LayerRecord::of(plan, generation).to_label(),
+    );
     labels.insert("biar.env".to_string(), input.env_path.to_string());
     let mut history: Vec<serde_json::Value> = plan
         .layers

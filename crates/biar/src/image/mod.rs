@@ -28,6 +28,7 @@ mod assemble;
 mod blob_dir;
 mod cache;
 mod error;
+mod follow;
 mod in_engine;
 pub mod layer;
 mod listing;
@@ -36,6 +37,7 @@ pub mod nar;
 mod plan;
 #[cfg(any(test, feature = "research"))]
 mod plan_edits;
+mod previous;
 #[cfg(feature = "research")]
 pub mod research;
 pub mod root;
@@ -51,8 +53,10 @@ pub use assemble::{
 pub use blob_dir::{valid_digest, BlobDir, PartialBlob};
 pub use cache::{LayerCache, LayerDescriptor};
 pub use error::ImageError;
+pub use follow::{plan_following, LayerRecord, RecordedLayer, LABEL_LAYERS};
 pub use in_engine::layers_in_engine;
 pub use layer::{BuilderStore, Digest, DumpStore, ListStream, LocalStore, NarSource, NarStream};
 pub(crate) use load::image_exists;
 pub use load::{load, load_into_docker, load_layout, LoadSummary, Loaded};
 pub use plan::{plan, plan_with, LayerPlan, PlannedLayer, Strategy};
+pub use previous::{newest, previous_in_engine, PreviousImage, LABEL_NAME};

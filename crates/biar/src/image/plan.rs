@@ -154,12 +154,12 @@ fn sizes(graph: &ClosureGraph) -> HashMap<&str, u64> {
 }
 
 /// The graph as indices: `refs[i]` are the paths `i` references (self-references dropped).
-struct Indexed<'a> {
-    names: Vec<&'a str>,
-    refs: Vec<Vec<usize>>,
+pub(super) struct Indexed<'a> {
+    pub(super) names: Vec<&'a str>,
+    pub(super) refs: Vec<Vec<usize>>,
 }
 
-fn index(graph: &ClosureGraph) -> Result<Indexed<'_>, ImageError> {
+pub(super) fn index(graph: &ClosureGraph) -> Result<Indexed<'_>, ImageError> {
     let mut names: Vec<&str> = graph.paths.iter().map(|p| p.path.as_str()).collect();
     // Name first, hash last: every tie-break of the plans follows this order, so a rebuild that
     // gives a path a new hash (and nothing else) plans the same layers in the same stack. Sorted
@@ -190,7 +190,7 @@ fn index(graph: &ClosureGraph) -> Result<Indexed<'_>, ImageError> {
 }
 
 /// Referrers before the paths they reference (Kahn's algorithm); an error on a cycle.
-fn topological(ix: &Indexed) -> Result<Vec<usize>, ImageError> {
+pub(super) fn topological(ix: &Indexed) -> Result<Vec<usize>, ImageError> {
     let n = ix.names.len();
     let mut indegree = vec![0usize; n];
     for rs in &ix.refs {
@@ -341,7 +341,7 @@ pub fn plan_cochange(graph: &ClosureGraph, max_layers: usize) -> Result<LayerPla
 
 /// closure[u] = u and everything it references, transitively, as a bitset over path indices
 /// (filled in reverse topological order, so every reference is done first).
-fn closure_bitsets(ix: &Indexed, order: &[usize]) -> Vec<Vec<u64>> {
+pub(super) fn closure_bitsets(ix: &Indexed, order: &[usize]) -> Vec<Vec<u64>> {
     let n = ix.names.len();
     let words = n.div_ceil(64);
     let mut closure = vec![vec![0u64; words]; n];

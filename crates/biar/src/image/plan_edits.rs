@@ -5,7 +5,8 @@
 
 use std::collections::HashSet;
 
-use super::plan::LayerPlan;
+use super::follow::{plan_following, LayerRecord};
+use super::plan::{plan_cochange, LayerPlan};
 use crate::nixbuild::{ClosureGraph, StorePathInfo};
 
 /// What re-planning after an edit costs, comparing the plan before with the plan after.
@@ -24,6 +25,9 @@ pub struct Replan {
     pub floor: u64,
     /// Bottom layers identical before and after: what a Docker engine keeps.
     pub kept_layers: usize,
+    /// Bytes of the layers above those: what a Docker engine receives (a layer's identity
+    /// includes every layer below it).
+    pub engine: u64,
     /// Store layers after the edit.
     pub layers: usize,
 }
@@ -55,6 +59,10 @@ pub fn replan(before: &LayerPlan, after: &LayerPlan, old_graph: &ClosureGraph) -
         .zip(&after.layers)
         .take_while(|(a, b)| a.paths == b.paths)
         .count();
+    r.engine = after.layers[r.kept_layers..]
+        .iter()
+        .map(|l| l.nar_size)
+        .sum();
     r
 }
 
@@ -227,4 +235,101 @@ pub fn sample_edits(graph: &ClosureGraph, adds: usize, removes: usize) -> Vec<Ed
         });
     }
     edits
+}
+
+/// Re-planning after an edit with today's plan (from scratch, [`plan_cochange`]) and with the plan
+/// that follows the image made before the edit ([`plan_following`] of its [`LayerRecord`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Compared {
+    pub today: Replan,
+    pub follow: Replan,
+    /// Bytes of the layers of the image before the edit that hold a root of the closure (the
+    /// environment, which every edit changes): the allowance over 2x the new bytes.
+    pub env_layer: u64,
+}
+
+/// Bytes of the layers of `plan` holding one of `graph`'s roots.
+fn env_layer(plan: &LayerPlan, graph: &ClosureGraph) -> u64 {
+    plan.layers
+        .iter()
+        .filter(|l| l.paths.iter().any(|p| graph.roots.contains(p)))
+        .map(|l| l.nar_size)
+        .sum()
+}
+
+/// [`Compared`] for `edit` of `graph`, whose image was planned from scratch.
+pub fn compare_following(graph: &ClosureGraph, edited: &ClosureGraph, max: usize) -> Compared {
+    let before = plan_cochange(graph, max).expect("a valid graph");
+    let record = LayerRecord::of(&before, 1);
+    let today = plan_cochange(edited, max).expect("a valid graph");
+    let follow = plan_following(edited, max, &record).expect("a valid graph");
+    Compared {
+        today: replan(&before, &today, graph),
+        follow: replan(&before, &follow, graph),
+        env_layer: env_layer(&before, graph),
+    }
+}
+
+/// One step of [`sequence`]: what it was, the new paths' bytes, and what each plan re-sent.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "research"), allow(dead_code))]
+pub struct Step {
+    pub what: String,
+    pub new_bytes: u64,
+    pub compared: Compared,
+}
+
+/// `adds` successive additions (as [`sample_edits`]', each on the image before it), then the
+/// removal of what they added, oldest first: each plan follows its own previous image.
+pub fn sequence(graph: &ClosureGraph, max: usize, adds: usize) -> Vec<Step> {
+    let mut names: Vec<&str> = graph
+        .paths
+        .iter()
+        .map(|p| p.path.as_str())
+        .filter(|p| !graph.roots.iter().any(|r| r == p))
+        .collect();
+    names.sort_unstable_by_key(|p| name(p));
+    let sizes = [100_000u64, 500_000, 1_000_000, 2_000_000, 5_000_000];
+    let mut g = graph.clone();
+    let mut today = plan_cochange(&g, max).expect("a valid graph");
+    let mut follow = today.clone();
+    // The allowance stays the first image's environment layer: what it carries later is cost.
+    let env = env_layer(&today, &g);
+    let mut generation = 1;
+    let mut steps = Vec::new();
+    let mut step = |what: String, next: ClosureGraph, new_bytes: u64, g: &mut ClosureGraph| {
+        let t = plan_cochange(&next, max).expect("a valid graph");
+        let f = plan_following(&next, max, &LayerRecord::of(&follow, generation))
+            .expect("a valid graph");
+        generation += 1;
+        steps.push(Step {
+            what,
+            new_bytes,
+            compared: Compared {
+                today: replan(&today, &t, g),
+                follow: replan(&follow, &f, g),
+                env_layer: env,
+            },
+        });
+        (today, follow) = (t, f);
+        *g = next;
+    };
+    for k in 0..adds {
+        let reference = names[(k * 37) % names.len()];
+        let size = sizes[k % sizes.len()];
+        let (next, new_bytes) = with_added(&g, &format!("seq-{k}"), size, reference);
+        step(format!("add seq-{k}"), next, new_bytes, &mut g);
+    }
+    for k in 0..adds {
+        let path = g
+            .paths
+            .iter()
+            .find(|p| name(&p.path) == format!("seq-{k}"))
+            .expect("added before")
+            .path
+            .clone();
+        let (next, new_bytes) = without(&g, &path);
+        step(format!("remove seq-{k}"), next, new_bytes, &mut g);
+    }
+    steps
 }

@@ -53,6 +53,7 @@ pub fn input<'a>(graph: &'a ClosureGraph, settings: &'a ImageSettings) -> ImageI
         closure: graph,
         settings,
         strategy: Strategy::default(),
+        previous: None,
         labels: BTreeMap::new(),
     }
 }

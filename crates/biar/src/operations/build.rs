@@ -231,12 +231,15 @@ async fn image_steps(
             .unwrap_or("latest")
             .to_string(),
     });
+    // The plan follows the newest earlier image of this name, so an edit re-sends what changed.
+    let previous = super::previous_image(&engine, project, &reference, options.push.as_ref()).await;
     let input = ImageInput {
         reference: reference.clone(),
         env_path: &built.env_path,
         closure: &built.closure,
         settings: &project.config.image,
         strategy: Default::default(),
+        previous: previous.as_ref().map(|p| &p.record),
         labels: labels(project, &reference, &built.packages),
     };
     let source = BuilderStore {

@@ -74,12 +74,16 @@ pub async fn diff_project(
     )
     .await?;
     let result = async {
+        // The layers a push would make: following the image a push would follow.
+        let target = RegistryTarget::from_config(&project.config);
+        let previous = super::previous_image(&engine, project, &reference, target.as_ref()).await;
         let input = ImageInput {
             reference: reference.clone(),
             env_path: &built.env_path,
             closure: &built.closure,
             settings: &project.config.image,
             strategy: Default::default(),
+            previous: previous.as_ref().map(|p| &p.record),
             labels: super::labels(project, &reference, &built.packages),
         };
         let source = BuilderStore {
@@ -95,7 +99,7 @@ pub async fn diff_project(
             _ = cancel.cancelled() => return Err(crate::nixbuild::BuildError::Cancelled.into()),
             r = assemble => r?,
         };
-        let push = match RegistryTarget::from_config(&project.config) {
+        let push = match target {
             Some(target) => {
                 Some(crate::registry::predict_push(&target, &reference, &image.push_image()).await?)
             }

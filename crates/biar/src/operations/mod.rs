@@ -5,6 +5,7 @@
 //!   push to a registry, unless `name:tag` is already there.
 //! - [`build_into_store`]: the same build into a content-addressed folder or a backing registry,
 //!   for the image server.
+//! - [`previous_image`]: the earlier image of the same name whose layers a build's plan follows.
 //! - [`push_target`]: where a push goes (bad input when the project names no registry).
 //! - [`image_state`], [`docker_version`]: what the status line and `run` look at.
 //! - [`run_spec`]: how the environment runs; [`run_project`]: the project's image with its shell;
@@ -28,6 +29,7 @@ mod error;
 mod generations;
 mod inspect;
 mod overview;
+mod previous;
 mod pull;
 mod run_spec;
 mod state;
@@ -42,6 +44,7 @@ pub use error::Error;
 pub use generations::{generation_image, generations, Found, GenerationImage};
 pub use inspect::{inspect_closure, model_of, Inspected};
 pub use overview::{overview, FileOverview, Overview};
+pub use previous::previous_image;
 pub use pull::{pull, PullEvent, Pulled};
 pub use run_spec::{run_image, run_project, run_spec};
 pub use state::{docker_version, image_state, ImageState};

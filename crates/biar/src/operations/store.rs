@@ -85,6 +85,7 @@ pub async fn build_into_store(
             closure: &built.closure,
             settings: &project.config.image,
             strategy: Default::default(),
+            previous: None,
             labels: super::labels(project, &reference, &built.packages),
         };
         let source: Arc<dyn NarSource> = Arc::new(BuilderStore {

@@ -8,6 +8,7 @@ pub mod cred_helper;
 mod error;
 pub mod locations;
 mod predict;
+mod previous;
 mod pull;
 mod push;
 mod reference;
@@ -17,6 +18,7 @@ pub use auth::Credentials;
 pub use client::{Client, ClientOptions, FetchedManifest, Mount, Scope};
 pub use error::RegistryError;
 pub use predict::{predict_push, BlobFate, PredictedBlob, PushPrediction};
+pub use previous::previous_in_registry;
 pub use pull::{pull_into_docker, PullProgress};
 pub use push::{push_image, OpenLayer, PushOptions, PushSummary};
 // The OCI vocabulary the registry speaks, under the names its callers know.

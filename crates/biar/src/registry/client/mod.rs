@@ -17,6 +17,7 @@ mod blobs;
 mod classify;
 mod http;
 mod manifests;
+mod read;
 
 use std::path::PathBuf;
 use std::sync::Arc;
