@@ -55,6 +55,7 @@ async fn main() {
             settings: &settings,
             strategy: Default::default(),
             labels: BTreeMap::new(),
+            previous: None,
         };
         let started = Instant::now();
         let image = assemble(&input, source.as_ref(), &cache, &|_| {})
