@@ -3,10 +3,12 @@
 //! what Ctrl-C and SIGTERM do meanwhile. `build` prints its results on stdout; `run`, which builds
 //! a missing image first, sends them to stderr so its stdout carries only the command's output.
 
+mod env;
 mod observer;
 mod progress;
 mod signals;
 
+pub use env::{build_env, NixBuildSpan};
 pub use signals::cancelled_by;
 
 use std::path::PathBuf;
