@@ -359,11 +359,12 @@ impl App {
             },
             Action::BuildFinished(result) => match result {
                 Ok(_) => {
-                    // `r`'s build may have made no image (the environment runs from the store
-                    // volume): the image state stays as it was.
-                    if !std::mem::take(&mut self.build_for_run) {
-                        next.push(Action::Image(ImageState::Local));
-                    }
+                    // `r`'s build made no image (the environment runs from the store volume).
+                    next.push(Action::Image(if std::mem::take(&mut self.build_for_run) {
+                        ImageState::Environment
+                    } else {
+                        ImageState::Local
+                    }));
                     if std::mem::take(&mut self.run_after_build) {
                         next.push(Action::HideBuild);
                         self.effects.push(Effect::Attach);

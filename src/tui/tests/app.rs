@@ -115,12 +115,11 @@ fn run_builds_first_then_attaches() {
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('b'));
     assert!(app.take_effects().is_empty());
-    let before = app.status.image_state.clone();
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    // No image was made: no doctor, the image state stays.
+    // No image was made: no doctor.
     assert_eq!(app.take_effects(), vec![Effect::Attach]);
     assert!(!app.build.visible);
-    assert_eq!(app.status.image_state, before);
+    assert_eq!(app.status.image_state, ImageState::Environment);
     app.dispatch(Action::RunFinished(Ok(0)));
     // `b` builds the image as before: then `r` attaches straight away.
     press(&mut app, KeyCode::Char('b'));
