@@ -20,6 +20,18 @@ pub struct NixBuildSpan {
 }
 
 impl NixBuildSpan {
+    /// Notes `event`'s time when it starts or ends a derivation's build.
+    pub fn see(&mut self, event: &BuildEvent) {
+        let now = Instant::now();
+        match event {
+            BuildEvent::DerivationStarted { .. } => {
+                self.first_start.get_or_insert(now);
+            }
+            BuildEvent::DerivationFinished { .. } => self.last_end = Some(now),
+            _ => {}
+        }
+    }
+
     pub fn duration(&self) -> Duration {
         match (self.first_start, self.last_end) {
             (Some(a), Some(b)) if b > a => b - a,
@@ -49,15 +61,8 @@ pub async fn build_env(
         let span = span.clone();
         async move {
             while let Some(event) = rx.recv().await {
-                let now = Instant::now();
                 if let Ok(mut s) = span.lock() {
-                    match &event {
-                        BuildEvent::DerivationStarted { .. } => {
-                            s.first_start.get_or_insert(now);
-                        }
-                        BuildEvent::DerivationFinished { .. } => s.last_end = Some(now),
-                        _ => {}
-                    }
+                    s.see(&event);
                 }
                 // `Done` names the environment's path, not an image: nothing to show.
                 if !matches!(event, BuildEvent::Done { .. }) {

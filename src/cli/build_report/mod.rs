@@ -59,6 +59,16 @@ pub async fn build(
     options: &PipelineOptions,
     show: &Show,
 ) -> anyhow::Result<PipelineOutcome> {
+    build_timed(project, options, show, None).await
+}
+
+/// [`build`], noting in `span` when Nix built derivations (`run --timings`).
+pub async fn build_timed(
+    project: &Project,
+    options: &PipelineOptions,
+    show: &Show,
+    span: Option<Arc<Mutex<NixBuildSpan>>>,
+) -> anyhow::Result<PipelineOutcome> {
     let cancel = CancellationToken::new();
     let phase = Phase::default();
     tokio::spawn(signals::handle(
@@ -74,6 +84,9 @@ pub async fn build(
         let reporter = reporter.clone();
         async move {
             while let Some(event) = rx.recv().await {
+                if let Some(span) = &span {
+                    lock(span).see(&event);
+                }
                 lock(&reporter).on(&event);
             }
             lock(&reporter).finish();
@@ -106,8 +119,8 @@ pub async fn build(
     Ok(outcome)
 }
 
-fn lock(reporter: &Mutex<Reporter>) -> std::sync::MutexGuard<'_, Reporter> {
-    reporter.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(value: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    value.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Shows the progress of a Nix build that makes no image (`closure`, `diff`) on stderr: a spinner

@@ -109,7 +109,12 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             if !engine.image_exists(&image).await? {
                 match (&project, &args.image) {
                     // The project's own image: build it (and load it into Docker) first.
-                    (Some(p), None) => build_first(p, &image, args.builder.create_builder).await?,
+                    (Some(p), None) => {
+                        timings.mark("build_start");
+                        let span = build_first(p, &image, args.builder.create_builder).await?;
+                        timings.mark("build_end");
+                        timings.nix(span);
+                    }
                     _ => return Err(biar::run::RunError::ImageMissing { image }.into()),
                 }
             }
@@ -147,7 +152,7 @@ async fn build_first(
     project: &Project,
     image: &str,
     create_builder: Option<biar::docker::BuilderSource>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<build_report::NixBuildSpan> {
     errln!("{image} is not in Docker yet: building it first");
     let show = Show {
         json: false,
@@ -159,10 +164,12 @@ async fn build_first(
         create_builder,
         ..PipelineOptions::default()
     };
-    build_report::build(project, &options, &show)
+    let span = std::sync::Arc::new(std::sync::Mutex::new(build_report::NixBuildSpan::default()));
+    build_report::build_timed(project, &options, &show, Some(span.clone()))
         .await
         .with_context(|| format!("building {image} failed; nothing was run"))?;
-    Ok(())
+    let span = span.lock().map(|s| *s).unwrap_or_default();
+    Ok(span)
 }
 
 /// `--timings`: when each step of `run` happened, in seconds since it began, printed as one JSON

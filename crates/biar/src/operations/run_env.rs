@@ -117,23 +117,31 @@ pub async fn build_env(
         paths: built.closure.paths.iter().map(|p| p.path.clone()).collect(),
     };
     record(project, &env, &built).await;
-    finish(built, &events, &cancel).await;
+    finish(project, built, &events, &cancel).await;
     events.send(progress::BuildEvent::Done {
         reference: env.env_path.clone(),
     });
     Ok(env)
 }
 
-/// After the build: its paths to the user's binary cache if asked, then the builder container
-/// goes away in the background (the run does not wait for its removal).
-async fn finish(built: BuildOutput, events: &progress::Sender, cancel: &CancellationToken) {
+/// After the build: its paths to the user's binary cache if asked, then the builder container is
+/// parked for this process's next build (`docker::warm`; the run does not wait for anything).
+async fn finish(
+    project: &Project,
+    built: BuildOutput,
+    events: &progress::Sender,
+    cancel: &CancellationToken,
+) {
     if let Some(target) = &built.cache_push {
         if !cancel.is_cancelled() {
             crate::nixbuild::cache::push(&built.container, target, &built.env_path, events).await;
         }
     }
-    let container = built.container;
-    tokio::spawn(container.remove());
+    // Kept for this process's next build (the TUI's next `r`); a CLI run ends with it.
+    let engine = built.container.engine().clone();
+    built
+        .container
+        .park(&engine, &project.config.builder, &built.host_dirs);
 }
 
 /// The environment as a generation of the project (`history`, `diff`, and the next run's
