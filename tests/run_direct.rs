@@ -108,6 +108,34 @@ fn the_environment_from_the_store_is_the_image_environment() {
     assert_eq!(again, direct);
     assert!(!stderr.contains("evaluate"), "{stderr}");
     assert!(!stderr.contains("build_start"), "{stderr}");
+    // Without the view of the closure (made by the build, gone here): one bind per store path,
+    // the same environment.
+    let env = direct
+        .lines()
+        .find(|l| l.starts_with("/bin -> "))
+        .unwrap()
+        .trim_start_matches("/bin -> /nix/store/");
+    let (builder, volume) = common::builder_of(&dir);
+    let removed = std::process::Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "-v",
+            &format!("{volume}:/nix"),
+            &builder,
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "chmod -R u+w /nix/var/biar/views/{0} && rm -rf /nix/var/biar/views/{0}",
+            &env[..32]
+        ))
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
+    let (paths, stderr) = run(tmp.path(), &dir, &[], &["sh", "-c", CHECKS]);
+    assert_eq!(paths, direct);
+    assert!(stderr.contains(r#""path":"direct""#), "{stderr}");
 
     // The image of the same configuration, built and loaded as before.
     let (image, stderr) = run(tmp.path(), &dir, &["--via-image"], &["sh", "-c", CHECKS]);
@@ -183,7 +211,7 @@ fn an_edit_rebuilds_in_nix_only_and_history_records_the_run() {
     assert_eq!(runs, 2, "{history}");
 }
 
-/// A recorded environment whose paths are gone from the store (collected, or another volume):
+/// A recorded environment gone from the store (collected, or another volume):
 /// the engine refuses the bind, nothing started, and the image path runs instead.
 #[test]
 fn a_store_path_gone_falls_back_to_the_image() {
@@ -202,10 +230,12 @@ fn a_store_path_gone_falls_back_to_the_image() {
         .unwrap()
         .unwrap()
         .path();
+    // The environment it recorded is one no store has (nor a view of its closure).
     let text = std::fs::read_to_string(&file).unwrap();
-    let gone = "/nix/store/00000000000000000000000000000000-gone-1.0";
-    let text = text.replacen("\"paths\": [", &format!("\"paths\": [\n\"{gone}\","), 1);
-    std::fs::write(&file, text).unwrap();
+    let history: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let env = history["generations"][0]["env_path"].as_str().unwrap();
+    let hash = &env["/nix/store/".len()..][..32];
+    std::fs::write(&file, text.replace(hash, &"0".repeat(32))).unwrap();
 
     let (out, stderr) = run(tmp.path(), &dir, &[], &["hello"]);
     assert_eq!(out, "Hello, world!\n");

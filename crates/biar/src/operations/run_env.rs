@@ -116,12 +116,33 @@ pub async fn build_env(
         env_path: built.env_path.clone(),
         paths: built.closure.paths.iter().map(|p| p.path.clone()).collect(),
     };
+    make_view(&built, &env).await;
     record(project, &env, &built).await;
     finish(project, built, &events, &cancel).await;
     events.send(progress::BuildEvent::Done {
         reference: env.env_path.clone(),
     });
     Ok(env)
+}
+
+/// The closure as one folder of hard links in the store volume (`run::direct::VIEW_SCRIPT`), so
+/// the run binds one folder, not one per store path. Failing (a file with too many links, say),
+/// the run binds each path: logged.
+async fn make_view(built: &BuildOutput, env: &DirectEnv) {
+    let Some(view) = crate::run::direct::view_of(&env.env_path) else {
+        return;
+    };
+    let mut argv = vec![
+        "sh",
+        "-c",
+        crate::run::direct::VIEW_SCRIPT,
+        "sh",
+        view.as_str(),
+    ];
+    argv.extend(env.paths.iter().map(String::as_str));
+    if let Err(e) = built.container.exec_checked(&argv).await {
+        tracing::warn!("making the view of the closure: {e}");
+    }
 }
 
 /// After the build: its paths to the user's binary cache if asked, then the builder container is

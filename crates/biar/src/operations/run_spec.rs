@@ -71,6 +71,7 @@ pub fn direct_run_spec(
         },
         paths: env.paths.clone(),
         store_volume: project.config.builder.store_volume.clone(),
+        view: crate::run::direct::view_of(&env.env_path),
     });
     Ok(spec)
 }

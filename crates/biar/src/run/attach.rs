@@ -141,7 +141,26 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
     }
     let mut sent: Option<Manifest> = None;
     let run = async {
-        let id = create(engine, spec, &name, copy.as_ref(), direct.as_ref()).await?;
+        let id = match create(engine, spec, &name, copy.as_ref(), direct.as_ref()).await {
+            // No view of the closure in the volume (made by an older biar-tui, or gone): one
+            // bind per store path instead.
+            Err(RunError::DirectUnavailable { .. })
+                if spec.direct.as_ref().is_some_and(|d| d.view.is_some()) =>
+            {
+                let d = spec.direct.as_ref().expect("checked");
+                let paths = DirectRoot {
+                    view: None,
+                    ..d.clone()
+                };
+                let retry = direct.as_ref().map(|p| PreparedDirect {
+                    root_image: p.root_image.clone(),
+                    binds: paths.binds(&p.mountpoint).unwrap_or_default(),
+                    mountpoint: p.mountpoint.clone(),
+                });
+                create(engine, spec, &name, copy.as_ref(), retry.as_ref()).await?
+            }
+            other => other?,
+        };
         if let Some(c) = &copy {
             spec.notices.say(&format!(
                 "workdir/ is copied to the engine at {} (it cannot see this machine's files), \
@@ -283,6 +302,7 @@ fn unique_name() -> String {
 struct PreparedDirect {
     root_image: String,
     binds: Vec<(String, String)>,
+    mountpoint: String,
 }
 
 async fn prepare_direct(engine: &Engine, d: &DirectRoot) -> Result<PreparedDirect, RunError> {
@@ -301,7 +321,11 @@ async fn prepare_direct(engine: &Engine, d: &DirectRoot) -> Result<PreparedDirec
     let root_image = super::direct::ensure_root_image(engine, d)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    Ok(PreparedDirect { root_image, binds })
+    Ok(PreparedDirect {
+        root_image,
+        binds,
+        mountpoint,
+    })
 }
 
 async fn create(

@@ -35,7 +35,35 @@ pub struct DirectRoot {
     pub paths: Vec<String>,
     /// The store volume holding them (`builder.storeVolume`).
     pub store_volume: String,
+    /// A folder of the volume holding exactly the closure as hard links ([`view_of`]), mounted
+    /// whole at `/nix/store` when it is there (one bind, not one per path).
+    pub view: Option<String>,
 }
+
+/// Where in the store volume the view of `env_path`'s closure lies: `var/biar/views/<hash>`,
+/// made by `operations::build_env` in the builder (see [`VIEW_SCRIPT`]).
+pub fn view_of(env_path: &str) -> Option<String> {
+    let name = store_name(env_path)?;
+    let hash = name.split('-').next()?;
+    Some(format!("var/biar/views/{hash}"))
+}
+
+/// Makes `/nix/$1` (a [`view_of`]) from the store paths that follow, unless it exists: each
+/// path's tree copied as hard links (no data copied; the same filesystem), into a temporary
+/// folder renamed at the end, so a view is whole or absent. Views not made or used for a week
+/// go (their folders are read-only, like the store's). Paths arrive as arguments, never as
+/// shell text.
+pub const VIEW_SCRIPT: &str = r#"set -e
+view=/nix/$1; shift
+if [ ! -d "$view" ]; then
+  mkdir -p /nix/var/biar/views
+  rm -rf "$view.tmp"; mkdir "$view.tmp"
+  cp -al "$@" "$view.tmp/"
+  mv "$view.tmp" "$view"
+fi
+touch "$view"
+find /nix/var/biar/views -mindepth 1 -maxdepth 1 -mtime +7 -exec sh -c 'chmod -R u+w "$1"; rm -rf "$1"' sh {} \;
+"#;
 
 impl DirectRoot {
     /// The read-only binds of the closure, `(source on the engine's host, target)`, for a volume
@@ -43,6 +71,12 @@ impl DirectRoot {
     /// must never lead out of the store.
     pub fn binds(&self, mountpoint: &str) -> Result<Vec<(String, String)>, RunError> {
         let mountpoint = mountpoint.trim_end_matches('/');
+        if let Some(view) = &self.view {
+            return Ok(vec![(
+                format!("{mountpoint}/{view}"),
+                "/nix/store".to_string(),
+            )]);
+        }
         self.paths
             .iter()
             .map(|path| {
@@ -178,6 +212,7 @@ mod tests {
             },
             paths: vec!["/nix/store/abcdefghijklmnopqrstuvwxyz012345-biar-env".into()],
             store_volume: "biar-nix-store".into(),
+            view: None,
         }
     }
 
@@ -192,6 +227,24 @@ mod tests {
                 "/nix/store/abcdefghijklmnopqrstuvwxyz012345-biar-env".to_string()
             )]
         );
+    }
+
+    #[test]
+    fn a_view_is_one_bind_at_the_store() {
+        let mut r = root();
+        r.view = view_of(&r.root.env_path);
+        assert_eq!(
+            r.view.as_deref(),
+            Some("var/biar/views/abcdefghijklmnopqrstuvwxyz012345")
+        );
+        assert_eq!(
+            r.binds("/v/_data").unwrap(),
+            [(
+                "/v/_data/var/biar/views/abcdefghijklmnopqrstuvwxyz012345".to_string(),
+                "/nix/store".to_string()
+            )]
+        );
+        assert_eq!(view_of("/etc/../x"), None);
     }
 
     #[test]
