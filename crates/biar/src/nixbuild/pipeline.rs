@@ -393,17 +393,22 @@ async fn build_in(
     }
     let env_path = env_path_from(&run.stdout)?;
 
-    let collisions = super::collisions::find(container, &run.origins).await?;
-    for c in &collisions {
+    // Two execs at once: neither waits for the other (the events keep their order).
+    let (collisions, closure) = tokio::join!(
+        super::collisions::find(container, &run.origins),
+        closure_in(container, &env_path)
+    );
+    for c in collisions.as_deref().unwrap_or_default() {
         events.send(BuildEvent::Collision {
             file: c.file.clone(),
             winner: c.winner.clone(),
             others: c.others.clone(),
         });
     }
+    let collisions = collisions?;
 
     stage(events, Stage::Closure);
-    let closure = closure_in(container, &env_path).await?;
+    let closure = closure?;
     Ok((env_path, closure, collisions))
 }
 
