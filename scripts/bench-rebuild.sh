@@ -159,6 +159,10 @@ edit_to_shell() {
     edit_shell_run "es-$path-c" $flag
     OUR_IMAGES+=("$("$BIAR" -p "$P" hash --json | python3 -c "import json,sys; print(json.load(sys.stdin)['reference'])")")
   done
+  # The root images the direct runs loaded (`<image name>-direct:<digest>`, a few kB each).
+  local name
+  name=$("$BIAR" -p "$P" hash --json | python3 -c "import json,sys; print(json.load(sys.stdin)['reference'].split(':')[0])")
+  while read -r ref; do OUR_IMAGES+=("$ref"); done < <(docker images "$name-direct" --format '{{.Repository}}:{{.Tag}}')
   echo
   echo "== edit → shell results (load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores): s from run's start to the command running, minus Nix's build"
   row() { printf '%-62s %10s %10s %10s\n' "$@"; }
