@@ -8,6 +8,10 @@
 # against the baseline of the BIAR prototype / nix-build-pack-docker: the whole closure as one
 # tarball layer piped into `docker load`, full and after the same change. Also: layer streaming
 # throughput against `sha256sum` over the same bytes. Prints figures and ratios.
+# Then edit → shell (issue 17, `edit_to_shell` below): `run -- true` after adding a small package,
+# after one leaf changed, and with no change, from the store volume (no image) side by side with
+# the image path (`run --via-image`: Nix build, layers, load, run); `EDIT_SHELL_ONLY=1` runs this
+# section alone (with its own first build).
 #
 # Needs the offline builder image (`biar-tui builder create --offline`) and Debian's
 # docker-registry (started here on a free loopback port). Takes several minutes (Nix writes
@@ -164,6 +168,68 @@ streaming() { # $1 = closure json
   "$BENCH_LAYERS" "$HELPER" "$1" tar dump | tee "$WORK/bench-layers.out" | sed 's/^/    /'
 }
 
+# Edit → shell (issue 17 target 1): the time from the start of `run` to the command running
+# (`run --timings`: `started`), minus the time Nix spent building new derivations (`nix_build`,
+# from the first derivation started to the last finished); evaluation, builder start, closure
+# query, image steps and the container count against us. Each path (direct: from the store
+# volume; image: `--via-image`, today's Nix build + layers + load + run) on its own salts, so
+# both build the same new derivations: first a build and a run of the base (not timed), then
+# (a) a small new package added, (b) one leaf changed, (c) no change.
+edit_to_shell() {
+  local path flag
+  echo "== edit → shell: run -- true after an edit, from the store volume vs the image"
+  for path in direct image; do
+    flag=
+    [ $path = image ] && flag=--via-image
+    local small="(pkgs.sleeper { seconds = 0; salt = \"$path-small-$ID\"; })"
+    local added="(pkgs.sleeper { seconds = 0; salt = \"$path-added-$ID\"; })"
+    printf '{ pkgs }: [ (pkgs.benchClosure { unique = " %s"; }) %s ]\n' "$ID" "$small" >"$P/user.nix"
+    "$BIAR" -p "$P" run $flag -- true >/dev/null 2>&1
+    printf '{ pkgs }: [ (pkgs.benchClosure { unique = " %s"; }) %s %s ]\n' "$ID" "$small" "$added" >"$P/user.nix"
+    edit_shell_run "es-$path-a" $flag
+    printf '{ pkgs }: [ (pkgs.benchClosure { unique = " %s"; change = "%s"; salt = "%s-leaf-%s"; }) %s %s ]\n' \
+      "$ID" "$CHANGE" "$path" "$ID" "$small" "$added" >"$P/user.nix"
+    edit_shell_run "es-$path-b" $flag
+    edit_shell_run "es-$path-c" $flag
+    OUR_IMAGES+=("$("$BIAR" -p "$P" hash --json | python3 -c "import json,sys; print(json.load(sys.stdin)['reference'])")")
+  done
+  # The root images the direct runs loaded (`<image name>-direct:<digest>`, a few kB each).
+  local name
+  name=$("$BIAR" -p "$P" hash --json | python3 -c "import json,sys; print(json.load(sys.stdin)['reference'].split(':')[0])")
+  while read -r ref; do OUR_IMAGES+=("$ref"); done < <(docker images "$name-direct" --format '{{.Repository}}:{{.Tag}}')
+  echo
+  echo "== edit → shell results (load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores): s from run's start to the command running, minus Nix's build"
+  row() { printf '%-62s %10s %10s %10s\n' "$@"; }
+  row "" "direct" "image" "ratio"
+  for c in a b c; do
+    case $c in
+      a) what="(a) a small package added (target ≤ 1.0)" ;;
+      b) what="(b) one leaf changed ($CHANGE)" ;;
+      c) what="(c) no change (target ≤ 0.5)" ;;
+    esac
+    local d i
+    d=$(edit_shell_figure "es-direct-$c")
+    i=$(edit_shell_figure "es-image-$c")
+    row "$what" "$d" "$i" "$(ratio "$i" "$d")x"
+    row "    of which Nix built derivations, s (subtracted)" "$(edit_shell_field "es-direct-$c" nix_build)" "$(edit_shell_field "es-image-$c" nix_build)" ""
+  done
+}
+# `run --timings … -- true`, its timings line kept as $WORK/$1.timing.
+edit_shell_run() { # $1 = label, $2… = run arguments
+  local label=$1
+  shift
+  "$BIAR" -p "$P" run --timings "$@" -- true >/dev/null 2>"$WORK/$label.err" || { cat "$WORK/$label.err"; exit 1; }
+  grep '"run_timings"' "$WORK/$label.err" | tail -n 1 >"$WORK/$label.timing"
+  echo "    $label: $(cat "$WORK/$label.timing")"
+}
+edit_shell_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], 0))" "$WORK/$1.timing" "$2"; }
+edit_shell_figure() { python3 -c "import json,sys; t=json.load(open(sys.argv[1])); print(f\"{t['started'] - t.get('nix_build', 0):.3f}\")" "$WORK/$1.timing"; }
+
+if [ "${EDIT_SHELL_ONLY:-}" = 1 ]; then
+  edit_to_shell
+  exit 0
+fi
+
 # Push runs first (the issue's scenario), then load runs; each with its own cold layer cache and
 # its own change (a salt), so each (b) rebuilds the changed paths in Nix and measures their layers.
 if [ "$ONLY" != load ]; then
@@ -274,3 +340,6 @@ for mode in $modes; do
   row "($name d) package added: MB sent (new paths $new_mb MB; target ≤ 2x)" "$(cat "$WORK/${mode}d.sent")" "$new_mb" "$(ratio "$(cat "$WORK/${mode}d.sent")" "$new_mb")x"
   row "($name d) package added: image stage, s" "$(image_stage ${mode}d)" "" ""
 done
+
+echo
+edit_to_shell

@@ -1,6 +1,6 @@
-//! `biar-tui run` on a project whose image is not built yet: it builds it first (offline builder,
-//! test package set), mounts `workdir/` at the image's working directory, and returns the
-//! command's exit code.
+//! `biar-tui run` on a project whose environment is not built yet: it builds it first (offline
+//! builder, test package set), mounts `workdir/` at the image's working directory, and returns
+//! the command's exit code.
 
 mod common;
 
@@ -26,8 +26,10 @@ fn run_builds_first_and_mounts_workdir() {
     std::fs::write(dir.join("workdir/note.txt"), "a note from the host\n").unwrap();
     let _cleanup = ImagesNamed(prefix.clone());
 
+    // The image path (`--via-image`; without it the environment runs from the store volume,
+    // tests/run_direct.rs).
     let out = biar(tmp.path())
-        .args(["run", "--project"])
+        .args(["run", "--via-image", "--project"])
         .arg(&dir)
         .args(["--", "sh", "-c", "pwd; cat note.txt; hello; exit 7"])
         .assert()

@@ -127,7 +127,8 @@ fn search_add_run_hello_and_come_back() {
         back.lines().any(|l| l.contains("  hello ")),
         "hello still in the configuration:\n{back}"
     );
-    assert!(back.contains("built: local"), "{back}");
+    // `r` built the environment and ran it from the store volume: no image.
+    assert!(back.contains("built: environment"), "{back}");
 
     tmux.key("q");
     let start = Instant::now();

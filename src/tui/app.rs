@@ -77,6 +77,8 @@ pub struct App {
     pub should_quit: bool,
     /// `r` asked for a build first: attach when it succeeds.
     pub run_after_build: bool,
+    /// The build under way is `r`'s (`Request::BuildForRun`): it may make no image.
+    pub build_for_run: bool,
     /// Where `P` pushes, as the last loaded project says (`None`: no registry configured).
     pub registry: Option<String>,
     effects: Vec<Effect>,
@@ -102,6 +104,7 @@ impl App {
             banner: Banner::default(),
             should_quit: false,
             run_after_build: false,
+            build_for_run: false,
             registry: None,
             effects: Vec::new(),
         }
@@ -271,7 +274,14 @@ impl App {
                 next.push(Action::Doctor(DoctorState::Checking));
                 self.request(Request::Doctor);
             }
-            Action::Build if !self.build.running => self.request(Request::Build),
+            Action::Build if !self.build.running => {
+                self.build_for_run = self.run_after_build;
+                self.request(if self.build_for_run {
+                    Request::BuildForRun
+                } else {
+                    Request::Build
+                });
+            }
             Action::ShowExplorer => {
                 // One full view at a time.
                 self.generations.visible = false;
@@ -310,6 +320,8 @@ impl App {
             },
 
             Action::CreateBuilder(source) => {
+                // The whole pipeline follows (it makes the image).
+                self.build_for_run = false;
                 // The build view still holds the offer (components see the action after this).
                 let push = self.build.offer.as_ref().is_some_and(|o| o.push);
                 self.request(Request::CreateBuilder {
@@ -413,7 +425,12 @@ impl App {
             },
             Action::BuildFinished(result) => match result {
                 Ok(_) => {
-                    next.push(Action::Image(ImageState::Local));
+                    // `r`'s build made no image (the environment runs from the store volume).
+                    next.push(Action::Image(if std::mem::take(&mut self.build_for_run) {
+                        ImageState::Environment
+                    } else {
+                        ImageState::Local
+                    }));
                     if std::mem::take(&mut self.run_after_build) {
                         next.push(Action::HideBuild);
                         self.effects.push(Effect::Attach);

@@ -41,6 +41,9 @@ pub enum Request {
     /// The image doctor on the project's (built) image.
     Doctor,
     Build,
+    /// What `r` needs before it runs: the environment (from the store volume when it can run
+    /// without an image), or nothing when it is there.
+    BuildForRun,
     /// Build if needed, then push to the project's registry.
     Push,
     /// Makes the missing builder, then builds (and pushes, with `push`).
@@ -104,6 +107,15 @@ pub trait Engine: Send + Sync + 'static {
         events: biar::progress::Sender,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, anyhow::Result<Delivered>>;
+    /// What `r` needs before it runs ([`Engine::run_attached`]): by default the whole pipeline;
+    /// the real engine builds only the environment when it can run without an image.
+    fn build_for_run(
+        &self,
+        events: biar::progress::Sender,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
+        self.build(false, None, events, cancel)
+    }
     /// The closure explorer's model: the environment built (or found in the store), no image.
     fn closure(&self) -> BoxFuture<'static, anyhow::Result<biar::inspect::ClosureModel>> {
         Box::pin(async { anyhow::bail!("the closure is not available here") })
@@ -212,11 +224,15 @@ async fn serve(
                     let _ = out.send(Action::Docker(fut.await));
                 });
             }
-            Request::Build | Request::Push | Request::CreateBuilder { .. } => {
+            Request::Build
+            | Request::BuildForRun
+            | Request::Push
+            | Request::CreateBuilder { .. } => {
                 // One pipeline at a time, build or push.
                 if build.as_ref().is_some_and(|t| !t.is_cancelled()) {
                     continue;
                 }
+                let for_run = request == Request::BuildForRun;
                 let (push, create) = match request {
                     Request::CreateBuilder { push, source } => (push, Some(source)),
                     other => (other == Request::Push, None),
@@ -225,7 +241,11 @@ async fn serve(
                 let token = shutdown.child_token();
                 build = Some(token.clone());
                 let (tx, rx) = biar::progress::channel();
-                let fut = engine.build(push, create, tx, token.clone());
+                let fut = if for_run {
+                    engine.build_for_run(tx, token.clone())
+                } else {
+                    engine.build(push, create, tx, token.clone())
+                };
                 let out = out.clone();
                 let engine = engine.clone();
                 tokio::spawn(async move {

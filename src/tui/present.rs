@@ -224,6 +224,36 @@ impl Engine for Present {
         .boxed()
     }
 
+    fn build_for_run(
+        &self,
+        events: biar::progress::Sender,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, anyhow::Result<Delivered>> {
+        let dir = self.project_dir.clone();
+        async move {
+            let project = Project::load(&dir)?;
+            let name = project.image_ref()?.reference();
+            let engine = biar::docker::connect().await?;
+            if operations::direct_refused(&engine).await.is_some() {
+                // This engine runs the image: the whole pipeline, as `b`.
+                let options = PipelineOptions::for_project(&project, false)?;
+                let outcome = build_image(&project, &options, events, &(), cancel).await?;
+                return Ok(delivered(name, outcome));
+            }
+            // The image, or the environment this configuration was last built as: nothing to
+            // build (`run_project` runs it).
+            if operations::runnable(&engine, &project, true)
+                .await?
+                .is_none()
+            {
+                let options = PipelineOptions::for_project(&project, false)?;
+                operations::build_env(&project, &options, events, cancel).await?;
+            }
+            Ok(Delivered::Loaded(name))
+        }
+        .boxed()
+    }
+
     fn builder_offer(&self, error: &anyhow::Error, push: bool) -> Option<BuilderOffer> {
         let Some(biar::operations::Error::BuilderMissing { plan }) = error.downcast_ref() else {
             return None;

@@ -114,6 +114,9 @@ pub enum ImageState {
     Local,
     Registry,
     NotBuilt,
+    /// No image in Docker, but the environment was built for `r` and runs from the store
+    /// volume.
+    Environment,
 }
 
 /// The image doctor's verdict on the project's image (what `biar-tui doctor` says), as data.

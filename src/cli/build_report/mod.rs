@@ -3,10 +3,12 @@
 //! what Ctrl-C and SIGTERM do meanwhile. `build` prints its results on stdout; `run`, which builds
 //! a missing image first, sends them to stderr so its stdout carries only the command's output.
 
+mod env;
 mod observer;
 mod progress;
 mod signals;
 
+pub use env::{build_env, NixBuildSpan};
 pub use signals::cancelled_by;
 
 use std::path::PathBuf;
@@ -57,6 +59,16 @@ pub async fn build(
     options: &PipelineOptions,
     show: &Show,
 ) -> anyhow::Result<PipelineOutcome> {
+    build_timed(project, options, show, None).await
+}
+
+/// [`build`], noting in `span` when Nix built derivations (`run --timings`).
+pub async fn build_timed(
+    project: &Project,
+    options: &PipelineOptions,
+    show: &Show,
+    span: Option<Arc<Mutex<NixBuildSpan>>>,
+) -> anyhow::Result<PipelineOutcome> {
     let cancel = CancellationToken::new();
     let phase = Phase::default();
     tokio::spawn(signals::handle(
@@ -72,6 +84,9 @@ pub async fn build(
         let reporter = reporter.clone();
         async move {
             while let Some(event) = rx.recv().await {
+                if let Some(span) = &span {
+                    lock(span).see(&event);
+                }
                 lock(&reporter).on(&event);
             }
             lock(&reporter).finish();
@@ -104,8 +119,8 @@ pub async fn build(
     Ok(outcome)
 }
 
-fn lock(reporter: &Mutex<Reporter>) -> std::sync::MutexGuard<'_, Reporter> {
-    reporter.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(value: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    value.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Shows the progress of a Nix build that makes no image (`closure`, `diff`) on stderr: a spinner

@@ -44,6 +44,7 @@ pub async fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             match g.delivery {
                 Delivery::Load => "load",
                 Delivery::Push => "push",
+                Delivery::Run => "run",
             },
             g.closure_size.map_or("?".to_string(), human_bytes),
             g.remote.as_deref().unwrap_or(&g.reference),

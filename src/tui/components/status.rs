@@ -210,6 +210,7 @@ impl Status {
             ImageState::Local => ("built: local", t.ok_fg),
             ImageState::Registry => ("built: in registry", t.ok_fg),
             ImageState::NotBuilt => ("not built yet", t.warn_fg),
+            ImageState::Environment => ("built: environment (no image)", t.ok_fg),
         };
         spans.push(Span::styled(text, Style::default().fg(color)));
         if let Some((text, color)) = self.doctor_verdict(ctx, width) {

@@ -105,21 +105,28 @@ fn space_toggles_the_selected_preset() {
 fn run_builds_first_then_attaches() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('r'));
-    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+    // `r`'s build: the environment, run from the store volume (no image needed).
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::BuildForRun)]
+    );
     assert!(app.build.visible && app.build.running);
     // A second `b` while building does not start another build.
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('b'));
     assert!(app.take_effects().is_empty());
     app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    // The built image also gets the doctor's verdict (asked of the backend).
-    assert_eq!(
-        app.take_effects(),
-        vec![Effect::Attach, Effect::Request(Request::Doctor)]
-    );
+    // No image was made: no doctor.
+    assert_eq!(app.take_effects(), vec![Effect::Attach]);
     assert!(!app.build.visible);
+    assert_eq!(app.status.image_state, ImageState::Environment);
+    app.dispatch(Action::RunFinished(Ok(0)));
+    // `b` builds the image as before: then `r` attaches straight away.
+    press(&mut app, KeyCode::Char('b'));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Doctor)]);
     assert_eq!(app.status.image_state, ImageState::Local);
-    // Built already: `r` attaches straight away.
     press(&mut app, KeyCode::Char('r'));
     assert_eq!(app.take_effects(), vec![Effect::Attach]);
     app.dispatch(Action::RunFinished(Ok(0)));
@@ -182,7 +189,10 @@ fn a_failed_creation_keeps_the_choice_and_q_quits() {
 fn run_on_a_fresh_machine_offers_the_builder_then_builds_and_attaches() {
     let mut app = loaded_app();
     press(&mut app, KeyCode::Char('r'));
-    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
+    assert_eq!(
+        app.take_effects(),
+        vec![Effect::Request(Request::BuildForRun)]
+    );
     // The pipeline found no builder: the build view asks, nothing else happens meanwhile.
     app.dispatch(Action::BuilderMissing(builder_offer()));
     assert!(app.build.visible && !app.build.running && app.build.offer.is_some());
@@ -447,7 +457,7 @@ fn a_push_keeps_a_local_image_local_for_r() {
 }
 
 #[test]
-fn r_during_a_push_loads_the_image_then_attaches() {
+fn r_during_a_push_builds_the_environment_then_attaches() {
     let mut app = loaded_app();
     press_mod(&mut app, KeyCode::Char('P'), KeyModifiers::SHIFT);
     press(&mut app, KeyCode::Enter);
@@ -456,15 +466,14 @@ fn r_during_a_push_loads_the_image_then_attaches() {
     press(&mut app, KeyCode::Char('r'));
     assert!(app.build.visible && app.take_effects().is_empty());
     app.dispatch(Action::PushFinished(Ok(pushed_view())));
-    // Pushed, not in Docker: `r` still needs the image loaded.
-    assert_eq!(app.take_effects(), vec![Effect::Request(Request::Build)]);
-    assert!(app.build.running && !app.build.push);
-    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
-    // The built image also gets the doctor's verdict (asked of the backend).
+    // Pushed, not in Docker: `r` still needs its environment (from the store volume).
     assert_eq!(
         app.take_effects(),
-        vec![Effect::Attach, Effect::Request(Request::Doctor)]
+        vec![Effect::Request(Request::BuildForRun)]
     );
+    assert!(app.build.running && !app.build.push);
+    app.dispatch(Action::BuildFinished(Ok("biar-x:y".into())));
+    assert_eq!(app.take_effects(), vec![Effect::Attach]);
 }
 
 #[test]

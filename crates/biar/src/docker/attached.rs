@@ -37,6 +37,9 @@ pub struct AttachedSpec {
     pub console_size: Option<(u16, u16)>,
     /// `uid:gid` to run as instead of the image's user.
     pub user: Option<String>,
+    /// Paths of the engine's host bind-mounted read-only, `(source, target)`: the closure's
+    /// store paths of a run made without an image.
+    pub read_only_binds: Vec<(String, String)>,
 }
 
 /// An attached container's output and its stdin.
@@ -59,7 +62,17 @@ impl Engine {
         name: &str,
         spec: &AttachedSpec,
     ) -> Result<String, DockerError> {
-        let mut mounts = Vec::new();
+        let mut mounts: Vec<Mount> = spec
+            .read_only_binds
+            .iter()
+            .map(|(source, target)| Mount {
+                typ: Some(MountType::BIND),
+                source: Some(source.clone()),
+                target: Some(target.clone()),
+                read_only: Some(true),
+                ..Default::default()
+            })
+            .collect();
         let mut working_dir = None;
         if let Some((host, target)) = &spec.bind {
             // A typed mount, not a `host:container` bind string: a `:` or `,` in either path is
@@ -247,6 +260,18 @@ impl Engine {
         owner::keep_volume(self, name)
             .await
             .map_err(DockerError::api(format!("keep the volume {name}")))
+    }
+
+    /// Where the volume `name` lies on the engine's host (`docker volume inspect`'s
+    /// `Mountpoint`), `None` when the engine has no such volume or does not say. The engine
+    /// resolves bind mounts on its own host, so paths under it can be mounted on any engine
+    /// that stores volumes as folders (a remote one too).
+    pub async fn volume_mountpoint(&self, name: &str) -> Result<Option<String>, DockerError> {
+        match self.docker.inspect_volume(name).await {
+            Ok(v) => Ok(Some(v.mountpoint).filter(|m| m.starts_with('/'))),
+            Err(e) if DockerError::is_not_found(&e) => Ok(None),
+            Err(e) => Err(DockerError::api(format!("inspect the volume {name}"))(e)),
+        }
     }
 
     /// Removes the named volume (the watcher forgets it); a volume already gone is no error.

@@ -154,6 +154,30 @@ impl Engine {
             })
     }
 
+    /// Removes the images of `repository` other than `keep` (`repository:tag`); one in use, or
+    /// any error, leaves it.
+    pub async fn remove_other_tags(&self, repository: &str, keep: &str) {
+        let filters = HashMap::from([("reference".to_string(), vec![repository.to_string()])]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let Ok(images) = self.docker.list_images(Some(options)).await else {
+            return;
+        };
+        for tag in images.iter().flat_map(|i| i.repo_tags.iter()) {
+            if tag != keep && tag.starts_with(&format!("{repository}:")) {
+                let _ = self
+                    .docker
+                    .remove_image(
+                        tag,
+                        None::<bollard::query_parameters::RemoveImageOptions>,
+                        None,
+                    )
+                    .await;
+            }
+        }
+    }
+
     /// Tags the image `source` as `repo:tag`.
     pub async fn tag_image(&self, source: &str, repo: &str, tag: &str) -> Result<(), DockerError> {
         let options = TagImageOptionsBuilder::default()

@@ -34,6 +34,7 @@ mod offline;
 pub mod owner;
 pub mod tar_stream;
 mod transport;
+pub mod warm;
 
 pub use attached::{Attached, AttachedSpec, ContainerState};
 pub use builder::{BuilderPlan, BuilderSource, BuilderStatus, CreateReport};

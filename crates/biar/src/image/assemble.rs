@@ -452,18 +452,8 @@ fn architecture() -> &'static str {
 /// diff_ids (empty here: [`ImageLayout::finish`] fills them in) and one history entry per layer
 /// (`docker history` shows them); no real timestamps.
 fn config_json(input: &ImageInput<'_>, spec: &RootSpec, plan: &LayerPlan) -> serde_json::Value {
-    let mut env = vec![
-        "PATH=/bin:/usr/bin".to_string(),
-        format!("USER={}", spec.user),
-        format!("HOME={}", spec.home()),
-    ];
-    if spec.ca_bundle.is_some() {
-        env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string());
-        env.push("NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string());
-    }
-    if spec.profile.is_workspace() {
-        env.push(format!("LANG={}", crate::profile::WORKSPACE_LANG));
-    }
+    // One definition for the image and the run without one (`run::DirectRoot`).
+    let env = spec.env();
     let mut labels = input.labels.clone();
     if spec.profile == crate::profile::Profile::Devcontainer {
         labels.insert(
@@ -514,7 +504,7 @@ fn config_json(input: &ImageInput<'_>, spec: &RootSpec, plan: &LayerPlan) -> ser
         "architecture": architecture(),
         "os": "linux",
         "config": {
-            "User": format!("{}:{}", spec.uid, spec.gid),
+            "User": spec.user_spec(),
             "Env": env,
             "Cmd": ["/bin/sh"],
             "WorkingDir": spec.workdir,

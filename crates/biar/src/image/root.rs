@@ -31,6 +31,29 @@ impl RootSpec {
     pub fn home(&self) -> String {
         format!("/home/{}", self.user)
     }
+
+    /// The environment variables the image's config sets (`Env`): the same for a run made
+    /// from the store volume without an image (`run::DirectRoot`).
+    pub fn env(&self) -> Vec<String> {
+        let mut env = vec![
+            "PATH=/bin:/usr/bin".to_string(),
+            format!("USER={}", self.user),
+            format!("HOME={}", self.home()),
+        ];
+        if self.ca_bundle.is_some() {
+            env.push("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string());
+            env.push("NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string());
+        }
+        if self.profile.is_workspace() {
+            env.push(format!("LANG={}", crate::profile::WORKSPACE_LANG));
+        }
+        env
+    }
+
+    /// The image config's `User`.
+    pub fn user_spec(&self) -> String {
+        format!("{}:{}", self.uid, self.gid)
+    }
 }
 
 /// The certificate bundle of a closure: nixpkgs' `nss-cacert` (and the test set's stand-in)

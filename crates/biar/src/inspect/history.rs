@@ -25,6 +25,8 @@ pub enum Delivery {
     Load,
     /// Pushed to the registry.
     Push,
+    /// Built for `run` and run from the store volume: no image was made.
+    Run,
 }
 
 /// One build or push.

@@ -46,6 +46,8 @@ pub struct BuildOutput {
     /// out of it (`container.exec_stream_stdout(&["nix-store", "--dump", path])`). Dropping it
     /// removes the container.
     pub container: BuilderContainer,
+    /// The engine's folders mounted in it (what [`BuilderContainer::park`] needs to know).
+    pub host_dirs: Vec<String>,
     /// Where the user uploads successful builds (see [`super::cache::push`]), if anywhere.
     pub cache_push: Option<super::cache::PushTarget>,
 }
@@ -72,8 +74,15 @@ pub async fn run(
     }
     // Starting is not interrupted (a fraction of a second): a container dropped between its
     // creation and its start would not end by itself, so it is removed properly instead.
-    let container =
-        BuilderContainer::start_with(engine, settings, "build", &caches.host_dirs).await?;
+    // A builder this process parked after an earlier build serves too (its old files removed).
+    let container = BuilderContainer::start_warm(
+        engine,
+        settings,
+        "build",
+        &caches.host_dirs,
+        &["rm", "-rf", BUILD_DIR],
+    )
+    .await?;
     if cancel.is_cancelled() {
         container.remove().await;
         return Err(BuildError::Cancelled);
@@ -104,6 +113,7 @@ pub async fn run(
                 closure,
                 collisions,
                 container,
+                host_dirs: caches.host_dirs.clone(),
                 cache_push: caches.push.clone(),
             })
         }
@@ -383,17 +393,22 @@ async fn build_in(
     }
     let env_path = env_path_from(&run.stdout)?;
 
-    let collisions = super::collisions::find(container, &run.origins).await?;
-    for c in &collisions {
+    // Two execs at once: neither waits for the other (the events keep their order).
+    let (collisions, closure) = tokio::join!(
+        super::collisions::find(container, &run.origins),
+        closure_in(container, &env_path)
+    );
+    for c in collisions.as_deref().unwrap_or_default() {
         events.send(BuildEvent::Collision {
             file: c.file.clone(),
             winner: c.winner.clone(),
             others: c.others.clone(),
         });
     }
+    let collisions = collisions?;
 
     stage(events, Stage::Closure);
-    let closure = closure_in(container, &env_path).await?;
+    let closure = closure?;
     Ok((env_path, closure, collisions))
 }
 

@@ -170,7 +170,7 @@ async fn deliver(
 
 /// A build needs the builder: make what is missing when asked to (each step an event), else
 /// fail saying what would be made.
-async fn ensure_builder(
+pub(super) async fn ensure_builder(
     engine: &crate::docker::Engine,
     project: &Project,
     create: Option<crate::docker::BuilderSource>,

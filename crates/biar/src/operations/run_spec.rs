@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use crate::config::Project;
-use crate::run::{RunAs, RunError, RunSpec};
+use crate::image::root::{find_ca_bundle, RootSpec};
+use crate::run::{DirectRoot, RunAs, RunError, RunSpec};
 
-use super::Error;
+use super::{DirectEnv, Error, Runnable};
 
 /// The spec that runs `image` for `project` (when there is one), `cmd` or the image's shell.
 pub fn run_spec(
@@ -30,6 +31,7 @@ pub fn run_spec(
     });
     Ok(RunSpec {
         image,
+        direct: None,
         cmd,
         workdir_mount,
         tty: crate::run::terminal::is_interactive(),
@@ -37,15 +39,58 @@ pub fn run_spec(
         name: None,
         run_as,
         notices: Default::default(),
+        on_started: Default::default(),
     })
 }
 
-/// The project's image in `dir`, run attached to this terminal with its shell; its exit code.
-/// `notices` hears what the run does besides (workdir/ copied to a remote engine and back).
+/// The spec that runs `env` from the store volume, without an image (see `run::direct`): the
+/// same root files, user, env and workdir/ as [`run_spec`] with the project's image.
+pub fn direct_run_spec(
+    project: &Project,
+    env: &DirectEnv,
+    cmd: Option<Vec<String>>,
+) -> Result<RunSpec, RunError> {
+    let mut spec = run_spec(Some(project), env.reference.reference(), cmd)?;
+    let i = &project.config.image;
+    // As the owner of workdir/: the root image names that uid as the user (what `RunAs` puts
+    // into an image's container before it starts), so nothing is put in afterwards.
+    let (uid, gid) = spec
+        .run_as
+        .take()
+        .map_or((i.uid, i.gid), |r| (r.uid, r.gid));
+    spec.direct = Some(DirectRoot {
+        repository: format!("{}-direct", env.reference.name),
+        root: RootSpec {
+            env_path: env.env_path.clone(),
+            user: i.user.clone(),
+            workdir: i.workdir.clone(),
+            ca_bundle: find_ca_bundle(env.paths.iter().map(String::as_str)),
+            uid,
+            gid,
+            profile: i.profile,
+        },
+        paths: env.paths.clone(),
+        store_volume: project.config.builder.store_volume.clone(),
+        view: crate::run::direct::view_of(&env.env_path),
+    });
+    Ok(spec)
+}
+
+/// The project's environment in `dir`, run attached to this terminal with its shell; its exit
+/// code. Its image when Docker has it, else the environment last built for this configuration,
+/// from the store volume ([`super::runnable`]). `notices` hears what the run does besides
+/// (workdir/ copied to a remote engine and back).
 pub async fn run_project(dir: &Path, notices: crate::run::Notices) -> Result<i64, Error> {
     let project = Project::load(dir)?;
     let image = project.image_ref()?.reference();
-    run_image(&project, image, notices).await
+    let engine = crate::docker::connect().await?;
+    let direct = super::direct_refused(&engine).await.is_none();
+    let mut spec = match super::runnable(&engine, &project, direct).await? {
+        Some(Runnable::Direct(env)) => direct_run_spec(&project, &env, None)?,
+        _ => run_spec(Some(&project), image, None)?,
+    };
+    spec.notices = notices;
+    Ok(crate::run::run_attached(&engine, &spec).await?)
 }
 
 /// `image` (the project's own or an earlier generation's, already in Docker) run for `project`

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::copy::{self, Manifest};
 use super::terminal::{self, RawMode, StdinPump};
-use super::{RunAs, RunError, WorkdirMount};
+use super::{DirectRoot, RunAs, RunError, WorkdirMount};
 use crate::docker::{owner, AttachedSpec, ContainerState, DockerError, Engine, ExecOutput};
 
 /// Keys that detach from the container (which is then removed). Docker's default, Ctrl-P Ctrl-Q,
@@ -27,8 +27,10 @@ const EXIT_DRAIN: Duration = Duration::from_secs(1);
 /// What to run.
 #[derive(Debug, Clone, Default)]
 pub struct RunSpec {
-    /// `name:tag` of a local image.
+    /// `name:tag` of a local image (unused with `direct`).
     pub image: String,
+    /// Run the environment from the store volume instead of an image (see [`super::direct`]).
+    pub direct: Option<DirectRoot>,
     /// The command; `None` runs the image's default (the shell).
     pub cmd: Option<Vec<String>>,
     /// A host folder and where it is mounted (also the working directory): the project's
@@ -45,6 +47,8 @@ pub struct RunSpec {
     /// Told what happens around the run the user should know of (workdir/ copied to a remote
     /// engine and back).
     pub notices: Notices,
+    /// Told `started` once the engine has started the command (benchmarks time it).
+    pub on_started: Notices,
 }
 
 /// Where [`run_attached`] says what it does besides running (the front end prints it).
@@ -91,15 +95,23 @@ struct WorkdirCopy {
 pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunError> {
     // Listen before anything is created, so no signal finds a container we would not remove.
     let mut stop = StopSignals::new()?;
-    let exists = engine
-        .image_exists(&spec.image)
-        .await
-        .map_err(RunError::docker("inspect the image"))?;
-    if !exists {
-        return Err(RunError::ImageMissing {
-            image: spec.image.clone(),
-        });
-    }
+    // Without an image: its root image and where the store volume lies, before anything else
+    // (a failure here leaves nothing behind, and the caller may fall back to an image).
+    let direct = match &spec.direct {
+        Some(d) => Some(prepare_direct(engine, d).await?),
+        None => {
+            let exists = engine
+                .image_exists(&spec.image)
+                .await
+                .map_err(RunError::docker("inspect the image"))?;
+            if !exists {
+                return Err(RunError::ImageMissing {
+                    image: spec.image.clone(),
+                });
+            }
+            None
+        }
+    };
     let swept = owner::sweep(engine).await;
     for volume in &swept.volumes {
         spec.notices.say(&format!(
@@ -129,18 +141,40 @@ pub async fn run_attached(engine: &Engine, spec: &RunSpec) -> Result<i64, RunErr
     }
     let mut sent: Option<Manifest> = None;
     let run = async {
-        let id = create(engine, spec, &name, copy.as_ref()).await?;
+        let id = match create(engine, spec, &name, copy.as_ref(), direct.as_ref()).await {
+            // No view of the closure in the volume (made by an older biar-tui, or gone): one
+            // bind per store path instead.
+            Err(RunError::DirectUnavailable { .. })
+                if spec.direct.as_ref().is_some_and(|d| d.view.is_some()) =>
+            {
+                let d = spec.direct.as_ref().expect("checked");
+                let paths = DirectRoot {
+                    view: None,
+                    ..d.clone()
+                };
+                let retry = direct.as_ref().map(|p| PreparedDirect {
+                    root_image: p.root_image.clone(),
+                    binds: paths.binds(&p.mountpoint).unwrap_or_default(),
+                    mountpoint: p.mountpoint.clone(),
+                });
+                create(engine, spec, &name, copy.as_ref(), retry.as_ref()).await?
+            }
+            other => other?,
+        };
         if let Some(c) = &copy {
             spec.notices.say(&format!(
                 "workdir/ is copied to the engine at {} (it cannot see this machine's files), \
                  not mounted: changes made here during the run are not seen there",
                 engine.address
             ));
-            let owner = engine
-                .image_user(&spec.image)
-                .await
-                .map_err(RunError::docker("inspect the image"))?
-                .unwrap_or((0, 0));
+            let owner = match &spec.direct {
+                Some(d) => (d.root.uid, d.root.gid),
+                None => engine
+                    .image_user(&spec.image)
+                    .await
+                    .map_err(RunError::docker("inspect the image"))?
+                    .unwrap_or((0, 0)),
+            };
             let (manifest, stats) = copy::copy_in(engine, &id, &c.host, &c.target, owner).await?;
             sent = Some(manifest);
             spec.notices.say(&format!(
@@ -264,16 +298,51 @@ fn unique_name() -> String {
     )
 }
 
+/// What a run without an image needs from the engine: its root image and the closure's binds.
+struct PreparedDirect {
+    root_image: String,
+    binds: Vec<(String, String)>,
+    mountpoint: String,
+}
+
+async fn prepare_direct(engine: &Engine, d: &DirectRoot) -> Result<PreparedDirect, RunError> {
+    let unavailable = |reason: String| RunError::DirectUnavailable { reason };
+    let mountpoint = engine
+        .volume_mountpoint(&d.store_volume)
+        .await
+        .map_err(|e| unavailable(e.reason()))?
+        .ok_or_else(|| {
+            unavailable(format!(
+                "the engine does not say where the volume {} lies",
+                d.store_volume
+            ))
+        })?;
+    let binds = d.binds(&mountpoint)?;
+    let root_image = super::direct::ensure_root_image(engine, d)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok(PreparedDirect {
+        root_image,
+        binds,
+        mountpoint,
+    })
+}
+
 async fn create(
     engine: &Engine,
     spec: &RunSpec,
     name: &str,
     copy: Option<&WorkdirCopy>,
+    direct: Option<&PreparedDirect>,
 ) -> Result<String, RunError> {
     let attached = AttachedSpec {
-        image: spec.image.clone(),
+        image: match direct {
+            Some(p) => p.root_image.clone(),
+            None => spec.image.clone(),
+        },
         cmd: spec.cmd.clone(),
         env: spec.env.clone(),
+        read_only_binds: direct.map(|p| p.binds.clone()).unwrap_or_default(),
         tty: spec.tty,
         bind: match copy {
             Some(_) => None,
@@ -293,7 +362,14 @@ async fn create(
     let id = engine
         .create_attachable(name, &attached)
         .await
-        .map_err(RunError::docker("create the container"))?;
+        .map_err(|e| {
+            match direct {
+                // A bind the engine refused (a store path gone, a volume it cannot see as a
+                // folder): the image may still do.
+                Some(_) => RunError::DirectUnavailable { reason: e.reason() },
+                None => RunError::docker("create the container")(e),
+            }
+        })?;
     if let Some(run_as) = &spec.run_as {
         // Before it starts, so the user exists from the first instruction on.
         engine
@@ -324,6 +400,7 @@ async fn attach_and_wait(engine: &Engine, spec: &RunSpec, id: &str) -> Result<i6
     };
 
     engine.start_container(id).await.map_err(start_error)?;
+    spec.on_started.say("started");
 
     if spec.tty {
         resize_with_retry(engine, id).await;

@@ -34,6 +34,10 @@ pub enum RunError {
     #[error("the command could not be run in the environment: {reason}")]
     CommandNotRun { code: u8, reason: String },
 
+    /// The environment could not be run from the store volume (no image); nothing was started.
+    #[error("the environment cannot run from the store volume: {reason}")]
+    DirectUnavailable { reason: String },
+
     #[error("{0}")]
     Other(String),
 }

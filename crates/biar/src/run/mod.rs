@@ -5,6 +5,7 @@
 
 mod attach;
 mod copy;
+pub mod direct;
 mod error;
 mod mount;
 pub mod terminal;
@@ -12,6 +13,7 @@ mod user;
 
 pub use attach::{run_attached, Notices, RunSpec, DETACH_KEYS};
 pub use copy::{CopyBack, CopyIn};
+pub use direct::DirectRoot;
 pub use error::RunError;
 pub use mount::{project_workdir, WorkdirMount};
 pub use user::RunAs;
