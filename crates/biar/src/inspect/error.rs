@@ -27,6 +27,14 @@ pub enum InspectError {
         /// Where pushes of it went (each asked, none had it).
         remotes: Vec<String>,
     },
+    /// A generation `run` made from the store volume: no image of it was ever made, and none
+    /// of its configuration is in the Engine or the registry.
+    #[error(
+        "generation #{number} ran from the store volume: no image of it ({reference}) was made\n  \
+         `biar-tui build` makes it while the configuration is the same, or pick another \
+         generation (`biar-tui history`)"
+    )]
+    GenerationWithoutImage { number: u64, reference: String },
     /// The closure graph is not a graph of one environment (a missing path, a cycle).
     #[error("closure graph: {0}")]
     Graph(String),
@@ -45,6 +53,7 @@ impl InspectError {
                 Category::BadInput
             }
             InspectError::GenerationGone { .. }
+            | InspectError::GenerationWithoutImage { .. }
             | InspectError::Graph(_)
             | InspectError::State { .. } => Category::Failure,
         }

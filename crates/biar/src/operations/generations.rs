@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::config::{ImageRef, Project};
-use crate::inspect::{Generation, History, InspectError};
+use crate::inspect::{Delivery, Generation, History, InspectError};
 use crate::registry::{pull_into_docker, RegistryError, RegistryRef, RegistryTarget};
 
 use super::{Error, PullEvent};
@@ -106,6 +106,13 @@ pub async fn generation_image(
             Err(e) => return Err(e.into()),
         }
     }
+    if generation.delivery == Delivery::Run && remotes.is_empty() {
+        return Err(InspectError::GenerationWithoutImage {
+            number: generation.number,
+            reference: image,
+        }
+        .into());
+    }
     Err(InspectError::GenerationGone {
         number: generation.number,
         reference: image,
@@ -200,6 +207,15 @@ mod tests {
             remotes: Vec::new(),
         };
         assert!(never.to_string().contains("never pushed"));
+        // A generation `run` made without an image says so, and how to make one.
+        let run = crate::Error::from(InspectError::GenerationWithoutImage {
+            number: 2,
+            reference: "biar-ab:cd".into(),
+        });
+        let text = run.to_string();
+        assert!(text.contains("#2 ran from the store volume"), "{text}");
+        assert!(text.contains("biar-tui build"), "{text}");
+        assert_eq!(run.category(), crate::category::Category::Failure);
     }
 
     #[test]
