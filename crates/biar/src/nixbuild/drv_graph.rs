@@ -379,6 +379,55 @@ mod tests {
     }
 
     #[test]
+    fn the_bench_closure_nests_every_derivation_and_folds_into_a_deep_tree() {
+        // Recorded from the builder: the graph of the 334-derivation bench closure's environment
+        // (tests/fixtures/pkgs/closure-gen.nix), all of it planned.
+        let dot = include_str!("../../../../tests/fixtures/nix/drv-graph-bench-closure.dot");
+        let g = DrvGraph::from_dot(dot);
+        let mut drvs: Vec<String> = g.by_name.values().flatten().cloned().collect();
+        drvs.sort();
+        assert_eq!(drvs.len(), 335);
+        let env = drvs
+            .iter()
+            .find(|d| drv_name(d) == "biar-env")
+            .unwrap()
+            .clone();
+        let placed = g.placements(&env, &drvs, &[]);
+        // All but the environment and the one package it lists go under another derivation.
+        assert_eq!(placed.len(), 333);
+        assert_eq!(placed, g.placements(&env, &drvs, &[]), "deterministic");
+        let mut tree = crate::progress::BuildTree::new();
+        for d in &drvs {
+            let event = BuildEvent::Planned {
+                path: d.clone(),
+                name: drv_name(d),
+                fetch: false,
+                estimate: None,
+            };
+            tree.on(&event, std::time::Duration::ZERO);
+        }
+        for e in &placed {
+            tree.on(e, std::time::Duration::ZERO);
+        }
+        let rows = tree.rows();
+        assert_eq!(rows.len(), 336);
+        let deepest = rows.iter().map(|r| r.depth).max().unwrap();
+        assert!(deepest > 5, "{deepest}");
+        // Each node sits under one that needs it.
+        for r in &rows[1..] {
+            let node = tree.node(r.node);
+            let parent = tree.node(node.parent.unwrap());
+            if !parent.path.is_empty() {
+                assert!(
+                    g.referrers[&node.path].contains(&parent.path),
+                    "{}",
+                    node.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_search_is_bounded() {
         // A long chain: each needs the next; only the top is planned.
         let name = |i: usize| format!("{i:032}-n{i}.drv");
