@@ -361,6 +361,7 @@ mod tests {
     #[test]
     fn hostile_or_malformed_lines_are_skipped() {
         let good = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-lib-1.0.drv";
+        let long = format!("{}-{}", "c".repeat(32), "x".repeat(300));
         let dot = format!(
             "digraph G {{\n\
              \"{good}\" -> \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-x\x1b]52;c;AAAA\x07.drv\";\n\
@@ -370,8 +371,7 @@ mod tests {
              \"{good}\" \"{good}\";\n\
              \"{good}\" -> \"{good}\";\n\
              \"unterminated\n\
-             }}\n",
-            long = format!("{}-{}", "c".repeat(32), "x".repeat(300)),
+             }}\n"
         );
         let g = DrvGraph::from_dot(&dot);
         assert!(g.referrers.is_empty(), "{g:?}");
