@@ -202,7 +202,7 @@ impl PlanWatch {
     }
 
     /// Sees each event in order; the environment's derivation once, when the plan is complete
-    /// (Nix printed its lists and moved on: the first other event after them).
+    /// (Nix printed its lists and moved on: the first event after them that is not a message).
     pub fn see(&mut self, event: &BuildEvent) -> Option<String> {
         if self.asked {
             return None;
@@ -219,6 +219,11 @@ impl PlanWatch {
                 }
                 self.drvs.push(path.clone());
             }
+            return None;
+        }
+        // Nix's lists arrive as messages too (each line one), and a build list may be followed
+        // by a fetch list: only what Nix does next ends the plan.
+        if matches!(event, BuildEvent::Message { .. } | BuildEvent::Log { .. }) {
             return None;
         }
         let env = self.env_drv.clone()?;
@@ -259,9 +264,15 @@ mod tests {
             fetch,
             estimate: None,
         };
+        let message = BuildEvent::Message {
+            level: 3,
+            text: "these paths will be fetched".into(),
+        };
         let mut w = PlanWatch::new("biar-env");
         assert_eq!(w.see(&planned(ENV, false)), None);
+        assert_eq!(w.see(&message), None);
         assert_eq!(w.see(&planned(HELLO, false)), None);
+        assert_eq!(w.see(&message), None);
         assert_eq!(
             w.see(&planned(
                 "qc4y3qpn44grjajar9scvd7179kldwqy-busybox-1.35.0",
