@@ -33,13 +33,14 @@ fn remove_image_named_in(text: &str) {
 }
 
 #[test]
-fn a_good_build_shows_its_tree_with_done_states_and_times_then_an_eta() {
+fn a_good_build_shows_its_tree_nested_with_done_states_and_times_then_an_eta() {
     if !docker_available() {
         return;
     }
     let salt = salt();
     let (tmp, dir) = project(&format!(
-        "  (pkgs.sleeper {{ seconds = 1; salt = \"{salt}\"; }})"
+        "  (pkgs.sleeper {{ seconds = 1; salt = \"{salt}\"; }})\n  \
+         (pkgs.sleeperApp {{ seconds = 2; salt = \"{salt}\"; }})"
     ));
     let out = biar(tmp.path())
         .args(["build", "-v", "--project"])
@@ -61,6 +62,16 @@ fn a_good_build_shows_its_tree_with_done_states_and_times_then_an_eta() {
         assert!(stderr.contains(wanted), "no {wanted:?} in:\n{stderr}");
     }
     assert!(stderr.contains("ETA unknown"), "{stderr}");
+    // Under what needs it (from the derivation graph, asked beside the build): the library is
+    // drawn under the program once the graph came, which is before its 2s build ends.
+    assert!(
+        stderr.contains("  ✓ sleeper-app-1.0  done"),
+        "no program in:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("    ✓ sleeper-2s  done 2s"),
+        "the library is not nested in:\n{stderr}"
+    );
     // Not a redraw: each change is said once.
     assert_eq!(stderr.matches("✓ sleeper-1s  done").count(), 1, "{stderr}");
 

@@ -25,6 +25,7 @@ pub mod build_times;
 pub mod cache;
 mod closure;
 pub mod collisions;
+mod drv_graph;
 mod error;
 pub mod internal_json;
 mod pipeline;

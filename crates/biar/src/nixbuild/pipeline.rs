@@ -8,6 +8,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::cache::CachePlan;
+use super::drv_graph::{self, DrvGraph, PlanWatch};
 use super::internal_json::{drv_name, LineBuffer, LogParser};
 use super::upload_set::{upload_set, UploadSet};
 use super::{BuildError, ClosureGraph, StorePathInfo};
@@ -493,20 +494,43 @@ async fn run_nix_build(
     let mut lines = LineBuffer::default();
     let mut stdout = Vec::new();
     let mut origins = Vec::new();
-    while let Some(chunk) = exec.next().await {
-        match chunk? {
-            ExecOutput::Stdout(b) => stdout.extend_from_slice(&b),
-            ExecOutput::Stderr(b) => {
-                for line in lines.push(&b) {
-                    // The expression's trace of where each package comes from: ours, not
-                    // a message for the user.
-                    if let Some(o) = super::collisions::origins_from_line(&line) {
-                        origins = o;
-                        continue;
+    // Where each derivation sits comes from the derivation graph, asked for beside the build
+    // once Nix said its plan (the environment's .drv among it).
+    let mut watch = PlanWatch::new(ENV_NAME);
+    let mut placing: Option<PlacementQuery<'_>> = None;
+    loop {
+        tokio::select! {
+            chunk = exec.next() => {
+                let Some(chunk) = chunk else { break };
+                match chunk? {
+                    ExecOutput::Stdout(b) => stdout.extend_from_slice(&b),
+                    ExecOutput::Stderr(b) => {
+                        for line in lines.push(&b) {
+                            // The expression's trace of where each package comes from: ours,
+                            // not a message for the user.
+                            if let Some(o) = super::collisions::origins_from_line(&line) {
+                                origins = o;
+                                continue;
+                            }
+                            for event in parser.feed(&line) {
+                                if let Some(env_drv) = watch.see(&event) {
+                                    placing = Some(Box::pin(placements(
+                                        container,
+                                        env_drv,
+                                        watch.drvs.clone(),
+                                        watch.fetches.clone(),
+                                    )));
+                                }
+                                events.send(timed.on(event));
+                            }
+                        }
                     }
-                    for event in parser.feed(&line) {
-                        events.send(timed.on(event));
-                    }
+                }
+            }
+            placed = async { placing.as_mut().expect("guarded").await }, if placing.is_some() => {
+                placing = None;
+                for event in placed {
+                    events.send(timed.on(event));
                 }
             }
         }
@@ -514,6 +538,14 @@ async fn run_nix_build(
     if let Some(line) = lines.finish() {
         for event in parser.feed(&line) {
             events.send(timed.on(event));
+        }
+    }
+    // A build quicker than the query: its answer still shapes the final tree, if it comes soon.
+    if let Some(query) = placing {
+        if let Ok(placed) = tokio::time::timeout(PLACEMENT_GRACE, query).await {
+            for event in placed {
+                events.send(timed.on(event));
+            }
         }
     }
     let code = exec.exit_code().await?;
@@ -525,6 +557,52 @@ async fn run_nix_build(
         parser,
         origins,
     })
+}
+
+/// How long a finished build waits for the derivation graph still on its way.
+const PLACEMENT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+type PlacementQuery<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<BuildEvent>> + Send + 'a>>;
+
+/// The `Under` events that put the planned derivations and fetches under what needs them, from
+/// one `nix-store --query --graph` of the environment's derivation (bounded; none when it fails:
+/// the tree then stays flat, a convenience, never an error).
+async fn placements(
+    container: &BuilderContainer,
+    env_drv: String,
+    drvs: Vec<String>,
+    fetches: Vec<String>,
+) -> Vec<BuildEvent> {
+    let Some(dot) = graph_dot(container, &env_drv).await else {
+        return Vec::new();
+    };
+    // Reading and searching a big graph takes a moment: off the runtime.
+    tokio::task::spawn_blocking(move || {
+        let text = String::from_utf8_lossy(&dot);
+        DrvGraph::from_dot(&text).placements(&env_drv, &drvs, &fetches)
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// `nix-store --query --graph`'s output, or `None` if it failed or ran past
+/// [`drv_graph::MAX_GRAPH_BYTES`].
+async fn graph_dot(container: &BuilderContainer, env_drv: &str) -> Option<Vec<u8>> {
+    let mut exec = container
+        .exec(&drv_graph::query_argv(env_drv), &[])
+        .await
+        .ok()?;
+    let mut out = Vec::new();
+    while let Some(chunk) = exec.next().await {
+        if let ExecOutput::Stdout(b) = chunk.ok()? {
+            if out.len() + b.len() > drv_graph::MAX_GRAPH_BYTES {
+                return None;
+            }
+            out.extend_from_slice(&b);
+        }
+    }
+    (exec.exit_code().await.ok()? == 0).then_some(out)
 }
 
 /// The build tree of one `nix-build`, on the build's own clock: it fills in the estimates of

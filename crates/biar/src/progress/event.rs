@@ -77,8 +77,9 @@ pub enum BuildEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         estimate: Option<f64>,
     },
-    /// The build or fetch of `path` runs on behalf of `parent`'s (Nix's activity parent chain):
-    /// the tree draws it under that one. Nix versions that give no parents never send it.
+    /// The build or fetch of `path` is needed by `parent` (the derivation graph, any Nix; or
+    /// Nix's activity parent chain, Nix 2.24 and later): the tree draws it under that one, the
+    /// latest such event winning.
     Under { path: String, parent: String },
     /// Bytes of the fetch of store path `path` so far, of `expected` (0: not known), as
     /// downloaded (or unpacked, from a cache that downloads nothing).

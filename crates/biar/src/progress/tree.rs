@@ -2,9 +2,10 @@
 //! needs them, each with its state, times, bytes and the end of its own log; folded from the
 //! same [`BuildEvent`]s as the [`Tally`](super::Tally), with the time each arrived.
 //!
-//! Where a node sits: under the node Nix's activity parent chain names ([`BuildEvent::Under`]);
-//! Nix versions whose `internal-json` carries no parents put everything under the environment
-//! root. Times are offsets from the start of the run given by the caller, so the fold is
+//! Where a node sits: under the node a [`BuildEvent::Under`] names, the latest one winning (one
+//! that would make a cycle is ignored): the nearest planned derivation that needs it, from the
+//! derivation graph (any Nix), or Nix's activity parent chain (Nix 2.24 and later); otherwise
+//! under the environment root. Times are offsets from the start of the run given by the caller, so the fold is
 //! deterministic and drawing it needs no clock.
 
 use std::collections::{HashMap, VecDeque};
@@ -704,6 +705,40 @@ mod tests {
         );
         let rows: Vec<(usize, usize)> = t.rows().iter().map(|r| (r.node, r.depth)).collect();
         assert_eq!(rows, [(0, 0), (1, 1), (2, 2)]);
+    }
+
+    #[test]
+    fn the_derivation_graph_arriving_later_moves_waiting_and_placed_nodes() {
+        // The graph is asked beside the build: its `Under`s come after the plan, and after any
+        // parent Nix's activities gave, and move those nodes.
+        let c = "/nix/store/cccccccccccccccccccccccccccccccc-c-3.0.drv";
+        let mut t = BuildTree::new();
+        t.on(&planned(A, "a-1.0", false, None), s(0));
+        t.on(&planned(B, "b-2.0", false, None), s(0));
+        t.on(&planned(c, "c-3.0", false, None), s(0));
+        let under = |path: &str, parent: &str| BuildEvent::Under {
+            path: path.into(),
+            parent: parent.into(),
+        };
+        t.on(&under(c, A), s(0));
+        assert_eq!(t.depth(3), 2);
+        t.on(&started(c, "c-3.0"), s(1));
+        t.on(&under(c, B), s(1));
+        t.on(&under(B, A), s(1));
+        let lines: Vec<String> = t.rows().iter().map(|r| t.line(r.node, r.depth)).collect();
+        assert_eq!(
+            lines,
+            [
+                "▶ environment  building 0s",
+                "  · a-1.0  waiting",
+                "    · b-2.0  waiting",
+                "      ▶ c-3.0  building 0s",
+            ]
+        );
+        // An edge naming a node not in the tree changes nothing.
+        t.on(&under("/nix/store/x", A), s(1));
+        t.on(&under(c, "/nix/store/x"), s(1));
+        assert_eq!(t.depth(3), 3);
     }
 
     #[test]
