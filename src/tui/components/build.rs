@@ -635,21 +635,8 @@ pub fn push_summary(p: &PushView) -> String {
     )
 }
 
-/// 1536 → "1.5 KiB".
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+/// 1536 → "1.5 KiB": the library's one byte format (the build tree's, the CLI's).
+pub use biar::progress::bytes;
 
 /// `line` cut into rows of at most `cols` columns, styles kept (a character is never split).
 fn wrap_line(line: &Line<'static>, cols: usize) -> Vec<Line<'static>> {

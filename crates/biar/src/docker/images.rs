@@ -54,31 +54,38 @@ impl Engine {
         &self,
         label: &str,
     ) -> Result<Vec<EngineImageLayers>, DockerError> {
-        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let options = ListImagesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let images = self
-            .docker
-            .list_images(Some(options))
-            .await
-            .map_err(DockerError::api("listing images"))?;
-        let mut found = Vec::with_capacity(images.len());
-        for image in images {
-            let Ok(inspect) = self.docker.inspect_image(&image.id).await else {
-                continue; // removed meanwhile
-            };
-            found.push(EngineImageLayers {
+        let images = self.inspected_images(label).await?;
+        Ok(images
+            .into_iter()
+            .map(|(image, inspect)| EngineImageLayers {
                 id: image.id,
                 layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
-            });
-        }
-        Ok(found)
+            })
+            .collect())
     }
 
     /// The engine's images whose labels match `filter` (`key` or `key=value`), with their labels
     /// and last tag time; one removed meanwhile is left out.
     pub async fn images_matching(&self, filter: &str) -> Result<Vec<LabelledImage>, DockerError> {
+        let images = self.inspected_images(filter).await?;
+        Ok(images
+            .into_iter()
+            .map(|(image, inspect)| LabelledImage {
+                id: image.id,
+                tags: image.repo_tags,
+                labels: image.labels,
+                last_tag_time: inspect.metadata.and_then(|m| m.last_tag_time),
+            })
+            .collect())
+    }
+
+    /// The images matching the label filter, each with its inspection; one removed between the
+    /// list and its inspection is left out.
+    async fn inspected_images(
+        &self,
+        filter: &str,
+    ) -> Result<Vec<(bollard::models::ImageSummary, bollard::models::ImageInspect)>, DockerError>
+    {
         let filters = HashMap::from([("label".to_string(), vec![filter.to_string()])]);
         let options = ListImagesOptionsBuilder::default()
             .filters(&filters)
@@ -93,12 +100,7 @@ impl Engine {
             let Ok(inspect) = self.docker.inspect_image(&image.id).await else {
                 continue; // removed meanwhile
             };
-            found.push(LabelledImage {
-                id: image.id,
-                tags: image.repo_tags,
-                labels: image.labels,
-                last_tag_time: inspect.metadata.and_then(|m| m.last_tag_time),
-            });
+            found.push((image, inspect));
         }
         Ok(found)
     }
