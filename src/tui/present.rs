@@ -315,14 +315,7 @@ impl Engine for Present {
         // The same spec `biar-tui run` uses: a shell, `workdir/` mounted, a TTY.
         async move {
             let (notices, said) = kept_notices();
-            let code = match operations::run_project(&dir, notices).await {
-                Ok(code) => code,
-                // The app tells an interrupted run by its own type.
-                Err(operations::Error::Run(e)) => return Err(e.into()),
-                Err(e) => return Err(e.into()),
-            };
-            let said = said.lock().map(|s| s.clone()).unwrap_or_default();
-            Ok((code, said))
+            heard(operations::run_project(&dir, notices).await, &said)
         }
         .boxed()
     }
@@ -401,13 +394,7 @@ impl Engine for Present {
         async move {
             let project = Project::load(&dir)?;
             let (notices, said) = kept_notices();
-            let code = match operations::run_image(&project, image, notices).await {
-                Ok(code) => code,
-                Err(operations::Error::Run(e)) => return Err(e.into()),
-                Err(e) => return Err(e.into()),
-            };
-            let said = said.lock().map(|s| s.clone()).unwrap_or_default();
-            Ok((code, said))
+            heard(operations::run_image(&project, image, notices).await, &said)
         }
         .boxed()
     }
@@ -427,6 +414,21 @@ fn kept_notices() -> (
         }
     });
     (notices, said)
+}
+
+/// A finished run's exit code and what its notices said. A run's own error stays a
+/// `RunError`: the app tells an interrupted run by its type.
+fn heard(
+    ran: Result<i64, operations::Error>,
+    said: &std::sync::Mutex<Vec<String>>,
+) -> anyhow::Result<(i64, Vec<String>)> {
+    let code = match ran {
+        Ok(code) => code,
+        Err(operations::Error::Run(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let said = said.lock().map(|s| s.clone()).unwrap_or_default();
+    Ok((code, said))
 }
 
 /// What a push of the current configuration would send, as one line (when the diff's TO is
