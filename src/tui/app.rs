@@ -383,6 +383,10 @@ impl App {
             Action::Push => {
                 if self.build.running {
                     next.push(Action::ShowBuild);
+                } else if self.registry.is_none() {
+                    // Nothing starts: say which key of config.json names the registry (known
+                    // from config.json alone, so at once, while the image state still loads).
+                    next.push(Action::Warning(NO_REGISTRY.into()));
                 } else if self.status.image.is_none() {
                     next.push(Action::Notice(
                         "the project is still loading: push again in a moment".into(),
@@ -390,9 +394,6 @@ impl App {
                 } else if let Some(registry) = &self.registry {
                     next.push(Action::PushStarted(registry.clone()));
                     self.request(Request::Push);
-                } else {
-                    // Nothing starts: say which key of config.json names the registry.
-                    next.push(Action::Warning(NO_REGISTRY.into()));
                 }
             }
             Action::PushFinished(result) => match result {

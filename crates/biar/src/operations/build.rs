@@ -117,6 +117,9 @@ async fn deliver(
     observer: &dyn PipelineObserver,
     cancel: CancellationToken,
 ) -> Result<PipelineOutcome, crate::Error> {
+    // A project's signing keys need the user's trust before anything, even an up-to-date
+    // answer: the same configuration must not build or not depending on what Docker holds.
+    project.check_keys_trusted()?;
     // The identity is known before building: an image already there means nothing to do.
     let identity = project.image_ref().ok();
     let engine = crate::docker::connect().await?;
