@@ -32,6 +32,20 @@ fn remove_image_named_in(text: &str) {
     }
 }
 
+/// `build -v` of `dir` that must succeed (its image then removed); what it wrote to stderr.
+fn build_verbose(home: &std::path::Path, dir: &std::path::Path) -> String {
+    let out = biar(home)
+        .args(["build", "-v", "--project"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    remove_image_named_in(&stdout);
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_good_build_shows_its_tree_nested_with_done_states_and_times_then_an_eta() {
     if !docker_available() {
@@ -42,15 +56,7 @@ fn a_good_build_shows_its_tree_nested_with_done_states_and_times_then_an_eta() {
         "  (pkgs.sleeper {{ seconds = 1; salt = \"{salt}\"; }})\n  \
          (pkgs.sleeperApp {{ seconds = 2; salt = \"{salt}\"; }})"
     ));
-    let out = biar(tmp.path())
-        .args(["build", "-v", "--project"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    remove_image_named_in(&stdout);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = build_verbose(tmp.path(), &dir);
     // One line per state change, indented under the environment, with elapsed times.
     for wanted in [
         "  · sleeper-1s  waiting",
@@ -89,15 +95,7 @@ fn a_good_build_shows_its_tree_nested_with_done_states_and_times_then_an_eta() {
         ),
     )
     .unwrap();
-    let out = biar(tmp.path())
-        .args(["build", "-v", "--project"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    remove_image_named_in(&stdout);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = build_verbose(tmp.path(), &dir);
     let building = stderr
         .lines()
         .find(|l| l.contains("▶ environment  building"))

@@ -8,14 +8,7 @@ use std::process::Command;
 /// A salt unique to this test process and moment (pid and nanoseconds), for names and no-op
 /// packages that must not match an earlier run's.
 pub fn salt() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
+    super::unique_id()
 }
 
 fn ps(filters: &[String], format: Option<&str>) -> Vec<String> {
