@@ -191,10 +191,11 @@ pub struct Edit {
     pub new_bytes: u64,
 }
 
-/// Deterministic edits of `graph`: `adds` additions of a new path (0.1 to 5 MB, sizes cycling)
-/// referencing every k-th existing path (by name) and referenced by the roots; and `removes`
-/// removals of every k-th leaf (a path referencing nothing else; its referrers get new hashes).
-pub fn sample_edits(graph: &ClosureGraph, adds: usize, removes: usize) -> Vec<Edit> {
+/// The sizes an added package cycles through (0.1 to 5 MB).
+const ADDED_SIZES: [u64; 5] = [100_000, 500_000, 1_000_000, 2_000_000, 5_000_000];
+
+/// `graph`'s paths but its roots, ordered by name (hash left out): what edits pick from.
+fn paths_by_name(graph: &ClosureGraph) -> Vec<&str> {
     let mut names: Vec<&str> = graph
         .paths
         .iter()
@@ -202,7 +203,15 @@ pub fn sample_edits(graph: &ClosureGraph, adds: usize, removes: usize) -> Vec<Ed
         .filter(|p| !graph.roots.iter().any(|r| r == p))
         .collect();
     names.sort_unstable_by_key(|p| name(p));
-    let sizes = [100_000u64, 500_000, 1_000_000, 2_000_000, 5_000_000];
+    names
+}
+
+/// Deterministic edits of `graph`: `adds` additions of a new path (0.1 to 5 MB, sizes cycling)
+/// referencing every k-th existing path (by name) and referenced by the roots; and `removes`
+/// removals of every k-th leaf (a path referencing nothing else; its referrers get new hashes).
+pub fn sample_edits(graph: &ClosureGraph, adds: usize, removes: usize) -> Vec<Edit> {
+    let names = paths_by_name(graph);
+    let sizes = ADDED_SIZES;
     let mut edits = Vec::new();
     for k in 0..adds.min(names.len()) {
         let reference = names[k * names.len() / adds.min(names.len())];
@@ -282,14 +291,8 @@ pub struct Step {
 /// `adds` successive additions (as [`sample_edits`]', each on the image before it), then the
 /// removal of what they added, oldest first: each plan follows its own previous image.
 pub fn sequence(graph: &ClosureGraph, max: usize, adds: usize) -> Vec<Step> {
-    let mut names: Vec<&str> = graph
-        .paths
-        .iter()
-        .map(|p| p.path.as_str())
-        .filter(|p| !graph.roots.iter().any(|r| r == p))
-        .collect();
-    names.sort_unstable_by_key(|p| name(p));
-    let sizes = [100_000u64, 500_000, 1_000_000, 2_000_000, 5_000_000];
+    let names = paths_by_name(graph);
+    let sizes = ADDED_SIZES;
     let mut g = graph.clone();
     let mut today = plan_cochange(&g, max).expect("a valid graph");
     let mut follow = today.clone();

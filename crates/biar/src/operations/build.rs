@@ -138,15 +138,7 @@ async fn deliver(
             }
         }
     }
-    ensure_builder(&engine, project, options.create_builder, events).await?;
-    let built = crate::nixbuild::run(
-        &engine,
-        project,
-        &options.build,
-        events.clone(),
-        cancel.clone(),
-    )
-    .await?;
+    let built = build_in_builder(&engine, project, options, events, &cancel).await?;
     let result = image_steps(
         project, options, identity, &built, events, observer, &cancel,
     )
@@ -171,9 +163,29 @@ async fn deliver(
     })
 }
 
+/// The Nix build of `project`'s environment in the builder (made first when asked to): what an
+/// image and a run from the store volume both start with.
+pub(super) async fn build_in_builder(
+    engine: &crate::docker::Engine,
+    project: &Project,
+    options: &PipelineOptions,
+    events: &progress::Sender,
+    cancel: &CancellationToken,
+) -> Result<crate::nixbuild::BuildOutput, crate::Error> {
+    ensure_builder(engine, project, options.create_builder, events).await?;
+    Ok(crate::nixbuild::run(
+        engine,
+        project,
+        &options.build,
+        events.clone(),
+        cancel.clone(),
+    )
+    .await?)
+}
+
 /// A build needs the builder: make what is missing when asked to (each step an event), else
 /// fail saying what would be made.
-pub(super) async fn ensure_builder(
+async fn ensure_builder(
     engine: &crate::docker::Engine,
     project: &Project,
     create: Option<crate::docker::BuilderSource>,

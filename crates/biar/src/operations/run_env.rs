@@ -102,15 +102,7 @@ pub async fn build_env(
 ) -> Result<DirectEnv, crate::Error> {
     let reference = project.image_ref()?;
     let engine = crate::docker::connect().await?;
-    super::build::ensure_builder(&engine, project, options.create_builder, &events).await?;
-    let built = crate::nixbuild::run(
-        &engine,
-        project,
-        &options.build,
-        events.clone(),
-        cancel.clone(),
-    )
-    .await?;
+    let built = super::build::build_in_builder(&engine, project, options, &events, &cancel).await?;
     let env = DirectEnv {
         reference,
         env_path: built.env_path.clone(),
