@@ -469,7 +469,7 @@ fn config_json(input: &ImageInput<'_>, spec: &RootSpec, plan: &LayerPlan) -> ser
     }
     labels.insert(LABEL_IMAGE.to_string(), "1".to_string());
     // What the next plan of this name follows.
-    let generation = input.previous.map_or(1, |p| p.generation + 1);
+    let generation = LayerRecord::next_generation(input.previous);
     labels.insert(
         LABEL_LAYERS.to_string(),
         LayerRecord::of(plan, generation).to_label(),

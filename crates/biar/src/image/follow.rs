@@ -104,6 +104,12 @@ impl LayerRecord {
         }
     }
 
+    /// The generation of an image planned after `previous` (1 without one). A record is read
+    /// from an image someone else may have pushed: its number never overflows ours.
+    pub fn next_generation(previous: Option<&LayerRecord>) -> u64 {
+        previous.map_or(1, |p| p.generation.saturating_add(1))
+    }
+
     /// The label's value.
     pub fn to_label(&self) -> String {
         serde_json::to_string(self).expect("a record serializes")
@@ -304,6 +310,16 @@ mod tests {
     fn data(name: &str) -> ClosureGraph {
         let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
         ClosureGraph::from_export_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_hostile_generation_number_does_not_overflow() {
+        let huge = LayerRecord {
+            generation: u64::MAX,
+            layers: Vec::new(),
+        };
+        assert_eq!(LayerRecord::next_generation(Some(&huge)), u64::MAX);
+        assert_eq!(LayerRecord::next_generation(None), 1);
     }
 
     #[test]
